@@ -1,0 +1,3 @@
+from ems.cli import main
+
+raise SystemExit(main())

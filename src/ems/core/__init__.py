@@ -1,0 +1,1 @@
+"""Domain rules of EMS: no HTTP and no SQL live here."""

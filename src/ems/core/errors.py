@@ -1,0 +1,127 @@
+"""Every error EMS reports to a client, as domain exceptions.
+
+Each class carries a stable ``slug`` (the last part of its RFC 9457 problem ``type``), a
+``title``, and a ``default_detail``; the HTTP layer maps classes to status codes. ``detail``
+always says how to fix the request, never how the server failed inside.
+"""
+
+from __future__ import annotations
+
+
+class EmsError(Exception):
+    """Base of every error a client can be told about."""
+
+    slug = "error"
+    title = "Request failed"
+    default_detail = "The request failed."
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        super().__init__(self.detail)
+
+
+class InvalidRequest(EmsError):
+    """The request is malformed: a bad parameter, header or body."""
+
+    slug = "invalid-request"
+    title = "Invalid request"
+
+    def __init__(self, detail: str | None = None, *, parameter: str | None = None) -> None:
+        super().__init__(detail)
+        self.parameter = parameter
+
+
+class InvalidAttribute(InvalidRequest):
+    """A queue attribute is out of range, unknown or of the wrong type."""
+
+    slug = "invalid-attribute"
+    title = "Invalid queue attribute"
+
+
+class InvalidMessageAttribute(InvalidRequest):
+    """Too many message attributes, or a bad attribute name or value."""
+
+    slug = "invalid-message-attribute"
+    title = "Invalid message attribute"
+
+
+class TooManyEntries(InvalidRequest):
+    """A batch has more entries than one request may carry."""
+
+    slug = "too-many-entries"
+    title = "Too many entries in one batch"
+
+
+class DeadLetterQueueNotFound(InvalidRequest):
+    """The dead-letter queue named by a queue's attributes does not exist."""
+
+    slug = "dead-letter-queue-not-found"
+    title = "Dead-letter queue not found"
+
+
+class QueueNotFound(EmsError):
+    """No queue has this id."""
+
+    slug = "queue-not-found"
+    title = "Queue not found"
+    default_detail = "No queue has this id; it was deleted or never existed."
+
+
+class MessageTooLarge(EmsError):
+    """A message is larger than its queue's max_message_bytes."""
+
+    slug = "message-too-large"
+    title = "Message too large"
+
+
+class RequestTooLarge(EmsError):
+    """A request body is larger than the endpoint accepts."""
+
+    slug = "request-too-large"
+    title = "Request body too large"
+
+
+class InvalidReceiptHandle(EmsError):
+    """A receipt handle this queue did not issue: forged, altered, or another queue's."""
+
+    slug = "invalid-receipt-handle"
+    title = "Invalid receipt handle"
+    default_detail = (
+        "This receipt handle was not issued by this queue; use the receipt_handle of a message "
+        "received from it."
+    )
+
+
+class StaleReceiptHandle(EmsError):
+    """The message was received again since this handle was issued: its holder lost the lease."""
+
+    slug = "stale-receipt-handle"
+    title = "Receipt handle is stale"
+    default_detail = (
+        "The message was received again after this receipt handle was issued, so this consumer "
+        "no longer holds it; only the latest receipt handle is accepted."
+    )
+
+
+class MessageNotFound(EmsError):
+    """The message is gone: deleted, expired or dead-lettered."""
+
+    slug = "message-not-found"
+    title = "Message not found"
+    default_detail = "The message was deleted, expired or moved to the dead-letter queue."
+
+
+class StorageUnavailable(EmsError):
+    """The store cannot serve the request right now; retrying later can succeed."""
+
+    slug = "storage-unavailable"
+    title = "Storage unavailable"
+    default_detail = "The message store cannot be reached right now; retry shortly."
+
+
+class ShuttingDown(StorageUnavailable):
+    """The server is stopping and accepts no new work."""
+
+    slug = "shutting-down"
+    title = "Server shutting down"
+    default_detail = "The server is shutting down; retry on another node or shortly."

@@ -1,0 +1,151 @@
+"""The bounds of every client-supplied value, and the validation that enforces them.
+
+Validation raises errors whose ``detail`` names the field, the bound and what was received, so a
+client can fix its request from the message alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ems.core.errors import InvalidAttribute, InvalidMessageAttribute, InvalidRequest
+
+_INTEGER = re.compile(r"-?[0-9]{1,12}")
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    name: str
+    low: int
+    high: int
+    unit: str = "seconds"
+
+    def check(self, value: object, *, error: type[InvalidRequest] = InvalidRequest) -> int:
+        # bool is an int subclass, and "true" for a timeout is a client bug, not 1 second
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise error(
+                f"{self.name} must be an integer number of {self.unit} from {self.low} to "
+                f"{self.high}; got {value!r}.",
+                parameter=self.name,
+            )
+        if not self.low <= value <= self.high:
+            raise error(
+                f"{self.name} must be from {self.low} to {self.high} {self.unit}; got {value}.",
+                parameter=self.name,
+            )
+        return value
+
+    def parse(self, text: str) -> int:
+        """Check a query-string value: plain ASCII digits (int() would also take " 5", "1_0")."""
+        if _INTEGER.fullmatch(text) is None:
+            raise InvalidRequest(
+                f"{self.name} must be an integer from {self.low} to {self.high}; got {text!r}.",
+                parameter=self.name,
+            )
+        return self.check(int(text))
+
+
+VISIBILITY_TIMEOUT: Final = Bound("visibility_timeout", 0, 43_200)
+RETENTION: Final = Bound("retention_seconds", 60, 14 * 24 * 3600)
+MAX_MESSAGE_BYTES: Final = Bound("max_message_bytes", 1024, 1_048_576, "bytes")
+DELAY: Final = Bound("delay_seconds", 0, 900)
+RECEIVE_WAIT: Final = Bound("receive_wait_seconds", 0, 20)
+WAIT: Final = Bound("wait_seconds", 0, 20)
+MAX_RECEIVES: Final = Bound("max_receives", 1, 1000, "receives")
+MAX_MESSAGES: Final = Bound("max_messages", 1, 100, "messages")
+PEEK_MESSAGES: Final = Bound("max_messages", 1, 1000, "messages")
+
+MAX_BATCH_ENTRIES: Final = 1000
+MAX_MESSAGE_ATTRIBUTES: Final = 10
+MAX_CORRELATION_ID_CHARS: Final = 128
+# a batch carries up to 1000 messages; its JSON is bounded so one request cannot exhaust memory
+MAX_BATCH_REQUEST_BYTES: Final = 16 * 1024 * 1024
+MAX_JSON_REQUEST_BYTES: Final = 64 * 1024
+
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+QUEUE_ATTRIBUTE_BOUNDS: Final = {
+    b.name: b for b in (VISIBILITY_TIMEOUT, RETENTION, MAX_MESSAGE_BYTES, DELAY, RECEIVE_WAIT)
+}
+QUEUE_ATTRIBUTE_NAMES: Final = frozenset(QUEUE_ATTRIBUTE_BOUNDS) | {"dead_letter"}
+
+
+def check_queue_attributes(document: object) -> dict[str, Any]:
+    """Validate a JSON object of queue attributes; returns it with every value checked.
+
+    ``dead_letter`` is only shape-checked here (``None`` or ``{"queue_id", "max_receives"}``):
+    resolving the target queue is the service's job.
+    """
+    if not isinstance(document, dict):
+        raise InvalidAttribute("The body must be a JSON object of queue attributes.")
+    unknown = sorted(set(document) - QUEUE_ATTRIBUTE_NAMES)
+    if unknown:
+        raise InvalidAttribute(
+            f"Unknown queue attribute(s): {', '.join(unknown)}. Known attributes: "
+            f"{', '.join(sorted(QUEUE_ATTRIBUTE_NAMES))}.",
+            parameter=unknown[0],
+        )
+    checked: dict[str, Any] = {}
+    for name, value in document.items():
+        if name == "dead_letter":
+            checked[name] = _check_dead_letter(value)
+        else:
+            checked[name] = QUEUE_ATTRIBUTE_BOUNDS[name].check(value, error=InvalidAttribute)
+    return checked
+
+
+def _check_dead_letter(value: object) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"queue_id", "max_receives"}:
+        raise InvalidAttribute(
+            'dead_letter must be null or {"queue_id": "<id of an existing queue>", '
+            '"max_receives": <1 to 1000>}.',
+            parameter="dead_letter",
+        )
+    queue_id = value["queue_id"]
+    if not isinstance(queue_id, str):
+        raise InvalidAttribute(
+            "dead_letter.queue_id must be a queue id string.", parameter="dead_letter"
+        )
+    return queue_id, MAX_RECEIVES.check(value["max_receives"], error=InvalidAttribute)
+
+
+def check_message_attributes(attributes: Mapping[str, object]) -> dict[str, str]:
+    """Validate message attributes; names are case-insensitive, as HTTP header names are."""
+    if len(attributes) > MAX_MESSAGE_ATTRIBUTES:
+        raise InvalidMessageAttribute(
+            f"A message carries at most {MAX_MESSAGE_ATTRIBUTES} attributes; got {len(attributes)}."
+        )
+    checked: dict[str, str] = {}
+    for name, value in attributes.items():
+        if not isinstance(name, str) or _ATTRIBUTE_NAME.fullmatch(name) is None:
+            raise InvalidMessageAttribute(
+                f"Attribute name {name!r} is invalid: use 1 to 64 letters, digits, '_', '.' or "
+                "'-', starting with a letter or digit."
+            )
+        if not isinstance(value, str):
+            raise InvalidMessageAttribute(f"Attribute {name!r} must have a string value.")
+        key = name.lower()
+        if key in checked:
+            raise InvalidMessageAttribute(f"Attribute {name!r} is given twice (names ignore case).")
+        checked[key] = value
+    return checked
+
+
+def check_correlation_id(value: object) -> str:
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= MAX_CORRELATION_ID_CHARS
+        or _CONTROL_CHARS.search(value)
+    ):
+        raise InvalidRequest(
+            f"correlation_id must be 1 to {MAX_CORRELATION_ID_CHARS} characters without control "
+            f"characters; got {value!r}.",
+            parameter="correlation_id",
+        )
+    return value

@@ -1,0 +1,139 @@
+"""Plain data passed between the service, the stores and the HTTP layer."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Where a queue moves messages received ``max_receives`` times without being deleted.
+
+    ``queue_hash`` identifies the target queue to the store. ``sealed_queue_id`` is the target's
+    id encrypted under the source queue's id: the store can hand it back on request without ever
+    holding a working id (a leaked database does not leak capabilities).
+    """
+
+    queue_hash: bytes
+    max_receives: int
+    sealed_queue_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    visibility_timeout: int = 30
+    retention_seconds: int = 4 * 24 * 3600
+    max_message_bytes: int = 262_144
+    delay_seconds: int = 0
+    receive_wait_seconds: int = 0
+    dead_letter: DeadLetter | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRecord:
+    """A queue as the store knows it. ``key`` is internal and never leaves the server."""
+
+    key: int
+    config: QueueConfig
+    created_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    visible: int
+    in_flight: int
+    delayed: int
+    oldest_sent_at_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    message_id: str
+    body: bytes
+    correlation_id: str | None = None
+    attributes: Mapping[str, str] | None = None
+    # None means "the queue's default delay"
+    delay_seconds: int | None = None
+
+    @property
+    def size(self) -> int:
+        """Bytes counted against the queue's ``max_message_bytes``: body plus attributes."""
+        if not self.attributes:
+            return len(self.body)
+        return len(self.body) + sum(
+            len(k.encode()) + len(v.encode()) for k, v in self.attributes.items()
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    seq: int
+    message_id: str
+    body: bytes
+    correlation_id: str | None
+    attributes: Mapping[str, str]
+    receive_count: int
+    sent_at_ms: int
+    first_received_at_ms: int | None
+    visible_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveRequest:
+    max_messages: int = 1
+    visibility_timeout: int | None = None  # None: the queue's default
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveResult:
+    queue_key: int
+    messages: list[StoredMessage]
+    # when nothing was receivable: the earliest time a message of this queue becomes visible
+    next_visible_at_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeekResult:
+    messages: list[StoredMessage]
+    next_after: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a receipt handle proves: this queue delivered this message on this receive."""
+
+    queue_key: int
+    seq: int
+    receive_count: int
+
+
+class Outcome(enum.Enum):
+    """The result of acting on one receipt handle."""
+
+    DONE = "done"
+    STALE = "stale"  # the message was received again since: the holder lost its lease
+    GONE = "gone"  # the message no longer exists (deleted, expired, dead-lettered)
+    FOREIGN = "foreign"  # the handle belongs to another queue
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    expired: int = 0
+    dropped: int = 0
+    more: bool = False
+
+
+@dataclass(slots=True)
+class QueueChanges:
+    """A partial update of a queue's attributes; ``None`` fields stay as they are."""
+
+    visibility_timeout: int | None = None
+    retention_seconds: int | None = None
+    max_message_bytes: int | None = None
+    delay_seconds: int | None = None
+    receive_wait_seconds: int | None = None
+    dead_letter: DeadLetter | None = None
+    clear_dead_letter: bool = False

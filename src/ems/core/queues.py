@@ -1,0 +1,302 @@
+"""The queue service: what clients may do with queues, independent of HTTP and of storage.
+
+It turns capability ids into the hashes stores know, mints and checks receipt handles, applies
+queue defaults, and implements long polling on top of a store's wakeups.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ems.core import capabilities, limits
+from ems.core.errors import (
+    DeadLetterQueueNotFound,
+    EmsError,
+    InvalidReceiptHandle,
+    MessageNotFound,
+    QueueNotFound,
+    StaleReceiptHandle,
+)
+from ems.core.models import (
+    DeadLetter,
+    NewMessage,
+    Outcome,
+    PeekResult,
+    QueueChanges,
+    QueueConfig,
+    QueueRecord,
+    QueueStats,
+    Receipt,
+    ReceiveRequest,
+    StoredMessage,
+)
+from ems.core.receipts import ReceiptSigner
+from ems.core.wakeups import SHUTDOWN
+from ems.storage.base import Store
+
+log = logging.getLogger("ems.queues")
+
+HOUSEKEEPING_INTERVAL = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    message: StoredMessage
+    receipt_handle: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    """A queue's attributes as its owner may see them."""
+
+    queue_id: str
+    config: QueueConfig
+    dead_letter_queue_id: str | None
+
+
+@functools.lru_cache(maxsize=65_536)
+def _known_hash(queue_id: str) -> bytes:
+    return capabilities.id_hash(queue_id)
+
+
+def queue_hash(queue_id: str) -> bytes:
+    """The store's name for a queue; an id that cannot exist is simply not found.
+
+    Memoized: every request of the hot path needs it, and hashing plus the format check cost
+    more than the rest of the routing.
+    """
+    if len(queue_id) > 128 or not capabilities.looks_like_id(queue_id):
+        raise QueueNotFound()
+    return _known_hash(queue_id)
+
+
+def new_message_id() -> str:
+    """A random (version 4) UUID, formatted directly: uuid.uuid4() costs several times more."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+# RFC 9562 variant bits: the first hex digit of the fourth group is 8, 9, a or b
+_UUID_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+
+
+class QueueService:
+    def __init__(self, store: Store, receipts: ReceiptSigner) -> None:
+        self.store = store
+        self.receipts = receipts
+        self._housekeeping: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def create(cls, store: Store) -> QueueService:
+        return cls(store, ReceiptSigner(await store.server_secret("receipts")))
+
+    # queues
+
+    def _dead_letter(self, owner_id: str, spec: tuple[str, int] | None) -> DeadLetter | None:
+        if spec is None:
+            return None
+        target_id, max_receives = spec
+        if not capabilities.looks_like_id(target_id):
+            raise DeadLetterQueueNotFound(
+                "dead_letter.queue_id is not a queue id: use the queue_id returned when the "
+                "dead-letter queue was created.",
+                parameter="dead_letter",
+            )
+        return DeadLetter(
+            queue_hash=capabilities.id_hash(target_id),
+            max_receives=max_receives,
+            sealed_queue_id=capabilities.seal(owner_id, target_id),
+        )
+
+    async def create_queue(self, document: object | None) -> QueueView:
+        attributes = limits.check_queue_attributes({} if document is None else document)
+        queue_id = capabilities.new_id()
+        config = QueueConfig(
+            **{k: v for k, v in attributes.items() if k != "dead_letter"},
+            dead_letter=self._dead_letter(queue_id, attributes.get("dead_letter")),
+        )
+        record = await self.store.create_queue(capabilities.id_hash(queue_id), config)
+        return self._view(queue_id, record)
+
+    def _view(self, queue_id: str, record: QueueRecord) -> QueueView:
+        dead_letter = record.config.dead_letter
+        return QueueView(
+            queue_id=queue_id,
+            config=record.config,
+            dead_letter_queue_id=(
+                capabilities.unseal(queue_id, dead_letter.sealed_queue_id)
+                if dead_letter is not None
+                else None
+            ),
+        )
+
+    async def get_queue(self, queue_id: str) -> QueueRecord:
+        return await self.store.get_queue(queue_hash(queue_id))
+
+    async def describe_queue(self, queue_id: str) -> tuple[QueueView, QueueStats]:
+        h = queue_hash(queue_id)
+        record = await self.store.get_queue(h)
+        stats = await self.store.queue_stats(h)
+        return self._view(queue_id, record), stats
+
+    async def update_queue(self, queue_id: str, document: object) -> QueueView:
+        h = queue_hash(queue_id)
+        attributes: dict[str, Any] = limits.check_queue_attributes(document)
+        changes = QueueChanges(
+            visibility_timeout=attributes.get("visibility_timeout"),
+            retention_seconds=attributes.get("retention_seconds"),
+            max_message_bytes=attributes.get("max_message_bytes"),
+            delay_seconds=attributes.get("delay_seconds"),
+            receive_wait_seconds=attributes.get("receive_wait_seconds"),
+        )
+        if "dead_letter" in attributes:
+            changes.dead_letter = self._dead_letter(queue_id, attributes["dead_letter"])
+            changes.clear_dead_letter = changes.dead_letter is None
+        record = await self.store.update_queue(h, changes)
+        return self._view(queue_id, record)
+
+    async def delete_queue(self, queue_id: str) -> None:
+        await self.store.delete_queue(queue_hash(queue_id))
+
+    async def purge_queue(self, queue_id: str) -> None:
+        await self.store.purge_queue(queue_hash(queue_id))
+
+    # messages
+
+    async def send(self, queue_id: str, messages: Sequence[NewMessage]) -> None:
+        await self.store.send(queue_hash(queue_id), messages)
+
+    async def receive(
+        self,
+        queue_id: str,
+        request: ReceiveRequest,
+        *,
+        wait_seconds: int | None = None,
+        disconnected: asyncio.Future[Any] | None = None,
+    ) -> list[Delivery]:
+        """Receive, long-polling up to ``wait_seconds`` (default: the queue's setting).
+
+        Returns as soon as at least one message was claimed, or with none when the wait ends,
+        the client disconnects, or the server shuts down.
+        """
+        h = queue_hash(queue_id)
+        record = await self.store.get_queue(h)
+        if wait_seconds is None:
+            wait_seconds = record.config.receive_wait_seconds
+        wakeups = self.store.wakeups
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        while True:
+            version = wakeups.version(record.key)
+            result = await self.store.receive(h, request)
+            if result.messages:
+                return [self._delivery(result.queue_key, m) for m in result.messages]
+            remaining = deadline - loop.time()
+            if remaining <= 0 or (disconnected is not None and disconnected.done()):
+                return []
+            if result.next_visible_at_ms is not None:
+                until_visible = (result.next_visible_at_ms - self.store.clock.now_ms()) / 1000
+                remaining = min(remaining, max(until_visible, 0.0) + 0.001)
+            outcome = await wakeups.wait(
+                record.key,
+                request.correlation_id,
+                remaining,
+                since_version=version,
+                cancel=disconnected,
+            )
+            if outcome == SHUTDOWN:
+                return []
+
+    def _delivery(self, queue_key: int, message: StoredMessage) -> Delivery:
+        handle = self.receipts.issue(queue_key, message.seq, message.receive_count)
+        return Delivery(message, handle)
+
+    async def delete_message(self, queue_id: str, receipt_handle: str) -> None:
+        """Idempotent: deleting a message that is already gone succeeds."""
+        (outcome,) = await self.delete_messages(queue_id, [receipt_handle])
+        if outcome is not None:
+            raise outcome
+
+    async def delete_messages(
+        self, queue_id: str, receipt_handles: Sequence[str]
+    ) -> list[EmsError | None]:
+        """Per handle: None when deleted (or already gone), else the error for that handle."""
+        h = queue_hash(queue_id)
+        parsed = [self._verify(handle) for handle in receipt_handles]
+        valid = [p for p in parsed if isinstance(p, Receipt)]
+        outcomes = iter(await self.store.delete_messages(h, valid) if valid else [])
+        return [
+            p if isinstance(p, EmsError) else _outcome_error(next(outcomes), deleting=True)
+            for p in parsed
+        ]
+
+    async def change_visibility(
+        self, queue_id: str, receipt_handle: str, visibility_timeout: int
+    ) -> None:
+        (outcome,) = await self.change_visibilities(
+            queue_id, [(receipt_handle, visibility_timeout)]
+        )
+        if outcome is not None:
+            raise outcome
+
+    async def change_visibilities(
+        self, queue_id: str, entries: Sequence[tuple[str, int]]
+    ) -> list[EmsError | None]:
+        h = queue_hash(queue_id)
+        parsed = [(self._verify(handle), timeout) for handle, timeout in entries]
+        valid = [(p, t) for p, t in parsed if isinstance(p, Receipt)]
+        outcomes = iter(await self.store.change_visibility(h, valid) if valid else [])
+        return [
+            p if isinstance(p, EmsError) else _outcome_error(next(outcomes), deleting=False)
+            for p, _ in parsed
+        ]
+
+    def _verify(self, handle: str) -> Receipt | EmsError:
+        try:
+            return self.receipts.verify(handle)
+        except InvalidReceiptHandle as error:
+            return error
+
+    async def peek(self, queue_id: str, *, after: int | None, limit: int) -> PeekResult:
+        return await self.store.peek(queue_hash(queue_id), after=after, limit=limit)
+
+    # housekeeping
+
+    def start_housekeeping(self, interval: float = HOUSEKEEPING_INTERVAL) -> None:
+        self._housekeeping = asyncio.get_running_loop().create_task(
+            self._housekeep(interval), name="ems-housekeeping"
+        )
+
+    async def stop_housekeeping(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+            self._housekeeping = None
+
+    async def _housekeep(self, interval: float) -> None:
+        while True:
+            try:
+                report = await self.store.sweep()
+            except Exception:
+                log.exception("housekeeping sweep failed; retrying")
+                report = None
+            await asyncio.sleep(0 if report is not None and report.more else interval)
+
+
+def _outcome_error(outcome: Outcome, *, deleting: bool) -> EmsError | None:
+    if outcome is Outcome.DONE:
+        return None
+    if outcome is Outcome.STALE:
+        return StaleReceiptHandle()
+    if outcome is Outcome.FOREIGN:
+        return InvalidReceiptHandle("This receipt handle was issued by another queue.")
+    # deleting what is already gone succeeds: a retried delete must not fail
+    return None if deleting else MessageNotFound()

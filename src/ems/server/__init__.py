@@ -1,0 +1,1 @@
+"""The ASGI application: routing, handlers per resource, problem+json errors."""

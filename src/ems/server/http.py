@@ -1,0 +1,125 @@
+"""Minimal ASGI plumbing for EMS's handlers: bounded body reads, queries, responses.
+
+EMS talks raw ASGI rather than through a framework: the send/receive/delete path is the product,
+and a framework's per-request machinery would cost more than the rest of that path together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
+from urllib.parse import parse_qsl
+
+from ems.core.errors import EmsError, InvalidRequest, MessageTooLarge, RequestTooLarge
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+JSON: Final = [(b"content-type", b"application/json")]
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
+def query(scope: Scope, allowed: frozenset[str]) -> dict[str, str]:
+    """Query parameters, refusing names the endpoint does not know (typos fail loudly)."""
+    raw: bytes = scope["query_string"]
+    if not raw:
+        return {}
+    try:
+        pairs = parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidRequest("The query string is not valid URL-encoded UTF-8.") from None
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if name not in allowed:
+            raise InvalidRequest(
+                f"Unknown query parameter {name!r}; this endpoint takes: "
+                f"{', '.join(sorted(allowed)) or 'none'}.",
+                parameter=name,
+            )
+        if name in params:
+            raise InvalidRequest(f"Query parameter {name!r} is given twice.", parameter=name)
+        params[name] = value
+    return params
+
+
+async def read_body(
+    scope: Scope, receive: Receive, limit: int, *, too_large: type[EmsError] = RequestTooLarge
+) -> bytes:
+    """The request body, refused as soon as it is known to exceed ``limit`` bytes.
+
+    A declared Content-Length over the limit is refused before reading anything; a chunked
+    upload is refused at the first chunk that crosses the limit, so no client can make the
+    server buffer more than ``limit`` bytes.
+    """
+    declared = header(scope, b"content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(too_large, int(declared), limit)
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        if len(body) > limit:
+            raise _too_large(too_large, len(body), limit)
+        return body
+    chunks = [body]
+    size = len(body)
+    while message.get("more_body", False):
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise InvalidRequest("The client disconnected before sending the whole body.")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(too_large, size, limit, at_least=True)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(cls: type[EmsError], size: int, limit: int, *, at_least: bool = False) -> EmsError:
+    what = "message body" if cls is MessageTooLarge else "request body"
+    amount = f"more than {limit}" if at_least else str(size)
+    return cls(f"The {what} is {amount} bytes; the limit is {limit} bytes.")
+
+
+async def read_json(scope: Scope, receive: Receive, limit: int, *, optional: bool = False) -> Any:
+    body = await read_body(scope, receive, limit)
+    if not body.strip():
+        if optional:
+            return None
+        raise InvalidRequest("The request needs a JSON body.")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise InvalidRequest(f"The body is not valid JSON: {error}.") from None
+
+
+def dumps(document: object) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+async def respond(
+    send: Send,
+    status: int,
+    body: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    # an explicit length spares every response chunked framing; 204 must not carry one
+    framing = [] if status == 204 else [(b"content-length", b"%d" % len(body))]
+    await send(
+        {"type": "http.response.start", "status": status, "headers": (headers or []) + framing}
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def respond_json(
+    send: Send, status: int, document: object, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    await respond(send, status, dumps(document), JSON + extra if extra else JSON)

@@ -1,0 +1,95 @@
+"""RFC 9457 problem details for every error a client can receive.
+
+The ``type`` of a problem is ``/ems/problems/<slug>``: stable, and a GET on it describes the
+problem. Clients should branch on ``type`` (or ``status``), never on ``detail`` wording.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from ems.core import errors
+
+PROBLEM_BASE: Final = "/ems/problems/"
+CONTENT_TYPE: Final = b"application/problem+json"
+
+STATUS: Final[dict[type[errors.EmsError], int]] = {
+    errors.InvalidRequest: 400,
+    errors.InvalidAttribute: 400,
+    errors.InvalidMessageAttribute: 400,
+    errors.TooManyEntries: 400,
+    errors.DeadLetterQueueNotFound: 400,
+    errors.InvalidReceiptHandle: 400,
+    errors.QueueNotFound: 404,
+    errors.MessageNotFound: 404,
+    errors.StaleReceiptHandle: 409,
+    errors.MessageTooLarge: 413,
+    errors.RequestTooLarge: 413,
+    errors.StorageUnavailable: 503,
+    errors.ShuttingDown: 503,
+}
+
+
+class RouteNotFound(errors.EmsError):
+    """No resource has this path."""
+
+    slug = "not-found"
+    title = "Not found"
+
+
+class MethodNotAllowed(errors.EmsError):
+    """The resource exists but does not support this method; see the Allow header."""
+
+    slug = "method-not-allowed"
+    title = "Method not allowed"
+
+    def __init__(self, detail: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(detail)
+        self.allowed = allowed
+
+
+class InternalError(errors.EmsError):
+    """A bug in EMS, logged on the server; the request may or may not have taken effect."""
+
+    slug = "internal-error"
+    title = "Internal server error"
+    default_detail = (
+        "The server failed to handle this request; it has been logged. Retry, and report it if "
+        "it persists."
+    )
+
+
+STATUS.update({RouteNotFound: 404, MethodNotAllowed: 405, InternalError: 500})
+
+
+def status_of(error: errors.EmsError) -> int:
+    for cls in type(error).__mro__:
+        status = STATUS.get(cls)
+        if status is not None:
+            return status
+    return 500
+
+
+def problem(error: errors.EmsError, *, instance: str | None = None) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "type": PROBLEM_BASE + error.slug,
+        "title": error.title,
+        "status": status_of(error),
+        "detail": error.detail,
+    }
+    if instance is not None:
+        document["instance"] = instance
+    parameter = getattr(error, "parameter", None)
+    if parameter is not None:
+        document["parameter"] = parameter
+    return document
+
+
+def render(error: errors.EmsError) -> bytes:
+    return json.dumps(problem(error), ensure_ascii=False).encode()
+
+
+def catalogue() -> dict[str, type[errors.EmsError]]:
+    """Every problem type by slug, for the ``/ems/problems/<slug>`` pages."""
+    return {cls.slug: cls for cls in STATUS}

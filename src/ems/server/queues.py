@@ -1,0 +1,465 @@
+"""HTTP handlers for ``/ems/queue``: the native queue API.
+
+Handlers parse and validate the request, call the queue service, and render JSON. The send,
+receive and delete handlers are the hot path: they avoid every allocation they can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from ems.core import limits
+from ems.core.errors import (
+    EmsError,
+    InvalidMessageAttribute,
+    InvalidRequest,
+    MessageTooLarge,
+    TooManyEntries,
+)
+from ems.core.models import NewMessage, QueueStats, ReceiveRequest, StoredMessage
+from ems.core.queues import Delivery, QueueService, QueueView, new_message_id
+from ems.server import problems
+from ems.server.http import (
+    JSON,
+    Receive,
+    Scope,
+    Send,
+    dumps,
+    query,
+    read_body,
+    read_json,
+    respond,
+    respond_json,
+)
+
+ATTRIBUTE_HEADER: Final = b"ems-attribute-"
+SEND_PARAMS: Final = frozenset({"correlation_id", "delay_seconds"})
+RECEIVE_PARAMS: Final = frozenset(
+    {"max_messages", "wait_seconds", "visibility_timeout", "correlation_id"}
+)
+VISIBILITY_PARAMS: Final = frozenset({"visibility_timeout"})
+PEEK_PARAMS: Final = frozenset({"max_messages", "after"})
+BATCH_ENTRY_FIELDS: Final = frozenset(
+    {"body", "body_encoding", "correlation_id", "delay_seconds", "attributes"}
+)
+NO_PARAMS: Final = frozenset[str]()
+
+Handler = Callable[[Scope, Receive, Send, list[str]], Awaitable[None]]
+
+
+def rfc3339(ms: int | None) -> str | None:
+    """RFC 3339 UTC with milliseconds; the per-second part is cached (two per message)."""
+    if ms is None:
+        return None
+    seconds, millis = divmod(ms, 1000)
+    return f"{_second(seconds)}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+def encode_body(body: bytes) -> tuple[str, str]:
+    """A body as JSON can carry it: the text when it is UTF-8, else base64."""
+    try:
+        return body.decode(), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode(), "base64"
+
+
+def queue_document(view: QueueView) -> dict[str, Any]:
+    config = view.config
+    dead_letter = config.dead_letter
+    return {
+        "queue_id": view.queue_id,
+        "visibility_timeout": config.visibility_timeout,
+        "retention_seconds": config.retention_seconds,
+        "max_message_bytes": config.max_message_bytes,
+        "delay_seconds": config.delay_seconds,
+        "receive_wait_seconds": config.receive_wait_seconds,
+        "dead_letter": (
+            {"queue_id": view.dead_letter_queue_id, "max_receives": dead_letter.max_receives}
+            if dead_letter is not None
+            else None
+        ),
+    }
+
+
+def stats_document(stats: QueueStats, now_ms: int) -> dict[str, Any]:
+    oldest = stats.oldest_sent_at_ms
+    return {
+        "messages_visible": stats.visible,
+        "messages_in_flight": stats.in_flight,
+        "messages_delayed": stats.delayed,
+        "oldest_message_age_seconds": (
+            max(0, (now_ms - oldest) // 1000) if oldest is not None else None
+        ),
+    }
+
+
+def message_document(message: StoredMessage) -> dict[str, Any]:
+    body, encoding = encode_body(message.body)
+    return {
+        "message_id": message.message_id,
+        "body": body,
+        "body_encoding": encoding,
+        "correlation_id": message.correlation_id,
+        "attributes": dict(message.attributes),
+        "receive_count": message.receive_count,
+        "sent_at": rfc3339(message.sent_at_ms),
+        "first_received_at": rfc3339(message.first_received_at_ms),
+    }
+
+
+def delivery_document(delivery: Delivery) -> dict[str, Any]:
+    return {"receipt_handle": delivery.receipt_handle, **message_document(delivery.message)}
+
+
+def attributes_from_headers(scope: Scope) -> dict[str, str] | None:
+    found: dict[str, str] | None = None
+    for name, value in scope["headers"]:
+        if name.startswith(ATTRIBUTE_HEADER):
+            if found is None:
+                found = {}
+            try:
+                found[name[len(ATTRIBUTE_HEADER) :].decode("ascii")] = value.decode()
+            except UnicodeDecodeError:
+                raise InvalidMessageAttribute(
+                    f"Header {name.decode('latin-1')!r} must carry a UTF-8 value."
+                ) from None
+    return limits.check_message_attributes(found) if found else None
+
+
+async def _watch_disconnect(receive: Receive) -> None:
+    """Completes when the client hangs up (the request body has already been read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class QueueHandlers:
+    def __init__(self, service: QueueService) -> None:
+        self.service = service
+        # parts after /ems/queue/{queue_id}: (sub-resource path) -> {method: handler}
+        self.routes: dict[tuple[str, ...], dict[str, Handler]] = {
+            (): {"GET": self.describe, "PATCH": self.update, "DELETE": self.delete_queue},
+            ("message",): {"POST": self.send, "GET": self.receive},
+            ("messages",): {"POST": self.send_batch},
+            ("messages", "delete"): {"POST": self.delete_batch},
+            ("messages", "visibility"): {"POST": self.change_visibility_batch},
+            ("purge",): {"POST": self.purge},
+            ("peek",): {"GET": self.peek},
+        }
+        self.message_routes: dict[str, Handler] = {
+            "DELETE": self.delete_message,
+            "PATCH": self.change_visibility,
+        }
+
+    def route(self, method: str, parts: list[str]) -> tuple[Handler, list[str]]:
+        """Find the handler for ``/ems/queue/...`` (``parts`` starts after ``queue``)."""
+        if not parts:
+            return self._pick({"POST": self.create}, method, "/ems/queue"), parts
+        if len(parts) == 3 and parts[1] == "message":
+            handler = self._pick(self.message_routes, method, "a message's receipt handle")
+            return handler, parts
+        methods = self.routes.get(tuple(parts[1:]))
+        if methods is None:
+            raise problems.RouteNotFound(
+                f"No such resource under /ems/queue/{{queue_id}}: /{'/'.join(parts[1:])}."
+            )
+        return self._pick(methods, method, "this resource"), parts
+
+    @staticmethod
+    def _pick(methods: dict[str, Handler], method: str, what: str) -> Handler:
+        handler = methods.get(method)
+        if handler is None:
+            allowed = tuple(methods)
+            raise problems.MethodNotAllowed(
+                f"{method} is not supported on {what}; use {', '.join(allowed)}.", allowed
+            )
+        return handler
+
+    # queues
+
+    async def create(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> None:
+        query(scope, NO_PARAMS)
+        document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES, optional=True)
+        view = await self.service.create_queue(document)
+        location = f"/ems/queue/{view.queue_id}".encode()
+        await respond_json(send, 201, queue_document(view), [(b"location", location)])
+
+    async def describe(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+        query(scope, NO_PARAMS)
+        view, stats = await self.service.describe_queue(parts[0])
+        document = queue_document(view)
+        document.update(stats_document(stats, self.service.store.clock.now_ms()))
+        await respond_json(send, 200, document)
+
+    async def update(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+        query(scope, NO_PARAMS)
+        await self.service.get_queue(parts[0])
+        document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES)
+        view = await self.service.update_queue(parts[0], document)
+        await respond_json(send, 200, queue_document(view))
+
+    async def delete_queue(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> None:
+        query(scope, NO_PARAMS)
+        await self.service.delete_queue(parts[0])
+        await respond(send, 204)
+
+    async def purge(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+        query(scope, NO_PARAMS)
+        await self.service.purge_queue(parts[0])
+        await respond(send, 204)
+
+    # messages
+
+    async def send(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+        queue_id = parts[0]
+        # look the queue up before reading the body: an unknown queue costs no upload, and
+        # the body is refused as soon as it crosses this queue's limit
+        record = await self.service.get_queue(queue_id)
+        correlation_id = None
+        delay = None
+        if scope["query_string"]:
+            params = query(scope, SEND_PARAMS)
+            if "correlation_id" in params:
+                correlation_id = limits.check_correlation_id(params["correlation_id"])
+            if "delay_seconds" in params:
+                delay = limits.DELAY.parse(params["delay_seconds"])
+        attributes = attributes_from_headers(scope)
+        body = await read_body(
+            scope, receive, record.config.max_message_bytes, too_large=MessageTooLarge
+        )
+        message_id = new_message_id()
+        await self.service.send(
+            queue_id, [NewMessage(message_id, body, correlation_id, attributes, delay)]
+        )
+        await respond(send, 201, b'{"message_id":"' + message_id.encode() + b'"}', JSON)
+
+    async def send_batch(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> None:
+        query(scope, NO_PARAMS)
+        queue_id = parts[0]
+        record = await self.service.get_queue(queue_id)
+        document = await read_json(scope, receive, limits.MAX_BATCH_REQUEST_BYTES)
+        entries = _entries(document, "messages")
+        messages = [
+            _batch_message(i, entry, record.config.max_message_bytes)
+            for i, entry in enumerate(entries)
+        ]
+        await self.service.send(queue_id, messages)
+        await respond_json(send, 201, {"message_ids": [m.message_id for m in messages]})
+
+    async def receive(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+        queue_id = parts[0]
+        params = query(scope, RECEIVE_PARAMS)
+        request = ReceiveRequest(
+            max_messages=_param(params, limits.MAX_MESSAGES) or 1,
+            visibility_timeout=_param(params, limits.VISIBILITY_TIMEOUT),
+            correlation_id=(
+                limits.check_correlation_id(params["correlation_id"])
+                if "correlation_id" in params
+                else None
+            ),
+        )
+        wait = _param(params, limits.WAIT)
+        if wait is None:
+            wait = (await self.service.get_queue(queue_id)).config.receive_wait_seconds
+        watcher: asyncio.Task[None] | None = None
+        if wait > 0:
+            watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive))
+        try:
+            deliveries = await self.service.receive(
+                queue_id, request, wait_seconds=wait, disconnected=watcher
+            )
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+        await respond(
+            send, 200, dumps({"messages": [delivery_document(d) for d in deliveries]}), JSON
+        )
+
+    async def delete_message(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> None:
+        query(scope, NO_PARAMS)
+        await self.service.delete_message(parts[0], parts[2])
+        await respond(send, 204)
+
+    async def change_visibility(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> None:
+        params = query(scope, VISIBILITY_PARAMS)
+        timeout = _param(params, limits.VISIBILITY_TIMEOUT)
+        if timeout is None:
+            raise InvalidRequest(
+                "Give the new timeout as ?visibility_timeout=N (seconds from now, 0 to 43200; "
+                "0 makes the message visible at once).",
+                parameter="visibility_timeout",
+            )
+        await self.service.change_visibility(parts[0], parts[2], timeout)
+        await respond(send, 204)
+
+    async def delete_batch(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> None:
+        query(scope, NO_PARAMS)
+        document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES * 16)
+        handles = _entries(document, "receipt_handles")
+        for i, handle in enumerate(handles):
+            if not isinstance(handle, str):
+                raise InvalidRequest(f"receipt_handles[{i}] must be a string.")
+        outcomes = await self.service.delete_messages(parts[0], handles)
+        await respond_json(send, 200, {"results": _results(handles, outcomes)})
+
+    async def change_visibility_batch(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> None:
+        query(scope, NO_PARAMS)
+        document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES * 16)
+        entries: list[tuple[str, int]] = []
+        for i, entry in enumerate(_entries(document, "entries")):
+            if (
+                not isinstance(entry, dict)
+                or set(entry) != {"receipt_handle", "visibility_timeout"}
+                or not isinstance(entry["receipt_handle"], str)
+            ):
+                raise InvalidRequest(
+                    f'entries[{i}] must be {{"receipt_handle": "...", "visibility_timeout": N}}.'
+                )
+            try:
+                timeout = limits.VISIBILITY_TIMEOUT.check(entry["visibility_timeout"])
+            except InvalidRequest as error:
+                raise InvalidRequest(f"entries[{i}]: {error.detail}") from None
+            entries.append((entry["receipt_handle"], timeout))
+        outcomes = await self.service.change_visibilities(parts[0], entries)
+        await respond_json(send, 200, {"results": _results([h for h, _ in entries], outcomes)})
+
+    async def peek(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+        params = query(scope, PEEK_PARAMS)
+        limit = _param(params, limits.PEEK_MESSAGES) or 10
+        after = None
+        if "after" in params:
+            if not params["after"].isdigit():
+                raise InvalidRequest(
+                    "after must be the 'next' cursor of a previous peek.", parameter="after"
+                )
+            after = int(params["after"])
+        result = await self.service.peek(parts[0], after=after, limit=limit)
+        now = self.service.store.clock.now_ms()
+        messages = []
+        for message in result.messages:
+            document = message_document(message)
+            document["state"] = (
+                "visible"
+                if message.visible_at_ms <= now
+                else "in_flight"
+                if message.receive_count
+                else "delayed"
+            )
+            document["visible_at"] = rfc3339(message.visible_at_ms)
+            messages.append(document)
+        next_cursor = str(result.next_after) if result.next_after is not None else None
+        await respond_json(send, 200, {"messages": messages, "next": next_cursor})
+
+
+def _param(params: dict[str, str], bound: limits.Bound) -> int | None:
+    text = params.get(bound.name)
+    return None if text is None else bound.parse(text)
+
+
+def _entries(document: object, field: str) -> list[Any]:
+    if not isinstance(document, dict) or set(document) != {field}:
+        raise InvalidRequest(f'The body must be a JSON object {{"{field}": [...]}}.')
+    entries = document[field]
+    if not isinstance(entries, list) or not entries:
+        raise InvalidRequest(f"{field} must be a non-empty array.", parameter=field)
+    if len(entries) > limits.MAX_BATCH_ENTRIES:
+        raise TooManyEntries(
+            f"{field} has {len(entries)} entries; a batch takes at most "
+            f"{limits.MAX_BATCH_ENTRIES}. Split it into several requests.",
+            parameter=field,
+        )
+    return entries
+
+
+def _batch_message(index: int, entry: object, max_bytes: int) -> NewMessage:
+    if isinstance(entry, dict) and len(entry) == 1:
+        # the common case, {"body": "text"}, without the general path's lookups
+        text = entry.get("body")
+        if isinstance(text, str):
+            body = text.encode()
+            if len(body) <= max_bytes:
+                return NewMessage(new_message_id(), body)
+    where = f"messages[{index}]"
+    if not isinstance(entry, dict):
+        raise InvalidRequest(f'{where} must be an object with at least a "body".')
+    unknown = entry.keys() - BATCH_ENTRY_FIELDS
+    if unknown:
+        raise InvalidRequest(
+            f"{where} has unknown field(s) {', '.join(sorted(unknown))}; known: "
+            f"{', '.join(sorted(BATCH_ENTRY_FIELDS))}."
+        )
+    text = entry.get("body")
+    if not isinstance(text, str):
+        raise InvalidRequest(f"{where}.body must be a string (text, or base64 with body_encoding).")
+    encoding = entry.get("body_encoding", "utf-8")
+    if encoding == "utf-8":
+        body = text.encode()
+    elif encoding == "base64":
+        try:
+            body = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidRequest(f"{where}.body is not valid base64.") from None
+    else:
+        raise InvalidRequest(f'{where}.body_encoding must be "utf-8" or "base64".')
+    try:
+        correlation_id = entry.get("correlation_id")
+        if correlation_id is not None:
+            correlation_id = limits.check_correlation_id(correlation_id)
+        delay = entry.get("delay_seconds")
+        if delay is not None:
+            delay = limits.DELAY.check(delay)
+        attributes = entry.get("attributes")
+        if attributes is not None:
+            if not isinstance(attributes, dict):
+                raise InvalidMessageAttribute("attributes must be an object of strings.")
+            attributes = limits.check_message_attributes(attributes) or None
+    except InvalidRequest as error:
+        raise type(error)(f"{where}: {error.detail}", parameter=error.parameter) from None
+    message = NewMessage(new_message_id(), body, correlation_id, attributes, delay)
+    if message.size > max_bytes:
+        raise MessageTooLarge(
+            f"{where} is {message.size} bytes (body plus attributes); this queue accepts at most "
+            f"{max_bytes}."
+        )
+    return message
+
+
+def _results(handles: list[str], outcomes: list[EmsError | None]) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    for handle, outcome in zip(handles, outcomes, strict=True):
+        if outcome is None:
+            results.append({"receipt_handle": handle, "status": 204})
+        else:
+            results.append(
+                {
+                    "receipt_handle": handle,
+                    "status": problems.status_of(outcome),
+                    "error": problems.problem(outcome),
+                }
+            )
+    return results

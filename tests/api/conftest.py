@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ems.core.clock import Clock
+from ems.server.app import EmsApp
+from ems.storage.sqlite import SqliteStore
+
+
+@pytest.fixture
+async def app(tmp_path: Path, clock: Clock) -> AsyncIterator[EmsApp]:
+    app = EmsApp(SqliteStore(tmp_path / "ems.sqlite3", clock=clock))
+    await app.startup()
+    yield app
+    await app.shutdown()
+
+
+@pytest.fixture
+async def client(app: EmsApp) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ems.test") as client:
+        yield client
+
+
+async def create_queue(client: httpx.AsyncClient, **attributes: Any) -> str:
+    response = await client.post("/ems/queue", json=attributes or None)
+    assert response.status_code == 201, response.text
+    queue_id: str = response.json()["queue_id"]
+    return queue_id
+
+
+def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, Any] = response.json()
+    assert problem["type"] == f"/ems/problems/{slug}"
+    assert problem["status"] == status
+    assert problem["title"]
+    assert problem["detail"]
+    return problem

@@ -1,0 +1,90 @@
+"""Run a real ``ems serve`` process for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class EmsServer:
+    """One ``ems serve`` process on a data dir; ``start`` again after a stop to restart it."""
+
+    def __init__(
+        self, data_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.env = env or {}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir.parent / f"ems-{self.port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *args: str, use_flags: bool = True) -> EmsServer:
+        command = [sys.executable, "-m", "ems", "serve", *args]
+        if use_flags:
+            command += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
+        env = {**os.environ, **self.env}
+        self.log = self.log_path.open("ab")
+        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=self.log)
+        self.wait_healthy()
+        return self
+
+    def wait_healthy(self, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                self.log.close()
+                raise AssertionError(
+                    f"ems serve exited early with {self.process.returncode}:\n{self.output()}"
+                )
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"ems serve did not become healthy:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def signal(self, sig: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    def wait(self, timeout: float = 30) -> int:
+        assert self.process is not None
+        code = self.process.wait(timeout)
+        self.log.close()
+        return code
+
+    def kill9(self) -> None:
+        self.signal(signal.SIGKILL)
+        assert self.wait() == -signal.SIGKILL
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                self.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.wait()

@@ -1,0 +1,83 @@
+"""The SQLite schema: migrations produce exactly schema.sql; newer databases are refused."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from ems.storage.sqlite.migrations import (
+    SchemaTooNew,
+    current_schema,
+    latest_version,
+    migrate,
+    migrations,
+)
+from ems.storage.sqlite.store import DataDirInUse, SqliteStore
+
+
+def schema_of(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    rows = conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+    ).fetchall()
+    # compare the objects, not the whitespace of the statements that made them
+    return [(kind, name, " ".join((sql or "").split())) for kind, name, sql in rows]
+
+
+def test_migrating_from_nothing_gives_the_current_schema(tmp_path: Path) -> None:
+    migrated = sqlite3.connect(tmp_path / "migrated.db", isolation_level=None)
+    assert migrate(migrated) == latest_version()
+    fresh = sqlite3.connect(tmp_path / "fresh.db", isolation_level=None)
+    fresh.executescript(current_schema())
+    assert schema_of(migrated) == schema_of(fresh)
+    assert schema_of(migrated), "the schema must not be empty"
+
+
+def test_migrating_step_by_step_gives_the_same_schema(tmp_path: Path) -> None:
+    stepwise = sqlite3.connect(tmp_path / "stepwise.db", isolation_level=None)
+    for version in range(1, latest_version() + 1):
+        assert migrate(stepwise, target=version) == version
+        assert stepwise.execute("PRAGMA user_version").fetchone()[0] == version
+    direct = sqlite3.connect(tmp_path / "direct.db", isolation_level=None)
+    migrate(direct)
+    assert schema_of(stepwise) == schema_of(direct)
+
+
+def test_migrations_are_numbered_without_gaps() -> None:
+    assert [m.version for m in migrations()] == list(range(1, latest_version() + 1))
+
+
+def test_a_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "future.db", isolation_level=None)
+    migrate(conn)
+    conn.execute(f"PRAGMA user_version = {latest_version() + 1}")
+    with pytest.raises(SchemaTooNew, match="upgrade EMS"):
+        migrate(conn)
+
+
+async def test_two_stores_cannot_share_a_data_dir(tmp_path: Path) -> None:
+    first = SqliteStore(tmp_path / "ems.sqlite3")
+    await first.open()
+    try:
+        with pytest.raises(DataDirInUse):
+            await SqliteStore(tmp_path / "ems.sqlite3").open()
+    finally:
+        await first.close()
+    again = SqliteStore(tmp_path / "ems.sqlite3")
+    await again.open()
+    await again.close()
+
+
+async def test_default_durability_is_fsync_per_commit(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "ems.sqlite3")
+    await store.open()
+    try:
+        probe = sqlite3.connect(tmp_path / "ems.sqlite3")
+        assert probe.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        probe.close()
+        assert store._writer is not None
+        # 2 is FULL: the WAL is synced on every commit
+        assert store._writer.conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+    finally:
+        await store.close()
