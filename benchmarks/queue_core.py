@@ -85,14 +85,14 @@ def _ms(text: str) -> float:
 
 
 class Server:
-    def __init__(self, command: list[str], port: int, log: Path) -> None:
+    def __init__(self, command: list[str], port: int, log: Path, health: str = "/healthz") -> None:
         self.port = port
         self.log = log.open("wb")
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                httpx.get(f"http://127.0.0.1:{port}{health}", timeout=1)
                 return
             except httpx.TransportError:
                 time.sleep(0.1)

@@ -43,6 +43,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="SQLite durability (EMS_SQLITE_SYNCHRONOUS; default FULL: every 2xx is fsync'd)",
     )
     serve.add_argument(
+        "--webhook-allow-private",
+        action="store_true",
+        default=None,
+        help="let webhooks reach loopback and private addresses (EMS_WEBHOOK_ALLOW_PRIVATE=1); "
+        "for trusted networks and local testing",
+    )
+    serve.add_argument(
+        "--webhook-allow-net",
+        action="append",
+        metavar="CIDR",
+        help="let webhooks reach this network even if private; repeatable "
+        "(EMS_WEBHOOK_ALLOW_NETS, comma-separated)",
+    )
+    serve.add_argument(
+        "--webhook-skip-confirmation",
+        action="store_true",
+        default=None,
+        help="webhook subscriptions start confirmed (EMS_WEBHOOK_SKIP_CONFIRMATION=1); "
+        "trusted networks only",
+    )
+    serve.add_argument(
+        "--public-url",
+        help="the URL clients use to reach this server, for confirmation links (EMS_PUBLIC_URL)",
+    )
+    serve.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         help="(EMS_LOG_LEVEL; default info)",
@@ -61,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "data_dir": args.data_dir,
                     "sqlite_synchronous": args.sqlite_synchronous,
                     "log_level": args.log_level,
+                    "webhook_allow_private": args.webhook_allow_private,
+                    "webhook_allow_nets": args.webhook_allow_net,
+                    "webhook_skip_confirmation": args.webhook_skip_confirmation,
+                    "public_url": args.public_url,
                 }
             )
         except SettingsError as error:
@@ -76,7 +105,7 @@ def serve(settings: Settings) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     store = SqliteStore(settings.sqlite_path, synchronous=settings.sqlite_synchronous)
-    app = EmsApp(store)
+    app = EmsApp(store, settings)
     config = uvicorn.Config(
         app,
         host=settings.host,

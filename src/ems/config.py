@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -10,6 +11,10 @@ from typing import Any, Literal, cast
 
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
 PREFIX = "EMS_"
+
+
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
+             "0": False, "false": False, "no": False, "off": False}  # fmt: skip
 
 
 class SettingsError(ValueError):
@@ -27,6 +32,13 @@ class Settings:
     log_level: str = "info"
     # seconds to let in-flight requests finish after SIGTERM before closing connections
     shutdown_timeout: int = 30
+    # webhooks reach only public addresses unless these say otherwise (see delivery/ssrf.py)
+    webhook_allow_private: bool = False
+    webhook_allow_nets: tuple[str, ...] = ()
+    # trusted networks only: webhook subscriptions start confirmed
+    webhook_skip_confirmation: bool = False
+    # the URL clients use to reach this server (for confirmation links); default: as requested
+    public_url: str | None = None
 
     @property
     def sqlite_path(self) -> Path:
@@ -69,6 +81,22 @@ def _convert(name: str, value: Any) -> Any:
             raise SettingsError(f"{env} must be a number of seconds; got {value!r}") from None
     if name == "data_dir":
         return Path(value)
+    if name in ("webhook_allow_private", "webhook_skip_confirmation"):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text not in _BOOLEANS:
+            raise SettingsError(f"{env} must be 1/0, true/false, yes/no or on/off; got {value!r}")
+        return _BOOLEANS[text]
+    if name == "webhook_allow_nets":
+        items = value.split(",") if isinstance(value, str) else value
+        nets = tuple(n.strip() for n in items if n.strip())
+        for net in nets:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise SettingsError(f"{env}: {net!r} is not an IP network (CIDR)") from None
+        return nets
     if name == "sqlite_synchronous":
         mode = str(value).upper()
         if mode not in ("FULL", "NORMAL", "OFF"):

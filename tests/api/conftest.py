@@ -7,14 +7,21 @@ from typing import Any
 import httpx
 import pytest
 
+from ems.config import Settings
 from ems.core.clock import Clock
 from ems.server.app import EmsApp
 from ems.storage.sqlite import SqliteStore
 
 
 @pytest.fixture
-async def app(tmp_path: Path, clock: Clock) -> AsyncIterator[EmsApp]:
-    app = EmsApp(SqliteStore(tmp_path / "ems.sqlite3", clock=clock))
+def settings() -> Settings:
+    """The server's settings; a test module overrides this fixture to change them."""
+    return Settings()
+
+
+@pytest.fixture
+async def app(tmp_path: Path, clock: Clock, settings: Settings) -> AsyncIterator[EmsApp]:
+    app = EmsApp(SqliteStore(tmp_path / "ems.sqlite3", clock=clock), settings)
     await app.startup()
     yield app
     await app.shutdown()

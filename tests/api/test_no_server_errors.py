@@ -28,6 +28,15 @@ ROUTES = [
     ("GET", "/ems/queue/{queue}/peek"),
     ("DELETE", "/ems/queue/{queue}/message/{handle}"),
     ("PATCH", "/ems/queue/{queue}/message/{handle}"),
+    ("POST", "/ems/topic"),
+    ("GET", "/ems/topic/{topic}"),
+    ("DELETE", "/ems/topic/{topic}"),
+    ("POST", "/ems/topic/{topic}/subscription"),
+    ("GET", "/ems/topic/{topic}/subscription"),
+    ("GET", "/ems/topic/{topic}/subscription/{subscription}"),
+    ("DELETE", "/ems/topic/{topic}/subscription/{subscription}"),
+    ("POST", "/ems/topic/{topic}/message"),
+    ("GET", "/ems/topic/confirm/{handle}"),
     ("GET", "/ems/problems/invalid-request"),
     ("GET", "/healthz"),
 ]
@@ -35,18 +44,39 @@ FIELDS = [
     "messages", "receipt_handles", "entries", "receipt_handle", "body", "body_encoding",
     "correlation_id", "delay_seconds", "attributes", "visibility_timeout", "retention_seconds",
     "max_message_bytes", "receive_wait_seconds", "dead_letter", "queue_id", "max_receives",
+    "filter_policy", "envelope", "max_attempts", "min_retry_seconds", "max_retry_seconds",
+    "timeout_seconds", "max_concurrency", "dead_letter_queue_id",
 ]  # fmt: skip
 SEGMENTS = st.sampled_from(
     ["ems", "queue", "message", "messages", "delete", "visibility", "purge", "peek", "problems",
-     "{queue}", "{handle}", "", "..", "%00", "x" * 200, "AAAAAAAAAAAAAAAAAAAAAAAA"]
+     "topic", "subscription", "confirm", "{queue}", "{handle}", "{topic}", "{subscription}", "",
+     "..", "%00", "x" * 200, "AAAAAAAAAAAAAAAAAAAAAAAA"]
 )  # fmt: skip
 QUERY_NAMES = st.sampled_from(
     ["max_messages", "wait_seconds", "visibility_timeout", "correlation_id", "delay_seconds",
-     "after", "x"]
+     "after", "x", "queue_id", "url"]
 )  # fmt: skip
 QUERY_VALUES = st.one_of(
     st.integers(-5, 50_000).map(str),
-    st.sampled_from(["", "1e3", "abc", "0x10", " 5", "٣", "1" * 30]),
+    # no host names and no public addresses: no example may wait on DNS or a dead network
+    st.sampled_from(
+        [
+            "",
+            "1e3",
+            "abc",
+            "0x10",
+            " 5",
+            "٣",
+            "1" * 30,
+            "{queue}",
+            "http://127.0.0.1:9/x",
+            "https://10.1.2.3/",
+            "http://[::1]/",
+            "ftp://192.0.2.1/",
+            "http://203.0.113.9:1/",
+            "http://",
+        ]
+    ),
     st.text(max_size=20),
 )
 SCALARS = (
@@ -54,7 +84,7 @@ SCALARS = (
     | st.booleans()
     | st.integers(-(2**70), 2**70)
     | st.floats(allow_nan=False)
-    | st.sampled_from(["", "utf-8", "base64", "{handle}", "{queue}", "aGk="])
+    | st.sampled_from(["", "utf-8", "base64", "{handle}", "{queue}", "aGk=", "red"])
     | st.text(max_size=30)
 )
 JSON_VALUES = st.recursive(
@@ -111,12 +141,20 @@ async def test_no_input_causes_a_server_error(
     attribute: tuple[str, bytes] | None,
 ) -> None:
     queue_id = await create_queue(client)
+    topic_id = (await client.post("/ems/topic")).json()["topic_id"]
+    subscription = await client.post(f"/ems/topic/{topic_id}/subscription?queue_id={queue_id}")
+    subscription_id = subscription.json()["subscription_id"]
     await client.post(f"/ems/queue/{queue_id}/message", content=b"m")
     received = (await client.get(f"/ems/queue/{queue_id}/message?visibility_timeout=0")).json()
     handle = received["messages"][0]["receipt_handle"]
     method, template = request
-    path = template.replace("{queue}", queue_id).replace("{handle}", handle)
-    body = body.replace(b"{queue}", queue_id.encode()).replace(b"{handle}", handle.encode())
+    names = {"{queue}": queue_id, "{handle}": handle, "{topic}": topic_id,
+             "{subscription}": subscription_id}  # fmt: skip
+    path = template
+    for name, value in names.items():
+        path = path.replace(name, value)
+        body = body.replace(name.encode(), value.encode())
+        query = [(k, v.replace(name, value)) for k, v in query]
     headers = {}
     if attribute is not None:
         name, value = attribute

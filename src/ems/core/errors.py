@@ -125,3 +125,44 @@ class ShuttingDown(StorageUnavailable):
     slug = "shutting-down"
     title = "Server shutting down"
     default_detail = "The server is shutting down; retry on another node or shortly."
+
+
+class TopicNotFound(EmsError):
+    """No topic has this id."""
+
+    slug = "topic-not-found"
+    title = "Topic not found"
+    default_detail = "No topic has this id; it was deleted or never existed."
+
+
+class SubscriptionNotFound(EmsError):
+    """The topic has no subscription with this id."""
+
+    slug = "subscription-not-found"
+    title = "Subscription not found"
+    default_detail = "This topic has no subscription with this id; it was deleted or never existed."
+
+
+class ConfirmationNotFound(EmsError):
+    """The confirmation link is not valid (any more)."""
+
+    slug = "confirmation-not-found"
+    title = "Confirmation not found"
+    default_detail = (
+        "This confirmation link matches no subscription waiting for confirmation; the "
+        "subscription was deleted, or the link was mistyped."
+    )
+
+
+class InvalidWebhookUrl(InvalidRequest):
+    """The webhook URL is not an absolute http(s) URL EMS can call."""
+
+    slug = "invalid-webhook-url"
+    title = "Invalid webhook URL"
+
+
+class ForbiddenWebhookUrl(InvalidRequest):
+    """The webhook URL leads to an address EMS refuses to call (loopback, private, ...)."""
+
+    slug = "forbidden-webhook-url"
+    title = "Webhook URL not allowed"

@@ -7,6 +7,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 
+def message_size(body: bytes, attributes: Mapping[str, str] | None) -> int:
+    """Bytes counted against a ``max_message_bytes``: the body plus attribute names and values."""
+    if not attributes:
+        return len(body)
+    return len(body) + sum(len(k.encode()) + len(v.encode()) for k, v in attributes.items())
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """Where a queue moves messages received ``max_receives`` times without being deleted.
@@ -59,12 +66,7 @@ class NewMessage:
 
     @property
     def size(self) -> int:
-        """Bytes counted against the queue's ``max_message_bytes``: body plus attributes."""
-        if not self.attributes:
-            return len(self.body)
-        return len(self.body) + sum(
-            len(k.encode()) + len(v.encode()) for k, v in self.attributes.items()
-        )
+        return message_size(self.body, self.attributes)
 
 
 @dataclass(frozen=True, slots=True)

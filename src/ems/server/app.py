@@ -6,16 +6,23 @@ router runs on every request of the hot path.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from typing import Final
 
 from ems import __version__
+from ems.config import Settings
 from ems.core.errors import EmsError
 from ems.core.queues import QueueService
+from ems.core.topics import TopicService
+from ems.delivery.client import WebhookClient
+from ems.delivery.dispatcher import Dispatcher
+from ems.delivery.ssrf import AddressPolicy, resolve
 from ems.server import problems
 from ems.server.http import Receive, Scope, Send, respond, respond_json
 from ems.server.queues import QueueHandlers
+from ems.server.topics import TopicHandlers
 from ems.storage.base import Store
 
 log = logging.getLogger("ems.server")
@@ -30,12 +37,26 @@ class EmsApp:
     :meth:`begin_shutdown` when a stop is requested so long polls return at once.
     """
 
-    def __init__(self, store: Store, *, housekeeping: bool = True) -> None:
+    def __init__(
+        self, store: Store, settings: Settings | None = None, *, housekeeping: bool = True
+    ) -> None:
         self.store = store
+        self.settings = settings or Settings()
         self._housekeeping = housekeeping
         self._service: QueueService | None = None
         self._queues: QueueHandlers | None = None
+        self._topics: TopicHandlers | None = None
+        self._dispatcher: Dispatcher | None = None
+        self.address_policy = AddressPolicy.from_settings(
+            self.settings.webhook_allow_private, self.settings.webhook_allow_nets
+        )
         self.ready = False
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        if self._dispatcher is None:
+            raise RuntimeError("the app has not started")
+        return self._dispatcher
 
     @property
     def service(self) -> QueueService:
@@ -47,9 +68,27 @@ class EmsApp:
         await self.store.open()
         self._service = await QueueService.create(self.store)
         self._queues = QueueHandlers(self._service)
+        topics = TopicService(
+            self.store,
+            check_url=self._check_webhook_url,
+            skip_confirmation=self.settings.webhook_skip_confirmation,
+        )
+        self._topics = TopicHandlers(topics, self.settings.public_url)
+        self._dispatcher = Dispatcher(
+            self.store,
+            WebhookClient(self.address_policy, user_agent=f"EMS-Webhooks/{__version__}"),
+            clock=self.store.clock,
+        )
+        self._dispatcher.start()
         if self._housekeeping:
             self._service.start_housekeeping()
         self.ready = True
+
+    async def _check_webhook_url(self, url: str) -> None:
+        """At subscribe time: refuse a URL whose host resolves to a forbidden address."""
+        # a host that does not resolve now is accepted: deliveries check again, and retry
+        with contextlib.suppress(OSError):
+            await resolve(url, self.address_policy)
 
     def begin_shutdown(self) -> None:
         """Release long polls now; in-flight requests then finish quickly."""
@@ -58,6 +97,8 @@ class EmsApp:
 
     async def shutdown(self) -> None:
         self.begin_shutdown()
+        if self._dispatcher is not None:
+            await self._dispatcher.stop()
         if self._service is not None:
             await self._service.stop_housekeeping()
         await self.store.close()
@@ -95,8 +136,11 @@ class EmsApp:
         try:
             if len(parts) >= 2 and parts[0] == "ems":
                 if parts[1] == "queue" and self._queues is not None:
-                    handler, args = self._queues.route(scope["method"], parts[2:])
-                    await handler(scope, receive, send, args)
+                    handler = self._queues.route(scope["method"], parts[2:])
+                    await handler(scope, receive, send, parts[2:])
+                elif parts[1] == "topic" and self._topics is not None:
+                    handler = self._topics.route(scope["method"], parts[2:])
+                    await handler(scope, receive, send, parts[2:])
                 elif parts[1] == "problems" and len(parts) == 3:
                     await self._describe_problem(send, parts[2])
                 else:

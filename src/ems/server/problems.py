@@ -7,7 +7,7 @@ problem. Clients should branch on ``type`` (or ``status``), never on ``detail`` 
 from __future__ import annotations
 
 import json
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from ems.core import errors
 
@@ -28,6 +28,11 @@ STATUS: Final[dict[type[errors.EmsError], int]] = {
     errors.RequestTooLarge: 413,
     errors.StorageUnavailable: 503,
     errors.ShuttingDown: 503,
+    errors.TopicNotFound: 404,
+    errors.SubscriptionNotFound: 404,
+    errors.ConfirmationNotFound: 404,
+    errors.InvalidWebhookUrl: 400,
+    errors.ForbiddenWebhookUrl: 400,
 }
 
 
@@ -61,6 +66,19 @@ class InternalError(errors.EmsError):
 
 
 STATUS.update({RouteNotFound: 404, MethodNotAllowed: 405, InternalError: 500})
+
+H = TypeVar("H")
+
+
+def pick(methods: dict[str, H], method: str, what: str) -> H:
+    """The handler for ``method``, or a 405 that lists the methods ``what`` supports."""
+    handler = methods.get(method)
+    if handler is None:
+        allowed = tuple(methods)
+        raise MethodNotAllowed(
+            f"{method} is not supported on {what}; use {', '.join(allowed)}.", allowed
+        )
+    return handler
 
 
 def status_of(error: errors.EmsError) -> int:

@@ -10,12 +10,11 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import functools
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from ems.core import limits
+from ems.core.encoding import encode_body, rfc3339
 from ems.core.errors import (
     EmsError,
     InvalidMessageAttribute,
@@ -52,27 +51,6 @@ BATCH_ENTRY_FIELDS: Final = frozenset(
 NO_PARAMS: Final = frozenset[str]()
 
 Handler = Callable[[Scope, Receive, Send, list[str]], Awaitable[None]]
-
-
-def rfc3339(ms: int | None) -> str | None:
-    """RFC 3339 UTC with milliseconds; the per-second part is cached (two per message)."""
-    if ms is None:
-        return None
-    seconds, millis = divmod(ms, 1000)
-    return f"{_second(seconds)}.{millis:03d}Z"
-
-
-@functools.lru_cache(maxsize=4096)
-def _second(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-
-
-def encode_body(body: bytes) -> tuple[str, str]:
-    """A body as JSON can carry it: the text when it is UTF-8, else base64."""
-    try:
-        return body.decode(), "utf-8"
-    except UnicodeDecodeError:
-        return base64.b64encode(body).decode(), "base64"
 
 
 def queue_document(view: QueueView) -> dict[str, Any]:
@@ -162,29 +140,18 @@ class QueueHandlers:
             "PATCH": self.change_visibility,
         }
 
-    def route(self, method: str, parts: list[str]) -> tuple[Handler, list[str]]:
-        """Find the handler for ``/ems/queue/...`` (``parts`` starts after ``queue``)."""
+    def route(self, method: str, parts: list[str]) -> Handler:
+        """The handler for ``/ems/queue/...`` (``parts`` starts after ``queue``)."""
         if not parts:
-            return self._pick({"POST": self.create}, method, "/ems/queue"), parts
+            return problems.pick({"POST": self.create}, method, "/ems/queue")
         if len(parts) == 3 and parts[1] == "message":
-            handler = self._pick(self.message_routes, method, "a message's receipt handle")
-            return handler, parts
+            return problems.pick(self.message_routes, method, "a message's receipt handle")
         methods = self.routes.get(tuple(parts[1:]))
         if methods is None:
             raise problems.RouteNotFound(
                 f"No such resource under /ems/queue/{{queue_id}}: /{'/'.join(parts[1:])}."
             )
-        return self._pick(methods, method, "this resource"), parts
-
-    @staticmethod
-    def _pick(methods: dict[str, Handler], method: str, what: str) -> Handler:
-        handler = methods.get(method)
-        if handler is None:
-            allowed = tuple(methods)
-            raise problems.MethodNotAllowed(
-                f"{method} is not supported on {what}; use {', '.join(allowed)}.", allowed
-            )
-        return handler
+        return problems.pick(methods, method, "this resource")
 
     # queues
 

@@ -4,15 +4,15 @@ Every method is one domain operation, atomic and durable when it returns: a back
 committed (and, with default settings, fsync'd) before it answers. Queues are named by the
 SHA-256 of their capability id; a store never sees a working id.
 
-Stores also report *wakeups*: after committing something that makes messages receivable now, a
-store calls ``wakeups.notify`` so long polls on this node (and, for shared databases, on other
-nodes) return at once.
+Stores also report what their commits make ready: ``wakeups.notify`` when messages become
+receivable (so long polls return at once) and ``deliveries_ready`` with the subscriptions that got
+webhook deliveries to make (so the dispatcher pushes at once rather than at its next scan).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ems.core.clock import Clock
 from ems.core.models import (
@@ -28,6 +28,17 @@ from ems.core.models import (
     ReceiveResult,
     SweepReport,
 )
+from ems.core.topic_models import (
+    AttemptResult,
+    DeliveryTask,
+    NewSubscription,
+    PublishResult,
+    SubscriptionRecord,
+    TopicConfig,
+    TopicMessage,
+    TopicRecord,
+    TopicStats,
+)
 from ems.core.wakeups import Wakeups
 
 
@@ -36,6 +47,8 @@ class Store(abc.ABC):
 
     wakeups: Wakeups
     clock: Clock
+    # set by the webhook dispatcher; called with subscription keys after commits
+    deliveries_ready: Callable[[Iterable[int]], None] | None = None
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -109,3 +122,73 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def sweep(self) -> SweepReport:
         """Delete some expired messages and leftovers of deleted queues; ``more`` if not done."""
+
+    # topics
+
+    @abc.abstractmethod
+    async def create_topic(
+        self, topic_hash: bytes, public_id: str, config: TopicConfig
+    ) -> TopicRecord: ...
+
+    @abc.abstractmethod
+    async def get_topic(self, topic_hash: bytes) -> TopicRecord:
+        """Raise TopicNotFound."""
+
+    @abc.abstractmethod
+    async def topic_stats(self, topic_hash: bytes) -> TopicStats: ...
+
+    @abc.abstractmethod
+    async def delete_topic(self, topic_hash: bytes) -> None:
+        """Delete the topic, its subscriptions and every push not yet made."""
+
+    @abc.abstractmethod
+    async def subscribe(
+        self, topic_hash: bytes, subscription: NewSubscription
+    ) -> SubscriptionRecord:
+        """Add a subscription, or return the existing one for the same endpoint.
+
+        A webhook subscription waiting for confirmation gets its confirmation request queued in
+        the same transaction. Raise QueueNotFound for an unknown queue or dead-letter queue.
+        """
+
+    @abc.abstractmethod
+    async def list_subscriptions(self, topic_hash: bytes) -> list[SubscriptionRecord]: ...
+
+    @abc.abstractmethod
+    async def get_subscription(self, topic_hash: bytes, subscription_id: str) -> SubscriptionRecord:
+        """Raise SubscriptionNotFound."""
+
+    @abc.abstractmethod
+    async def unsubscribe(self, topic_hash: bytes, subscription_id: str) -> None:
+        """Delete the subscription and the pushes not yet made to it."""
+
+    @abc.abstractmethod
+    async def confirm_subscription(self, challenge: str) -> SubscriptionRecord:
+        """Confirm the subscription waiting with this challenge; raise ConfirmationNotFound."""
+
+    @abc.abstractmethod
+    async def publish(self, topic_hash: bytes, message: TopicMessage) -> PublishResult:
+        """In one transaction: the message into every matching queue, one push per webhook.
+
+        Raise MessageTooLarge (and change nothing) if a subscribed queue's limit is smaller.
+        """
+
+    # webhook deliveries
+
+    @abc.abstractmethod
+    async def due_subscriptions(self, limit: int) -> list[int]:
+        """Subscriptions with deliveries due now and not leased."""
+
+    @abc.abstractmethod
+    async def claim_deliveries(
+        self, subscription_key: int, limit: int, lease_seconds: int
+    ) -> list[DeliveryTask]:
+        """Lease up to ``limit`` due deliveries of a subscription, oldest first."""
+
+    @abc.abstractmethod
+    async def record_attempt(self, task: DeliveryTask, result: AttemptResult) -> None:
+        """Store what an attempt gave: done, retry later, or failed for good.
+
+        A notification that failed for good goes to the subscription's dead-letter queue, if
+        it names one, as a JSON envelope.
+        """

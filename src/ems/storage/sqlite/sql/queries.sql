@@ -134,3 +134,157 @@ INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)
 
 -- name: meta_get
 SELECT value FROM meta WHERE name = ?
+
+-- topics
+
+-- name: topic_by_hash
+SELECT key, public_id, max_message_bytes, created_at FROM topics WHERE id_hash = ?
+
+-- name: insert_topic
+INSERT INTO topics (id_hash, public_id, max_message_bytes, created_at) VALUES (?, ?, ?, ?)
+
+-- name: topic_stats
+SELECT
+    sum(protocol = 'queue'),
+    sum(protocol = 'http' AND status = 'confirmed'),
+    sum(protocol = 'http' AND status <> 'confirmed'),
+    (SELECT count(*) FROM deliveries d JOIN subscriptions s2 ON s2.key = d.subscription_key
+     WHERE s2.topic_key = ? AND d.kind = 'notification')
+FROM subscriptions WHERE topic_key = ?
+
+-- name: delete_topic_deliveries
+DELETE FROM deliveries
+WHERE subscription_key IN (SELECT key FROM subscriptions WHERE topic_key = ?)
+
+-- name: delete_topic_subscriptions
+DELETE FROM subscriptions WHERE topic_key = ?
+
+-- name: delete_topic_messages
+DELETE FROM topic_messages WHERE topic_key = ?
+
+-- name: delete_topic
+DELETE FROM topics WHERE key = ?
+
+-- name: topic_fanout
+SELECT key, protocol, status, filter_policy, queue_key FROM subscriptions WHERE topic_key = ?
+
+-- name: queue_by_key
+SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
+       q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
+       q.dead_letter_sealed, q.created_at, d.partition
+FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
+WHERE q.key = ?
+
+-- name: insert_topic_message
+INSERT INTO topic_messages (topic_key, message_id, body, content_type, correlation_id,
+                            attributes, published_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+
+-- name: insert_delivery
+INSERT INTO deliveries (subscription_key, message_key, kind, webhook_id, next_attempt_at)
+VALUES (?, ?, ?, ?, ?)
+
+-- subscriptions
+
+-- name: subscription_columns
+SELECT s.key, s.subscription_id, s.protocol, s.status, s.filter_policy, s.created_at,
+       s.sealed_queue_id, s.url, s.policy, s.signing_secret, s.sealed_dead_letter_id,
+       s.delivered, s.failed,
+       (SELECT count(*) FROM deliveries d WHERE d.subscription_key = s.key
+        AND d.kind = 'notification'),
+       s.attempts, s.last_attempt_at, s.last_status, s.last_error, s.last_success_at
+FROM subscriptions s
+
+-- name: existing_queue_subscription
+SELECT key FROM subscriptions WHERE topic_key = ? AND queue_key = ?
+
+-- name: existing_http_subscription
+SELECT key FROM subscriptions WHERE topic_key = ? AND protocol = 'http' AND url = ?
+
+-- name: insert_subscription
+INSERT INTO subscriptions (topic_key, subscription_id, protocol, status, filter_policy,
+                           queue_key, sealed_queue_id, url, policy, signing_secret, challenge,
+                           confirm_url, dead_letter_key, sealed_dead_letter_id, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: subscription_key_in_topic
+SELECT key FROM subscriptions WHERE topic_key = ? AND subscription_id = ?
+
+-- name: delete_subscription_deliveries
+DELETE FROM deliveries WHERE subscription_key = ? RETURNING message_key
+
+-- name: delete_subscription
+DELETE FROM subscriptions WHERE key = ?
+
+-- name: delete_message_if_done
+DELETE FROM topic_messages
+WHERE key = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE message_key = ?)
+
+-- name: confirm_by_challenge
+UPDATE subscriptions SET status = 'confirmed', challenge = NULL, confirm_url = NULL
+WHERE challenge = ? AND status = 'pending_confirmation'
+RETURNING key, topic_key
+
+-- name: confirm_by_key
+UPDATE subscriptions SET status = 'confirmed', challenge = NULL, confirm_url = NULL
+WHERE key = ? AND status = 'pending_confirmation'
+RETURNING topic_key
+
+-- name: delete_confirmations
+DELETE FROM deliveries WHERE subscription_key = ? AND kind = 'confirmation'
+
+-- name: detach_queue_subscriptions
+DELETE FROM subscriptions WHERE queue_key = ?
+
+-- name: detach_subscription_dead_letters
+UPDATE subscriptions SET dead_letter_key = NULL, sealed_dead_letter_id = NULL
+WHERE dead_letter_key = ?
+
+-- deliveries
+
+-- name: due_subscriptions
+SELECT DISTINCT subscription_key FROM deliveries
+WHERE next_attempt_at <= ? AND lease_until <= ?
+LIMIT ?
+
+-- name: due_deliveries
+SELECT key, kind, webhook_id, attempts, message_key FROM deliveries
+WHERE subscription_key = ? AND next_attempt_at <= ? AND lease_until <= ?
+ORDER BY next_attempt_at
+LIMIT ?
+
+-- name: lease_delivery
+UPDATE deliveries SET lease_until = ? WHERE key = ?
+
+-- name: release_leases
+UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0
+
+-- name: delivery_target
+SELECT s.subscription_id, s.url, s.signing_secret, s.policy, s.challenge, s.confirm_url,
+       s.status, t.public_id
+FROM subscriptions s JOIN topics t ON t.key = s.topic_key
+WHERE s.key = ?
+
+-- name: topic_message
+SELECT message_id, body, content_type, correlation_id, attributes, published_at
+FROM topic_messages WHERE key = ?
+
+-- name: delivery_state
+SELECT message_key FROM deliveries WHERE key = ?
+
+-- name: finish_delivery
+DELETE FROM deliveries WHERE key = ?
+
+-- name: retry_delivery
+UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, lease_until = 0
+WHERE key = ?
+
+-- name: count_attempt
+UPDATE subscriptions
+SET attempts = attempts + 1, last_attempt_at = ?, last_status = ?, last_error = ?,
+    delivered = delivered + ?, failed = failed + ?,
+    last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END
+WHERE key = ?
+
+-- name: subscription_dead_letter
+SELECT dead_letter_key FROM subscriptions WHERE key = ?

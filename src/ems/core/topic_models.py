@@ -1,0 +1,161 @@
+"""Plain data of topics, subscriptions and webhook deliveries."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# attribute name -> the values that let a message through
+FilterPolicy = Mapping[str, tuple[str, ...]]
+
+
+class Protocol(enum.StrEnum):
+    QUEUE = "queue"
+    HTTP = "http"
+
+
+class Status(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    PENDING = "pending_confirmation"
+
+
+class DeliveryKind(enum.StrEnum):
+    NOTIFICATION = "notification"
+    CONFIRMATION = "confirmation"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicConfig:
+    max_message_bytes: int = 262_144
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRecord:
+    """A topic as the store knows it. ``public_id`` names it to subscribers without granting."""
+
+    key: int
+    public_id: str
+    config: TopicConfig
+    created_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class TopicStats:
+    queue_subscriptions: int
+    http_confirmed: int
+    http_pending: int
+    pending_deliveries: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How a webhook subscription is pushed to."""
+
+    envelope: bool = False  # a JSON envelope instead of the raw body
+    max_attempts: int = 10
+    min_retry_seconds: int = 10
+    max_retry_seconds: int = 12 * 3600
+    timeout_seconds: int = 10
+    max_concurrency: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class NewSubscription:
+    subscription_id: str
+    protocol: Protocol
+    filter_policy: FilterPolicy | None = None
+    # protocol QUEUE: the queue, and its id sealed under the topic id (to show it back)
+    queue_hash: bytes | None = None
+    sealed_queue_id: bytes | None = None
+    # protocol HTTP
+    url: str | None = None
+    policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    signing_secret: str | None = None
+    confirmed: bool = True
+    challenge: str | None = None
+    confirm_url: str | None = None
+    dead_letter_hash: bytes | None = None
+    sealed_dead_letter_id: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionStats:
+    delivered: int = 0
+    failed: int = 0
+    pending: int = 0
+    attempts: int = 0
+    last_attempt_at_ms: int | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    last_success_at_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    key: int
+    subscription_id: str
+    protocol: Protocol
+    status: Status
+    filter_policy: FilterPolicy | None
+    created_at_ms: int
+    sealed_queue_id: bytes | None
+    url: str | None
+    policy: DeliveryPolicy
+    signing_secret: str | None
+    sealed_dead_letter_id: bytes | None
+    stats: SubscriptionStats
+    created: bool = True  # False when subscribing again returned the existing subscription
+
+
+@dataclass(frozen=True, slots=True)
+class TopicMessage:
+    message_id: str
+    body: bytes
+    content_type: str | None = None
+    correlation_id: str | None = None
+    attributes: Mapping[str, str] | None = None
+
+    @property
+    def size(self) -> int:
+        attributes = self.attributes or {}
+        return len(self.body) + sum(
+            len(k.encode()) + len(v.encode()) for k, v in attributes.items()
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    queues: int
+    webhooks: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryTask:
+    """One claimed push: everything the dispatcher needs to make the attempt."""
+
+    delivery_key: int
+    kind: DeliveryKind
+    webhook_id: str
+    attempt: int  # 1 for the first attempt
+    subscription_key: int
+    subscription_id: str
+    topic_public_id: str
+    url: str
+    signing_secret: str
+    policy: DeliveryPolicy
+    message: TopicMessage | None
+    published_at_ms: int | None
+    challenge: str | None = None
+    confirm_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """What came of one attempt; ``retry_at_ms`` None with ``delivered`` False is final."""
+
+    delivered: bool
+    status: int | None = None
+    error: str | None = None
+    retry_at_ms: int | None = None
+    confirmed: bool = False

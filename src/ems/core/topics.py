@@ -1,0 +1,306 @@
+"""The topic service: topics, subscriptions, filter policies and publishing, without HTTP or SQL.
+
+Topic ids are capabilities exactly like queue ids. A topic also has a ``public_id`` that names it
+to webhook endpoints: pushes and confirmation requests carry the public id, never the topic id,
+so a subscribed endpoint can tell topics apart but cannot publish to, subscribe to or delete them.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from ems.core import capabilities, limits
+from ems.core.errors import (
+    ConfirmationNotFound,
+    InvalidAttribute,
+    InvalidRequest,
+    InvalidWebhookUrl,
+    MessageTooLarge,
+    QueueNotFound,
+    TopicNotFound,
+)
+from ems.core.queues import new_message_id, queue_hash
+from ems.core.topic_models import (
+    DeliveryPolicy,
+    FilterPolicy,
+    NewSubscription,
+    Protocol,
+    PublishResult,
+    SubscriptionRecord,
+    TopicConfig,
+    TopicMessage,
+    TopicRecord,
+    TopicStats,
+)
+from ems.storage.base import Store
+
+MAX_URL_CHARS: Final = 2048
+DEFAULT_TOPIC_MAX_BYTES: Final = TopicConfig().max_message_bytes
+MAX_FILTER_KEYS: Final = 10
+MAX_FILTER_VALUES: Final = 100
+TOPIC_FIELDS: Final = frozenset({"max_message_bytes"})
+QUEUE_OPTIONS: Final = frozenset({"filter_policy"})
+HTTP_OPTIONS: Final = frozenset(
+    {"filter_policy", "envelope", "max_attempts", "min_retry_seconds", "max_retry_seconds",
+     "timeout_seconds", "max_concurrency", "dead_letter_queue_id"}
+)  # fmt: skip
+POLICY_BOUNDS: Final = {
+    "max_attempts": limits.Bound("max_attempts", 1, 50, "attempts"),
+    "min_retry_seconds": limits.Bound("min_retry_seconds", 1, 3600),
+    "max_retry_seconds": limits.Bound("max_retry_seconds", 1, 86_400),
+    "timeout_seconds": limits.Bound("timeout_seconds", 1, 30),
+    "max_concurrency": limits.Bound("max_concurrency", 1, 100, "requests"),
+}
+
+UrlCheck = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicView:
+    topic_id: str
+    record: TopicRecord
+
+
+def topic_hash(topic_id: str) -> bytes:
+    if not capabilities.looks_like_id(topic_id):
+        raise TopicNotFound()
+    return capabilities.id_hash(topic_id)
+
+
+def new_signing_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and the base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def parse_filter_policy(value: object) -> FilterPolicy | None:
+    """``{"attribute": ["v1", "v2"], ...}``; names ignore case, as message attributes do."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not value or len(value) > MAX_FILTER_KEYS:
+        raise InvalidRequest(
+            "filter_policy must be an object of 1 to 10 attributes, each with a list of allowed "
+            'values: {"color": ["red", "blue"]}.',
+            parameter="filter_policy",
+        )
+    names = limits.check_message_attributes(dict.fromkeys(value, ""))
+    policy: dict[str, tuple[str, ...]] = {}
+    total = 0
+    for (name, allowed), key in zip(value.items(), names, strict=True):
+        if (
+            not isinstance(allowed, list)
+            or not allowed
+            or not all(isinstance(v, str) for v in allowed)
+        ):
+            raise InvalidRequest(
+                f"filter_policy.{name} must be a non-empty list of strings.",
+                parameter="filter_policy",
+            )
+        total += len(allowed)
+        policy[key] = tuple(allowed)
+    if total > MAX_FILTER_VALUES:
+        raise InvalidRequest(
+            f"filter_policy allows at most {MAX_FILTER_VALUES} values in all; got {total}.",
+            parameter="filter_policy",
+        )
+    return policy
+
+
+def matches(policy: FilterPolicy | None, attributes: Mapping[str, str] | None) -> bool:
+    """Every attribute the policy names must be present with one of its allowed values."""
+    if not policy:
+        return True
+    attributes = attributes or {}
+    return all(attributes.get(name) in allowed for name, allowed in policy.items())
+
+
+def check_webhook_url(url: str) -> str:
+    """An absolute http(s) URL with a host; the SSRF guard checks where it leads separately."""
+    if len(url) > MAX_URL_CHARS:
+        raise InvalidWebhookUrl(f"The webhook URL is longer than {MAX_URL_CHARS} characters.")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise InvalidWebhookUrl(f"The webhook URL is not valid: {error}.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidWebhookUrl(
+            f"The webhook URL must be an absolute http:// or https:// URL with a host; got {url!r}."
+        )
+    if parts.fragment:
+        raise InvalidWebhookUrl("The webhook URL must not have a #fragment.")
+    del port
+    return url
+
+
+def _check_fields(document: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
+    unknown = sorted(set(document) - allowed)
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown {what} option(s): {', '.join(unknown)}. Known: {', '.join(sorted(allowed))}.",
+            parameter=unknown[0],
+        )
+
+
+def _options(document: object | None, allowed: frozenset[str], what: str) -> dict[str, Any]:
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise InvalidRequest(f"The body must be a JSON object of {what} options.")
+    _check_fields(document, allowed, what)
+    return document
+
+
+class TopicService:
+    def __init__(
+        self, store: Store, *, check_url: UrlCheck, skip_confirmation: bool = False
+    ) -> None:
+        self.store = store
+        self._check_url = check_url
+        self._skip_confirmation = skip_confirmation
+
+    async def create_topic(self, document: object | None) -> TopicView:
+        options = _options(document, TOPIC_FIELDS, "topic")
+        config = TopicConfig(
+            max_message_bytes=limits.MAX_MESSAGE_BYTES.check(
+                options.get("max_message_bytes", DEFAULT_TOPIC_MAX_BYTES),
+                error=InvalidAttribute,
+            )
+        )
+        topic_id = capabilities.new_id()
+        public_id = "topic-" + secrets.token_urlsafe(12)
+        record = await self.store.create_topic(capabilities.id_hash(topic_id), public_id, config)
+        return TopicView(topic_id, record)
+
+    async def get_topic(self, topic_id: str) -> TopicRecord:
+        return await self.store.get_topic(topic_hash(topic_id))
+
+    async def describe_topic(self, topic_id: str) -> tuple[TopicRecord, TopicStats]:
+        h = topic_hash(topic_id)
+        return await self.store.get_topic(h), await self.store.topic_stats(h)
+
+    async def delete_topic(self, topic_id: str) -> None:
+        await self.store.delete_topic(topic_hash(topic_id))
+
+    async def subscribe_queue(
+        self, topic_id: str, queue_id: str, document: object | None
+    ) -> SubscriptionRecord:
+        h = topic_hash(topic_id)
+        options = _options(document, QUEUE_OPTIONS, "queue subscription")
+        subscription = NewSubscription(
+            subscription_id=_new_subscription_id(),
+            protocol=Protocol.QUEUE,
+            filter_policy=parse_filter_policy(options.get("filter_policy")),
+            queue_hash=queue_hash(queue_id),
+            sealed_queue_id=capabilities.seal(topic_id, queue_id),
+        )
+        return await self.store.subscribe(h, subscription)
+
+    async def subscribe_url(
+        self, topic_id: str, url: str, document: object | None, *, confirm_base: str
+    ) -> SubscriptionRecord:
+        h = topic_hash(topic_id)
+        await self.store.get_topic(h)  # an unknown topic is 404 before any network check
+        options = _options(document, HTTP_OPTIONS, "webhook subscription")
+        policy = DeliveryPolicy(
+            envelope=_boolean(options.get("envelope", False), "envelope"),
+            **{
+                name: bound.check(options[name])
+                for name, bound in POLICY_BOUNDS.items()
+                if name in options
+            },
+        )
+        if policy.min_retry_seconds > policy.max_retry_seconds:
+            raise InvalidRequest(
+                "min_retry_seconds must not exceed max_retry_seconds.",
+                parameter="min_retry_seconds",
+            )
+        dead_letter_id = options.get("dead_letter_queue_id")
+        if dead_letter_id is not None and (
+            not isinstance(dead_letter_id, str) or not capabilities.looks_like_id(dead_letter_id)
+        ):
+            raise QueueNotFound("dead_letter_queue_id names no queue.")
+        await self._check_url(check_webhook_url(url))
+        challenge = secrets.token_urlsafe(24)
+        subscription = NewSubscription(
+            subscription_id=_new_subscription_id(),
+            protocol=Protocol.HTTP,
+            filter_policy=parse_filter_policy(options.get("filter_policy")),
+            url=url,
+            policy=policy,
+            signing_secret=new_signing_secret(),
+            confirmed=self._skip_confirmation,
+            challenge=None if self._skip_confirmation else challenge,
+            confirm_url=None
+            if self._skip_confirmation
+            else f"{confirm_base}/ems/topic/confirm/{challenge}",
+            dead_letter_hash=capabilities.id_hash(dead_letter_id) if dead_letter_id else None,
+            sealed_dead_letter_id=capabilities.seal(topic_id, dead_letter_id)
+            if dead_letter_id
+            else None,
+        )
+        return await self.store.subscribe(h, subscription)
+
+    async def subscriptions(self, topic_id: str) -> list[SubscriptionRecord]:
+        return await self.store.list_subscriptions(topic_hash(topic_id))
+
+    async def subscription(self, topic_id: str, subscription_id: str) -> SubscriptionRecord:
+        return await self.store.get_subscription(topic_hash(topic_id), subscription_id)
+
+    async def unsubscribe(self, topic_id: str, subscription_id: str) -> None:
+        await self.store.unsubscribe(topic_hash(topic_id), subscription_id)
+
+    async def confirm(self, challenge: str) -> SubscriptionRecord:
+        if not 16 <= len(challenge) <= 64:
+            raise ConfirmationNotFound()
+        return await self.store.confirm_subscription(challenge)
+
+    async def publish(self, topic_id: str, message: TopicMessage) -> PublishResult:
+        h = topic_hash(topic_id)
+        return await self.store.publish(h, message)
+
+    @staticmethod
+    def endpoint(topic_id: str, record: SubscriptionRecord) -> str | None:
+        """What a subscription delivers to, as its owner may see it."""
+        if record.url is not None:
+            return record.url
+        if record.sealed_queue_id is not None:
+            return capabilities.unseal(topic_id, record.sealed_queue_id)
+        return None
+
+    @staticmethod
+    def dead_letter_queue_id(topic_id: str, record: SubscriptionRecord) -> str | None:
+        if record.sealed_dead_letter_id is None:
+            return None
+        return capabilities.unseal(topic_id, record.sealed_dead_letter_id)
+
+
+def new_topic_message(
+    body: bytes,
+    *,
+    content_type: str | None,
+    correlation_id: str | None,
+    attributes: Mapping[str, str] | None,
+    max_bytes: int,
+) -> TopicMessage:
+    message = TopicMessage(new_message_id(), body, content_type, correlation_id, attributes)
+    if message.size > max_bytes:
+        raise MessageTooLarge(
+            f"The message is {message.size} bytes (body plus attributes); this topic accepts at "
+            f"most {max_bytes}."
+        )
+    return message
+
+
+def _new_subscription_id() -> str:
+    return "sub-" + secrets.token_urlsafe(12)
+
+
+def _boolean(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"{name} must be true or false; got {value!r}.", parameter=name)
+    return value

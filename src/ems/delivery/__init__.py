@@ -1,0 +1,1 @@
+"""Webhook push: the dispatcher, its HTTP client, the SSRF guard, signing and retries."""

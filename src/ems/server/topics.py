@@ -1,0 +1,229 @@
+"""HTTP handlers for ``/ems/topic``: topics, subscriptions, publishing and confirmation."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from ems.core import limits
+from ems.core.encoding import rfc3339
+from ems.core.errors import InvalidRequest, MessageTooLarge
+from ems.core.topic_models import Protocol, SubscriptionRecord, TopicStats
+from ems.core.topics import TopicService, TopicView, new_topic_message
+from ems.server import problems
+from ems.server.http import (
+    Receive,
+    Scope,
+    Send,
+    header,
+    query,
+    read_body,
+    read_json,
+    respond,
+    respond_json,
+)
+from ems.server.queues import attributes_from_headers
+
+Handler = Callable[[Scope, Receive, Send, list[str]], Awaitable[None]]
+NO_PARAMS: Final = frozenset[str]()
+SUBSCRIBE_PARAMS: Final = frozenset({"queue_id", "url"})
+PUBLISH_PARAMS: Final = frozenset({"correlation_id"})
+
+
+def topic_document(view: TopicView) -> dict[str, Any]:
+    record = view.record
+    return {
+        "topic_id": view.topic_id,
+        "public_id": record.public_id,
+        "max_message_bytes": record.config.max_message_bytes,
+        "created_at": rfc3339(record.created_at_ms),
+    }
+
+
+def stats_document(stats: TopicStats) -> dict[str, Any]:
+    return {
+        "subscriptions": {
+            "queue": stats.queue_subscriptions,
+            "http_confirmed": stats.http_confirmed,
+            "http_pending_confirmation": stats.http_pending,
+        },
+        "pending_deliveries": stats.pending_deliveries,
+    }
+
+
+def subscription_document(topic_id: str, record: SubscriptionRecord) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "subscription_id": record.subscription_id,
+        "protocol": record.protocol.value,
+        "endpoint": TopicService.endpoint(topic_id, record),
+        "status": record.status.value,
+        "filter_policy": (
+            {k: list(v) for k, v in record.filter_policy.items()} if record.filter_policy else None
+        ),
+        "created_at": rfc3339(record.created_at_ms),
+    }
+    if record.protocol is Protocol.HTTP:
+        policy = record.policy
+        stats = record.stats
+        document.update(
+            signing_secret=record.signing_secret,
+            envelope=policy.envelope,
+            max_attempts=policy.max_attempts,
+            min_retry_seconds=policy.min_retry_seconds,
+            max_retry_seconds=policy.max_retry_seconds,
+            timeout_seconds=policy.timeout_seconds,
+            max_concurrency=policy.max_concurrency,
+            dead_letter_queue_id=TopicService.dead_letter_queue_id(topic_id, record),
+            deliveries={
+                "delivered": stats.delivered,
+                "failed": stats.failed,
+                "pending": stats.pending,
+                "attempts": stats.attempts,
+                "last_attempt_at": rfc3339(stats.last_attempt_at_ms),
+                "last_status": stats.last_status,
+                "last_error": stats.last_error,
+                "last_success_at": rfc3339(stats.last_success_at_ms),
+            },
+        )
+    return document
+
+
+class TopicHandlers:
+    def __init__(self, service: TopicService, public_url: str | None) -> None:
+        self.service = service
+        self.public_url = public_url
+        self.routes: dict[tuple[str, ...], dict[str, Handler]] = {
+            (): {"GET": self.describe, "DELETE": self.delete},
+            ("subscription",): {"POST": self.subscribe, "GET": self.list_subscriptions},
+            ("message",): {"POST": self.publish},
+        }
+        self.subscription_routes: dict[str, Handler] = {
+            "GET": self.subscription,
+            "DELETE": self.unsubscribe,
+        }
+
+    def route(self, method: str, parts: list[str]) -> Handler:
+        """The handler for ``/ems/topic/...`` (``parts`` starts after ``topic``)."""
+        if not parts:
+            return problems.pick({"POST": self.create}, method, "/ems/topic")
+        if len(parts) == 2 and parts[0] == "confirm":
+            return problems.pick({"GET": self.confirm}, method, "a confirmation link")
+        if len(parts) == 3 and parts[1] == "subscription":
+            return problems.pick(self.subscription_routes, method, "a subscription")
+        methods = self.routes.get(tuple(parts[1:]))
+        if methods is None:
+            raise problems.RouteNotFound(
+                f"No such resource under /ems/topic/{{topic_id}}: /{'/'.join(parts[1:])}."
+            )
+        return problems.pick(methods, method, "this resource")
+
+    async def create(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> None:
+        query(scope, NO_PARAMS)
+        document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES, optional=True)
+        view = await self.service.create_topic(document)
+        location = f"/ems/topic/{view.topic_id}".encode()
+        await respond_json(send, 201, topic_document(view), [(b"location", location)])
+
+    async def describe(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+        query(scope, NO_PARAMS)
+        record, stats = await self.service.describe_topic(parts[0])
+        document = topic_document(TopicView(parts[0], record))
+        document.update(stats_document(stats))
+        await respond_json(send, 200, document)
+
+    async def delete(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+        query(scope, NO_PARAMS)
+        await self.service.delete_topic(parts[0])
+        await respond(send, 204)
+
+    async def subscribe(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+        params = query(scope, SUBSCRIBE_PARAMS)
+        topic_id = parts[0]
+        await self.service.get_topic(topic_id)
+        if len(params) != 1:
+            raise InvalidRequest(
+                "Subscribe either a queue (?queue_id=...) or a webhook (?url=https://...).",
+                parameter="queue_id",
+            )
+        document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES, optional=True)
+        if "queue_id" in params:
+            record = await self.service.subscribe_queue(topic_id, params["queue_id"], document)
+        else:
+            record = await self.service.subscribe_url(
+                topic_id, params["url"], document, confirm_base=self._base_url(scope)
+            )
+        await respond_json(
+            send, 201 if record.created else 200, subscription_document(topic_id, record)
+        )
+
+    def _base_url(self, scope: Scope) -> str:
+        """Where clients reach this server, for confirmation links: configured, else as asked."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = header(scope, b"host")
+        if host is None:
+            server_host, server_port = scope.get("server") or ("127.0.0.1", 80)
+            return f"{scope['scheme']}://{server_host}:{server_port}"
+        return f"{scope['scheme']}://{host.decode('latin-1')}"
+
+    async def list_subscriptions(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> None:
+        query(scope, NO_PARAMS)
+        records = await self.service.subscriptions(parts[0])
+        await respond_json(
+            send,
+            200,
+            {"subscriptions": [subscription_document(parts[0], r) for r in records]},
+        )
+
+    async def subscription(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> None:
+        query(scope, NO_PARAMS)
+        record = await self.service.subscription(parts[0], parts[2])
+        await respond_json(send, 200, subscription_document(parts[0], record))
+
+    async def unsubscribe(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> None:
+        query(scope, NO_PARAMS)
+        await self.service.unsubscribe(parts[0], parts[2])
+        await respond(send, 204)
+
+    async def confirm(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+        record = await self.service.confirm(parts[1])
+        await respond_json(
+            send, 200, {"subscription_id": record.subscription_id, "status": record.status.value}
+        )
+
+    async def publish(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+        topic_id = parts[0]
+        topic = await self.service.get_topic(topic_id)
+        params = query(scope, PUBLISH_PARAMS)
+        correlation_id = (
+            limits.check_correlation_id(params["correlation_id"])
+            if "correlation_id" in params
+            else None
+        )
+        attributes = attributes_from_headers(scope)
+        limit = topic.config.max_message_bytes
+        body = await read_body(scope, receive, limit, too_large=MessageTooLarge)
+        content_type = header(scope, b"content-type")
+        message = new_topic_message(
+            body,
+            content_type=content_type.decode("latin-1") if content_type else None,
+            correlation_id=correlation_id,
+            attributes=attributes,
+            max_bytes=limit,
+        )
+        result = await self.service.publish(topic_id, message)
+        await respond_json(
+            send,
+            201,
+            {
+                "message_id": message.message_id,
+                "queues": result.queues,
+                "webhooks": result.webhooks,
+            },
+        )

@@ -1,0 +1,142 @@
+"""The webhook outbox in the SQLite store: claiming due pushes and recording their outcomes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from ems.core import envelopes
+from ems.core.models import NewMessage
+from ems.core.queues import new_message_id
+from ems.core.topic_models import (
+    AttemptResult,
+    DeliveryKind,
+    DeliveryPolicy,
+    DeliveryTask,
+    Status,
+    TopicMessage,
+)
+from ems.storage.sqlite.base import SqliteBase, Wake, add_message_rows, queue_by_key
+from ems.storage.sqlite.queries import QUERIES as Q
+from ems.storage.sqlite.writer import Txn
+
+
+class DeliveryOperations(SqliteBase):
+    async def due_subscriptions(self, limit: int) -> list[int]:
+        def query(conn: sqlite3.Connection) -> list[int]:
+            now = self.clock.now_ms()
+            return [row[0] for row in conn.execute(Q["due_subscriptions"], (now, now, limit))]
+
+        return await self._read(query)
+
+    async def claim_deliveries(
+        self, subscription_key: int, limit: int, lease_seconds: int
+    ) -> list[DeliveryTask]:
+        def operation(txn: Txn) -> list[DeliveryTask]:
+            conn, now = txn.conn, txn.now_ms
+            due = conn.execute(Q["due_deliveries"], (subscription_key, now, now, limit)).fetchall()
+            if not due:
+                return []
+            target = conn.execute(Q["delivery_target"], (subscription_key,)).fetchone()
+            if target is None:  # unsubscribed: its deliveries are being deleted with it
+                return []
+            subscription_id, url, secret, policy, challenge, confirm_url, status, public_id = target
+            lease = now + lease_seconds * 1000
+            conn.executemany(Q["lease_delivery"], [(lease, row[0]) for row in due])
+            tasks = []
+            for key, kind, webhook_id, attempts, message_key in due:
+                message, published_at = _topic_message(conn, message_key)
+                if kind == DeliveryKind.NOTIFICATION and message is None:
+                    continue  # cannot happen: a message lives while it has deliveries
+                if kind == DeliveryKind.CONFIRMATION and status == Status.CONFIRMED:
+                    conn.execute(Q["finish_delivery"], (key,))  # confirmed through its link
+                    continue
+                tasks.append(
+                    DeliveryTask(
+                        delivery_key=key,
+                        kind=DeliveryKind(kind),
+                        webhook_id=webhook_id,
+                        attempt=attempts + 1,
+                        subscription_key=subscription_key,
+                        subscription_id=subscription_id,
+                        topic_public_id=public_id,
+                        url=url,
+                        signing_secret=secret,
+                        policy=DeliveryPolicy(**json.loads(policy)),
+                        message=message,
+                        published_at_ms=published_at,
+                        challenge=challenge,
+                        confirm_url=confirm_url,
+                    )
+                )
+            return tasks
+
+        return await self._write(operation, savepoint=False)
+
+    async def record_attempt(self, task: DeliveryTask, result: AttemptResult) -> None:
+        await self._write(lambda txn: self._record(txn, task, result))
+
+    def _record(self, txn: Txn, task: DeliveryTask, result: AttemptResult) -> None:
+        conn, now = txn.conn, txn.now_ms
+        state = conn.execute(Q["delivery_state"], (task.delivery_key,)).fetchone()
+        if state is None:
+            return  # unsubscribed, or the topic was deleted, while the attempt ran
+        (message_key,) = state
+        final = result.delivered or result.retry_at_ms is None
+        if final:
+            conn.execute(Q["finish_delivery"], (task.delivery_key,))
+            if message_key is not None:
+                conn.execute(Q["delete_message_if_done"], (message_key, message_key))
+        else:
+            conn.execute(Q["retry_delivery"], (result.retry_at_ms, task.delivery_key))
+        if task.kind is DeliveryKind.CONFIRMATION:
+            if result.confirmed:
+                conn.execute(Q["confirm_by_key"], (task.subscription_key,))
+                txn.memo.clear()
+            return
+        failed_for_good = final and not result.delivered
+        conn.execute(
+            Q["count_attempt"],
+            (now, result.status, result.error, int(result.delivered), int(failed_for_good),
+             result.delivered, now, task.subscription_key),
+        )  # fmt: skip
+        if failed_for_good:
+            self._dead_letter(txn, task, result)
+
+    def _dead_letter(self, txn: Txn, task: DeliveryTask, result: AttemptResult) -> None:
+        row = txn.conn.execute(Q["subscription_dead_letter"], (task.subscription_key,)).fetchone()
+        if row is None or row[0] is None:
+            return
+        queue = queue_by_key(txn, row[0])
+        if queue is None:
+            return
+        assert task.message is not None
+        failure = NewMessage(
+            new_message_id(),
+            envelopes.delivery_failure(task, result),
+            correlation_id=task.message.correlation_id,
+        )
+        rows: list[tuple[Any, ...]] = []
+        wake: Wake = {}
+        add_message_rows(queue, (failure,), txn.now_ms, rows, wake)
+        self._insert_messages(txn, rows, wake)
+
+
+def _topic_message(
+    conn: sqlite3.Connection, message_key: int | None
+) -> tuple[TopicMessage | None, int | None]:
+    if message_key is None:
+        return None, None
+    row = conn.execute(Q["topic_message"], (message_key,)).fetchone()
+    if row is None:
+        return None, None
+    message_id, body, content_type, correlation_id, attributes, published_at = row
+    message = TopicMessage(
+        message_id=message_id,
+        body=body,
+        content_type=content_type,
+        correlation_id=correlation_id,
+        attributes=json.loads(attributes) if attributes else None,
+    )
+    return message, published_at

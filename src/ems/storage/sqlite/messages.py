@@ -1,0 +1,230 @@
+"""Messages in the SQLite store: send, receive, delete, visibility, peek, sweeping."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from ems.core.errors import (
+    QueueNotFound,
+)
+from ems.core.models import (
+    NewMessage,
+    Outcome,
+    PeekResult,
+    Receipt,
+    ReceiveRequest,
+    ReceiveResult,
+    StoredMessage,
+    SweepReport,
+)
+from ems.storage.sqlite.base import (
+    RETENTION_QUEUES_PER_SWEEP,
+    SWEEP_BUDGET,
+    QueueRow,
+    SqliteBase,
+    Wake,
+    add_message_rows,
+    lookup_queue,
+    message_from_row,
+    oversize,
+    queue_in,
+)
+from ems.storage.sqlite.queries import QUERIES as Q
+from ems.storage.sqlite.writer import Txn
+
+
+class MessageOperations(SqliteBase):
+    async def send(self, queue_hash: bytes, messages: Sequence[NewMessage]) -> None:
+        if self._writer is None:
+            raise RuntimeError("store is not open")
+        await self._writer.submit_grouped(self._append, (queue_hash, messages))
+
+    def _append(self, txn: Txn, sends: list[tuple[bytes, Sequence[NewMessage]]]) -> list[Any]:
+        """All sends of a run in one INSERT: the hot path of the whole server."""
+        rows: list[tuple[Any, ...]] = []
+        results: list[Any] = []
+        wake: Wake = {}
+        for queue_hash, messages in sends:
+            try:
+                queue = queue_in(txn, queue_hash)
+            except QueueNotFound as error:
+                results.append(error)
+                continue
+            too_large = oversize(queue, messages)
+            if too_large is not None:
+                results.append(too_large)
+                continue
+            add_message_rows(queue, messages, txn.now_ms, rows, wake)
+            results.append(None)
+        self._insert_messages(txn, rows, wake)
+        return results
+
+    async def receive(self, queue_hash: bytes, request: ReceiveRequest) -> ReceiveResult:
+        # receive, delete and change-visibility write only after validating: no savepoint
+        return await self._write(
+            lambda txn: self._receive(txn, queue_hash, request), savepoint=False
+        )
+
+    def _receive(self, txn: Txn, queue_hash: bytes, request: ReceiveRequest) -> ReceiveResult:
+        conn, now = txn.conn, txn.now_ms
+        queue = queue_in(txn, queue_hash)
+        config = queue.record.config
+        timeout = (
+            config.visibility_timeout
+            if request.visibility_timeout is None
+            else request.visibility_timeout
+        )
+        visible_at = now + timeout * 1000
+        cutoff = now - config.retention_seconds * 1000
+        correlation_id = request.correlation_id
+        max_receives = (
+            config.dead_letter.max_receives
+            if config.dead_letter is not None and queue.dead_letter_partition is not None
+            else None
+        )
+        claimed: list[StoredMessage] = []
+        claimed_seqs: set[int] = set()
+        moved_correlations: list[str | None] = []
+        while len(claimed) < request.max_messages:
+            limit = request.max_messages - len(claimed)
+            if correlation_id is None:
+                rows = conn.execute(Q["receivable"], (queue.partition, now, cutoff, limit))
+            else:
+                rows = conn.execute(
+                    Q["receivable_correlated"],
+                    (queue.partition, correlation_id, now, cutoff, limit),
+                )
+            claims = []
+            moves = []
+            for row in rows.fetchall():
+                seq, receive_count = row[0], row[5]
+                if seq in claimed_seqs:
+                    continue
+                if max_receives is not None and receive_count >= max_receives:
+                    moves.append((queue.dead_letter_partition, now, seq))
+                    moved_correlations.append(row[3])
+                    continue
+                claims.append((visible_at, now, seq))
+                claimed_seqs.add(seq)
+                claimed.append(message_from_row(row, visible_at, received_at=now))
+            conn.executemany(Q["claim"], claims)
+            if not moves:
+                break
+            conn.executemany(Q["dead_letter_move"], moves)
+        if moved_correlations and queue.dead_letter_key is not None:
+            dl_key, moved = queue.dead_letter_key, len(moved_correlations)
+            txn.after_commit(lambda: self.wakeups.notify(dl_key, moved, moved_correlations))
+        next_visible = None
+        if not claimed:
+            if correlation_id is None:
+                (next_visible,) = conn.execute(Q["next_visible"], (queue.partition, now)).fetchone()
+            else:
+                (next_visible,) = conn.execute(
+                    Q["next_visible_correlated"], (queue.partition, correlation_id, now)
+                ).fetchone()
+        return ReceiveResult(queue.record.key, claimed, next_visible)
+
+    async def delete_messages(
+        self, queue_hash: bytes, receipts: Sequence[Receipt]
+    ) -> list[Outcome]:
+        def operation(txn: Txn) -> list[Outcome]:
+            conn = txn.conn
+            queue = queue_in(txn, queue_hash)
+            outcomes = []
+            for receipt in receipts:
+                if receipt.queue_key != queue.record.key:
+                    outcomes.append(Outcome.FOREIGN)
+                    continue
+                cursor = conn.execute(
+                    Q["delete_receipt"], (receipt.seq, queue.partition, receipt.receive_count)
+                )
+                outcomes.append(
+                    Outcome.DONE if cursor.rowcount == 1 else _why_not(conn, queue, receipt)
+                )
+            return outcomes
+
+        return await self._write(operation, savepoint=False)
+
+    async def change_visibility(
+        self, queue_hash: bytes, changes: Sequence[tuple[Receipt, int]]
+    ) -> list[Outcome]:
+        def operation(txn: Txn) -> list[Outcome]:
+            conn = txn.conn
+            queue = queue_in(txn, queue_hash)
+            key = queue.record.key
+            outcomes = []
+            released = 0
+            for receipt, timeout in changes:
+                if receipt.queue_key != key:
+                    outcomes.append(Outcome.FOREIGN)
+                    continue
+                cursor = conn.execute(
+                    Q["change_visibility_receipt"],
+                    (txn.now_ms + timeout * 1000, receipt.seq, queue.partition,
+                     receipt.receive_count),
+                )  # fmt: skip
+                if cursor.rowcount == 1:
+                    outcomes.append(Outcome.DONE)
+                    released += timeout == 0
+                else:
+                    outcomes.append(_why_not(conn, queue, receipt))
+            if released:
+                txn.after_commit(lambda: self.wakeups.notify(key, released))
+            return outcomes
+
+        return await self._write(operation, savepoint=False)
+
+    async def peek(self, queue_hash: bytes, *, after: int | None, limit: int) -> PeekResult:
+        def query(conn: sqlite3.Connection) -> PeekResult:
+            queue = lookup_queue(conn, queue_hash)
+            cutoff = self.clock.now_ms() - queue.record.config.retention_seconds * 1000
+            rows = conn.execute(Q["peek"], (queue.partition, after or 0, cutoff, limit)).fetchall()
+            messages = [message_from_row(row[:8], row[8]) for row in rows]
+            next_after = messages[-1].seq if len(messages) == limit else None
+            return PeekResult(messages, next_after)
+
+        return await self._read(query)
+
+    # housekeeping
+
+    async def sweep(self) -> SweepReport:
+        return await self._write(self._sweep)
+
+    def _sweep(self, txn: Txn) -> SweepReport:
+        conn = txn.conn
+        budget = SWEEP_BUDGET
+        dropped = 0
+        for (partition,) in conn.execute(Q["retired_partitions"], (8,)).fetchall():
+            removed = conn.execute(Q["delete_partition_chunk"], (partition, budget)).rowcount
+            dropped += removed
+            budget -= removed
+            if budget <= 0:
+                return SweepReport(dropped=dropped, more=True)
+            conn.execute(Q["forget_partition"], (partition,))
+        expired = 0
+        queues = conn.execute(
+            Q["queues_for_retention"], (self._retention_cursor, RETENTION_QUEUES_PER_SWEEP)
+        ).fetchall()
+        for key, partition, retention in queues:
+            self._retention_cursor = key
+            cutoff = txn.now_ms - retention * 1000
+            oldest = conn.execute(Q["oldest_sent_at"], (partition,)).fetchone()
+            if oldest is None or oldest[0] > cutoff:
+                continue
+            removed = conn.execute(Q["delete_expired_chunk"], (partition, budget, cutoff)).rowcount
+            expired += removed
+            budget -= removed
+            if budget <= 0:
+                return SweepReport(expired=expired, dropped=dropped, more=True)
+        if len(queues) < RETENTION_QUEUES_PER_SWEEP:
+            self._retention_cursor = 0
+        return SweepReport(expired=expired, dropped=dropped, more=False)
+
+
+def _why_not(conn: sqlite3.Connection, queue: QueueRow, receipt: Receipt) -> Outcome:
+    state = conn.execute(Q["message_state"], (receipt.seq,)).fetchone()
+    if state is None or state[0] != queue.partition:
+        return Outcome.GONE
+    return Outcome.STALE

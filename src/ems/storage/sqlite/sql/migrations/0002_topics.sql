@@ -1,0 +1,72 @@
+-- EMS SQLite schema, version 2: topics, subscriptions and the webhook outbox.
+
+CREATE TABLE topics (
+    key INTEGER PRIMARY KEY,
+    id_hash BLOB NOT NULL UNIQUE,
+    public_id TEXT NOT NULL UNIQUE,
+    max_message_bytes INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE subscriptions (
+    key INTEGER PRIMARY KEY,
+    topic_key INTEGER NOT NULL REFERENCES topics (key),
+    subscription_id TEXT NOT NULL UNIQUE,
+    protocol TEXT NOT NULL,
+    status TEXT NOT NULL,
+    filter_policy TEXT,
+    -- protocol 'queue'
+    queue_key INTEGER REFERENCES queues (key),
+    sealed_queue_id BLOB,
+    -- protocol 'http'
+    url TEXT,
+    policy TEXT,
+    signing_secret TEXT,
+    challenge TEXT,
+    confirm_url TEXT,
+    dead_letter_key INTEGER REFERENCES queues (key),
+    sealed_dead_letter_id BLOB,
+    created_at INTEGER NOT NULL,
+    -- delivery statistics
+    delivered INTEGER NOT NULL DEFAULT 0,
+    failed INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_attempt_at INTEGER,
+    last_status INTEGER,
+    last_error TEXT,
+    last_success_at INTEGER
+);
+CREATE INDEX subscriptions_topic ON subscriptions (topic_key);
+CREATE INDEX subscriptions_queue ON subscriptions (queue_key) WHERE queue_key IS NOT NULL;
+CREATE INDEX subscriptions_dead_letter ON subscriptions (dead_letter_key)
+    WHERE dead_letter_key IS NOT NULL;
+CREATE UNIQUE INDEX subscriptions_challenge ON subscriptions (challenge)
+    WHERE challenge IS NOT NULL;
+
+-- published messages that still have webhook deliveries to make
+CREATE TABLE topic_messages (
+    key INTEGER PRIMARY KEY,
+    topic_key INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    body BLOB NOT NULL,
+    content_type TEXT,
+    correlation_id TEXT,
+    attributes TEXT,
+    published_at INTEGER NOT NULL
+);
+CREATE INDEX topic_messages_topic ON topic_messages (topic_key);
+
+-- the outbox: one row per push still to make (a notification, or a confirmation request)
+CREATE TABLE deliveries (
+    key INTEGER PRIMARY KEY,
+    subscription_key INTEGER NOT NULL,
+    message_key INTEGER,
+    kind TEXT NOT NULL,
+    webhook_id TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    lease_until INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at);
+CREATE INDEX deliveries_subscription ON deliveries (subscription_key, next_attempt_at);
+CREATE INDEX deliveries_message ON deliveries (message_key) WHERE message_key IS NOT NULL;

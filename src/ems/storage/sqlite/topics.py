@@ -1,0 +1,302 @@
+"""Topics in the SQLite store: topics, subscriptions, and the atomic fan-out of a publish."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import asdict
+from typing import Any
+
+from ems.core.errors import (
+    ConfirmationNotFound,
+    MessageTooLarge,
+    QueueNotFound,
+    SubscriptionNotFound,
+)
+from ems.core.models import NewMessage
+from ems.core.topic_models import (
+    DeliveryKind,
+    DeliveryPolicy,
+    FilterPolicy,
+    NewSubscription,
+    Protocol,
+    PublishResult,
+    Status,
+    SubscriptionRecord,
+    SubscriptionStats,
+    TopicConfig,
+    TopicMessage,
+    TopicRecord,
+    TopicStats,
+)
+from ems.core.topics import matches
+from ems.storage.sqlite.base import (
+    SqliteBase,
+    Wake,
+    add_message_rows,
+    lookup_topic,
+    queue_by_key,
+    queue_in,
+    topic_in,
+)
+from ems.storage.sqlite.queries import QUERIES as Q
+from ems.storage.sqlite.writer import Txn
+
+_QUEUE = Protocol.QUEUE.value
+_BY_KEY = Q["subscription_columns"] + " WHERE s.key = ?"
+_IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = ? ORDER BY s.key"
+_ONE_IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = ? AND s.subscription_id = ?"
+
+# (subscription key, protocol, confirmed, filter policy, queue key)
+_Fanout = tuple[int, str, bool, FilterPolicy | None, int | None]
+
+
+def new_webhook_id() -> str:
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+def _filter(text: str | None) -> FilterPolicy | None:
+    if text is None:
+        return None
+    return {name: tuple(values) for name, values in json.loads(text).items()}
+
+
+def subscription_from_row(row: tuple[Any, ...], *, created: bool = True) -> SubscriptionRecord:
+    (key, subscription_id, protocol, status, filter_policy, created_at, sealed_queue_id, url,
+     policy, signing_secret, sealed_dead_letter, delivered, failed, pending, attempts,
+     last_attempt_at, last_status, last_error, last_success_at) = row  # fmt: skip
+    return SubscriptionRecord(
+        key=key,
+        subscription_id=subscription_id,
+        protocol=Protocol(protocol),
+        status=Status(status),
+        filter_policy=_filter(filter_policy),
+        created_at_ms=created_at,
+        sealed_queue_id=sealed_queue_id,
+        url=url,
+        policy=DeliveryPolicy(**json.loads(policy)) if policy else DeliveryPolicy(),
+        signing_secret=signing_secret,
+        sealed_dead_letter_id=sealed_dead_letter,
+        stats=SubscriptionStats(
+            delivered=delivered,
+            failed=failed,
+            pending=pending,
+            attempts=attempts,
+            last_attempt_at_ms=last_attempt_at,
+            last_status=last_status,
+            last_error=last_error,
+            last_success_at_ms=last_success_at,
+        ),
+        created=created,
+    )
+
+
+class TopicOperations(SqliteBase):
+    async def create_topic(
+        self, topic_hash: bytes, public_id: str, config: TopicConfig
+    ) -> TopicRecord:
+        def operation(txn: Txn) -> TopicRecord:
+            key = txn.conn.execute(
+                Q["insert_topic"], (topic_hash, public_id, config.max_message_bytes, txn.now_ms)
+            ).lastrowid
+            assert key is not None
+            return TopicRecord(key, public_id, config, txn.now_ms)
+
+        return await self._write(operation)
+
+    async def get_topic(self, topic_hash: bytes) -> TopicRecord:
+        # topics never change, they only go away: a cached record is exact until deletion
+        record = self._topics.get(topic_hash)
+        if record is None:
+            epoch = self._cache_epoch
+            record = await self._read(lambda conn: lookup_topic(conn, topic_hash))
+            if epoch == self._cache_epoch:
+                self._topics[topic_hash] = record
+        return record
+
+    async def topic_stats(self, topic_hash: bytes) -> TopicStats:
+        def query(conn: sqlite3.Connection) -> TopicStats:
+            key = lookup_topic(conn, topic_hash).key
+            queues, confirmed, pending, deliveries = conn.execute(
+                Q["topic_stats"], (key, key)
+            ).fetchone()
+            return TopicStats(queues or 0, confirmed or 0, pending or 0, deliveries or 0)
+
+        return await self._read(query)
+
+    async def delete_topic(self, topic_hash: bytes) -> None:
+        def operation(txn: Txn) -> None:
+            key = topic_in(txn, topic_hash).key
+            for name in ("delete_topic_deliveries", "delete_topic_subscriptions",
+                         "delete_topic_messages", "delete_topic"):  # fmt: skip
+                txn.conn.execute(Q[name], (key,))
+            txn.memo.clear()
+            txn.after_commit(lambda: self._forget_topic(topic_hash))
+
+        await self._write(operation)
+
+    def _forget_topic(self, topic_hash: bytes) -> None:
+        self._cache_epoch += 1
+        self._topics.pop(topic_hash, None)
+
+    async def subscribe(
+        self, topic_hash: bytes, subscription: NewSubscription
+    ) -> SubscriptionRecord:
+        return await self._write(lambda txn: self._subscribe(txn, topic_hash, subscription))
+
+    def _subscribe(self, txn: Txn, topic_hash: bytes, sub: NewSubscription) -> SubscriptionRecord:
+        conn = txn.conn
+        topic = topic_in(txn, topic_hash)
+        queue_key = dead_letter_key = None
+        if sub.protocol is Protocol.QUEUE:
+            assert sub.queue_hash is not None
+            queue_key = queue_in(txn, sub.queue_hash).record.key
+            existing = conn.execute(Q["existing_queue_subscription"], (topic.key, queue_key))
+        else:
+            if sub.dead_letter_hash is not None:
+                try:
+                    dead_letter_key = queue_in(txn, sub.dead_letter_hash).record.key
+                except QueueNotFound:
+                    raise QueueNotFound("dead_letter_queue_id names no queue.") from None
+            existing = conn.execute(Q["existing_http_subscription"], (topic.key, sub.url))
+        found = existing.fetchone()
+        if found is not None:  # subscribing again returns the subscription there is
+            row = conn.execute(_BY_KEY, (found[0],)).fetchone()
+            return subscription_from_row(row, created=False)
+        status = Status.CONFIRMED if sub.confirmed else Status.PENDING
+        key = conn.execute(
+            Q["insert_subscription"],
+            (topic.key, sub.subscription_id, sub.protocol.value, status.value,
+             json.dumps(sub.filter_policy) if sub.filter_policy else None, queue_key,
+             sub.sealed_queue_id, sub.url,
+             json.dumps(asdict(sub.policy)) if sub.protocol is Protocol.HTTP else None,
+             sub.signing_secret, sub.challenge, sub.confirm_url, dead_letter_key,
+             sub.sealed_dead_letter_id, txn.now_ms),
+        ).lastrowid  # fmt: skip
+        assert key is not None
+        if status is Status.PENDING:
+            conn.execute(
+                Q["insert_delivery"],
+                (key, None, DeliveryKind.CONFIRMATION.value, new_webhook_id(), txn.now_ms),
+            )
+            txn.after_commit(lambda: self._deliveries_ready([key]))
+        txn.memo.clear()
+        return subscription_from_row(conn.execute(_BY_KEY, (key,)).fetchone())
+
+    def _deliveries_ready(self, subscription_keys: Iterable[int]) -> None:
+        if self.deliveries_ready is not None:
+            self.deliveries_ready(subscription_keys)
+
+    async def list_subscriptions(self, topic_hash: bytes) -> list[SubscriptionRecord]:
+        def query(conn: sqlite3.Connection) -> list[SubscriptionRecord]:
+            key = lookup_topic(conn, topic_hash).key
+            return [subscription_from_row(row) for row in conn.execute(_IN_TOPIC, (key,))]
+
+        return await self._read(query)
+
+    async def get_subscription(self, topic_hash: bytes, subscription_id: str) -> SubscriptionRecord:
+        def query(conn: sqlite3.Connection) -> SubscriptionRecord:
+            key = lookup_topic(conn, topic_hash).key
+            row = conn.execute(_ONE_IN_TOPIC, (key, subscription_id)).fetchone()
+            if row is None:
+                raise SubscriptionNotFound()
+            return subscription_from_row(row)
+
+        return await self._read(query)
+
+    async def unsubscribe(self, topic_hash: bytes, subscription_id: str) -> None:
+        def operation(txn: Txn) -> None:
+            conn = txn.conn
+            topic = topic_in(txn, topic_hash)
+            found = conn.execute(
+                Q["subscription_key_in_topic"], (topic.key, subscription_id)
+            ).fetchone()
+            if found is None:
+                raise SubscriptionNotFound()
+            messages = {
+                row[0] for row in conn.execute(Q["delete_subscription_deliveries"], (found[0],))
+            }
+            conn.execute(Q["delete_subscription"], (found[0],))
+            for message_key in messages - {None}:
+                conn.execute(Q["delete_message_if_done"], (message_key, message_key))
+            txn.memo.clear()
+
+        await self._write(operation)
+
+    async def confirm_subscription(self, challenge: str) -> SubscriptionRecord:
+        def operation(txn: Txn) -> SubscriptionRecord:
+            row = txn.conn.execute(Q["confirm_by_challenge"], (challenge,)).fetchone()
+            if row is None:
+                raise ConfirmationNotFound()
+            txn.conn.execute(Q["delete_confirmations"], (row[0],))
+            txn.memo.clear()
+            return subscription_from_row(txn.conn.execute(_BY_KEY, (row[0],)).fetchone())
+
+        return await self._write(operation)
+
+    # publishing
+
+    async def publish(self, topic_hash: bytes, message: TopicMessage) -> PublishResult:
+        return await self._write(lambda txn: self._publish(txn, topic_hash, message))
+
+    def _fanout(self, txn: Txn, topic_key: int) -> list[_Fanout]:
+        memo_key = ("fanout", topic_key)
+        fanout: list[_Fanout] | None = txn.memo.get(memo_key)
+        if fanout is None:
+            fanout = txn.memo[memo_key] = [
+                (key, protocol, status == Status.CONFIRMED.value, _filter(policy), queue_key)
+                for key, protocol, status, policy, queue_key in txn.conn.execute(
+                    Q["topic_fanout"], (topic_key,)
+                )
+            ]
+        return fanout
+
+    def _publish(self, txn: Txn, topic_hash: bytes, message: TopicMessage) -> PublishResult:
+        conn, now = txn.conn, txn.now_ms
+        topic = topic_in(txn, topic_hash)
+        queues = []
+        webhooks = []
+        for key, protocol, confirmed, policy, queue_key in self._fanout(txn, topic.key):
+            if not confirmed or not matches(policy, message.attributes):
+                continue
+            if protocol == _QUEUE:
+                assert queue_key is not None
+                queue = queue_by_key(txn, queue_key)
+                if queue is not None:
+                    queues.append(queue)
+            else:
+                webhooks.append(key)
+        # validate everything before writing anything: a publish is all or nothing
+        size = message.size
+        for queue in queues:
+            limit = queue.record.config.max_message_bytes
+            if size > limit:
+                raise MessageTooLarge(
+                    f"The message is {size} bytes; a queue subscribed to this topic accepts at "
+                    f"most {limit}. Publish smaller messages or raise that queue's "
+                    "max_message_bytes."
+                )
+        copy = NewMessage(
+            message.message_id, message.body, message.correlation_id, message.attributes
+        )
+        rows: list[tuple[Any, ...]] = []
+        wake: Wake = {}
+        for queue in queues:
+            add_message_rows(queue, (copy,), now, rows, wake)
+        self._insert_messages(txn, rows, wake)
+        if webhooks:
+            attributes = json.dumps(message.attributes) if message.attributes else None
+            message_key = conn.execute(
+                Q["insert_topic_message"],
+                (topic.key, message.message_id, message.body, message.content_type,
+                 message.correlation_id, attributes, now),
+            ).lastrowid  # fmt: skip
+            conn.executemany(
+                Q["insert_delivery"],
+                [(key, message_key, DeliveryKind.NOTIFICATION.value, new_webhook_id(), now)
+                 for key in webhooks],
+            )  # fmt: skip
+            txn.after_commit(lambda: self._deliveries_ready(webhooks))
+        return PublishResult(queues=len(queues), webhooks=len(webhooks))
