@@ -6,6 +6,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ems.core.models import message_size
+
 # attribute name -> the values that let a message through
 FilterPolicy = Mapping[str, tuple[str, ...]]
 
@@ -118,10 +120,7 @@ class TopicMessage:
 
     @property
     def size(self) -> int:
-        attributes = self.attributes or {}
-        return len(self.body) + sum(
-            len(k.encode()) + len(v.encode()) for k, v in attributes.items()
-        )
+        return message_size(self.body, self.attributes)
 
 
 @dataclass(frozen=True, slots=True)
