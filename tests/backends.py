@@ -6,16 +6,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ems.core.clock import Clock
+from ems.core.models import StorageLimits
 from ems.storage.base import Store
+from ems.storage.cipher import BodyCipher
 from ems.storage.sqlite import SqliteStore
 
-# name -> factory(directory for files, clock) -> an unopened store; calling a factory twice
-# with the same directory gives a store on the same data (a restart)
-StoreFactory = Callable[[Path, Clock], Store]
+# name -> factory(directory for files, clock, **options) -> an unopened store; calling a
+# factory twice with the same directory gives a store on the same data (a restart). Options:
+# cipher (BodyCipher | None) and limits (StorageLimits | None).
+StoreFactory = Callable[..., Store]
 
 
-def sqlite(directory: Path, clock: Clock) -> Store:
-    return SqliteStore(directory / "ems.sqlite3", clock=clock)
+def sqlite(
+    directory: Path,
+    clock: Clock,
+    *,
+    cipher: BodyCipher | None = None,
+    limits: StorageLimits | None = None,
+) -> Store:
+    return SqliteStore(directory / "ems.sqlite3", clock=clock, cipher=cipher, limits=limits)
 
 
 BACKENDS: dict[str, StoreFactory] = {"sqlite": sqlite}

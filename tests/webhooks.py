@@ -40,6 +40,11 @@ class Received:
         return json.loads(self.body)
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # EMS hung up on purpose (timeouts, kill -9): not worth a traceback
+
+
 class Receiver:
     def __init__(self, host: str = "127.0.0.1", *, echo_challenge: bool = True) -> None:
         self.requests: list[Received] = []  # answered, in the order they were answered
@@ -85,7 +90,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
+        self.server = _QuietServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()

@@ -12,9 +12,10 @@ from types import FrameType
 
 import uvicorn
 
-from ems import __version__
+from ems import __version__, logs
 from ems.config import Settings, SettingsError
 from ems.server.app import EmsApp
+from ems.storage.cipher import BodyCipher, EncryptionKeyError, parse_keys
 from ems.storage.sqlite import SqliteStore
 
 log = logging.getLogger("ems")
@@ -68,6 +69,46 @@ def build_parser() -> argparse.ArgumentParser:
         help="the URL clients use to reach this server, for confirmation links (EMS_PUBLIC_URL)",
     )
     serve.add_argument(
+        "--allow-cidr",
+        action="append",
+        metavar="CIDR",
+        help="accept clients from this network only; repeatable (EMS_ALLOW_CIDRS, "
+        "comma-separated). Default: everyone the bind address reaches",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        action="append",
+        metavar="CIDR",
+        help="trust X-Forwarded-For from these proxies; repeatable (EMS_FORWARDED_ALLOW_IPS)",
+    )
+    serve.add_argument(
+        "--rate-limit",
+        metavar="N",
+        help="requests per second per client address, 0 for none (EMS_RATE_LIMIT; default 0)",
+    )
+    serve.add_argument("--rate-burst", metavar="N", help="burst allowed (EMS_RATE_BURST; 100)")
+    serve.add_argument(
+        "--queue-max-messages",
+        metavar="N",
+        help="messages one queue may hold, by default and at most (EMS_QUEUE_MAX_MESSAGES)",
+    )
+    serve.add_argument(
+        "--queue-max-bytes",
+        metavar="N",
+        help="bytes one queue may hold, by default and at most (EMS_QUEUE_MAX_BYTES)",
+    )
+    serve.add_argument("--tls-cert", help="serve HTTPS with this certificate (EMS_TLS_CERT)")
+    serve.add_argument("--tls-key", help="... and this private key (EMS_TLS_KEY)")
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        default=None,
+        help="log each request (route templates only: never an id) (EMS_ACCESS_LOG=1)",
+    )
+    serve.add_argument(
+        "--log-format", choices=["text", "json"], help="(EMS_LOG_FORMAT; default text)"
+    )
+    serve.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
         help="(EMS_LOG_LEVEL; default info)",
@@ -90,9 +131,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "webhook_allow_nets": args.webhook_allow_net,
                     "webhook_skip_confirmation": args.webhook_skip_confirmation,
                     "public_url": args.public_url,
+                    "allow_cidrs": args.allow_cidr,
+                    "forwarded_allow_ips": args.forwarded_allow_ips,
+                    "rate_limit": args.rate_limit,
+                    "rate_burst": args.rate_burst,
+                    "queue_max_messages": args.queue_max_messages,
+                    "queue_max_bytes": args.queue_max_bytes,
+                    "tls_cert": args.tls_cert,
+                    "tls_key": args.tls_key,
+                    "access_log": args.access_log,
+                    "log_format": args.log_format,
                 }
             )
-        except SettingsError as error:
+        except (SettingsError, ValueError) as error:
             print(f"ems: {error}", file=sys.stderr)
             return 2
         return serve(settings)
@@ -100,11 +151,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(settings: Settings) -> int:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    log_config = logs.configure(settings.log_level, settings.log_format)
+    try:
+        cipher = (
+            BodyCipher(parse_keys(settings.encryption_key)) if settings.encryption_key else None
+        )
+    except EncryptionKeyError as error:
+        print(f"ems: EMS_ENCRYPTION_KEY: {error}", file=sys.stderr)
+        return 2
+    store = SqliteStore(
+        settings.sqlite_path,
+        synchronous=settings.sqlite_synchronous,
+        limits=settings.storage_limits,
+        cipher=cipher,
     )
-    store = SqliteStore(settings.sqlite_path, synchronous=settings.sqlite_synchronous)
     app = EmsApp(store, settings)
     config = uvicorn.Config(
         app,
@@ -115,20 +175,25 @@ def serve(settings: Settings) -> int:
         lifespan="on",
         # uvicorn's access log would write capability ids: queue ids are in every URL
         access_log=False,
+        log_config=log_config,
         log_level=settings.log_level,
         timeout_graceful_shutdown=settings.shutdown_timeout,
         server_header=False,
-        # X-Forwarded-For is trusted only where the operator says so, not by default
+        # X-Forwarded-For is trusted only where the operator says so (see server/access.py)
         proxy_headers=False,
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
     )
-    server = _Server(config, app)
+    scheme = "https" if settings.tls_cert else "http"
     log.info(
-        "EMS %s serving http://%s:%d with data in %s",
+        "EMS %s serving %s://%s:%d with data in %s",
         __version__,
+        scheme,
         settings.host,
         settings.port,
         settings.data_dir.resolve(),
     )
+    server = _Server(config, app)
     server.run()
     return 0 if server.started else 1
 

@@ -1,20 +1,28 @@
-"""Server settings: defaults, overridden by ``EMS_*`` environment variables, overridden by flags."""
+"""Server settings: defaults, overridden by ``EMS_*`` environment variables, overridden by flags.
+
+Secrets (the admin token, API keys, the at-rest encryption key) are read from the environment or
+files only, never from flags (which other users of the machine can see), and never appear in a
+``repr`` of the settings.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
-Synchronous = Literal["FULL", "NORMAL", "OFF"]
-PREFIX = "EMS_"
+from ems.core.models import StorageLimits
 
+Synchronous = Literal["FULL", "NORMAL", "OFF"]
+LogFormat = Literal["text", "json"]
+PREFIX = "EMS_"
 
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
              "0": False, "false": False, "no": False, "off": False}  # fmt: skip
+_NETWORK_LISTS = frozenset({"webhook_allow_nets", "allow_cidrs", "forwarded_allow_ips"})
 
 
 class SettingsError(ValueError):
@@ -30,8 +38,14 @@ class Settings:
     # last transactions on power loss. OFF is for throwaway benchmarks only.
     sqlite_synchronous: Synchronous = "FULL"
     log_level: str = "info"
+    log_format: LogFormat = "text"
+    # one line per request: client, method, route template (never an id), status, duration
+    access_log: bool = False
     # seconds to let in-flight requests finish after SIGTERM before closing connections
     shutdown_timeout: int = 30
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+
     # webhooks reach only public addresses unless these say otherwise (see delivery/ssrf.py)
     webhook_allow_private: bool = False
     webhook_allow_nets: tuple[str, ...] = ()
@@ -40,66 +54,92 @@ class Settings:
     # the URL clients use to reach this server (for confirmation links); default: as requested
     public_url: str | None = None
 
+    # who may connect (empty: everyone the bind address reaches), and which proxies to believe
+    allow_cidrs: tuple[str, ...] = ()
+    forwarded_allow_ips: tuple[str, ...] = ()
+    # requests per second per client address (0: no limit), and the burst allowed
+    rate_limit: float = 0.0
+    rate_burst: int = 100
+    # what one queue may hold, by default and at most
+    queue_max_messages: int = StorageLimits().max_messages
+    queue_max_bytes: int = StorageLimits().max_bytes
+
+    # secrets
+    admin_token: str | None = field(default=None, repr=False)
+    api_keys: str | None = field(default=None, repr=False)
+    api_keys_file: Path | None = None
+    encryption_key: str | None = field(default=None, repr=False)
+
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "ems.sqlite3"
+
+    @property
+    def storage_limits(self) -> StorageLimits:
+        return StorageLimits(self.queue_max_messages, self.queue_max_bytes)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = environ.get(PREFIX + field.name.upper())
+        for setting in fields(cls):
+            raw = environ.get(PREFIX + setting.name.upper())
             if raw is not None and raw != "":
-                values[field.name] = raw
+                values[setting.name] = raw
         return cls().with_values(values)
 
     def with_values(self, values: Mapping[str, Any]) -> Settings:
         """A copy with ``values`` (strings or typed) converted and checked."""
-        converted: dict[str, Any] = {}
-        for name, value in values.items():
-            if value is None:
-                continue
-            converted[name] = _convert(name, value)
-        return replace(self, **converted)
+        types = {f.name: str(f.type) for f in fields(self)}
+        converted = {
+            name: _convert(name, types[name], value)
+            for name, value in values.items()
+            if value is not None
+        }
+        settings = replace(self, **converted)
+        if (settings.tls_cert is None) != (settings.tls_key is None):
+            raise SettingsError(
+                "TLS needs both EMS_TLS_CERT and EMS_TLS_KEY (--tls-cert, --tls-key)"
+            )
+        return settings
 
 
-def _convert(name: str, value: Any) -> Any:
+def _convert(name: str, kind: str, value: Any) -> Any:
     env = PREFIX + name.upper()
-    if name == "port":
-        try:
-            port = int(value)
-        except ValueError:
-            raise SettingsError(f"{env} must be a port number; got {value!r}") from None
-        if not 0 <= port <= 65535:
-            raise SettingsError(f"{env} must be from 0 to 65535; got {port}")
-        return port
-    if name == "shutdown_timeout":
-        try:
-            return int(value)
-        except ValueError:
-            raise SettingsError(f"{env} must be a number of seconds; got {value!r}") from None
-    if name == "data_dir":
-        return Path(value)
-    if name in ("webhook_allow_private", "webhook_skip_confirmation"):
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text not in _BOOLEANS:
-            raise SettingsError(f"{env} must be 1/0, true/false, yes/no or on/off; got {value!r}")
-        return _BOOLEANS[text]
-    if name == "webhook_allow_nets":
-        items = value.split(",") if isinstance(value, str) else value
-        nets = tuple(n.strip() for n in items if n.strip())
-        for net in nets:
-            try:
-                ipaddress.ip_network(net, strict=False)
-            except ValueError:
-                raise SettingsError(f"{env}: {net!r} is not an IP network (CIDR)") from None
-        return nets
-    if name == "sqlite_synchronous":
-        mode = str(value).upper()
-        if mode not in ("FULL", "NORMAL", "OFF"):
-            raise SettingsError(f"{env} must be FULL, NORMAL or OFF; got {value!r}")
-        return cast(Synchronous, mode)
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            return _BOOLEANS[str(value).strip().lower()]
+        if kind == "int":
+            number = int(value)
+            if number < 0 or (name == "port" and number > 65535):
+                raise ValueError
+            return number
+        if kind == "float":
+            return float(value)
+        if kind.startswith("Path"):
+            return Path(value)
+        if kind.startswith("tuple"):
+            items = value.split(",") if isinstance(value, str) else value
+            result = tuple(str(i).strip() for i in items if str(i).strip())
+            if name in _NETWORK_LISTS:
+                for network in result:
+                    ipaddress.ip_network(network, strict=False)
+            return result
+        if kind == "Synchronous":
+            mode = str(value).upper()
+            if mode not in ("FULL", "NORMAL", "OFF"):
+                raise ValueError
+            return cast(Synchronous, mode)
+        if kind == "LogFormat":
+            if value not in ("text", "json"):
+                raise ValueError
+            return cast(LogFormat, value)
+    except (KeyError, ValueError):
+        raise SettingsError(f"{env} has an unusable value: {_shown(name, value)}") from None
     return str(value)
+
+
+def _shown(name: str, value: Any) -> str:
+    return "(hidden)" if name in ("admin_token", "api_keys", "encryption_key") else repr(value)

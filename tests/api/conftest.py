@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,21 @@ async def client(app: EmsApp) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://ems.test") as client:
         yield client
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    directory: Path, settings: Settings, client: tuple[str, int] = ("127.0.0.1", 50000)
+) -> AsyncIterator[tuple[EmsApp, httpx.AsyncClient]]:
+    """An app with these settings, and a client that connects from ``client``."""
+    app = EmsApp(SqliteStore(directory / "ems.sqlite3"), settings)
+    await app.startup()
+    try:
+        transport = httpx.ASGITransport(app=app, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ems.test") as http:
+            yield app, http
+    finally:
+        await app.shutdown()
 
 
 async def create_queue(client: httpx.AsyncClient, **attributes: Any) -> str:

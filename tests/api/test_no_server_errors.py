@@ -37,6 +37,13 @@ ROUTES = [
     ("DELETE", "/ems/topic/{topic}/subscription/{subscription}"),
     ("POST", "/ems/topic/{topic}/message"),
     ("GET", "/ems/topic/confirm/{handle}"),
+    ("POST", "/ems/queue/{queue}/rotate"),
+    ("GET", "/ems/crypto/random-key"),
+    ("POST", "/ems/crypto/encryption"),
+    ("POST", "/ems/crypto/decryption"),
+    ("GET", "/metrics"),
+    ("GET", "/readyz"),
+    ("GET", "/ems/admin/queues"),
     ("GET", "/ems/problems/invalid-request"),
     ("GET", "/healthz"),
 ]
@@ -132,6 +139,11 @@ def requests(draw: st.DrawFn) -> tuple[str, str]:
     query=st.lists(st.tuples(QUERY_NAMES, QUERY_VALUES), max_size=3),
     body=BODIES,
     attribute=ATTRIBUTES,
+    crypto_key=st.one_of(
+        st.none(),
+        st.binary(max_size=60).filter(lambda b: not set(b) & set(b"\r\n\x00")),
+        st.just(b"k" * 43 + b"="),
+    ),
 )
 async def test_no_input_causes_a_server_error(
     client: httpx.AsyncClient,
@@ -139,6 +151,7 @@ async def test_no_input_causes_a_server_error(
     query: list[tuple[str, str]],
     body: bytes,
     attribute: tuple[str, bytes] | None,
+    crypto_key: bytes | None,
 ) -> None:
     queue_id = await create_queue(client)
     topic_id = (await client.post("/ems/topic")).json()["topic_id"]
@@ -159,6 +172,8 @@ async def test_no_input_causes_a_server_error(
     if attribute is not None:
         name, value = attribute
         headers[f"EMS-Attribute-{name}".encode()] = value.strip()
+    if crypto_key is not None:
+        headers[b"Crypto-Key"] = crypto_key.strip()
     try:
         response = await client.request(
             method,

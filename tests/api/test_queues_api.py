@@ -15,6 +15,8 @@ DEFAULTS = {
     "max_message_bytes": 262_144,
     "delay_seconds": 0,
     "receive_wait_seconds": 0,
+    "max_stored_messages": 10_000_000,
+    "max_stored_bytes": 1 << 30,
     "dead_letter": None,
 }
 
@@ -44,7 +46,10 @@ async def test_create_returns_a_capability_id_and_the_defaults(client: httpx.Asy
     assert response.status_code == 201
     document = response.json()
     queue_id = document.pop("queue_id")
-    assert re.fullmatch(r"[A-Za-z0-9_-]{24}", queue_id)  # 144 random bits
+    send_id, receive_id = document.pop("send_id"), document.pop("receive_id")
+    for capability in (queue_id, send_id, receive_id):
+        assert re.fullmatch(r"[A-Za-z0-9_-]{24}", capability)  # 144 random bits
+    assert len({queue_id, send_id, receive_id}) == 3
     assert document == DEFAULTS
     assert response.headers["location"] == f"/ems/queue/{queue_id}"
     other = (await client.post("/ems/queue")).json()["queue_id"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ems.core.clock import ManualClock
-from ems.core.models import NewMessage, QueueConfig, SweepReport
+from ems.core.models import NewMessage, QueueCapabilities, QueueConfig, SweepReport
 from ems.core.queues import new_message_id
 from ems.storage.base import Store
 from tests.backends import BACKENDS, StoreFactory
@@ -35,7 +35,7 @@ def new_queue(store: Store) -> NewQueue:
 
     async def create(**config: object) -> bytes:
         queue_hash = os.urandom(32)
-        await store.create_queue(queue_hash, QueueConfig(**config))  # type: ignore[arg-type]
+        await store.create_queue(ids(queue_hash), QueueConfig(**config))  # type: ignore[arg-type]
         return queue_hash
 
     return create
@@ -50,6 +50,11 @@ async def sweep_all(store: Store) -> SweepReport:
         dropped += report.dropped
         if not report.more:
             return SweepReport(expired=expired, dropped=dropped)
+
+
+def ids(full: bytes) -> QueueCapabilities:
+    """Capability hashes for a new queue whose full id hashes to ``full``."""
+    return QueueCapabilities(full, os.urandom(32), os.urandom(32))
 
 
 def message(body: bytes | str = b"x", **fields: object) -> NewMessage:

@@ -21,7 +21,7 @@ from ems.core.models import (
 from ems.core.wakeups import TIMED_OUT, WOKEN
 from ems.storage.base import Store
 from tests.backends import StoreFactory
-from tests.conformance.conftest import NewQueue, message, sweep_all
+from tests.conformance.conftest import NewQueue, ids, message, sweep_all
 
 
 def receipt(queue_key: int, m: StoredMessage) -> Receipt:
@@ -358,7 +358,7 @@ async def test_messages_survive_a_restart(
     queue = os.urandom(32)
     from ems.core.models import QueueConfig
 
-    await first.create_queue(queue, QueueConfig())
+    await first.create_queue(ids(queue), QueueConfig())
     await first.send(queue, [message(f"m{i}") for i in range(10)])
     await first.close()
     second = factory(tmp_path, clock)

@@ -12,7 +12,7 @@ from ems.core.errors import DeadLetterQueueNotFound, InvalidAttribute, QueueNotF
 from ems.core.models import DeadLetter, QueueChanges, QueueConfig, ReceiveRequest
 from ems.storage.base import Store
 from tests.backends import StoreFactory
-from tests.conformance.conftest import NewQueue, message, sweep_all
+from tests.conformance.conftest import NewQueue, ids, message, sweep_all
 
 
 async def test_create_then_get_returns_the_config(store: Store) -> None:
@@ -24,7 +24,7 @@ async def test_create_then_get_returns_the_config(store: Store) -> None:
         receive_wait_seconds=7,
     )
     queue_hash = os.urandom(32)
-    created = await store.create_queue(queue_hash, config)
+    created = await store.create_queue(ids(queue_hash), config)
     fetched = await store.get_queue(queue_hash)
     assert created.config == config
     assert fetched.config == config
@@ -78,7 +78,7 @@ async def test_dead_letter_must_name_an_existing_other_queue(
     queue = await new_queue()
     missing = DeadLetter(queue_hash=os.urandom(32), max_receives=1, sealed_queue_id=b"")
     with pytest.raises(DeadLetterQueueNotFound):
-        await store.create_queue(os.urandom(32), QueueConfig(dead_letter=missing))
+        await store.create_queue(ids(os.urandom(32)), QueueConfig(dead_letter=missing))
     with pytest.raises(DeadLetterQueueNotFound):
         await store.update_queue(queue, QueueChanges(dead_letter=missing))
     itself = DeadLetter(queue_hash=queue, max_receives=1, sealed_queue_id=b"")

@@ -10,7 +10,6 @@ import pytest
 from ems.core.clock import ManualClock
 from ems.core.errors import (
     ConfirmationNotFound,
-    MessageTooLarge,
     QueueNotFound,
     SubscriptionNotFound,
     TopicNotFound,
@@ -140,18 +139,31 @@ async def test_filter_policy_selects_messages(store: Store, new_queue: NewQueue)
     assert len((await store.receive(any_queue, ReceiveRequest(max_messages=10))).messages) == 4
 
 
-async def test_publish_is_all_or_nothing_when_a_queue_is_too_small(
+async def test_a_queue_that_cannot_take_a_message_is_skipped_and_recorded(
     store: Store, new_queue: NewQueue
 ) -> None:
     topic = await new_topic(store)
-    big, small = await new_queue(), await new_queue(max_message_bytes=1024)
-    await store.subscribe(topic, queue_subscription(big))
-    await store.subscribe(topic, queue_subscription(small))
+    big, small, full = (
+        await new_queue(),
+        await new_queue(max_message_bytes=1024),
+        await new_queue(max_stored_messages=1),
+    )
+    for queue in (big, small, full):
+        await store.subscribe(topic, queue_subscription(queue))
     await store.subscribe(topic, http_subscription())
-    with pytest.raises(MessageTooLarge):
-        await store.publish(topic, message(b"x" * 2000))
-    assert (await store.queue_stats(big)).visible == 0
-    assert (await store.topic_stats(topic)).pending_deliveries == 0
+    assert (await store.publish(topic, message(b"fits all"))).queues == 3
+    result = await store.publish(topic, message(b"x" * 2000))
+    assert (result.queues, result.webhooks) == (1, 1), "one subscriber never blocks the others"
+    assert (await store.queue_stats(big)).visible == 2
+    assert (await store.queue_stats(small)).visible == 1
+    assert (await store.queue_stats(full)).visible == 1
+    failures = {
+        s.subscription_id: s.stats for s in await store.list_subscriptions(topic) if s.stats.failed
+    }
+    assert len(failures) == 2
+    errors = sorted(stats.last_error or "" for stats in failures.values())
+    assert "accepts at most 1024" in errors[0]
+    assert errors[1] == "the queue is full"
 
 
 async def test_webhooks_wait_for_confirmation(store: Store, clock: ManualClock) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -24,17 +25,25 @@ class EmsServer:
     """One ``ems serve`` process on a data dir; ``start`` again after a stop to restart it."""
 
     def __init__(
-        self, data_dir: Path, *, port: int | None = None, env: dict[str, str] | None = None
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        scheme: str = "http",
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.env = env or {}
+        self.scheme = scheme
+        self.verify = verify
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"ems-{self.port}.log"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self, *args: str, use_flags: bool = True) -> EmsServer:
         command = [sys.executable, "-m", "ems", "serve", *args]
@@ -56,7 +65,8 @@ class EmsServer:
                     f"ems serve exited early with {self.process.returncode}:\n{self.output()}"
                 )
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                healthy = httpx.get(f"{self.url}/healthz", timeout=1, verify=self.verify)
+                if healthy.status_code == 200:
                     return
             except httpx.TransportError:
                 pass

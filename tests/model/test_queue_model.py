@@ -33,7 +33,7 @@ from ems.core.models import DeadLetter, Outcome, QueueConfig, Receipt, ReceiveRe
 from ems.core.queues import new_message_id
 from ems.storage.base import Store
 from tests.backends import BACKENDS
-from tests.conformance.conftest import message
+from tests.conformance.conftest import ids, message
 
 MAX_RECEIVES = 2
 VISIBILITY = 4  # the queue's default, seconds
@@ -79,13 +79,13 @@ class QueueMachine(RuleBasedStateMachine):
         self.run(self.store.open())
         self.dlq = os.urandom(32)
         self.queue = os.urandom(32)
-        self.run(self.store.create_queue(self.dlq, QueueConfig()))
+        self.run(self.store.create_queue(ids(self.dlq), QueueConfig()))
         config = QueueConfig(
             visibility_timeout=VISIBILITY,
             retention_seconds=14 * 24 * 3600,
             dead_letter=DeadLetter(self.dlq, MAX_RECEIVES, b"sealed"),
         )
-        self.queue_key = self.run(self.store.create_queue(self.queue, config)).key
+        self.queue_key = self.run(self.store.create_queue(ids(self.queue), config)).key
 
     def teardown(self) -> None:
         if self.store is not None:

@@ -17,12 +17,24 @@ from ems.storage.sqlite.migrations import (
 from ems.storage.sqlite.store import DataDirInUse, SqliteStore
 
 
-def schema_of(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
-    rows = conn.execute(
-        "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
-    ).fetchall()
-    # compare the objects, not the whitespace of the statements that made them
-    return [(kind, name, " ".join((sql or "").split())) for kind, name, sql in rows]
+def schema_of(conn: sqlite3.Connection) -> dict[str, object]:
+    """Tables (columns, keys), indexes and triggers, compared by meaning, not by SQL text:
+    ALTER TABLE appends columns to a table's stored CREATE statement in its own layout."""
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    schema: dict[str, object] = {}
+    for table in sorted(t for t in tables if not t.startswith("sqlite_")):
+        schema[f"table {table}"] = {
+            "columns": conn.execute(f"PRAGMA table_xinfo({table})").fetchall(),
+            "foreign keys": conn.execute(f"PRAGMA foreign_key_list({table})").fetchall(),
+            "without rowid": "WITHOUT ROWID"
+            in conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0],
+        }
+    for kind, name, sql in conn.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('index', 'trigger', 'view')"
+        " AND sql IS NOT NULL ORDER BY name"
+    ):
+        schema[f"{kind} {name}"] = " ".join(sql.split())
+    return schema
 
 
 def test_migrating_from_nothing_gives_the_current_schema(tmp_path: Path) -> None:

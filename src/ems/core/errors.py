@@ -166,3 +166,53 @@ class ForbiddenWebhookUrl(InvalidRequest):
 
     slug = "forbidden-webhook-url"
     title = "Webhook URL not allowed"
+
+
+class QueueFull(EmsError):
+    """The queue holds as many messages, or bytes, as it may; consumers must drain it first."""
+
+    slug = "queue-full"
+    title = "Queue full"
+
+
+class WrongCapability(EmsError):
+    """This id is one of the queue's scoped ids, which does not allow this operation."""
+
+    slug = "wrong-capability"
+    title = "Not allowed with this id"
+
+
+class Unauthorized(EmsError):
+    """An API key (or the admin token) is required, and was missing or wrong."""
+
+    slug = "unauthorized"
+    title = "Authentication required"
+    default_detail = "This server requires an API key: send it as 'Authorization: Bearer <key>'."
+
+
+class QuotaExceeded(EmsError):
+    """The API key has created as many queues or topics as its quota allows."""
+
+    slug = "quota-exceeded"
+    title = "Quota exceeded"
+
+
+class ClientNotAllowed(EmsError):
+    """The client's address is not in the server's allowlist."""
+
+    slug = "client-not-allowed"
+    title = "Client not allowed"
+    default_detail = "This server does not accept requests from your network address."
+
+
+class RateLimited(EmsError):
+    """The client sent more requests than its rate limit allows; retry after Retry-After."""
+
+    slug = "rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(
+            f"Too many requests from this client; retry in {max(1, round(retry_after))} s."
+        )
+        self.retry_after = retry_after

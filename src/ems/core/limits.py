@@ -53,6 +53,9 @@ RETENTION: Final = Bound("retention_seconds", 60, 14 * 24 * 3600)
 MAX_MESSAGE_BYTES: Final = Bound("max_message_bytes", 1024, 1_048_576, "bytes")
 DELAY: Final = Bound("delay_seconds", 0, 900)
 RECEIVE_WAIT: Final = Bound("receive_wait_seconds", 0, 20)
+# the server's settings are the real ceilings (see QueueService); these only bound the type
+MAX_STORED_MESSAGES: Final = Bound("max_stored_messages", 1, 10**12, "messages")
+MAX_STORED_BYTES: Final = Bound("max_stored_bytes", 1024, 10**15, "bytes")
 WAIT: Final = Bound("wait_seconds", 0, 20)
 MAX_RECEIVES: Final = Bound("max_receives", 1, 1000, "receives")
 MAX_MESSAGES: Final = Bound("max_messages", 1, 100, "messages")
@@ -69,8 +72,10 @@ _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 QUEUE_ATTRIBUTE_BOUNDS: Final = {
-    b.name: b for b in (VISIBILITY_TIMEOUT, RETENTION, MAX_MESSAGE_BYTES, DELAY, RECEIVE_WAIT)
-}
+    b.name: b
+    for b in (VISIBILITY_TIMEOUT, RETENTION, MAX_MESSAGE_BYTES, DELAY, RECEIVE_WAIT,
+              MAX_STORED_MESSAGES, MAX_STORED_BYTES)
+}  # fmt: skip
 QUEUE_ATTRIBUTE_NAMES: Final = frozenset(QUEUE_ATTRIBUTE_BOUNDS) | {"dead_letter"}
 
 
@@ -130,6 +135,11 @@ def check_message_attributes(attributes: Mapping[str, object]) -> dict[str, str]
             )
         if not isinstance(value, str):
             raise InvalidMessageAttribute(f"Attribute {name!r} must have a string value.")
+        if _CONTROL_CHARS.search(value):
+            # attribute values travel as HTTP headers (webhook pushes): no CR, LF or NUL
+            raise InvalidMessageAttribute(
+                f"Attribute {name!r} must not contain control characters."
+            )
         key = name.lower()
         if key in checked:
             raise InvalidMessageAttribute(f"Attribute {name!r} is given twice (names ignore case).")

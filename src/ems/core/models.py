@@ -14,6 +14,31 @@ def message_size(body: bytes, attributes: Mapping[str, str] | None) -> int:
     return len(body) + sum(len(k.encode()) + len(v.encode()) for k, v in attributes.items())
 
 
+class Scope(enum.StrEnum):
+    """What a queue capability allows: everything, only sending, or only receiving."""
+
+    FULL = "full"
+    SEND = "send"
+    RECEIVE = "receive"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCapabilities:
+    """The hashes of a queue's three ids: full control, send only, receive only."""
+
+    full: bytes
+    send: bytes
+    receive: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StorageLimits:
+    """The server's default (and greatest) limits on what one queue may hold."""
+
+    max_messages: int = 10_000_000
+    max_bytes: int = 1 << 30
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """Where a queue moves messages received ``max_receives`` times without being deleted.
@@ -36,15 +61,19 @@ class QueueConfig:
     delay_seconds: int = 0
     receive_wait_seconds: int = 0
     dead_letter: DeadLetter | None = None
+    # None: the server's default limit
+    max_stored_messages: int | None = None
+    max_stored_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class QueueRecord:
-    """A queue as the store knows it. ``key`` is internal and never leaves the server."""
+    """A queue as reached through one of its ids; ``key`` never leaves the server."""
 
     key: int
     config: QueueConfig
     created_at_ms: int
+    scope: Scope = Scope.FULL
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +82,8 @@ class QueueStats:
     in_flight: int
     delayed: int
     oldest_sent_at_ms: int | None
+    stored_messages: int = 0
+    stored_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +126,7 @@ class ReceiveResult:
     messages: list[StoredMessage]
     # when nothing was receivable: the earliest time a message of this queue becomes visible
     next_visible_at_ms: int | None = None
+    dead_lettered: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,3 +171,27 @@ class QueueChanges:
     receive_wait_seconds: int | None = None
     dead_letter: DeadLetter | None = None
     clear_dead_letter: bool = False
+    max_stored_messages: int | None = None
+    max_stored_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSummary:
+    """A queue as the operator sees it: no id, only the hash the server stores."""
+
+    key: int
+    id_hash: bytes
+    created_at_ms: int
+    owner: str | None
+    stored_messages: int
+    stored_bytes: int
+    oldest_sent_at_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSummary:
+    key: int
+    id_hash: bytes
+    created_at_ms: int
+    owner: str | None
+    subscriptions: int

@@ -13,28 +13,34 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from ems.core import capabilities, limits
 from ems.core.errors import (
     DeadLetterQueueNotFound,
     EmsError,
+    InvalidAttribute,
     InvalidReceiptHandle,
     MessageNotFound,
     QueueNotFound,
     StaleReceiptHandle,
+    WrongCapability,
 )
+from ems.core.metrics import Metrics
 from ems.core.models import (
     DeadLetter,
     NewMessage,
     Outcome,
     PeekResult,
+    QueueCapabilities,
     QueueChanges,
     QueueConfig,
     QueueRecord,
     QueueStats,
     Receipt,
     ReceiveRequest,
+    Scope,
+    StorageLimits,
     StoredMessage,
 )
 from ems.core.receipts import ReceiptSigner
@@ -54,27 +60,32 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class QueueView:
-    """A queue's attributes as its owner may see them."""
+    """A queue's attributes as its owner may see them (limits resolved to their values)."""
 
     queue_id: str
     config: QueueConfig
     dead_letter_queue_id: str | None
+    max_stored_messages: int
+    max_stored_bytes: int
 
 
 @functools.lru_cache(maxsize=65_536)
-def _known_hash(queue_id: str) -> bytes:
+def _checked_hash(queue_id: str) -> bytes | None:
+    if len(queue_id) > 128 or not capabilities.looks_like_id(queue_id):
+        return None
     return capabilities.id_hash(queue_id)
 
 
 def queue_hash(queue_id: str) -> bytes:
     """The store's name for a queue; an id that cannot exist is simply not found.
 
-    Memoized: every request of the hot path needs it, and hashing plus the format check cost
+    Memoized: every request of the hot path needs it, and the format check plus hashing cost
     more than the rest of the routing.
     """
-    if len(queue_id) > 128 or not capabilities.looks_like_id(queue_id):
+    h = _checked_hash(queue_id)
+    if h is None:
         raise QueueNotFound()
-    return _known_hash(queue_id)
+    return h
 
 
 def new_message_id() -> str:
@@ -87,15 +98,64 @@ def new_message_id() -> str:
 _UUID_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
+_SEND: Final = frozenset({Scope.FULL, Scope.SEND})
+_RECEIVE: Final = frozenset({Scope.FULL, Scope.RECEIVE})
+_FULL: Final = frozenset({Scope.FULL})
+_ALLOWED = {
+    Scope.SEND: "send messages (POST .../message and .../messages)",
+    Scope.RECEIVE: "receive, delete and change the visibility of messages",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class QueueTarget:
+    """A queue resolved for sending: checked once, then used for the whole request."""
+
+    hash: bytes
+    record: QueueRecord
+
+
+@dataclass(frozen=True, slots=True)
+class NewQueue:
+    """A created (or rotated) queue: the only time its scoped ids are shown."""
+
+    view: QueueView
+    send_id: str
+    receive_id: str
+
+
 class QueueService:
-    def __init__(self, store: Store, receipts: ReceiptSigner) -> None:
+    def __init__(
+        self,
+        store: Store,
+        receipts: ReceiptSigner,
+        *,
+        limits: StorageLimits | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.store = store
         self.receipts = receipts
+        self.limits = limits or StorageLimits()
+        self.metrics = metrics or Metrics()
         self._housekeeping: asyncio.Task[None] | None = None
 
     @classmethod
-    async def create(cls, store: Store) -> QueueService:
-        return cls(store, ReceiptSigner(await store.server_secret("receipts")))
+    async def create(
+        cls, store: Store, *, limits: StorageLimits | None = None, metrics: Metrics | None = None
+    ) -> QueueService:
+        signer = ReceiptSigner(await store.server_secret("receipts"))
+        return cls(store, signer, limits=limits, metrics=metrics)
+
+    async def _resolve(self, queue_id: str, allowed: frozenset[Scope]) -> tuple[bytes, QueueRecord]:
+        """The queue this id reaches, if the id's scope allows the operation."""
+        h = queue_hash(queue_id)
+        record = await self.store.get_queue(h)
+        if record.scope not in allowed:
+            raise WrongCapability(
+                f"This id is the queue's {record.scope.value}_id: it may only "
+                f"{_ALLOWED[record.scope]}. Use the queue_id for anything else."
+            )
+        return h, record
 
     # queues
 
@@ -105,8 +165,8 @@ class QueueService:
         target_id, max_receives = spec
         if not capabilities.looks_like_id(target_id):
             raise DeadLetterQueueNotFound(
-                "dead_letter.queue_id is not a queue id: use the queue_id returned when the "
-                "dead-letter queue was created.",
+                "dead_letter.queue_id is not a queue id: use the queue_id (or send_id) returned "
+                "when the dead-letter queue was created.",
                 parameter="dead_letter",
             )
         return DeadLetter(
@@ -115,46 +175,86 @@ class QueueService:
             sealed_queue_id=capabilities.seal(owner_id, target_id),
         )
 
-    async def create_queue(self, document: object | None) -> QueueView:
+    def _check_storage_limits(self, attributes: dict[str, Any]) -> None:
+        for name, ceiling in (
+            ("max_stored_messages", self.limits.max_messages),
+            ("max_stored_bytes", self.limits.max_bytes),
+        ):
+            value = attributes.get(name)
+            if value is not None and value > ceiling:
+                raise InvalidAttribute(
+                    f"{name} may be at most {ceiling:,} on this server; got {value:,}.",
+                    parameter=name,
+                )
+
+    async def create_queue(
+        self, document: object | None, *, owner: str | None = None, quota: int | None = None
+    ) -> NewQueue:
         attributes = limits.check_queue_attributes({} if document is None else document)
-        queue_id = capabilities.new_id()
+        self._check_storage_limits(attributes)
+        queue_id, send_id, receive_id = (capabilities.new_id() for _ in range(3))
         config = QueueConfig(
             **{k: v for k, v in attributes.items() if k != "dead_letter"},
             dead_letter=self._dead_letter(queue_id, attributes.get("dead_letter")),
         )
-        record = await self.store.create_queue(capabilities.id_hash(queue_id), config)
-        return self._view(queue_id, record)
+        ids = QueueCapabilities(
+            capabilities.id_hash(queue_id),
+            capabilities.id_hash(send_id),
+            capabilities.id_hash(receive_id),
+        )
+        record = await self.store.create_queue(ids, config, owner=owner, quota=quota)
+        return NewQueue(self._view(queue_id, record), send_id, receive_id)
+
+    async def rotate(self, queue_id: str) -> NewQueue:
+        h, record = await self._resolve(queue_id, _FULL)
+        send_id, receive_id = capabilities.new_id(), capabilities.new_id()
+        await self.store.rotate_queue(
+            h, capabilities.id_hash(send_id), capabilities.id_hash(receive_id)
+        )
+        return NewQueue(self._view(queue_id, record), send_id, receive_id)
 
     def _view(self, queue_id: str, record: QueueRecord) -> QueueView:
         dead_letter = record.config.dead_letter
+        config = record.config
         return QueueView(
             queue_id=queue_id,
-            config=record.config,
+            config=config,
             dead_letter_queue_id=(
                 capabilities.unseal(queue_id, dead_letter.sealed_queue_id)
                 if dead_letter is not None
                 else None
             ),
+            max_stored_messages=config.max_stored_messages or self.limits.max_messages,
+            max_stored_bytes=config.max_stored_bytes or self.limits.max_bytes,
         )
 
-    async def get_queue(self, queue_id: str) -> QueueRecord:
-        return await self.store.get_queue(queue_hash(queue_id))
+    async def sending_target(self, queue_id: str) -> QueueTarget:
+        """The queue, if this id may send to it (its record has the limits a body must fit)."""
+        return QueueTarget(*await self._resolve(queue_id, _SEND))
+
+    async def queue_for_receiving(self, queue_id: str) -> QueueRecord:
+        return (await self._resolve(queue_id, _RECEIVE))[1]
+
+    async def queue_for_owner(self, queue_id: str) -> QueueRecord:
+        return (await self._resolve(queue_id, _FULL))[1]
 
     async def describe_queue(self, queue_id: str) -> tuple[QueueView, QueueStats]:
-        h = queue_hash(queue_id)
-        record = await self.store.get_queue(h)
+        h, record = await self._resolve(queue_id, _FULL)
         stats = await self.store.queue_stats(h)
         return self._view(queue_id, record), stats
 
     async def update_queue(self, queue_id: str, document: object) -> QueueView:
-        h = queue_hash(queue_id)
+        h, _ = await self._resolve(queue_id, _FULL)
         attributes: dict[str, Any] = limits.check_queue_attributes(document)
+        self._check_storage_limits(attributes)
         changes = QueueChanges(
             visibility_timeout=attributes.get("visibility_timeout"),
             retention_seconds=attributes.get("retention_seconds"),
             max_message_bytes=attributes.get("max_message_bytes"),
             delay_seconds=attributes.get("delay_seconds"),
             receive_wait_seconds=attributes.get("receive_wait_seconds"),
+            max_stored_messages=attributes.get("max_stored_messages"),
+            max_stored_bytes=attributes.get("max_stored_bytes"),
         )
         if "dead_letter" in attributes:
             changes.dead_letter = self._dead_letter(queue_id, attributes["dead_letter"])
@@ -163,15 +263,21 @@ class QueueService:
         return self._view(queue_id, record)
 
     async def delete_queue(self, queue_id: str) -> None:
-        await self.store.delete_queue(queue_hash(queue_id))
+        h, _ = await self._resolve(queue_id, _FULL)
+        await self.store.delete_queue(h)
 
     async def purge_queue(self, queue_id: str) -> None:
-        await self.store.purge_queue(queue_hash(queue_id))
+        h, _ = await self._resolve(queue_id, _FULL)
+        await self.store.purge_queue(h)
 
     # messages
 
-    async def send(self, queue_id: str, messages: Sequence[NewMessage]) -> None:
-        await self.store.send(queue_hash(queue_id), messages)
+    async def send(self, target: QueueTarget | str, messages: Sequence[NewMessage]) -> None:
+        """Send to a queue id, or to a target already resolved with :meth:`sending_target`."""
+        if isinstance(target, str):
+            target = await self.sending_target(target)
+        await self.store.send(target.hash, messages)
+        self.metrics.messages["sent"] += len(messages)
 
     async def receive(
         self,
@@ -186,8 +292,7 @@ class QueueService:
         Returns as soon as at least one message was claimed, or with none when the wait ends,
         the client disconnects, or the server shuts down.
         """
-        h = queue_hash(queue_id)
-        record = await self.store.get_queue(h)
+        h, record = await self._resolve(queue_id, _RECEIVE)
         if wait_seconds is None:
             wait_seconds = record.config.receive_wait_seconds
         wakeups = self.store.wakeups
@@ -196,7 +301,9 @@ class QueueService:
         while True:
             version = wakeups.version(record.key)
             result = await self.store.receive(h, request)
+            self.metrics.count("dead_lettered", result.dead_lettered)
             if result.messages:
+                self.metrics.count("received", len(result.messages))
                 return [self._delivery(result.queue_key, m) for m in result.messages]
             remaining = deadline - loop.time()
             if remaining <= 0 or (disconnected is not None and disconnected.done()):
@@ -228,10 +335,12 @@ class QueueService:
         self, queue_id: str, receipt_handles: Sequence[str]
     ) -> list[EmsError | None]:
         """Per handle: None when deleted (or already gone), else the error for that handle."""
-        h = queue_hash(queue_id)
+        h, _ = await self._resolve(queue_id, _RECEIVE)
         parsed = [self._verify(handle) for handle in receipt_handles]
         valid = [p for p in parsed if isinstance(p, Receipt)]
-        outcomes = iter(await self.store.delete_messages(h, valid) if valid else [])
+        results = await self.store.delete_messages(h, valid) if valid else []
+        self.metrics.count("deleted", results.count(Outcome.DONE))
+        outcomes = iter(results)
         return [
             p if isinstance(p, EmsError) else _outcome_error(next(outcomes), deleting=True)
             for p in parsed
@@ -249,7 +358,7 @@ class QueueService:
     async def change_visibilities(
         self, queue_id: str, entries: Sequence[tuple[str, int]]
     ) -> list[EmsError | None]:
-        h = queue_hash(queue_id)
+        h, _ = await self._resolve(queue_id, _RECEIVE)
         parsed = [(self._verify(handle), timeout) for handle, timeout in entries]
         valid = [(p, t) for p, t in parsed if isinstance(p, Receipt)]
         outcomes = iter(await self.store.change_visibility(h, valid) if valid else [])
@@ -265,7 +374,8 @@ class QueueService:
             return error
 
     async def peek(self, queue_id: str, *, after: int | None, limit: int) -> PeekResult:
-        return await self.store.peek(queue_hash(queue_id), after=after, limit=limit)
+        h, _ = await self._resolve(queue_id, _FULL)
+        return await self.store.peek(h, after=after, limit=limit)
 
     # housekeeping
 

@@ -23,7 +23,9 @@ from ems.core.errors import (
     MessageTooLarge,
     QueueNotFound,
     TopicNotFound,
+    WrongCapability,
 )
+from ems.core.models import Scope
 from ems.core.queues import new_message_id, queue_hash
 from ems.core.topic_models import (
     DeliveryPolicy,
@@ -163,7 +165,9 @@ class TopicService:
         self._check_url = check_url
         self._skip_confirmation = skip_confirmation
 
-    async def create_topic(self, document: object | None) -> TopicView:
+    async def create_topic(
+        self, document: object | None, *, owner: str | None = None, quota: int | None = None
+    ) -> TopicView:
         options = _options(document, TOPIC_FIELDS, "topic")
         config = TopicConfig(
             max_message_bytes=limits.MAX_MESSAGE_BYTES.check(
@@ -173,7 +177,9 @@ class TopicService:
         )
         topic_id = capabilities.new_id()
         public_id = "topic-" + secrets.token_urlsafe(12)
-        record = await self.store.create_topic(capabilities.id_hash(topic_id), public_id, config)
+        record = await self.store.create_topic(
+            capabilities.id_hash(topic_id), public_id, config, owner=owner, quota=quota
+        )
         return TopicView(topic_id, record)
 
     async def get_topic(self, topic_id: str) -> TopicRecord:
@@ -191,11 +197,12 @@ class TopicService:
     ) -> SubscriptionRecord:
         h = topic_hash(topic_id)
         options = _options(document, QUEUE_OPTIONS, "queue subscription")
+        target = await self._sendable(queue_id, "queue_id")
         subscription = NewSubscription(
             subscription_id=_new_subscription_id(),
             protocol=Protocol.QUEUE,
             filter_policy=parse_filter_policy(options.get("filter_policy")),
-            queue_hash=queue_hash(queue_id),
+            queue_hash=target,
             sealed_queue_id=capabilities.seal(topic_id, queue_id),
         )
         return await self.store.subscribe(h, subscription)
@@ -220,10 +227,10 @@ class TopicService:
                 parameter="min_retry_seconds",
             )
         dead_letter_id = options.get("dead_letter_queue_id")
-        if dead_letter_id is not None and (
-            not isinstance(dead_letter_id, str) or not capabilities.looks_like_id(dead_letter_id)
-        ):
-            raise QueueNotFound("dead_letter_queue_id names no queue.")
+        if dead_letter_id is not None:
+            if not isinstance(dead_letter_id, str):
+                raise QueueNotFound("dead_letter_queue_id names no queue.")
+            await self._sendable(dead_letter_id, "dead_letter_queue_id")
         await self._check_url(check_webhook_url(url))
         challenge = secrets.token_urlsafe(24)
         subscription = NewSubscription(
@@ -244,6 +251,17 @@ class TopicService:
             else None,
         )
         return await self.store.subscribe(h, subscription)
+
+    async def _sendable(self, queue_id: str, what: str) -> bytes:
+        """A queue this topic may send into: its queue_id or send_id, not its receive_id."""
+        h = queue_hash(queue_id)
+        record = await self.store.get_queue(h)
+        if record.scope is Scope.RECEIVE:
+            raise WrongCapability(
+                f"{what} is a receive_id, which may only receive; a topic sends into the "
+                "queue: use its queue_id or send_id."
+            )
+        return h
 
     async def subscriptions(self, topic_id: str) -> list[SubscriptionRecord]:
         return await self.store.list_subscriptions(topic_hash(topic_id))

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from ems.core import envelopes
 from ems.core.clock import Clock
 from ems.core.errors import ForbiddenWebhookUrl, InvalidWebhookUrl
+from ems.core.metrics import Metrics
 from ems.core.topic_models import AttemptResult, DeliveryKind, DeliveryTask
 from ems.delivery import signing
 from ems.delivery.backoff import parse_retry_after, retry_delay
@@ -44,10 +45,13 @@ STOP_GRACE_SECONDS = 5.0
 
 
 class Dispatcher:
-    def __init__(self, store: Store, client: WebhookClient, *, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, client: WebhookClient, *, clock: Clock, metrics: Metrics | None = None
+    ) -> None:
         self.store = store
         self.client = client
         self.clock = clock
+        self.metrics = metrics or Metrics()
         self._lanes: dict[int, _Lane] = {}
         self._limit = asyncio.Semaphore(GLOBAL_LIMIT)
         self._scan: asyncio.Task[None] | None = None
@@ -233,6 +237,14 @@ class _Lane:
         try:
             result = await self.dispatcher.attempt(task)
             await self.dispatcher.store.record_attempt(task, result)
+            outcome = (
+                "delivered"
+                if result.delivered
+                else "retried"
+                if result.retry_at_ms is not None
+                else "failed"
+            )
+            self.dispatcher.metrics.pushes[outcome] += 1
             if not result.delivered:
                 log.info(
                     "push to subscription %s failed (attempt %d, %.0f ms): %s",

@@ -1,4 +1,4 @@
-"""The EMS ASGI application: lifespan, routing and error rendering.
+"""The EMS ASGI application: lifespan, access control, routing, errors, metrics.
 
 Routing is a split of the path, not a regex table: EMS's URL space is small and fixed, and the
 router runs on every request of the hot path.
@@ -9,18 +9,24 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import time
 from typing import Final
 
 from ems import __version__
 from ems.config import Settings
-from ems.core.errors import EmsError
+from ems.core.errors import EmsError, RateLimited
+from ems.core.metrics import Metrics
 from ems.core.queues import QueueService
 from ems.core.topics import TopicService
 from ems.delivery.client import WebhookClient
 from ems.delivery.dispatcher import Dispatcher
 from ems.delivery.ssrf import AddressPolicy, resolve
 from ems.server import problems
+from ems.server.access import AdminToken, Allowlist, ApiKeys, ClientAddress, RateLimiter
+from ems.server.admin import AdminHandlers
+from ems.server.crypto import CryptoHandlers
 from ems.server.http import Receive, Scope, Send, respond, respond_json
+from ems.server.observe import WORDS, access_log, render_metrics
 from ems.server.queues import QueueHandlers
 from ems.server.topics import TopicHandlers
 from ems.storage.base import Store
@@ -28,6 +34,8 @@ from ems.storage.base import Store
 log = logging.getLogger("ems.server")
 
 _SLASHES: Final = re.compile(r"/{2,}")
+# health probes come from load balancers and orchestrators: never refused, never rate-limited
+_PROBES: Final = frozenset({"healthz", "readyz"})
 
 
 class EmsApp:
@@ -41,15 +49,30 @@ class EmsApp:
         self, store: Store, settings: Settings | None = None, *, housekeeping: bool = True
     ) -> None:
         self.store = store
-        self.settings = settings or Settings()
+        self.settings = settings = settings or Settings()
         self._housekeeping = housekeeping
+        self.metrics = Metrics()
         self._service: QueueService | None = None
         self._queues: QueueHandlers | None = None
         self._topics: TopicHandlers | None = None
         self._dispatcher: Dispatcher | None = None
+        self._crypto = CryptoHandlers()
+        self._admin = AdminHandlers(store, AdminToken(settings.admin_token))
         self.address_policy = AddressPolicy.from_settings(
-            self.settings.webhook_allow_private, self.settings.webhook_allow_nets
+            settings.webhook_allow_private, settings.webhook_allow_nets
         )
+        self._client = ClientAddress(settings.forwarded_allow_ips)
+        self._allowlist = Allowlist(settings.allow_cidrs) if settings.allow_cidrs else None
+        self._limiter = (
+            RateLimiter(settings.rate_limit, settings.rate_burst) if settings.rate_limit else None
+        )
+        self._api_keys = ApiKeys.load(settings.api_keys, settings.api_keys_file)
+        self._access_log = settings.access_log
+        self._own_routes: dict[str, dict[str, problems.Handler]] = {
+            "healthz": {"GET": self._health},
+            "readyz": {"GET": self._ready},
+            "metrics": {"GET": self._metrics},
+        }
         self.ready = False
 
     @property
@@ -66,18 +89,21 @@ class EmsApp:
 
     async def startup(self) -> None:
         await self.store.open()
-        self._service = await QueueService.create(self.store)
-        self._queues = QueueHandlers(self._service)
+        self._service = await QueueService.create(
+            self.store, limits=self.settings.storage_limits, metrics=self.metrics
+        )
+        self._queues = QueueHandlers(self._service, self._api_keys.authorize)
         topics = TopicService(
             self.store,
             check_url=self._check_webhook_url,
             skip_confirmation=self.settings.webhook_skip_confirmation,
         )
-        self._topics = TopicHandlers(topics, self.settings.public_url)
+        self._topics = TopicHandlers(topics, self.settings.public_url, self._api_keys.authorize)
         self._dispatcher = Dispatcher(
             self.store,
             WebhookClient(self.address_policy, user_agent=f"EMS-Webhooks/{__version__}"),
             clock=self.store.clock,
+            metrics=self.metrics,
         )
         self._dispatcher.start()
         if self._housekeeping:
@@ -129,49 +155,90 @@ class EmsApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         path: str = scope["path"]
         if "//" in path:
             path = _SLASHES.sub("/", path)
         parts = path.strip("/").split("/")
+        route = "unmatched"
+        client = ""
         try:
-            if len(parts) >= 2 and parts[0] == "ems":
-                if parts[1] == "queue" and self._queues is not None:
-                    handler = self._queues.route(scope["method"], parts[2:])
-                    await handler(scope, receive, send, parts[2:])
-                elif parts[1] == "topic" and self._topics is not None:
-                    handler = self._topics.route(scope["method"], parts[2:])
-                    await handler(scope, receive, send, parts[2:])
-                elif parts[1] == "problems" and len(parts) == 3:
-                    await self._describe_problem(send, parts[2])
-                else:
-                    raise problems.RouteNotFound(f"No such resource: {path}.")
-            elif parts == ["healthz"]:
-                await respond_json(send, 200, {"status": "ok", "version": __version__})
-            else:
-                raise problems.RouteNotFound(f"No such resource: {path}.")
+            if self._allowlist or self._limiter or self._access_log:
+                client = self._client.of(scope)
+                if parts[0] not in _PROBES:
+                    if self._allowlist is not None:
+                        self._allowlist.check(client)
+                    if self._limiter is not None:
+                        self._limiter.check(client)
+            handler, route, args = self._route(scope["method"], parts, path)
+            status = await handler(scope, receive, send, args)
         except EmsError as error:
-            await self._problem(send, error)
+            status = await self._problem(send, error)
         except Exception:
-            log.exception("unhandled error on %s %s", scope["method"], _redact(path))
-            await self._problem(send, problems.InternalError())
+            log.exception("unhandled error on %s %s", scope["method"], route)
+            status = await self._problem(send, problems.InternalError())
+        elapsed = time.perf_counter() - started
+        self.metrics.request(route, scope["method"], status, elapsed)
+        if self._access_log:
+            access_log.info(
+                "%s %s %s %d %.1fms", client, scope["method"], route, status, elapsed * 1000
+            )
+
+    def _route(
+        self, method: str, parts: list[str], path: str
+    ) -> tuple[problems.Handler, str, list[str]]:
+        """The handler of a request, its route as a template, and the path parts it takes."""
+        if len(parts) >= 2 and parts[0] == "ems":
+            section, rest = parts[1], parts[2:]
+            if section == "queue" and self._queues is not None:
+                return (*self._queues.route(method, rest), rest)
+            if section == "topic" and self._topics is not None:
+                return (*self._topics.route(method, rest), rest)
+            if section == "crypto":
+                return (*self._crypto.route(method, rest), rest)
+            if section == "admin":
+                return (*self._admin.route(method, rest), rest)
+            if section == "problems" and len(parts) == 3:
+                return self._describe_problem, "/ems/problems/{type}", rest
+        elif len(parts) == 1 and parts[0] in self._own_routes:
+            handler = problems.pick(self._own_routes[parts[0]], method, path)
+            return handler, "/" + parts[0], parts
+        raise problems.RouteNotFound(f"No such resource: {_redacted(path)}.")
+
+    async def _health(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+        return await respond_json(send, 200, {"status": "ok", "version": __version__})
+
+    async def _ready(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+        return await respond_json(send, 200 if self.ready else 503, {"ready": self.ready})
+
+    async def _metrics(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+        return await render_metrics(send, self.metrics, self.store, self.store.wakeups.waiting)
 
     @staticmethod
-    async def _problem(send: Send, error: EmsError) -> None:
+    async def _problem(send: Send, error: EmsError) -> int:
         headers = [(b"content-type", problems.CONTENT_TYPE)]
         if isinstance(error, problems.MethodNotAllowed):
             headers.append((b"allow", ", ".join(error.allowed).encode()))
+        elif isinstance(error, RateLimited):
+            headers.append((b"retry-after", b"%d" % max(1, round(error.retry_after + 0.5))))
+        elif problems.status_of(error) == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
         try:
-            await respond(send, problems.status_of(error), problems.render(error), headers)
+            return await respond(send, problems.status_of(error), problems.render(error), headers)
         except RuntimeError:
             # the response had already started: nothing more can be said to this client
             log.warning("error after the response started: %s", error.slug)
+            return problems.status_of(error)
 
     @staticmethod
-    async def _describe_problem(send: Send, slug: str) -> None:
+    async def _describe_problem(
+        scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> int:
+        slug = parts[0]
         cls = problems.catalogue().get(slug)
         if cls is None:
             raise problems.RouteNotFound(f"No problem type is named {slug!r}.")
-        await respond_json(
+        return await respond_json(
             send,
             200,
             {
@@ -183,7 +250,6 @@ class EmsApp:
         )
 
 
-def _redact(path: str) -> str:
-    """Ids are capabilities: a path is logged with its id and receipt segments elided."""
-    parts = path.split("/")
-    return "/".join(p if len(p) < 16 else "…" for p in parts)
+def _redacted(path: str) -> str:
+    """A path as it may be echoed: ids, handles and tokens elided."""
+    return "/" + "/".join(p if p in WORDS else "{id}" for p in path.strip("/").split("/")[:6])

@@ -7,9 +7,10 @@ problem. Clients should branch on ``type`` (or ``status``), never on ``detail`` 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final, TypeVar
 
-from ems.core import errors
+from ems.core import crypto, errors
 
 PROBLEM_BASE: Final = "/ems/problems/"
 CONTENT_TYPE: Final = b"application/problem+json"
@@ -33,6 +34,14 @@ STATUS: Final[dict[type[errors.EmsError], int]] = {
     errors.ConfirmationNotFound: 404,
     errors.InvalidWebhookUrl: 400,
     errors.ForbiddenWebhookUrl: 400,
+    crypto.InvalidKey: 400,
+    crypto.DecryptionFailed: 400,
+    errors.QueueFull: 429,
+    errors.WrongCapability: 403,
+    errors.Unauthorized: 401,
+    errors.QuotaExceeded: 403,
+    errors.ClientNotAllowed: 403,
+    errors.RateLimited: 429,
 }
 
 
@@ -68,6 +77,7 @@ class InternalError(errors.EmsError):
 STATUS.update({RouteNotFound: 404, MethodNotAllowed: 405, InternalError: 500})
 
 H = TypeVar("H")
+Handler = Callable[[MutableMapping[str, Any], Any, Any, list[str]], Awaitable[int]]
 
 
 def pick(methods: dict[str, H], method: str, what: str) -> H:

@@ -23,7 +23,7 @@ from ems.core.errors import (
     TooManyEntries,
 )
 from ems.core.models import NewMessage, QueueStats, ReceiveRequest, StoredMessage
-from ems.core.queues import Delivery, QueueService, QueueView, new_message_id
+from ems.core.queues import Delivery, NewQueue, QueueService, QueueView, new_message_id
 from ems.server import problems
 from ems.server.http import (
     JSON,
@@ -49,8 +49,15 @@ BATCH_ENTRY_FIELDS: Final = frozenset(
     {"body", "body_encoding", "correlation_id", "delay_seconds", "attributes"}
 )
 NO_PARAMS: Final = frozenset[str]()
+_QUEUE_ROUTES: Final = {
+    key: "/ems/queue/{id}" + "".join("/" + p for p in key)
+    for key in [(), ("message",), ("messages",), ("messages", "delete"),
+                ("messages", "visibility"), ("purge",), ("rotate",), ("peek",)]
+}  # fmt: skip
 
-Handler = Callable[[Scope, Receive, Send, list[str]], Awaitable[None]]
+Handler = Callable[[Scope, Receive, Send, list[str]], Awaitable[int]]
+# who may create queues or topics: returns (owner, quota) or raises Unauthorized
+CreationCheck = Callable[[Scope, str], tuple[str | None, int | None]]
 
 
 def queue_document(view: QueueView) -> dict[str, Any]:
@@ -63,11 +70,22 @@ def queue_document(view: QueueView) -> dict[str, Any]:
         "max_message_bytes": config.max_message_bytes,
         "delay_seconds": config.delay_seconds,
         "receive_wait_seconds": config.receive_wait_seconds,
+        "max_stored_messages": view.max_stored_messages,
+        "max_stored_bytes": view.max_stored_bytes,
         "dead_letter": (
             {"queue_id": view.dead_letter_queue_id, "max_receives": dead_letter.max_receives}
             if dead_letter is not None
             else None
         ),
+    }
+
+
+def new_queue_document(created: NewQueue) -> dict[str, Any]:
+    return {
+        "queue_id": created.view.queue_id,
+        "send_id": created.send_id,
+        "receive_id": created.receive_id,
+        **{k: v for k, v in queue_document(created.view).items() if k != "queue_id"},
     }
 
 
@@ -80,6 +98,8 @@ def stats_document(stats: QueueStats, now_ms: int) -> dict[str, Any]:
         "oldest_message_age_seconds": (
             max(0, (now_ms - oldest) // 1000) if oldest is not None else None
         ),
+        "stored_messages": stats.stored_messages,
+        "stored_bytes": stats.stored_bytes,
     }
 
 
@@ -123,8 +143,9 @@ async def _watch_disconnect(receive: Receive) -> None:
 
 
 class QueueHandlers:
-    def __init__(self, service: QueueService) -> None:
+    def __init__(self, service: QueueService, authorize_creation: CreationCheck) -> None:
         self.service = service
+        self.authorize_creation = authorize_creation
         # parts after /ems/queue/{queue_id}: (sub-resource path) -> {method: handler}
         self.routes: dict[tuple[str, ...], dict[str, Handler]] = {
             (): {"GET": self.describe, "PATCH": self.update, "DELETE": self.delete_queue},
@@ -133,6 +154,7 @@ class QueueHandlers:
             ("messages", "delete"): {"POST": self.delete_batch},
             ("messages", "visibility"): {"POST": self.change_visibility_batch},
             ("purge",): {"POST": self.purge},
+            ("rotate",): {"POST": self.rotate},
             ("peek",): {"GET": self.peek},
         }
         self.message_routes: dict[str, Handler] = {
@@ -140,61 +162,75 @@ class QueueHandlers:
             "PATCH": self.change_visibility,
         }
 
-    def route(self, method: str, parts: list[str]) -> Handler:
-        """The handler for ``/ems/queue/...`` (``parts`` starts after ``queue``)."""
+    def route(self, method: str, parts: list[str]) -> tuple[Handler, str]:
+        """The handler for ``/ems/queue/...`` (``parts`` starts after ``queue``), and its route
+        as a template (metrics and logs never see an id)."""
         if not parts:
-            return problems.pick({"POST": self.create}, method, "/ems/queue")
+            return problems.pick({"POST": self.create}, method, "/ems/queue"), "/ems/queue"
         if len(parts) == 3 and parts[1] == "message":
-            return problems.pick(self.message_routes, method, "a message's receipt handle")
-        methods = self.routes.get(tuple(parts[1:]))
+            handler = problems.pick(self.message_routes, method, "a message's receipt handle")
+            return handler, "/ems/queue/{id}/message/{receipt_handle}"
+        key = tuple(parts[1:])
+        methods = self.routes.get(key)
         if methods is None:
             raise problems.RouteNotFound(
                 f"No such resource under /ems/queue/{{queue_id}}: /{'/'.join(parts[1:])}."
             )
-        return problems.pick(methods, method, "this resource")
+        return problems.pick(methods, method, "this resource"), _QUEUE_ROUTES[key]
 
     # queues
 
-    async def create(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> None:
+    async def create(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
         query(scope, NO_PARAMS)
         document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES, optional=True)
-        view = await self.service.create_queue(document)
-        location = f"/ems/queue/{view.queue_id}".encode()
-        await respond_json(send, 201, queue_document(view), [(b"location", location)])
+        owner, quota = self.authorize_creation(scope, "queues")
+        created = await self.service.create_queue(document, owner=owner, quota=quota)
+        location = f"/ems/queue/{created.view.queue_id}".encode()
+        return await respond_json(send, 201, new_queue_document(created), [(b"location", location)])
 
-    async def describe(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+    async def rotate(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+        query(scope, NO_PARAMS)
+        rotated = await self.service.rotate(parts[0])
+        return await respond_json(
+            send,
+            200,
+            {"queue_id": parts[0], "send_id": rotated.send_id, "receive_id": rotated.receive_id},
+        )
+
+    async def describe(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         query(scope, NO_PARAMS)
         view, stats = await self.service.describe_queue(parts[0])
         document = queue_document(view)
         document.update(stats_document(stats, self.service.store.clock.now_ms()))
-        await respond_json(send, 200, document)
+        return await respond_json(send, 200, document)
 
-    async def update(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+    async def update(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         query(scope, NO_PARAMS)
-        await self.service.get_queue(parts[0])
+        await self.service.queue_for_owner(parts[0])
         document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES)
         view = await self.service.update_queue(parts[0], document)
-        await respond_json(send, 200, queue_document(view))
+        return await respond_json(send, 200, queue_document(view))
 
     async def delete_queue(
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> None:
+    ) -> int:
         query(scope, NO_PARAMS)
         await self.service.delete_queue(parts[0])
-        await respond(send, 204)
+        return await respond(send, 204)
 
-    async def purge(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+    async def purge(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         query(scope, NO_PARAMS)
         await self.service.purge_queue(parts[0])
-        await respond(send, 204)
+        return await respond(send, 204)
 
     # messages
 
-    async def send(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+    async def send(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         queue_id = parts[0]
         # look the queue up before reading the body: an unknown queue costs no upload, and
         # the body is refused as soon as it crosses this queue's limit
-        record = await self.service.get_queue(queue_id)
+        target = await self.service.sending_target(queue_id)
+        record = target.record
         correlation_id = None
         delay = None
         if scope["query_string"]:
@@ -209,26 +245,24 @@ class QueueHandlers:
         )
         message_id = new_message_id()
         await self.service.send(
-            queue_id, [NewMessage(message_id, body, correlation_id, attributes, delay)]
+            target, [NewMessage(message_id, body, correlation_id, attributes, delay)]
         )
-        await respond(send, 201, b'{"message_id":"' + message_id.encode() + b'"}', JSON)
+        return await respond(send, 201, b'{"message_id":"' + message_id.encode() + b'"}', JSON)
 
-    async def send_batch(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> None:
+    async def send_batch(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         query(scope, NO_PARAMS)
         queue_id = parts[0]
-        record = await self.service.get_queue(queue_id)
+        target = await self.service.sending_target(queue_id)
         document = await read_json(scope, receive, limits.MAX_BATCH_REQUEST_BYTES)
         entries = _entries(document, "messages")
         messages = [
-            _batch_message(i, entry, record.config.max_message_bytes)
+            _batch_message(i, entry, target.record.config.max_message_bytes)
             for i, entry in enumerate(entries)
         ]
-        await self.service.send(queue_id, messages)
-        await respond_json(send, 201, {"message_ids": [m.message_id for m in messages]})
+        await self.service.send(target, messages)
+        return await respond_json(send, 201, {"message_ids": [m.message_id for m in messages]})
 
-    async def receive(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+    async def receive(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         queue_id = parts[0]
         params = query(scope, RECEIVE_PARAMS)
         request = ReceiveRequest(
@@ -242,7 +276,7 @@ class QueueHandlers:
         )
         wait = _param(params, limits.WAIT)
         if wait is None:
-            wait = (await self.service.get_queue(queue_id)).config.receive_wait_seconds
+            wait = (await self.service.queue_for_receiving(queue_id)).config.receive_wait_seconds
         watcher: asyncio.Task[None] | None = None
         if wait > 0:
             watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive))
@@ -255,20 +289,20 @@ class QueueHandlers:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
-        await respond(
+        return await respond(
             send, 200, dumps({"messages": [delivery_document(d) for d in deliveries]}), JSON
         )
 
     async def delete_message(
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> None:
+    ) -> int:
         query(scope, NO_PARAMS)
         await self.service.delete_message(parts[0], parts[2])
-        await respond(send, 204)
+        return await respond(send, 204)
 
     async def change_visibility(
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> None:
+    ) -> int:
         params = query(scope, VISIBILITY_PARAMS)
         timeout = _param(params, limits.VISIBILITY_TIMEOUT)
         if timeout is None:
@@ -278,11 +312,11 @@ class QueueHandlers:
                 parameter="visibility_timeout",
             )
         await self.service.change_visibility(parts[0], parts[2], timeout)
-        await respond(send, 204)
+        return await respond(send, 204)
 
     async def delete_batch(
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> None:
+    ) -> int:
         query(scope, NO_PARAMS)
         document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES * 16)
         handles = _entries(document, "receipt_handles")
@@ -290,11 +324,11 @@ class QueueHandlers:
             if not isinstance(handle, str):
                 raise InvalidRequest(f"receipt_handles[{i}] must be a string.")
         outcomes = await self.service.delete_messages(parts[0], handles)
-        await respond_json(send, 200, {"results": _results(handles, outcomes)})
+        return await respond_json(send, 200, {"results": _results(handles, outcomes)})
 
     async def change_visibility_batch(
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> None:
+    ) -> int:
         query(scope, NO_PARAMS)
         document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES * 16)
         entries: list[tuple[str, int]] = []
@@ -313,9 +347,11 @@ class QueueHandlers:
                 raise InvalidRequest(f"entries[{i}]: {error.detail}") from None
             entries.append((entry["receipt_handle"], timeout))
         outcomes = await self.service.change_visibilities(parts[0], entries)
-        await respond_json(send, 200, {"results": _results([h for h, _ in entries], outcomes)})
+        return await respond_json(
+            send, 200, {"results": _results([h for h, _ in entries], outcomes)}
+        )
 
-    async def peek(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+    async def peek(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         params = query(scope, PEEK_PARAMS)
         limit = _param(params, limits.PEEK_MESSAGES) or 10
         after = None
@@ -340,7 +376,7 @@ class QueueHandlers:
             document["visible_at"] = rfc3339(message.visible_at_ms)
             messages.append(document)
         next_cursor = str(result.next_after) if result.next_after is not None else None
-        await respond_json(send, 200, {"messages": messages, "next": next_cursor})
+        return await respond_json(send, 200, {"messages": messages, "next": next_cursor})
 
 
 def _param(params: dict[str, str], bound: limits.Bound) -> int | None:

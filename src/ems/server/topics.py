@@ -22,9 +22,9 @@ from ems.server.http import (
     respond,
     respond_json,
 )
-from ems.server.queues import attributes_from_headers
+from ems.server.queues import CreationCheck, attributes_from_headers
 
-Handler = Callable[[Scope, Receive, Send, list[str]], Awaitable[None]]
+Handler = Callable[[Scope, Receive, Send, list[str]], Awaitable[int]]
 NO_PARAMS: Final = frozenset[str]()
 SUBSCRIBE_PARAMS: Final = frozenset({"queue_id", "url"})
 PUBLISH_PARAMS: Final = frozenset({"correlation_id"})
@@ -62,6 +62,14 @@ def subscription_document(topic_id: str, record: SubscriptionRecord) -> dict[str
         ),
         "created_at": rfc3339(record.created_at_ms),
     }
+    if record.protocol is Protocol.QUEUE:
+        # queue subscriptions only fail when the queue cannot take a message (size, full)
+        stats = record.stats
+        document["deliveries"] = {
+            "failed": stats.failed,
+            "last_attempt_at": rfc3339(stats.last_attempt_at_ms),
+            "last_error": stats.last_error,
+        }
     if record.protocol is Protocol.HTTP:
         policy = record.policy
         stats = record.stats
@@ -89,9 +97,12 @@ def subscription_document(topic_id: str, record: SubscriptionRecord) -> dict[str
 
 
 class TopicHandlers:
-    def __init__(self, service: TopicService, public_url: str | None) -> None:
+    def __init__(
+        self, service: TopicService, public_url: str | None, authorize_creation: CreationCheck
+    ) -> None:
         self.service = service
         self.public_url = public_url
+        self.authorize_creation = authorize_creation
         self.routes: dict[tuple[str, ...], dict[str, Handler]] = {
             (): {"GET": self.describe, "DELETE": self.delete},
             ("subscription",): {"POST": self.subscribe, "GET": self.list_subscriptions},
@@ -102,41 +113,47 @@ class TopicHandlers:
             "DELETE": self.unsubscribe,
         }
 
-    def route(self, method: str, parts: list[str]) -> Handler:
-        """The handler for ``/ems/topic/...`` (``parts`` starts after ``topic``)."""
+    def route(self, method: str, parts: list[str]) -> tuple[Handler, str]:
+        """The handler for ``/ems/topic/...`` (``parts`` starts after ``topic``), and its route
+        as a template."""
         if not parts:
-            return problems.pick({"POST": self.create}, method, "/ems/topic")
+            return problems.pick({"POST": self.create}, method, "/ems/topic"), "/ems/topic"
         if len(parts) == 2 and parts[0] == "confirm":
-            return problems.pick({"GET": self.confirm}, method, "a confirmation link")
+            handler: Handler = problems.pick({"GET": self.confirm}, method, "a confirmation link")
+            return handler, "/ems/topic/confirm/{token}"
         if len(parts) == 3 and parts[1] == "subscription":
-            return problems.pick(self.subscription_routes, method, "a subscription")
-        methods = self.routes.get(tuple(parts[1:]))
+            handler = problems.pick(self.subscription_routes, method, "a subscription")
+            return handler, "/ems/topic/{id}/subscription/{subscription_id}"
+        key = tuple(parts[1:])
+        methods = self.routes.get(key)
         if methods is None:
             raise problems.RouteNotFound(
                 f"No such resource under /ems/topic/{{topic_id}}: /{'/'.join(parts[1:])}."
             )
-        return problems.pick(methods, method, "this resource")
+        label = "/ems/topic/{id}" + "".join("/" + p for p in key)
+        return problems.pick(methods, method, "this resource"), label
 
-    async def create(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> None:
+    async def create(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
         query(scope, NO_PARAMS)
         document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES, optional=True)
-        view = await self.service.create_topic(document)
+        owner, quota = self.authorize_creation(scope, "topics")
+        view = await self.service.create_topic(document, owner=owner, quota=quota)
         location = f"/ems/topic/{view.topic_id}".encode()
-        await respond_json(send, 201, topic_document(view), [(b"location", location)])
+        return await respond_json(send, 201, topic_document(view), [(b"location", location)])
 
-    async def describe(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+    async def describe(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         query(scope, NO_PARAMS)
         record, stats = await self.service.describe_topic(parts[0])
         document = topic_document(TopicView(parts[0], record))
         document.update(stats_document(stats))
-        await respond_json(send, 200, document)
+        return await respond_json(send, 200, document)
 
-    async def delete(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+    async def delete(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         query(scope, NO_PARAMS)
         await self.service.delete_topic(parts[0])
-        await respond(send, 204)
+        return await respond(send, 204)
 
-    async def subscribe(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+    async def subscribe(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         params = query(scope, SUBSCRIBE_PARAMS)
         topic_id = parts[0]
         await self.service.get_topic(topic_id)
@@ -152,7 +169,7 @@ class TopicHandlers:
             record = await self.service.subscribe_url(
                 topic_id, params["url"], document, confirm_base=self._base_url(scope)
             )
-        await respond_json(
+        return await respond_json(
             send, 201 if record.created else 200, subscription_document(topic_id, record)
         )
 
@@ -168,10 +185,10 @@ class TopicHandlers:
 
     async def list_subscriptions(
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> None:
+    ) -> int:
         query(scope, NO_PARAMS)
         records = await self.service.subscriptions(parts[0])
-        await respond_json(
+        return await respond_json(
             send,
             200,
             {"subscriptions": [subscription_document(parts[0], r) for r in records]},
@@ -179,25 +196,25 @@ class TopicHandlers:
 
     async def subscription(
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> None:
+    ) -> int:
         query(scope, NO_PARAMS)
         record = await self.service.subscription(parts[0], parts[2])
-        await respond_json(send, 200, subscription_document(parts[0], record))
+        return await respond_json(send, 200, subscription_document(parts[0], record))
 
     async def unsubscribe(
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> None:
+    ) -> int:
         query(scope, NO_PARAMS)
         await self.service.unsubscribe(parts[0], parts[2])
-        await respond(send, 204)
+        return await respond(send, 204)
 
-    async def confirm(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+    async def confirm(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         record = await self.service.confirm(parts[1])
-        await respond_json(
+        return await respond_json(
             send, 200, {"subscription_id": record.subscription_id, "status": record.status.value}
         )
 
-    async def publish(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> None:
+    async def publish(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         topic_id = parts[0]
         topic = await self.service.get_topic(topic_id)
         params = query(scope, PUBLISH_PARAMS)
@@ -218,7 +235,7 @@ class TopicHandlers:
             max_bytes=limit,
         )
         result = await self.service.publish(topic_id, message)
-        await respond_json(
+        return await respond_json(
             send,
             201,
             {

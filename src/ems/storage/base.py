@@ -19,14 +19,17 @@ from ems.core.models import (
     NewMessage,
     Outcome,
     PeekResult,
+    QueueCapabilities,
     QueueChanges,
     QueueConfig,
     QueueRecord,
     QueueStats,
+    QueueSummary,
     Receipt,
     ReceiveRequest,
     ReceiveResult,
     SweepReport,
+    TopicSummary,
 )
 from ems.core.topic_models import (
     AttemptResult,
@@ -65,12 +68,24 @@ class Store(abc.ABC):
     # queues
 
     @abc.abstractmethod
-    async def create_queue(self, queue_hash: bytes, config: QueueConfig) -> QueueRecord:
-        """Raise DeadLetterQueueNotFound if ``config.dead_letter`` names no queue."""
+    async def create_queue(
+        self,
+        capabilities: QueueCapabilities,
+        config: QueueConfig,
+        *,
+        owner: str | None = None,
+        quota: int | None = None,
+    ) -> QueueRecord:
+        """Raise DeadLetterQueueNotFound if ``config.dead_letter`` names no queue, and
+        QuotaExceeded if ``owner`` already has ``quota`` queues."""
 
     @abc.abstractmethod
     async def get_queue(self, queue_hash: bytes) -> QueueRecord:
-        """Raise QueueNotFound. May be served from a cache that is exact on this node."""
+        """The queue reached by any of its ids, with the scope of that id; raise QueueNotFound.
+
+        Every other operation also accepts any of a queue's ids: enforcing scopes is the
+        service's job. May be served from a cache that is exact on this node.
+        """
 
     @abc.abstractmethod
     async def queue_stats(self, queue_hash: bytes) -> QueueStats:
@@ -78,6 +93,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def update_queue(self, queue_hash: bytes, changes: QueueChanges) -> QueueRecord: ...
+
+    @abc.abstractmethod
+    async def rotate_queue(self, queue_hash: bytes, send_hash: bytes, receive_hash: bytes) -> None:
+        """Replace the queue's send and receive ids; the old ones stop working."""
 
     @abc.abstractmethod
     async def delete_queue(self, queue_hash: bytes) -> None:
@@ -91,7 +110,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def send(self, queue_hash: bytes, messages: Sequence[NewMessage]) -> None:
-        """Store all messages or none. Raise MessageTooLarge if one exceeds the queue's limit."""
+        """Store all messages or none. Raise MessageTooLarge if one exceeds the queue's limit,
+        and QueueFull if they would take the queue past its stored messages or bytes."""
 
     @abc.abstractmethod
     async def receive(self, queue_hash: bytes, request: ReceiveRequest) -> ReceiveResult:
@@ -127,7 +147,13 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def create_topic(
-        self, topic_hash: bytes, public_id: str, config: TopicConfig
+        self,
+        topic_hash: bytes,
+        public_id: str,
+        config: TopicConfig,
+        *,
+        owner: str | None = None,
+        quota: int | None = None,
     ) -> TopicRecord: ...
 
     @abc.abstractmethod
@@ -170,7 +196,8 @@ class Store(abc.ABC):
     async def publish(self, topic_hash: bytes, message: TopicMessage) -> PublishResult:
         """In one transaction: the message into every matching queue, one push per webhook.
 
-        Raise MessageTooLarge (and change nothing) if a subscribed queue's limit is smaller.
+        A queue that cannot take the message (too large for it, or full) is skipped and the
+        failure recorded on its subscription: one subscriber must not block the others.
         """
 
     # webhook deliveries
@@ -192,3 +219,16 @@ class Store(abc.ABC):
         A notification that failed for good goes to the subscription's dead-letter queue, if
         it names one, as a JSON envelope.
         """
+
+    # administration
+
+    @abc.abstractmethod
+    async def list_queues(self, *, after: int, limit: int) -> list[QueueSummary]:
+        """Queues in creation order, after internal key ``after``."""
+
+    @abc.abstractmethod
+    async def deepest_queues(self, limit: int) -> list[QueueSummary]:
+        """The queues holding the most messages."""
+
+    @abc.abstractmethod
+    async def list_topics(self, *, after: int, limit: int) -> list[TopicSummary]: ...

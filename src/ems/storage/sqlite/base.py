@@ -14,7 +14,7 @@ import os
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +22,19 @@ from types import MappingProxyType
 from typing import IO, Any, Final, Literal, TypeVar
 
 from ems.core.clock import Clock, SystemClock
-from ems.core.errors import MessageTooLarge, QueueNotFound, TopicNotFound
-from ems.core.models import DeadLetter, NewMessage, QueueConfig, QueueRecord, StoredMessage
+from ems.core.errors import MessageTooLarge, QueueFull, QueueNotFound, TopicNotFound
+from ems.core.models import (
+    DeadLetter,
+    NewMessage,
+    QueueConfig,
+    QueueRecord,
+    Scope,
+    StorageLimits,
+    StoredMessage,
+)
 from ems.core.topic_models import TopicConfig, TopicRecord
 from ems.core.wakeups import Wakeups
+from ems.storage.cipher import BodyCipher, open_body
 from ems.storage.sqlite.migrations import migrate
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import GroupCommitWriter, Txn
@@ -54,7 +63,8 @@ class QueueRow:
 
 def queue_from_row(row: tuple[Any, ...]) -> QueueRow:
     (key, partition, visibility, retention, max_bytes, delay, wait, dl_key, dl_hash,
-     max_receives, sealed, created_at, dl_partition) = row  # fmt: skip
+     max_receives, sealed, created_at, dl_partition, max_stored_messages, max_stored_bytes,
+     scope) = row  # fmt: skip
     dead_letter = (
         DeadLetter(queue_hash=dl_hash, max_receives=max_receives, sealed_queue_id=sealed)
         if dl_key is not None and dl_hash is not None
@@ -67,8 +77,11 @@ def queue_from_row(row: tuple[Any, ...]) -> QueueRow:
         delay_seconds=delay,
         receive_wait_seconds=wait,
         dead_letter=dead_letter,
+        max_stored_messages=max_stored_messages,
+        max_stored_bytes=max_stored_bytes,
     )
-    return QueueRow(QueueRecord(key, config, created_at), partition, dl_key, dl_partition)
+    record = QueueRecord(key, config, created_at, Scope(scope))
+    return QueueRow(record, partition, dl_key, dl_partition)
 
 
 def queue_in(txn: Txn, queue_hash: bytes) -> QueueRow:
@@ -114,62 +127,20 @@ def lookup_queue(conn: sqlite3.Connection, queue_hash: bytes) -> QueueRow:
     return queue_from_row(row)
 
 
-def message_from_row(
-    row: tuple[Any, ...], visible_at: int, *, received_at: int | None = None
-) -> StoredMessage:
-    """A message row; with ``received_at``, as its receiver sees it after this receive."""
-    seq, message_id, body, correlation_id, attributes, receive_count, sent_at, first_received = row
-    if received_at is not None:
-        receive_count += 1
-        first_received = first_received or received_at
-    return StoredMessage(
-        seq=seq,
-        message_id=message_id,
-        body=body,
-        correlation_id=correlation_id,
-        attributes=json.loads(attributes) if attributes else _EMPTY,
-        receive_count=receive_count,
-        sent_at_ms=sent_at,
-        first_received_at_ms=first_received,
-        visible_at_ms=visible_at,
-    )
-
-
 # queue key -> correlation ids of the messages that became receivable (one entry per message)
 Wake = dict[int, list[str | None]]
 
 
 def oversize(queue: QueueRow, messages: Iterable[NewMessage]) -> MessageTooLarge | None:
     limit = queue.record.config.max_message_bytes
-    largest = max((m.size for m in messages), default=0)
-    if largest <= limit:
-        return None
-    return MessageTooLarge(
-        f"A message is {largest} bytes (body plus attributes); this queue accepts at most {limit}."
-    )
-
-
-def add_message_rows(
-    queue: QueueRow,
-    messages: Iterable[NewMessage],
-    now: int,
-    rows: list[tuple[Any, ...]],
-    wake: Wake,
-) -> None:
-    """Append the INSERT rows of ``messages`` into ``queue``; note what is receivable now."""
-    default_delay = queue.record.config.delay_seconds
-    key, partition = queue.record.key, queue.partition
     for message in messages:
-        delay = default_delay if message.delay_seconds is None else message.delay_seconds
-        if delay == 0:
-            wake.setdefault(key, []).append(message.correlation_id)
-        attributes = (
-            json.dumps(message.attributes, separators=(",", ":")) if message.attributes else None
-        )
-        rows.append(
-            (partition, now + delay * 1000, now, message.message_id, message.correlation_id,
-             attributes, message.body)
-        )  # fmt: skip
+        size = message.size
+        if size > limit:
+            return MessageTooLarge(
+                f"A message is {size} bytes (body plus attributes); this queue accepts at most "
+                f"{limit}."
+            )
+    return None
 
 
 def _connect(path: Path, synchronous: Synchronous, *, readonly: bool) -> sqlite3.Connection:
@@ -193,8 +164,12 @@ class SqliteBase:
         clock: Clock | None = None,
         wakeups: Wakeups | None = None,
         synchronous: Synchronous = "FULL",
+        limits: StorageLimits | None = None,
+        cipher: BodyCipher | None = None,
     ) -> None:
         self.path = Path(path)
+        self.limits = limits or StorageLimits()
+        self._cipher = cipher
         self.clock: Clock = clock or SystemClock()
         self.wakeups = wakeups or Wakeups()
         self._synchronous = synchronous
@@ -206,6 +181,7 @@ class SqliteBase:
         # writer, which invalidates entries after commit; the epoch stops a slow read that
         # raced an invalidation from caching what it read
         self._cache: dict[bytes, QueueRecord] = {}
+        self._cached_hashes: dict[int, set[bytes]] = {}  # queue key -> its cached id hashes
         self._cache_epoch = 0
         self._retention_cursor = 0
         self._topics: dict[bytes, TopicRecord] = {}
@@ -277,10 +253,92 @@ class SqliteBase:
             self._reader_conns.append(conn)
         return query(conn)
 
-    def _forget(self, *queue_hashes: bytes) -> None:
+    def _cache_queue(self, queue_hash: bytes, record: QueueRecord, epoch: int) -> None:
+        if epoch == self._cache_epoch:
+            self._cache[queue_hash] = record
+            self._cached_hashes.setdefault(record.key, set()).add(queue_hash)
+
+    def _forget(self, *queue_keys: int) -> None:
+        """Drop cached records of these queues, under every id they were reached by."""
         self._cache_epoch += 1
-        for queue_hash in queue_hashes:
-            self._cache.pop(queue_hash, None)
+        for key in queue_keys:
+            for queue_hash in self._cached_hashes.pop(key, ()):
+                self._cache.pop(queue_hash, None)
+
+    def _reserve(self, txn: Txn, queue: QueueRow, count: int, size: int) -> QueueFull | None:
+        """Take room for ``count`` messages of ``size`` stored bytes, or say why not."""
+        cursor = txn.conn.execute(
+            Q["reserve_storage"],
+            (count, size, queue.record.key, self.limits.max_messages, self.limits.max_bytes),
+        )
+        if cursor.rowcount == 1:
+            return None
+        config = queue.record.config
+        return QueueFull(
+            "This queue holds as many messages as it may (at most "
+            f"{config.max_stored_messages or self.limits.max_messages:,} messages and "
+            f"{config.max_stored_bytes or self.limits.max_bytes:,} bytes); receive and delete "
+            "messages to make room, or raise max_stored_messages / max_stored_bytes."
+        )
+
+    def _release(self, txn: Txn, queue_key: int, count: int, size: int) -> None:
+        if count:
+            txn.conn.execute(Q["release_storage"], (count, size, queue_key))
+
+    def _message_rows(
+        self,
+        queue: QueueRow,
+        messages: Iterable[NewMessage],
+        now: int,
+        rows: list[tuple[Any, ...]],
+    ) -> tuple[int, list[str | None]]:
+        """Append the INSERT rows of ``messages`` into ``queue``.
+
+        Returns the bytes the bodies take as stored (sealed, with at-rest encryption on) and the
+        correlation ids of the messages receivable at once (for waking long polls).
+        """
+        default_delay = queue.record.config.delay_seconds
+        partition = queue.partition
+        cipher = self._cipher
+        stored = 0
+        receivable: list[str | None] = []
+        for message in messages:
+            delay = default_delay if message.delay_seconds is None else message.delay_seconds
+            if delay == 0:
+                receivable.append(message.correlation_id)
+            attributes = (
+                json.dumps(message.attributes, separators=(",", ":"))
+                if message.attributes
+                else None
+            )
+            body, key_id = (message.body, None) if cipher is None else cipher.seal(message.body)
+            stored += len(body)
+            rows.append(
+                (partition, now + delay * 1000, now, message.message_id, message.correlation_id,
+                 attributes, body, key_id)
+            )  # fmt: skip
+        return stored, receivable
+
+    def _stored_message(
+        self, row: Sequence[Any], visible_at: int, *, received_at: int | None = None
+    ) -> StoredMessage:
+        """A message row; with ``received_at``, as its receiver sees it after this receive."""
+        (seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
+         first_received, key_id) = row[:9]  # fmt: skip
+        if received_at is not None:
+            receive_count += 1
+            first_received = first_received or received_at
+        return StoredMessage(
+            seq=seq,
+            message_id=message_id,
+            body=open_body(self._cipher, body, key_id),
+            correlation_id=correlation_id,
+            attributes=json.loads(attributes) if attributes else _EMPTY,
+            receive_count=receive_count,
+            sent_at_ms=sent_at,
+            first_received_at_ms=first_received,
+            visible_at_ms=visible_at,
+        )
 
     def _insert_messages(self, txn: Txn, rows: list[tuple[Any, ...]], wake: Wake) -> None:
         if rows:

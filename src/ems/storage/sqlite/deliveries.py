@@ -17,7 +17,8 @@ from ems.core.topic_models import (
     Status,
     TopicMessage,
 )
-from ems.storage.sqlite.base import SqliteBase, Wake, add_message_rows, queue_by_key
+from ems.storage.cipher import open_body
+from ems.storage.sqlite.base import SqliteBase, Wake, queue_by_key
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import Txn
 
@@ -46,7 +47,7 @@ class DeliveryOperations(SqliteBase):
             conn.executemany(Q["lease_delivery"], [(lease, row[0]) for row in due])
             tasks = []
             for key, kind, webhook_id, attempts, message_key in due:
-                message, published_at = _topic_message(conn, message_key)
+                message, published_at = self._topic_message(conn, message_key)
                 if kind == DeliveryKind.NOTIFICATION and message is None:
                     continue  # cannot happen: a message lives while it has deliveries
                 if kind == DeliveryKind.CONFIRMATION and status == Status.CONFIRMED:
@@ -119,24 +120,26 @@ class DeliveryOperations(SqliteBase):
         )
         rows: list[tuple[Any, ...]] = []
         wake: Wake = {}
-        add_message_rows(queue, (failure,), txn.now_ms, rows, wake)
+        size, receivable = self._message_rows(queue, (failure,), txn.now_ms, rows)
+        txn.conn.execute(Q["force_storage"], (1, size, queue.record.key))
+        if receivable:
+            wake[queue.record.key] = receivable
         self._insert_messages(txn, rows, wake)
 
-
-def _topic_message(
-    conn: sqlite3.Connection, message_key: int | None
-) -> tuple[TopicMessage | None, int | None]:
-    if message_key is None:
-        return None, None
-    row = conn.execute(Q["topic_message"], (message_key,)).fetchone()
-    if row is None:
-        return None, None
-    message_id, body, content_type, correlation_id, attributes, published_at = row
-    message = TopicMessage(
-        message_id=message_id,
-        body=body,
-        content_type=content_type,
-        correlation_id=correlation_id,
-        attributes=json.loads(attributes) if attributes else None,
-    )
-    return message, published_at
+    def _topic_message(
+        self, conn: sqlite3.Connection, message_key: int | None
+    ) -> tuple[TopicMessage | None, int | None]:
+        if message_key is None:
+            return None, None
+        row = conn.execute(Q["topic_message"], (message_key,)).fetchone()
+        if row is None:
+            return None, None
+        message_id, body, content_type, correlation_id, attributes, published_at, key_id = row
+        message = TopicMessage(
+            message_id=message_id,
+            body=open_body(self._cipher, body, key_id),
+            content_type=content_type,
+            correlation_id=correlation_id,
+            attributes=json.loads(attributes) if attributes else None,
+        )
+        return message, published_at

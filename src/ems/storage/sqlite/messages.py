@@ -25,9 +25,7 @@ from ems.storage.sqlite.base import (
     QueueRow,
     SqliteBase,
     Wake,
-    add_message_rows,
     lookup_queue,
-    message_from_row,
     oversize,
     queue_in,
 )
@@ -42,23 +40,49 @@ class MessageOperations(SqliteBase):
         await self._writer.submit_grouped(self._append, (queue_hash, messages))
 
     def _append(self, txn: Txn, sends: list[tuple[bytes, Sequence[NewMessage]]]) -> list[Any]:
-        """All sends of a run in one INSERT: the hot path of the whole server."""
-        rows: list[tuple[Any, ...]] = []
-        results: list[Any] = []
-        wake: Wake = {}
-        for queue_hash, messages in sends:
+        """All sends of a run in one INSERT: the hot path of the whole server.
+
+        Room in each queue is reserved once for all of the run's sends to it; only when that
+        fails (the queue is nearly full) is it reserved send by send, so that each send still
+        fits whole or fails alone.
+        """
+        results: list[Any] = [None] * len(sends)
+        # queue key -> (queue, [(index of the send, its rows, stored bytes, receivable)])
+        planned: dict[int, tuple[QueueRow, list[tuple[int, list[Any], int, list[Any]]]]] = {}
+        for index, (queue_hash, messages) in enumerate(sends):
             try:
                 queue = queue_in(txn, queue_hash)
             except QueueNotFound as error:
-                results.append(error)
+                results[index] = error
                 continue
             too_large = oversize(queue, messages)
             if too_large is not None:
-                results.append(too_large)
+                results[index] = too_large
                 continue
-            add_message_rows(queue, messages, txn.now_ms, rows, wake)
-            results.append(None)
-        self._insert_messages(txn, rows, wake)
+            rows: list[tuple[Any, ...]] = []
+            size, receivable = self._message_rows(queue, messages, txn.now_ms, rows)
+            entry = planned.setdefault(queue.record.key, (queue, []))
+            entry[1].append((index, rows, size, receivable))
+        all_rows: list[tuple[Any, ...]] = []
+        wake: Wake = {}
+        for queue, parts in planned.values():
+            count = sum(len(rows) for _, rows, _, _ in parts)
+            size = sum(part[2] for part in parts)
+            if len(parts) > 1 and self._reserve(txn, queue, count, size) is None:
+                accepted = parts
+            else:
+                accepted = []
+                for part in parts:
+                    full = self._reserve(txn, queue, len(part[1]), part[2])
+                    if full is None:
+                        accepted.append(part)
+                    else:
+                        results[part[0]] = full
+            for _, rows, _, receivable in accepted:
+                all_rows.extend(rows)
+                if receivable:
+                    wake.setdefault(queue.record.key, []).extend(receivable)
+        self._insert_messages(txn, all_rows, wake)
         return results
 
     async def receive(self, queue_hash: bytes, request: ReceiveRequest) -> ReceiveResult:
@@ -87,6 +111,7 @@ class MessageOperations(SqliteBase):
         claimed: list[StoredMessage] = []
         claimed_seqs: set[int] = set()
         moved_correlations: list[str | None] = []
+        moved_bytes = 0
         while len(claimed) < request.max_messages:
             limit = request.max_messages - len(claimed)
             if correlation_id is None:
@@ -104,17 +129,22 @@ class MessageOperations(SqliteBase):
                     continue
                 if max_receives is not None and receive_count >= max_receives:
                     moves.append((queue.dead_letter_partition, now, seq))
+                    moved_bytes += len(row[2])
                     moved_correlations.append(row[3])
                     continue
                 claims.append((visible_at, now, seq))
                 claimed_seqs.add(seq)
-                claimed.append(message_from_row(row, visible_at, received_at=now))
+                claimed.append(self._stored_message(row, visible_at, received_at=now))
             conn.executemany(Q["claim"], claims)
             if not moves:
                 break
             conn.executemany(Q["dead_letter_move"], moves)
-        if moved_correlations and queue.dead_letter_key is not None:
-            dl_key, moved = queue.dead_letter_key, len(moved_correlations)
+        moved = len(moved_correlations)
+        if moved and queue.dead_letter_key is not None:
+            dl_key = queue.dead_letter_key
+            # the messages, and the room they take, go to the dead-letter queue
+            self._release(txn, queue.record.key, moved, moved_bytes)
+            conn.execute(Q["force_storage"], (moved, moved_bytes, dl_key))
             txn.after_commit(lambda: self.wakeups.notify(dl_key, moved, moved_correlations))
         next_visible = None
         if not claimed:
@@ -124,7 +154,7 @@ class MessageOperations(SqliteBase):
                 (next_visible,) = conn.execute(
                     Q["next_visible_correlated"], (queue.partition, correlation_id, now)
                 ).fetchone()
-        return ReceiveResult(queue.record.key, claimed, next_visible)
+        return ReceiveResult(queue.record.key, claimed, next_visible, dead_lettered=moved)
 
     async def delete_messages(
         self, queue_hash: bytes, receipts: Sequence[Receipt]
@@ -133,16 +163,21 @@ class MessageOperations(SqliteBase):
             conn = txn.conn
             queue = queue_in(txn, queue_hash)
             outcomes = []
+            freed = freed_bytes = 0
             for receipt in receipts:
                 if receipt.queue_key != queue.record.key:
                     outcomes.append(Outcome.FOREIGN)
                     continue
-                cursor = conn.execute(
+                deleted = conn.execute(
                     Q["delete_receipt"], (receipt.seq, queue.partition, receipt.receive_count)
-                )
-                outcomes.append(
-                    Outcome.DONE if cursor.rowcount == 1 else _why_not(conn, queue, receipt)
-                )
+                ).fetchone()
+                if deleted is None:
+                    outcomes.append(_why_not(conn, queue, receipt))
+                    continue
+                outcomes.append(Outcome.DONE)
+                freed += 1
+                freed_bytes += deleted[0]
+            self._release(txn, queue.record.key, freed, freed_bytes)
             return outcomes
 
         return await self._write(operation, savepoint=False)
@@ -181,7 +216,7 @@ class MessageOperations(SqliteBase):
             queue = lookup_queue(conn, queue_hash)
             cutoff = self.clock.now_ms() - queue.record.config.retention_seconds * 1000
             rows = conn.execute(Q["peek"], (queue.partition, after or 0, cutoff, limit)).fetchall()
-            messages = [message_from_row(row[:8], row[8]) for row in rows]
+            messages = [self._stored_message(row, row[9]) for row in rows]
             next_after = messages[-1].seq if len(messages) == limit else None
             return PeekResult(messages, next_after)
 
@@ -213,9 +248,10 @@ class MessageOperations(SqliteBase):
             oldest = conn.execute(Q["oldest_sent_at"], (partition,)).fetchone()
             if oldest is None or oldest[0] > cutoff:
                 continue
-            removed = conn.execute(Q["delete_expired_chunk"], (partition, budget, cutoff)).rowcount
-            expired += removed
-            budget -= removed
+            sizes = conn.execute(Q["delete_expired_chunk"], (partition, budget, cutoff)).fetchall()
+            self._release(txn, key, len(sizes), sum(size for (size,) in sizes))
+            expired += len(sizes)
+            budget -= len(sizes)
             if budget <= 0:
                 return SweepReport(expired=expired, dropped=dropped, more=True)
         if len(queues) < RETENTION_QUEUES_PER_SWEEP:

@@ -9,6 +9,7 @@ one module per concern; this class puts them together.
 from __future__ import annotations
 
 from ems.storage.base import Store
+from ems.storage.sqlite.admin import AdminOperations
 from ems.storage.sqlite.base import DataDirInUse
 from ems.storage.sqlite.deliveries import DeliveryOperations
 from ems.storage.sqlite.messages import MessageOperations
@@ -16,7 +17,14 @@ from ems.storage.sqlite.queues import QueueOperations
 from ems.storage.sqlite.topics import TopicOperations
 
 
-class SqliteStore(QueueOperations, MessageOperations, TopicOperations, DeliveryOperations, Store):
+class SqliteStore(
+    QueueOperations,
+    MessageOperations,
+    TopicOperations,
+    DeliveryOperations,
+    AdminOperations,
+    Store,
+):
     """The embedded store. See the module docstrings of ``ems.storage.sqlite.*``."""
 
 

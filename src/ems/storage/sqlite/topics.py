@@ -11,8 +11,8 @@ from typing import Any
 
 from ems.core.errors import (
     ConfirmationNotFound,
-    MessageTooLarge,
     QueueNotFound,
+    QuotaExceeded,
     SubscriptionNotFound,
 )
 from ems.core.models import NewMessage
@@ -35,7 +35,6 @@ from ems.core.topics import matches
 from ems.storage.sqlite.base import (
     SqliteBase,
     Wake,
-    add_message_rows,
     lookup_topic,
     queue_by_key,
     queue_in,
@@ -95,11 +94,25 @@ def subscription_from_row(row: tuple[Any, ...], *, created: bool = True) -> Subs
 
 class TopicOperations(SqliteBase):
     async def create_topic(
-        self, topic_hash: bytes, public_id: str, config: TopicConfig
+        self,
+        topic_hash: bytes,
+        public_id: str,
+        config: TopicConfig,
+        *,
+        owner: str | None = None,
+        quota: int | None = None,
     ) -> TopicRecord:
         def operation(txn: Txn) -> TopicRecord:
+            if owner is not None and quota is not None:
+                (owned,) = txn.conn.execute(Q["count_owned_topics"], (owner,)).fetchone()
+                if owned >= quota:
+                    raise QuotaExceeded(
+                        f"This API key may create at most {quota} topics and has {owned}; delete "
+                        "some, or ask the operator for a larger quota."
+                    )
             key = txn.conn.execute(
-                Q["insert_topic"], (topic_hash, public_id, config.max_message_bytes, txn.now_ms)
+                Q["insert_topic"],
+                (topic_hash, public_id, config.max_message_bytes, txn.now_ms, owner),
             ).lastrowid
             assert key is not None
             return TopicRecord(key, public_id, config, txn.now_ms)
@@ -256,42 +269,51 @@ class TopicOperations(SqliteBase):
     def _publish(self, txn: Txn, topic_hash: bytes, message: TopicMessage) -> PublishResult:
         conn, now = txn.conn, txn.now_ms
         topic = topic_in(txn, topic_hash)
-        queues = []
+        copy = NewMessage(
+            message.message_id, message.body, message.correlation_id, message.attributes
+        )
+        size = message.size
+        rows: list[tuple[Any, ...]] = []
+        wake: Wake = {}
+        queues = 0
         webhooks = []
         for key, protocol, confirmed, policy, queue_key in self._fanout(txn, topic.key):
             if not confirmed or not matches(policy, message.attributes):
                 continue
-            if protocol == _QUEUE:
-                assert queue_key is not None
-                queue = queue_by_key(txn, queue_key)
-                if queue is not None:
-                    queues.append(queue)
-            else:
+            if protocol != _QUEUE:
                 webhooks.append(key)
-        # validate everything before writing anything: a publish is all or nothing
-        size = message.size
-        for queue in queues:
+                continue
+            assert queue_key is not None
+            queue = queue_by_key(txn, queue_key)
+            if queue is None:
+                continue
+            # a queue that cannot take the message is skipped and the failure recorded on its
+            # subscription: one subscriber must not block a topic for all the others
             limit = queue.record.config.max_message_bytes
             if size > limit:
-                raise MessageTooLarge(
-                    f"The message is {size} bytes; a queue subscribed to this topic accepts at "
-                    f"most {limit}. Publish smaller messages or raise that queue's "
-                    "max_message_bytes."
+                self._queue_subscription_failed(
+                    txn, key, f"message of {size} bytes; the queue accepts at most {limit}"
                 )
-        copy = NewMessage(
-            message.message_id, message.body, message.correlation_id, message.attributes
-        )
-        rows: list[tuple[Any, ...]] = []
-        wake: Wake = {}
-        for queue in queues:
-            add_message_rows(queue, (copy,), now, rows, wake)
+                continue
+            mark = len(rows)
+            stored, receivable = self._message_rows(queue, (copy,), now, rows)
+            if self._reserve(txn, queue, 1, stored) is not None:
+                del rows[mark:]
+                self._queue_subscription_failed(txn, key, "the queue is full")
+                continue
+            if receivable:
+                wake.setdefault(queue.record.key, []).extend(receivable)
+            queues += 1
         self._insert_messages(txn, rows, wake)
         if webhooks:
             attributes = json.dumps(message.attributes) if message.attributes else None
+            body, key_id = (
+                (message.body, None) if self._cipher is None else self._cipher.seal(message.body)
+            )
             message_key = conn.execute(
                 Q["insert_topic_message"],
-                (topic.key, message.message_id, message.body, message.content_type,
-                 message.correlation_id, attributes, now),
+                (topic.key, message.message_id, body, message.content_type,
+                 message.correlation_id, attributes, now, key_id),
             ).lastrowid  # fmt: skip
             conn.executemany(
                 Q["insert_delivery"],
@@ -299,4 +321,8 @@ class TopicOperations(SqliteBase):
                  for key in webhooks],
             )  # fmt: skip
             txn.after_commit(lambda: self._deliveries_ready(webhooks))
-        return PublishResult(queues=len(queues), webhooks=len(webhooks))
+        return PublishResult(queues=queues, webhooks=len(webhooks))
+
+    @staticmethod
+    def _queue_subscription_failed(txn: Txn, subscription_key: int, error: str) -> None:
+        txn.conn.execute(Q["queue_subscription_failed"], (txn.now_ms, error, subscription_key))

@@ -1,17 +1,50 @@
 -- Named queries of the SQLite store. Each starts with a "-- name: <name>" line.
 
 -- name: queue_by_hash
+-- a queue by any of its three ids, and which one it was
 SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
-       q.dead_letter_sealed, q.created_at, d.partition
+       q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
+       q.max_stored_bytes,
+       CASE WHEN q.id_hash = ?1 THEN 'full' WHEN q.send_hash = ?1 THEN 'send' ELSE 'receive' END
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
-WHERE q.id_hash = ?
+WHERE q.id_hash = ?1 OR q.send_hash = ?1 OR q.receive_hash = ?1
 
--- name: queue_for_send
-SELECT key, partition, delay_seconds, max_message_bytes FROM queues WHERE id_hash = ?
+-- name: queue_key_for_sending
+-- a queue that this id may send into (its full id or its send id)
+SELECT key FROM queues WHERE id_hash = ?1 OR send_hash = ?1
 
--- name: queue_key_by_hash
-SELECT key FROM queues WHERE id_hash = ?
+-- name: scoped_hashes
+SELECT send_hash, receive_hash FROM queues WHERE key = ?
+
+-- name: rotate_queue
+UPDATE queues SET send_hash = ?, receive_hash = ? WHERE key = ?
+
+-- name: count_owned_queues
+SELECT count(*) FROM queues WHERE owner = ?
+
+-- name: count_owned_topics
+SELECT count(*) FROM topics WHERE owner = ?
+
+-- name: reserve_storage
+-- take room for messages in a queue, unless that would exceed its limits (rowcount 0: full)
+UPDATE queues SET stored_messages = stored_messages + ?1, stored_bytes = stored_bytes + ?2
+WHERE key = ?3
+  AND stored_messages + ?1 <= coalesce(max_stored_messages, ?4)
+  AND stored_bytes + ?2 <= coalesce(max_stored_bytes, ?5)
+
+-- name: force_storage
+-- dead-lettered messages always fit: moving must not fail
+UPDATE queues SET stored_messages = stored_messages + ?, stored_bytes = stored_bytes + ?
+WHERE key = ?
+
+-- name: release_storage
+UPDATE queues SET stored_messages = max(0, stored_messages - ?),
+                  stored_bytes = max(0, stored_bytes - ?)
+WHERE key = ?
+
+-- name: stored
+SELECT stored_messages, stored_bytes FROM queues WHERE key = ?
 
 -- name: new_partition
 INSERT INTO partitions DEFAULT VALUES
@@ -22,17 +55,19 @@ UPDATE partitions SET retired = 1 WHERE id = ?
 -- name: insert_queue
 INSERT INTO queues (id_hash, partition, visibility_timeout, retention_seconds,
                     max_message_bytes, delay_seconds, receive_wait_seconds, dead_letter_key,
-                    max_receives, dead_letter_sealed, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    max_receives, dead_letter_sealed, created_at, send_hash, receive_hash, owner,
+                    max_stored_messages, max_stored_bytes)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: update_queue
 UPDATE queues SET visibility_timeout = ?, retention_seconds = ?, max_message_bytes = ?,
                   delay_seconds = ?, receive_wait_seconds = ?, dead_letter_key = ?,
-                  max_receives = ?, dead_letter_sealed = ?
+                  max_receives = ?, dead_letter_sealed = ?, max_stored_messages = ?,
+                  max_stored_bytes = ?
 WHERE key = ?
 
 -- name: repartition_queue
-UPDATE queues SET partition = ? WHERE key = ?
+UPDATE queues SET partition = ?, stored_messages = 0, stored_bytes = 0 WHERE key = ?
 
 -- name: delete_queue
 DELETE FROM queues WHERE key = ?
@@ -40,15 +75,16 @@ DELETE FROM queues WHERE key = ?
 -- name: detach_dead_letter_sources
 UPDATE queues SET dead_letter_key = NULL, max_receives = NULL, dead_letter_sealed = NULL
 WHERE dead_letter_key = ?
-RETURNING id_hash
+RETURNING key
 
 -- name: insert_message
-INSERT INTO messages (partition, visible_at, sent_at, message_id, correlation_id, attributes, body)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO messages (partition, visible_at, sent_at, message_id, correlation_id, attributes,
+                      body, cipher)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: receivable
 SELECT seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
-       first_received_at
+       first_received_at, cipher
 FROM messages INDEXED BY messages_receivable
 WHERE partition = ? AND visible_at <= ? AND sent_at > ?
 ORDER BY visible_at
@@ -56,7 +92,7 @@ LIMIT ?
 
 -- name: receivable_correlated
 SELECT seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
-       first_received_at
+       first_received_at, cipher
 FROM messages INDEXED BY messages_correlated
 WHERE partition = ? AND correlation_id = ? AND visible_at <= ? AND sent_at > ?
 ORDER BY visible_at
@@ -81,6 +117,7 @@ WHERE seq = ?
 
 -- name: delete_receipt
 DELETE FROM messages WHERE seq = ? AND partition = ? AND receive_count = ?
+RETURNING length(body)
 
 -- name: change_visibility_receipt
 UPDATE messages SET visible_at = ? WHERE seq = ? AND partition = ? AND receive_count = ?
@@ -103,7 +140,7 @@ LIMIT 1
 
 -- name: peek
 SELECT seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
-       first_received_at, visible_at
+       first_received_at, cipher, visible_at
 FROM messages INDEXED BY messages_by_partition
 WHERE partition = ? AND seq > ? AND sent_at > ?
 ORDER BY seq
@@ -123,11 +160,30 @@ DELETE FROM partitions WHERE id = ?
 -- name: queues_for_retention
 SELECT key, partition, retention_seconds FROM queues WHERE key > ? ORDER BY key LIMIT ?
 
+-- administration
+
+-- name: admin_queues
+SELECT key, id_hash, created_at, owner, stored_messages, stored_bytes, partition
+FROM queues WHERE key > ? ORDER BY key LIMIT ?
+
+-- name: admin_topics
+SELECT t.key, t.id_hash, t.created_at, t.owner,
+       (SELECT count(*) FROM subscriptions s WHERE s.topic_key = t.key)
+FROM topics t WHERE t.key > ? ORDER BY t.key LIMIT ?
+
+-- name: deepest_queues
+SELECT key, id_hash, stored_messages, stored_bytes, partition FROM queues
+ORDER BY stored_messages DESC LIMIT ?
+
+-- name: admin_topic_hash
+SELECT id_hash FROM topics WHERE key = ?
+
 -- name: delete_expired_chunk
 DELETE FROM messages WHERE seq IN (
     SELECT seq FROM messages INDEXED BY messages_by_partition WHERE partition = ?
     ORDER BY seq LIMIT ?
 ) AND sent_at <= ?
+RETURNING length(body)
 
 -- name: meta_insert
 INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)
@@ -141,7 +197,8 @@ SELECT value FROM meta WHERE name = ?
 SELECT key, public_id, max_message_bytes, created_at FROM topics WHERE id_hash = ?
 
 -- name: insert_topic
-INSERT INTO topics (id_hash, public_id, max_message_bytes, created_at) VALUES (?, ?, ?, ?)
+INSERT INTO topics (id_hash, public_id, max_message_bytes, created_at, owner)
+VALUES (?, ?, ?, ?, ?)
 
 -- name: topic_stats
 SELECT
@@ -171,14 +228,15 @@ SELECT key, protocol, status, filter_policy, queue_key FROM subscriptions WHERE 
 -- name: queue_by_key
 SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
-       q.dead_letter_sealed, q.created_at, d.partition
+       q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
+       q.max_stored_bytes, 'full'
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.key = ?
 
 -- name: insert_topic_message
 INSERT INTO topic_messages (topic_key, message_id, body, content_type, correlation_id,
-                            attributes, published_at)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+                            attributes, published_at, cipher)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: insert_delivery
 INSERT INTO deliveries (subscription_key, message_key, kind, webhook_id, next_attempt_at)
@@ -266,7 +324,7 @@ FROM subscriptions s JOIN topics t ON t.key = s.topic_key
 WHERE s.key = ?
 
 -- name: topic_message
-SELECT message_id, body, content_type, correlation_id, attributes, published_at
+SELECT message_id, body, content_type, correlation_id, attributes, published_at, cipher
 FROM topic_messages WHERE key = ?
 
 -- name: delivery_state
@@ -277,6 +335,10 @@ DELETE FROM deliveries WHERE key = ?
 
 -- name: retry_delivery
 UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, lease_until = 0
+WHERE key = ?
+
+-- name: queue_subscription_failed
+UPDATE subscriptions SET failed = failed + 1, last_attempt_at = ?, last_error = ?
 WHERE key = ?
 
 -- name: count_attempt

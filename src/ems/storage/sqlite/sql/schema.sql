@@ -25,9 +25,23 @@ CREATE TABLE queues (
     dead_letter_key INTEGER REFERENCES queues (key),
     max_receives INTEGER,
     dead_letter_sealed BLOB,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    -- the queue's send-only and receive-only capability ids (hashes)
+    send_hash BLOB,
+    receive_hash BLOB,
+    -- the API key that created it, when API keys are configured
+    owner TEXT,
+    -- null: the server's default limit
+    max_stored_messages INTEGER,
+    max_stored_bytes INTEGER,
+    -- what the queue holds now, kept with every write so that a full queue can refuse sends
+    stored_messages INTEGER NOT NULL DEFAULT 0,
+    stored_bytes INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX queues_dead_letter ON queues (dead_letter_key) WHERE dead_letter_key IS NOT NULL;
+CREATE UNIQUE INDEX queues_send_hash ON queues (send_hash) WHERE send_hash IS NOT NULL;
+CREATE UNIQUE INDEX queues_receive_hash ON queues (receive_hash) WHERE receive_hash IS NOT NULL;
+CREATE INDEX queues_owner ON queues (owner) WHERE owner IS NOT NULL;
 
 -- Times are integer milliseconds since the Unix epoch.
 CREATE TABLE messages (
@@ -40,7 +54,9 @@ CREATE TABLE messages (
     message_id TEXT NOT NULL,
     correlation_id TEXT,
     attributes TEXT,
-    body BLOB NOT NULL
+    body BLOB NOT NULL,
+    -- at-rest encryption: the id of the key that sealed the body, null for plaintext
+    cipher INTEGER
 );
 -- receive: the first visible messages of a partition; counts by state are covered by it too
 CREATE INDEX messages_receivable ON messages (partition, visible_at, receive_count);
@@ -56,8 +72,10 @@ CREATE TABLE topics (
     id_hash BLOB NOT NULL UNIQUE,
     public_id TEXT NOT NULL UNIQUE,
     max_message_bytes INTEGER NOT NULL,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    owner TEXT
 );
+CREATE INDEX topics_owner ON topics (owner) WHERE owner IS NOT NULL;
 
 CREATE TABLE subscriptions (
     key INTEGER PRIMARY KEY,
@@ -103,7 +121,8 @@ CREATE TABLE topic_messages (
     content_type TEXT,
     correlation_id TEXT,
     attributes TEXT,
-    published_at INTEGER NOT NULL
+    published_at INTEGER NOT NULL,
+    cipher INTEGER
 );
 CREATE INDEX topic_messages_topic ON topic_messages (topic_key);
 

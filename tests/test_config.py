@@ -1,0 +1,69 @@
+"""Settings from the environment and flags: conversions, checks, and secrets kept out of sight."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ems.config import Settings, SettingsError
+
+
+def test_defaults_are_safe() -> None:
+    settings = Settings()
+    assert settings.host == "127.0.0.1", "loopback unless told otherwise"
+    assert settings.sqlite_synchronous == "FULL", "every acknowledged write fsync'd"
+    assert not settings.webhook_allow_private
+    assert settings.admin_token is None, "no admin API unless configured"
+
+
+def test_environment_values_are_converted() -> None:
+    settings = Settings.from_env(
+        {
+            "EMS_PORT": "9090",
+            "EMS_DATA_DIR": "/var/lib/ems",
+            "EMS_WEBHOOK_ALLOW_PRIVATE": "yes",
+            "EMS_ALLOW_CIDRS": "10.0.0.0/8, 192.168.0.0/16",
+            "EMS_RATE_LIMIT": "2.5",
+            "EMS_SQLITE_SYNCHRONOUS": "normal",
+            "EMS_ACCESS_LOG": "1",
+            "EMS_QUEUE_MAX_MESSAGES": "500",
+            "EMS_ADMIN_TOKEN": "t" * 32,
+            "EMS_IRRELEVANT": "x",
+        }
+    )
+    assert settings.port == 9090
+    assert settings.data_dir == Path("/var/lib/ems")
+    assert settings.webhook_allow_private is True
+    assert settings.allow_cidrs == ("10.0.0.0/8", "192.168.0.0/16")
+    assert settings.rate_limit == 2.5
+    assert settings.sqlite_synchronous == "NORMAL"
+    assert settings.access_log is True
+    assert settings.storage_limits.max_messages == 500
+
+
+def test_flags_win_over_the_environment() -> None:
+    settings = Settings.from_env({"EMS_PORT": "9090"}).with_values({"port": "7070", "host": None})
+    assert (settings.port, settings.host) == (7070, "127.0.0.1")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("EMS_PORT", "http"), ("EMS_PORT", "70000"), ("EMS_ALLOW_CIDRS", "10.0.0.0/33"),
+     ("EMS_SQLITE_SYNCHRONOUS", "sometimes"), ("EMS_ACCESS_LOG", "maybe"),
+     ("EMS_RATE_LIMIT", "fast")],
+)  # fmt: skip
+def test_unusable_values_are_named(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_secrets_stay_out_of_reprs_and_errors() -> None:
+    settings = Settings(admin_token="super-secret-token", api_keys="ci:key-0123456789abcdef")
+    assert "super-secret-token" not in repr(settings)
+    assert "key-0123456789abcdef" not in repr(settings)
+
+
+def test_tls_needs_a_certificate_and_a_key() -> None:
+    with pytest.raises(SettingsError, match="TLS needs both"):
+        Settings.from_env({"EMS_TLS_CERT": "/etc/ems/cert.pem"})
