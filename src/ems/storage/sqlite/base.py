@@ -8,33 +8,27 @@ connections, which WAL lets proceed while the writer commits.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import IO, Any, Final, Literal, TypeVar
 
 from ems.core.clock import Clock, SystemClock
-from ems.core.errors import MessageTooLarge, QueueFull, QueueNotFound, TopicNotFound
+from ems.core.errors import QueueFull, QueueNotFound, TopicNotFound
 from ems.core.models import (
-    DeadLetter,
     NewMessage,
-    QueueConfig,
     QueueRecord,
-    Scope,
     StorageLimits,
-    StoredMessage,
 )
 from ems.core.topic_models import TopicConfig, TopicRecord
 from ems.core.wakeups import Wakeups
-from ems.storage.cipher import BodyCipher, open_body
+from ems.storage.cipher import BodyCipher
+from ems.storage.rows import QueueRow, encode_attributes, queue_from_row
 from ems.storage.sqlite.migrations import migrate
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import GroupCommitWriter, Txn
@@ -46,42 +40,10 @@ T = TypeVar("T")
 log = logging.getLogger("ems.storage.sqlite")
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
 
-_EMPTY: Final[MappingProxyType[str, str]] = MappingProxyType({})
 # rows deleted per sweep operation: keeps each shared transaction short
 SWEEP_BUDGET: Final = 1000
 RETENTION_QUEUES_PER_SWEEP: Final = 256
 READ_THREADS: Final = 2
-
-
-@dataclass(frozen=True, slots=True)
-class QueueRow:
-    record: QueueRecord
-    partition: int
-    dead_letter_key: int | None
-    dead_letter_partition: int | None
-
-
-def queue_from_row(row: tuple[Any, ...]) -> QueueRow:
-    (key, partition, visibility, retention, max_bytes, delay, wait, dl_key, dl_hash,
-     max_receives, sealed, created_at, dl_partition, max_stored_messages, max_stored_bytes,
-     scope) = row  # fmt: skip
-    dead_letter = (
-        DeadLetter(queue_hash=dl_hash, max_receives=max_receives, sealed_queue_id=sealed)
-        if dl_key is not None and dl_hash is not None
-        else None
-    )
-    config = QueueConfig(
-        visibility_timeout=visibility,
-        retention_seconds=retention,
-        max_message_bytes=max_bytes,
-        delay_seconds=delay,
-        receive_wait_seconds=wait,
-        dead_letter=dead_letter,
-        max_stored_messages=max_stored_messages,
-        max_stored_bytes=max_stored_bytes,
-    )
-    record = QueueRecord(key, config, created_at, Scope(scope))
-    return QueueRow(record, partition, dl_key, dl_partition)
 
 
 def queue_in(txn: Txn, queue_hash: bytes) -> QueueRow:
@@ -129,18 +91,6 @@ def lookup_queue(conn: sqlite3.Connection, queue_hash: bytes) -> QueueRow:
 
 # queue key -> correlation ids of the messages that became receivable (one entry per message)
 Wake = dict[int, list[str | None]]
-
-
-def oversize(queue: QueueRow, messages: Iterable[NewMessage]) -> MessageTooLarge | None:
-    limit = queue.record.config.max_message_bytes
-    for message in messages:
-        size = message.size
-        if size > limit:
-            return MessageTooLarge(
-                f"A message is {size} bytes (body plus attributes); this queue accepts at most "
-                f"{limit}."
-            )
-    return None
 
 
 def _connect(path: Path, synchronous: Synchronous, *, readonly: bool) -> sqlite3.Connection:
@@ -306,11 +256,7 @@ class SqliteBase:
             delay = default_delay if message.delay_seconds is None else message.delay_seconds
             if delay == 0:
                 receivable.append(message.correlation_id)
-            attributes = (
-                json.dumps(message.attributes, separators=(",", ":"))
-                if message.attributes
-                else None
-            )
+            attributes = encode_attributes(message.attributes)
             body, key_id = (message.body, None) if cipher is None else cipher.seal(message.body)
             stored += len(body)
             rows.append(
@@ -318,27 +264,6 @@ class SqliteBase:
                  attributes, body, key_id)
             )  # fmt: skip
         return stored, receivable
-
-    def _stored_message(
-        self, row: Sequence[Any], visible_at: int, *, received_at: int | None = None
-    ) -> StoredMessage:
-        """A message row; with ``received_at``, as its receiver sees it after this receive."""
-        (seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
-         first_received, key_id) = row[:9]  # fmt: skip
-        if received_at is not None:
-            receive_count += 1
-            first_received = first_received or received_at
-        return StoredMessage(
-            seq=seq,
-            message_id=message_id,
-            body=open_body(self._cipher, body, key_id),
-            correlation_id=correlation_id,
-            attributes=json.loads(attributes) if attributes else _EMPTY,
-            receive_count=receive_count,
-            sent_at_ms=sent_at,
-            first_received_at_ms=first_received,
-            visible_at_ms=visible_at,
-        )
 
     def _insert_messages(self, txn: Txn, rows: list[tuple[Any, ...]], wake: Wake) -> None:
         if rows:

@@ -15,9 +15,8 @@ from ems.core.topic_models import (
     DeliveryPolicy,
     DeliveryTask,
     Status,
-    TopicMessage,
 )
-from ems.storage.cipher import open_body
+from ems.storage.rows import topic_message
 from ems.storage.sqlite.base import SqliteBase, Wake, queue_by_key
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import Txn
@@ -47,7 +46,14 @@ class DeliveryOperations(SqliteBase):
             conn.executemany(Q["lease_delivery"], [(lease, row[0]) for row in due])
             tasks = []
             for key, kind, webhook_id, attempts, message_key in due:
-                message, published_at = self._topic_message(conn, message_key)
+                found = (
+                    conn.execute(Q["topic_message"], (message_key,)).fetchone()
+                    if message_key is not None
+                    else None
+                )
+                message, published_at = (
+                    topic_message(found, self._cipher) if found else (None, None)
+                )
                 if kind == DeliveryKind.NOTIFICATION and message is None:
                     continue  # cannot happen: a message lives while it has deliveries
                 if kind == DeliveryKind.CONFIRMATION and status == Status.CONFIRMED:
@@ -125,21 +131,3 @@ class DeliveryOperations(SqliteBase):
         if receivable:
             wake[queue.record.key] = receivable
         self._insert_messages(txn, rows, wake)
-
-    def _topic_message(
-        self, conn: sqlite3.Connection, message_key: int | None
-    ) -> tuple[TopicMessage | None, int | None]:
-        if message_key is None:
-            return None, None
-        row = conn.execute(Q["topic_message"], (message_key,)).fetchone()
-        if row is None:
-            return None, None
-        message_id, body, content_type, correlation_id, attributes, published_at, key_id = row
-        message = TopicMessage(
-            message_id=message_id,
-            body=open_body(self._cipher, body, key_id),
-            content_type=content_type,
-            correlation_id=correlation_id,
-            attributes=json.loads(attributes) if attributes else None,
-        )
-        return message, published_at

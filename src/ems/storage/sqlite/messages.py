@@ -19,14 +19,13 @@ from ems.core.models import (
     StoredMessage,
     SweepReport,
 )
+from ems.storage.rows import QueueRow, oversize, stored_message
 from ems.storage.sqlite.base import (
     RETENTION_QUEUES_PER_SWEEP,
     SWEEP_BUDGET,
-    QueueRow,
     SqliteBase,
     Wake,
     lookup_queue,
-    oversize,
     queue_in,
 )
 from ems.storage.sqlite.queries import QUERIES as Q
@@ -134,7 +133,7 @@ class MessageOperations(SqliteBase):
                     continue
                 claims.append((visible_at, now, seq))
                 claimed_seqs.add(seq)
-                claimed.append(self._stored_message(row, visible_at, received_at=now))
+                claimed.append(stored_message(row, visible_at, self._cipher, received_at=now))
             conn.executemany(Q["claim"], claims)
             if not moves:
                 break
@@ -216,7 +215,7 @@ class MessageOperations(SqliteBase):
             queue = lookup_queue(conn, queue_hash)
             cutoff = self.clock.now_ms() - queue.record.config.retention_seconds * 1000
             rows = conn.execute(Q["peek"], (queue.partition, after or 0, cutoff, limit)).fetchall()
-            messages = [self._stored_message(row, row[9]) for row in rows]
+            messages = [stored_message(row, row[9], self._cipher) for row in rows]
             next_after = messages[-1].seq if len(messages) == limit else None
             return PeekResult(messages, next_after)
 

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import secrets
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import asdict
 from typing import Any
 
 from ems.core.errors import (
@@ -18,20 +15,25 @@ from ems.core.errors import (
 from ems.core.models import NewMessage
 from ems.core.topic_models import (
     DeliveryKind,
-    DeliveryPolicy,
     FilterPolicy,
     NewSubscription,
     Protocol,
     PublishResult,
     Status,
     SubscriptionRecord,
-    SubscriptionStats,
     TopicConfig,
     TopicMessage,
     TopicRecord,
     TopicStats,
 )
 from ems.core.topics import matches
+from ems.storage.rows import (
+    encode_attributes,
+    new_webhook_id,
+    parse_filter,
+    subscription_from_row,
+    subscription_values,
+)
 from ems.storage.sqlite.base import (
     SqliteBase,
     Wake,
@@ -50,46 +52,6 @@ _ONE_IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = ? AND s.subscr
 
 # (subscription key, protocol, confirmed, filter policy, queue key)
 _Fanout = tuple[int, str, bool, FilterPolicy | None, int | None]
-
-
-def new_webhook_id() -> str:
-    return "msg_" + secrets.token_urlsafe(18)
-
-
-def _filter(text: str | None) -> FilterPolicy | None:
-    if text is None:
-        return None
-    return {name: tuple(values) for name, values in json.loads(text).items()}
-
-
-def subscription_from_row(row: tuple[Any, ...], *, created: bool = True) -> SubscriptionRecord:
-    (key, subscription_id, protocol, status, filter_policy, created_at, sealed_queue_id, url,
-     policy, signing_secret, sealed_dead_letter, delivered, failed, pending, attempts,
-     last_attempt_at, last_status, last_error, last_success_at) = row  # fmt: skip
-    return SubscriptionRecord(
-        key=key,
-        subscription_id=subscription_id,
-        protocol=Protocol(protocol),
-        status=Status(status),
-        filter_policy=_filter(filter_policy),
-        created_at_ms=created_at,
-        sealed_queue_id=sealed_queue_id,
-        url=url,
-        policy=DeliveryPolicy(**json.loads(policy)) if policy else DeliveryPolicy(),
-        signing_secret=signing_secret,
-        sealed_dead_letter_id=sealed_dead_letter,
-        stats=SubscriptionStats(
-            delivered=delivered,
-            failed=failed,
-            pending=pending,
-            attempts=attempts,
-            last_attempt_at_ms=last_attempt_at,
-            last_status=last_status,
-            last_error=last_error,
-            last_success_at_ms=last_success_at,
-        ),
-        created=created,
-    )
 
 
 class TopicOperations(SqliteBase):
@@ -179,14 +141,13 @@ class TopicOperations(SqliteBase):
             row = conn.execute(_BY_KEY, (found[0],)).fetchone()
             return subscription_from_row(row, created=False)
         status = Status.CONFIRMED if sub.confirmed else Status.PENDING
+        filter_text, policy_text = subscription_values(sub)
         key = conn.execute(
             Q["insert_subscription"],
-            (topic.key, sub.subscription_id, sub.protocol.value, status.value,
-             json.dumps(sub.filter_policy) if sub.filter_policy else None, queue_key,
-             sub.sealed_queue_id, sub.url,
-             json.dumps(asdict(sub.policy)) if sub.protocol is Protocol.HTTP else None,
-             sub.signing_secret, sub.challenge, sub.confirm_url, dead_letter_key,
-             sub.sealed_dead_letter_id, txn.now_ms),
+            (topic.key, sub.subscription_id, sub.protocol.value, status.value, filter_text,
+             queue_key, sub.sealed_queue_id, sub.url, policy_text, sub.signing_secret,
+             sub.challenge, sub.confirm_url, dead_letter_key, sub.sealed_dead_letter_id,
+             txn.now_ms),
         ).lastrowid  # fmt: skip
         assert key is not None
         if status is Status.PENDING:
@@ -259,7 +220,7 @@ class TopicOperations(SqliteBase):
         fanout: list[_Fanout] | None = txn.memo.get(memo_key)
         if fanout is None:
             fanout = txn.memo[memo_key] = [
-                (key, protocol, status == Status.CONFIRMED.value, _filter(policy), queue_key)
+                (key, protocol, status == Status.CONFIRMED.value, parse_filter(policy), queue_key)
                 for key, protocol, status, policy, queue_key in txn.conn.execute(
                     Q["topic_fanout"], (topic_key,)
                 )
@@ -306,7 +267,7 @@ class TopicOperations(SqliteBase):
             queues += 1
         self._insert_messages(txn, rows, wake)
         if webhooks:
-            attributes = json.dumps(message.attributes) if message.attributes else None
+            attributes = encode_attributes(message.attributes)
             body, key_id = (
                 (message.body, None) if self._cipher is None else self._cipher.seal(message.body)
             )

@@ -1,0 +1,172 @@
+"""Rows as every store returns them, mapped to domain records.
+
+Backends select the same columns in the same order, so these mappings (and what they decide,
+such as decrypting bodies and counting a receive) are written once.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from types import MappingProxyType
+from typing import Any, Final
+
+from ems.core.errors import MessageTooLarge
+from ems.core.models import (
+    DeadLetter,
+    NewMessage,
+    QueueConfig,
+    QueueRecord,
+    Scope,
+    StoredMessage,
+)
+from ems.core.topic_models import (
+    DeliveryPolicy,
+    FilterPolicy,
+    NewSubscription,
+    Protocol,
+    Status,
+    SubscriptionRecord,
+    SubscriptionStats,
+    TopicMessage,
+)
+from ems.storage.cipher import BodyCipher, open_body
+
+_EMPTY: Final[MappingProxyType[str, str]] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    record: QueueRecord
+    partition: int
+    dead_letter_key: int | None
+    dead_letter_partition: int | None
+
+
+def queue_from_row(row: tuple[Any, ...]) -> QueueRow:
+    (key, partition, visibility, retention, max_bytes, delay, wait, dl_key, dl_hash,
+     max_receives, sealed, created_at, dl_partition, max_stored_messages, max_stored_bytes,
+     scope) = row  # fmt: skip
+    dead_letter = (
+        DeadLetter(queue_hash=dl_hash, max_receives=max_receives, sealed_queue_id=sealed)
+        if dl_key is not None and dl_hash is not None
+        else None
+    )
+    config = QueueConfig(
+        visibility_timeout=visibility,
+        retention_seconds=retention,
+        max_message_bytes=max_bytes,
+        delay_seconds=delay,
+        receive_wait_seconds=wait,
+        dead_letter=dead_letter,
+        max_stored_messages=max_stored_messages,
+        max_stored_bytes=max_stored_bytes,
+    )
+    record = QueueRecord(key, config, created_at, Scope(scope))
+    return QueueRow(record, partition, dl_key, dl_partition)
+
+
+def oversize(queue: QueueRow, messages: Iterable[NewMessage]) -> MessageTooLarge | None:
+    limit = queue.record.config.max_message_bytes
+    for message in messages:
+        size = message.size
+        if size > limit:
+            return MessageTooLarge(
+                f"A message is {size} bytes (body plus attributes); this queue accepts at most "
+                f"{limit}."
+            )
+    return None
+
+
+def stored_message(
+    row: Sequence[Any],
+    visible_at: int,
+    cipher: BodyCipher | None,
+    *,
+    received_at: int | None = None,
+) -> StoredMessage:
+    """A message row (seq, message_id, body, correlation_id, attributes, receive_count,
+    sent_at, first_received_at, cipher); with ``received_at``, as its receiver sees it after
+    this receive."""
+    (seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
+     first_received, key_id) = row[:9]  # fmt: skip
+    if received_at is not None:
+        receive_count += 1
+        first_received = first_received or received_at
+    return StoredMessage(
+        seq=seq,
+        message_id=message_id,
+        body=open_body(cipher, bytes(body), key_id),
+        correlation_id=correlation_id,
+        attributes=json.loads(attributes) if attributes else _EMPTY,
+        receive_count=receive_count,
+        sent_at_ms=sent_at,
+        first_received_at_ms=first_received,
+        visible_at_ms=visible_at,
+    )
+
+
+def topic_message(row: Sequence[Any], cipher: BodyCipher | None) -> tuple[TopicMessage, int]:
+    """A topic message row (message_id, body, content_type, correlation_id, attributes,
+    published_at, cipher) and its publication time."""
+    message_id, body, content_type, correlation_id, attributes, published_at, key_id = row
+    message = TopicMessage(
+        message_id=message_id,
+        body=open_body(cipher, bytes(body), key_id),
+        content_type=content_type,
+        correlation_id=correlation_id,
+        attributes=json.loads(attributes) if attributes else None,
+    )
+    return message, published_at
+
+
+def encode_attributes(attributes: Any) -> str | None:
+    return json.dumps(attributes, separators=(",", ":")) if attributes else None
+
+
+def subscription_values(sub: NewSubscription) -> tuple[str | None, str | None]:
+    """How a new subscription's filter and delivery policy are stored."""
+    policy = json.dumps(asdict(sub.policy)) if sub.protocol is Protocol.HTTP else None
+    return (json.dumps(sub.filter_policy) if sub.filter_policy else None), policy
+
+
+def new_webhook_id() -> str:
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+def parse_filter(text: str | None) -> FilterPolicy | None:
+    if text is None:
+        return None
+    return {name: tuple(values) for name, values in json.loads(text).items()}
+
+
+def subscription_from_row(row: tuple[Any, ...], *, created: bool = True) -> SubscriptionRecord:
+    (key, subscription_id, protocol, status, filter_policy, created_at, sealed_queue_id, url,
+     policy, signing_secret, sealed_dead_letter, delivered, failed, pending, attempts,
+     last_attempt_at, last_status, last_error, last_success_at) = row  # fmt: skip
+    return SubscriptionRecord(
+        key=key,
+        subscription_id=subscription_id,
+        protocol=Protocol(protocol),
+        status=Status(status),
+        filter_policy=parse_filter(filter_policy),
+        created_at_ms=created_at,
+        sealed_queue_id=sealed_queue_id,
+        url=url,
+        policy=DeliveryPolicy(**json.loads(policy)) if policy else DeliveryPolicy(),
+        signing_secret=signing_secret,
+        sealed_dead_letter_id=sealed_dead_letter,
+        stats=SubscriptionStats(
+            delivered=delivered,
+            failed=failed,
+            pending=pending,
+            attempts=attempts,
+            last_attempt_at_ms=last_attempt_at,
+            last_status=last_status,
+            last_error=last_error,
+            last_success_at_ms=last_success_at,
+        ),
+        created=created,
+    )
