@@ -5,6 +5,7 @@ one message and times until some waiter has it; the receiver deletes nothing (vi
 and re-arms its poll. Prints p50/p90/p99/max in milliseconds as JSON.
 
     python benchmarks/longpoll_latency.py --url http://127.0.0.1:8080 [--trials 300] [--waiters 10]
+        [--send-url http://127.0.0.1:8081]
 """
 
 from __future__ import annotations
@@ -20,9 +21,15 @@ from urllib.parse import urlsplit
 from ems.bench.http import RawConnection
 
 
-async def measure(url: str, trials: int, waiters: int) -> dict[str, Any]:
+async def measure(
+    url: str, trials: int, waiters: int, *, send_url: str | None = None
+) -> dict[str, Any]:
+    """Waiters poll ``url``; the sender sends to ``send_url`` (default: the same server), which
+    may be another node on the same database."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    send_parts = urlsplit(send_url or url)
+    send_host, send_port = send_parts.hostname or "127.0.0.1", send_parts.port or 80
     setup = RawConnection(host, port)
     _, body = await setup.request("POST", "/ems/queue")
     queue = "/ems/queue/" + json.loads(body)["queue_id"]
@@ -39,7 +46,7 @@ async def measure(url: str, trials: int, waiters: int) -> dict[str, Any]:
 
     tasks = [asyncio.create_task(waiter()) for _ in range(waiters)]
     await asyncio.sleep(0.5)  # let every poll park
-    sender = RawConnection(host, port)
+    sender = RawConnection(send_host, send_port)
     latencies = []  # from the send's acknowledgement to the receiver holding the message
     round_trips = []  # from the start of the send request
     for _ in range(trials):
@@ -81,8 +88,10 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8080")
     parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--waiters", type=int, default=10)
+    parser.add_argument("--send-url", help="send through this node instead (same database)")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(measure(args.url, args.trials, args.waiters))))
+    result = measure(args.url, args.trials, args.waiters, send_url=args.send_url)
+    print(json.dumps(asyncio.run(result)))
 
 
 if __name__ == "__main__":

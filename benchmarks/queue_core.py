@@ -85,10 +85,19 @@ def _ms(text: str) -> float:
 
 
 class Server:
-    def __init__(self, command: list[str], port: int, log: Path, health: str = "/healthz") -> None:
+    def __init__(
+        self,
+        command: list[str],
+        port: int,
+        log: Path,
+        health: str = "/healthz",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = port
         self.log = log.open("wb")
-        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:

@@ -15,6 +15,7 @@ import uvicorn
 from ems import __version__, logs
 from ems.config import Settings, SettingsError
 from ems.server.app import EmsApp
+from ems.storage.base import Store, StoreUnusable
 from ems.storage.cipher import BodyCipher, EncryptionKeyError, parse_keys
 from ems.storage.sqlite import SqliteStore
 
@@ -37,6 +38,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", help="TCP port (EMS_PORT; default 8080)")
     serve.add_argument(
         "--data-dir", help="where the SQLite database lives (EMS_DATA_DIR; default ./ems-data)"
+    )
+    serve.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="keep data in PostgreSQL (postgresql://host/db) instead of SQLite; nodes on one "
+        "database serve the same queues (EMS_DATABASE_URL; put passwords in PGPASSWORD or "
+        "~/.pgpass, not here: other users can see flags)",
+    )
+    serve.add_argument(
+        "--database-schema", help="PostgreSQL schema for EMS's tables (EMS_DATABASE_SCHEMA; ems)"
+    )
+    serve.add_argument(
+        "--database-pool-size",
+        metavar="N",
+        help="PostgreSQL connections per node (EMS_DATABASE_POOL_SIZE; default 10)",
     )
     serve.add_argument(
         "--sqlite-synchronous",
@@ -126,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "port": args.port,
                     "data_dir": args.data_dir,
                     "sqlite_synchronous": args.sqlite_synchronous,
+                    "database_url": args.database_url,
+                    "database_schema": args.database_schema,
+                    "database_pool_size": args.database_pool_size,
                     "log_level": args.log_level,
                     "webhook_allow_private": args.webhook_allow_private,
                     "webhook_allow_nets": args.webhook_allow_net,
@@ -159,12 +178,11 @@ def serve(settings: Settings) -> int:
     except EncryptionKeyError as error:
         print(f"ems: EMS_ENCRYPTION_KEY: {error}", file=sys.stderr)
         return 2
-    store = SqliteStore(
-        settings.sqlite_path,
-        synchronous=settings.sqlite_synchronous,
-        limits=settings.storage_limits,
-        cipher=cipher,
-    )
+    try:
+        store = open_store(settings, cipher)
+    except StoreUnusable as error:
+        print(f"ems: {error}", file=sys.stderr)
+        return 2
     app = EmsApp(store, settings)
     config = uvicorn.Config(
         app,
@@ -185,17 +203,49 @@ def serve(settings: Settings) -> int:
         ssl_keyfile=settings.tls_key,
     )
     scheme = "https" if settings.tls_cert else "http"
+    where = (
+        f"{settings.database_shown} (schema {settings.database_schema})"
+        if settings.database_url
+        else str(settings.data_dir.resolve())
+    )
     log.info(
         "EMS %s serving %s://%s:%d with data in %s",
         __version__,
         scheme,
         settings.host,
         settings.port,
-        settings.data_dir.resolve(),
+        where,
     )
     server = _Server(config, app)
     server.run()
     return 0 if server.started else 1
+
+
+def open_store(settings: Settings, cipher: BodyCipher | None) -> Store:
+    """The store the settings name: PostgreSQL given a database URL, else the SQLite file."""
+    if settings.database_url is None:
+        return SqliteStore(
+            settings.sqlite_path,
+            synchronous=settings.sqlite_synchronous,
+            limits=settings.storage_limits,
+            cipher=cipher,
+        )
+    try:
+        from ems.storage.postgres import PostgresStore  # noqa: PLC0415 - only when used
+    except ModuleNotFoundError as error:
+        if error.name != "asyncpg":
+            raise
+        raise StoreUnusable(
+            "PostgreSQL needs the asyncpg driver: pip install 'ems[postgres]'"
+        ) from None
+    return PostgresStore(
+        settings.database_url,
+        schema=settings.database_schema,
+        pool_size=settings.database_pool_size,
+        poll_interval=settings.database_poll_interval,
+        limits=settings.storage_limits,
+        cipher=cipher,
+    )
 
 
 class _Server(uvicorn.Server):

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
 from ems.core.models import StorageLimits
 
@@ -22,6 +24,8 @@ PREFIX = "EMS_"
 
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
              "0": False, "false": False, "no": False, "off": False}  # fmt: skip
+_SECRETS = frozenset({"admin_token", "api_keys", "encryption_key", "database_url"})
+_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 _NETWORK_LISTS = frozenset({"webhook_allow_nets", "allow_cidrs", "forwarded_allow_ips"})
 
 
@@ -60,6 +64,15 @@ class Settings:
     # requests per second per client address (0: no limit), and the burst allowed
     rate_limit: float = 0.0
     rate_burst: int = 100
+    # PostgreSQL instead of the embedded SQLite file: many nodes may share one database.
+    # A password in the URL is a secret (prefer PGPASSWORD or ~/.pgpass); it is never shown.
+    database_url: str | None = field(default=None, repr=False)
+    # each EMS installation keeps its tables in a schema of its own
+    database_schema: str = "ems"
+    database_pool_size: int = 10
+    # long polls re-check the database this often (seconds), in case a wakeup from another
+    # node was lost
+    database_poll_interval: float = 2.0
     # what one queue may hold, by default and at most
     queue_max_messages: int = StorageLimits().max_messages
     queue_max_bytes: int = StorageLimits().max_bytes
@@ -73,6 +86,14 @@ class Settings:
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "ems.sqlite3"
+
+    @property
+    def database_shown(self) -> str | None:
+        """Where the database is, for logs: no user name, no password."""
+        if self.database_url is None:
+            return None
+        parts = urlsplit(self.database_url)
+        return f"postgresql://{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
 
     @property
     def storage_limits(self) -> StorageLimits:
@@ -97,6 +118,18 @@ class Settings:
             if value is not None
         }
         settings = replace(self, **converted)
+        if settings.database_url is not None and not settings.database_url.startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise SettingsError("EMS_DATABASE_URL must be a postgresql:// URL")
+        if not _SCHEMA.fullmatch(settings.database_schema):
+            raise SettingsError(
+                "EMS_DATABASE_SCHEMA: use lowercase letters, digits and _ (at most 48)"
+            )
+        if settings.database_pool_size < 2 or settings.database_poll_interval <= 0:
+            raise SettingsError(
+                "EMS_DATABASE_POOL_SIZE must be at least 2 and EMS_DATABASE_POLL_INTERVAL positive"
+            )
         if (settings.tls_cert is None) != (settings.tls_key is None):
             raise SettingsError(
                 "TLS needs both EMS_TLS_CERT and EMS_TLS_KEY (--tls-cert, --tls-key)"
@@ -142,4 +175,4 @@ def _convert(name: str, kind: str, value: Any) -> Any:
 
 
 def _shown(name: str, value: Any) -> str:
-    return "(hidden)" if name in ("admin_token", "api_keys", "encryption_key") else repr(value)
+    return "(hidden)" if name in _SECRETS else repr(value)

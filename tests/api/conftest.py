@@ -12,6 +12,7 @@ from ems.config import Settings
 from ems.core.clock import Clock
 from ems.server.app import EmsApp
 from ems.storage.sqlite import SqliteStore
+from tests.backends import BACKENDS, StoreFactory
 
 
 @pytest.fixture
@@ -20,9 +21,17 @@ def settings() -> Settings:
     return Settings()
 
 
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> StoreFactory:
+    """Every API test runs on every storage backend."""
+    return BACKENDS[request.param]
+
+
 @pytest.fixture
-async def app(tmp_path: Path, clock: Clock, settings: Settings) -> AsyncIterator[EmsApp]:
-    app = EmsApp(SqliteStore(tmp_path / "ems.sqlite3", clock=clock), settings)
+async def app(
+    tmp_path: Path, clock: Clock, settings: Settings, backend: StoreFactory
+) -> AsyncIterator[EmsApp]:
+    app = EmsApp(backend(tmp_path, clock), settings)
     await app.startup()
     yield app
     await app.shutdown()

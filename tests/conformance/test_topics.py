@@ -212,10 +212,12 @@ async def test_claims_lease_deliveries(store: Store, clock: ManualClock) -> None
     assert task.message.content_type == "text/plain"
     assert dict(task.message.attributes or {}) == {"a": "1"}
     assert task.webhook_id.startswith("msg_")
-    # leased: nobody else gets it until the lease ends
+    # leased for the push timeout (10 s by default) plus the margin: nobody else gets it
     assert await store.claim_deliveries(hook.key, 10, 60) == []
     assert await store.due_subscriptions(100) == []
-    clock.advance(61)
+    clock.advance(69)
+    assert await store.claim_deliveries(hook.key, 10, 60) == []
+    clock.advance(2)
     (again,) = await store.claim_deliveries(hook.key, 10, 60)
     assert again.webhook_id == task.webhook_id
 

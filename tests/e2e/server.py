@@ -32,10 +32,14 @@ class EmsServer:
         env: dict[str, str] | None = None,
         scheme: str = "http",
         verify: ssl.SSLContext | bool = True,
+        database: tuple[str, str] | None = None,
     ) -> None:
+        """``database``: (PostgreSQL URL, schema) to serve from instead of SQLite."""
         self.data_dir = data_dir
         self.port = port or free_port()
         self.env = env or {}
+        if database is not None:
+            self.env |= {"EMS_DATABASE_URL": database[0], "EMS_DATABASE_SCHEMA": database[1]}
         self.scheme = scheme
         self.verify = verify
         self.process: subprocess.Popen[bytes] | None = None

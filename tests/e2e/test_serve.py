@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from ems.bench.http import RawConnection
+from tests.e2e.conftest import database
 from tests.e2e.server import EmsServer, free_port
 
 
@@ -26,9 +27,9 @@ def curl(*args: str) -> str:
     return result.stdout.decode()
 
 
-def test_the_seed_curl_commands_work_verbatim(server: EmsServer) -> None:
+def test_the_seed_curl_commands_work_verbatim(any_server: EmsServer) -> None:
     assert shutil.which("curl"), "curl is part of the test environment (scripts/test installs it)"
-    base = server.url
+    base = any_server.url
     queue_id = json.loads(curl("-X", "POST", f"{base}/ems/queue"))["queue_id"]
     sent = json.loads(
         curl("-X", "POST", "-d", "Hello World", f"{base}/ems/queue/{queue_id}/message")
@@ -109,8 +110,9 @@ def test_a_second_server_on_the_same_data_dir_refuses_to_start(server: EmsServer
     assert httpx.get(f"{server.url}/healthz").status_code == 200
 
 
-def test_no_acknowledged_message_is_lost_to_kill_9(tmp_path: Path) -> None:
-    server = EmsServer(tmp_path / "data").start()
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_no_acknowledged_message_is_lost_to_kill_9(tmp_path: Path, backend: str) -> None:
+    server = EmsServer(tmp_path / "data", database=database(backend, tmp_path)).start()
     queue_id = httpx.post(f"{server.url}/ems/queue").json()["queue_id"]
     path = f"/ems/queue/{queue_id}/message"
     acknowledged: set[str] = set()

@@ -24,6 +24,7 @@ from ems.core.errors import (
     MessageNotFound,
     QueueNotFound,
     StaleReceiptHandle,
+    StorageUnavailable,
     WrongCapability,
 )
 from ems.core.metrics import Metrics
@@ -311,6 +312,8 @@ class QueueService:
             if result.next_visible_at_ms is not None:
                 until_visible = (result.next_visible_at_ms - self.store.clock.now_ms()) / 1000
                 remaining = min(remaining, max(until_visible, 0.0) + 0.001)
+            if self.store.poll_interval is not None:
+                remaining = min(remaining, self.store.poll_interval)
             outcome = await wakeups.wait(
                 record.key,
                 request.correlation_id,
@@ -395,6 +398,9 @@ class QueueService:
         while True:
             try:
                 report = await self.store.sweep()
+            except StorageUnavailable:
+                log.warning("housekeeping sweep: storage unavailable; retrying")
+                report = None
             except Exception:
                 log.exception("housekeeping sweep failed; retrying")
                 report = None

@@ -47,6 +47,11 @@ class Wakeups:
         for key in [k for k in self._waiters if k[0] == queue_key]:
             self._wake(key, len(self._waiters[key]))
 
+    def notify_every_queue(self) -> None:
+        """Anything may have changed (e.g. news from other nodes was lost): wake every waiter."""
+        for queue_key in {key[0] for key in self._waiters}:
+            self.notify_all(queue_key)
+
     def _wake(self, key: _Key, count: int) -> None:
         waiters = self._waiters.get(key)
         if not waiters:

@@ -40,7 +40,9 @@ log = logging.getLogger("ems.delivery")
 SCAN_INTERVAL = 1.0
 GLOBAL_LIMIT = 512
 DEFAULT_LANE_CONCURRENCY = 10
-LEASE_MARGIN_SECONDS = 30
+# a leased push is left alone by every other node (or process after a crash) this long beyond
+# its timeout: time to record the outcome
+LEASE_MARGIN_SECONDS = 10
 STOP_GRACE_SECONDS = 5.0
 
 
@@ -213,7 +215,7 @@ class _Lane:
                 tasks: list[DeliveryTask] = []
                 if free > 0:
                     tasks = await dispatcher.store.claim_deliveries(
-                        self.key, free, self._lease_seconds()
+                        self.key, free, LEASE_MARGIN_SECONDS
                     )
                 for task in tasks:
                     self.concurrency = task.policy.max_concurrency
@@ -228,9 +230,6 @@ class _Lane:
         finally:
             if dispatcher._lanes.get(self.key) is self:
                 del dispatcher._lanes[self.key]
-
-    def _lease_seconds(self) -> int:
-        return 30 + LEASE_MARGIN_SECONDS  # the longest timeout, and some margin
 
     async def _attempt(self, task: DeliveryTask) -> None:
         started = time.monotonic()

@@ -45,13 +45,21 @@ from ems.core.topic_models import (
 from ems.core.wakeups import Wakeups
 
 
+class StoreUnusable(RuntimeError):
+    """The store cannot be opened as configured; the message tells the operator what to do."""
+
+
 class Store(abc.ABC):
-    """Abstract message store. Implementations: :mod:`ems.storage.sqlite`."""
+    """Abstract message store. Implementations: :mod:`ems.storage.sqlite`,
+    :mod:`ems.storage.postgres`."""
 
     wakeups: Wakeups
     clock: Clock
     # set by the webhook dispatcher; called with subscription keys after commits
     deliveries_ready: Callable[[Iterable[int]], None] | None = None
+    # a store whose wakeups may miss a commit (another node's) has long polls re-check this
+    # often, in seconds; None: wakeups are exact
+    poll_interval: float | None = None
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -208,9 +216,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def claim_deliveries(
-        self, subscription_key: int, limit: int, lease_seconds: int
+        self, subscription_key: int, limit: int, lease_margin_seconds: int
     ) -> list[DeliveryTask]:
-        """Lease up to ``limit`` due deliveries of a subscription, oldest first."""
+        """Lease up to ``limit`` due deliveries of a subscription, oldest first, for the
+        subscription's push timeout plus ``lease_margin_seconds``: no one else attempts them
+        until the lease ends."""
 
     @abc.abstractmethod
     async def record_attempt(self, task: DeliveryTask, result: AttemptResult) -> None:

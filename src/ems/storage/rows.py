@@ -13,13 +13,14 @@ from dataclasses import asdict, dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
-from ems.core.errors import MessageTooLarge
+from ems.core.errors import MessageTooLarge, QueueFull
 from ems.core.models import (
     DeadLetter,
     NewMessage,
     QueueConfig,
     QueueRecord,
     Scope,
+    StorageLimits,
     StoredMessage,
 )
 from ems.core.topic_models import (
@@ -78,6 +79,46 @@ def oversize(queue: QueueRow, messages: Iterable[NewMessage]) -> MessageTooLarge
                 f"{limit}."
             )
     return None
+
+
+def message_rows(
+    queue: QueueRow,
+    messages: Iterable[NewMessage],
+    now: int,
+    rows: list[tuple[Any, ...]],
+    cipher: BodyCipher | None,
+) -> tuple[int, list[str | None]]:
+    """Append the rows to insert for ``messages`` into ``queue`` (partition, visible_at,
+    sent_at, message_id, correlation_id, attributes, body, cipher).
+
+    Returns the bytes the bodies take as stored (sealed, with at-rest encryption on) and the
+    correlation ids of the messages receivable at once (for waking long polls).
+    """
+    default_delay = queue.record.config.delay_seconds
+    partition = queue.partition
+    stored = 0
+    receivable: list[str | None] = []
+    for message in messages:
+        delay = default_delay if message.delay_seconds is None else message.delay_seconds
+        if delay == 0:
+            receivable.append(message.correlation_id)
+        body, key_id = (message.body, None) if cipher is None else cipher.seal(message.body)
+        stored += len(body)
+        rows.append(
+            (partition, now + delay * 1000, now, message.message_id, message.correlation_id,
+             encode_attributes(message.attributes), body, key_id)
+        )  # fmt: skip
+    return stored, receivable
+
+
+def queue_full(queue: QueueRow, limits: StorageLimits) -> QueueFull:
+    config = queue.record.config
+    return QueueFull(
+        "This queue holds as many messages as it may (at most "
+        f"{config.max_stored_messages or limits.max_messages:,} messages and "
+        f"{config.max_stored_bytes or limits.max_bytes:,} bytes); receive and delete messages "
+        "to make room, or raise max_stored_messages / max_stored_bytes."
+    )
 
 
 def stored_message(

@@ -27,8 +27,9 @@ from ems.core.models import (
 )
 from ems.core.topic_models import TopicConfig, TopicRecord
 from ems.core.wakeups import Wakeups
+from ems.storage.base import StoreUnusable
 from ems.storage.cipher import BodyCipher
-from ems.storage.rows import QueueRow, encode_attributes, queue_from_row
+from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full
 from ems.storage.sqlite.migrations import migrate
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import GroupCommitWriter, Txn
@@ -221,15 +222,7 @@ class SqliteBase:
             Q["reserve_storage"],
             (count, size, queue.record.key, self.limits.max_messages, self.limits.max_bytes),
         )
-        if cursor.rowcount == 1:
-            return None
-        config = queue.record.config
-        return QueueFull(
-            "This queue holds as many messages as it may (at most "
-            f"{config.max_stored_messages or self.limits.max_messages:,} messages and "
-            f"{config.max_stored_bytes or self.limits.max_bytes:,} bytes); receive and delete "
-            "messages to make room, or raise max_stored_messages / max_stored_bytes."
-        )
+        return None if cursor.rowcount == 1 else queue_full(queue, self.limits)
 
     def _release(self, txn: Txn, queue_key: int, count: int, size: int) -> None:
         if count:
@@ -242,28 +235,7 @@ class SqliteBase:
         now: int,
         rows: list[tuple[Any, ...]],
     ) -> tuple[int, list[str | None]]:
-        """Append the INSERT rows of ``messages`` into ``queue``.
-
-        Returns the bytes the bodies take as stored (sealed, with at-rest encryption on) and the
-        correlation ids of the messages receivable at once (for waking long polls).
-        """
-        default_delay = queue.record.config.delay_seconds
-        partition = queue.partition
-        cipher = self._cipher
-        stored = 0
-        receivable: list[str | None] = []
-        for message in messages:
-            delay = default_delay if message.delay_seconds is None else message.delay_seconds
-            if delay == 0:
-                receivable.append(message.correlation_id)
-            attributes = encode_attributes(message.attributes)
-            body, key_id = (message.body, None) if cipher is None else cipher.seal(message.body)
-            stored += len(body)
-            rows.append(
-                (partition, now + delay * 1000, now, message.message_id, message.correlation_id,
-                 attributes, body, key_id)
-            )  # fmt: skip
-        return stored, receivable
+        return message_rows(queue, messages, now, rows, self._cipher)
 
     def _insert_messages(self, txn: Txn, rows: list[tuple[Any, ...]], wake: Wake) -> None:
         if rows:
@@ -295,7 +267,7 @@ class SqliteBase:
     # queues
 
 
-class DataDirInUse(RuntimeError):
+class DataDirInUse(StoreUnusable):
     """Another EMS process serves this SQLite file; two would corrupt each other's caches."""
 
 

@@ -31,7 +31,7 @@ class DeliveryOperations(SqliteBase):
         return await self._read(query)
 
     async def claim_deliveries(
-        self, subscription_key: int, limit: int, lease_seconds: int
+        self, subscription_key: int, limit: int, lease_margin_seconds: int
     ) -> list[DeliveryTask]:
         def operation(txn: Txn) -> list[DeliveryTask]:
             conn, now = txn.conn, txn.now_ms
@@ -42,7 +42,8 @@ class DeliveryOperations(SqliteBase):
             if target is None:  # unsubscribed: its deliveries are being deleted with it
                 return []
             subscription_id, url, secret, policy, challenge, confirm_url, status, public_id = target
-            lease = now + lease_seconds * 1000
+            delivery_policy = DeliveryPolicy(**json.loads(policy))
+            lease = now + (delivery_policy.timeout_seconds + lease_margin_seconds) * 1000
             conn.executemany(Q["lease_delivery"], [(lease, row[0]) for row in due])
             tasks = []
             for key, kind, webhook_id, attempts, message_key in due:
@@ -70,7 +71,7 @@ class DeliveryOperations(SqliteBase):
                         topic_public_id=public_id,
                         url=url,
                         signing_secret=secret,
-                        policy=DeliveryPolicy(**json.loads(policy)),
+                        policy=delivery_policy,
                         message=message,
                         published_at_ms=published_at,
                         challenge=challenge,

@@ -13,10 +13,12 @@ import sqlite3
 from dataclasses import dataclass
 from importlib.resources import files
 
+from ems.storage.base import StoreUnusable
+
 _FILE = re.compile(r"(\d{4})_\w+\.sql")
 
 
-class SchemaTooNew(RuntimeError):
+class SchemaTooNew(StoreUnusable):
     """The database was written by a newer EMS; starting would risk damaging it."""
 
 

@@ -1,0 +1,354 @@
+"""The PostgreSQL store's foundation: the pool, group commit, signals and shared lookups.
+
+Writes go through the :class:`~ems.storage.postgres.batcher.Batcher` (shared transactions);
+reads that need no transaction run on pool connections. Every node keeps queue records in a
+cache that its own writes keep exact and other nodes' notifications (or, failing those, a short
+time to live) keep current; the hot paths only take a queue's key and settings from it and let
+SQL find its messages, so a stale entry cannot misplace a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any, Final, TypeAlias, TypeVar
+
+import asyncpg
+from asyncpg.pool import Pool, PoolConnectionProxy
+
+from ems.core.clock import Clock, SystemClock
+from ems.core.errors import EmsError, QueueFull, QueueNotFound, StorageUnavailable, TopicNotFound
+from ems.core.models import NewMessage, QueueRecord, StorageLimits
+from ems.core.topic_models import TopicConfig, TopicRecord
+from ems.core.wakeups import Wakeups
+from ems.storage.cipher import BodyCipher
+from ems.storage.postgres.batcher import UNAVAILABLE, Batcher, Operation, Txn, log_failure
+from ems.storage.postgres.migrations import migrate
+from ems.storage.postgres.queries import QUERIES as Q
+from ems.storage.postgres.signals import Signals
+from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full
+
+T = TypeVar("T")
+log = logging.getLogger("ems.storage.postgres")
+
+Conn: TypeAlias = "PoolConnectionProxy[Any]"
+# queue key -> correlation ids of the messages that became receivable (one entry per message)
+Wake = dict[int, list[str | None]]
+
+SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,47}")
+# how long a node trusts a cached queue record it heard nothing about
+CACHE_SECONDS: Final = 10.0
+SWEEP_BUDGET: Final = 1000
+RETENTION_QUEUES_PER_SWEEP: Final = 256
+
+
+def queue_row(row: Any) -> QueueRow:
+    return queue_from_row(tuple(row))
+
+
+async def lookup_queue(conn: Conn, queue_hash: bytes) -> QueueRow:
+    row = await conn.fetchrow(Q["queue_by_hash"], queue_hash)
+    if row is None:
+        raise QueueNotFound()
+    return queue_row(row)
+
+
+async def queue_in(txn: Txn, queue_hash: bytes) -> QueueRow:
+    """A queue as this batch sees it, looked up once per batch (found queues only)."""
+    queue: QueueRow | None = txn.memo.get(queue_hash)
+    if queue is None:
+        queue = txn.memo[queue_hash] = await lookup_queue(txn.conn, queue_hash)
+    return queue
+
+
+async def queue_by_key(txn: Txn, queue_key: int) -> QueueRow | None:
+    """A queue by its internal key, as this batch sees it; None if it was deleted."""
+    memo_key = ("queue-key", queue_key)
+    queue: QueueRow | None = txn.memo.get(memo_key)
+    if queue is None:
+        row = await txn.conn.fetchrow(Q["queue_by_key"], queue_key)
+        if row is None:
+            return None
+        queue = txn.memo[memo_key] = queue_row(row)
+    return queue
+
+
+async def lookup_topic(conn: Conn, topic_hash: bytes) -> TopicRecord:
+    row = await conn.fetchrow(Q["topic_by_hash"], topic_hash)
+    if row is None:
+        raise TopicNotFound()
+    key, public_id, max_bytes, created_at = row
+    return TopicRecord(key, public_id, TopicConfig(max_message_bytes=max_bytes), created_at)
+
+
+async def topic_in(txn: Txn, topic_hash: bytes) -> TopicRecord:
+    memo_key = ("topic", topic_hash)
+    topic: TopicRecord | None = txn.memo.get(memo_key)
+    if topic is None:
+        topic = txn.memo[memo_key] = await lookup_topic(txn.conn, topic_hash)
+    return topic
+
+
+class PostgresBase:
+    """What every part of the PostgreSQL store shares; see :class:`PostgresStore`."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = "ems",
+        clock: Clock | None = None,
+        wakeups: Wakeups | None = None,
+        limits: StorageLimits | None = None,
+        cipher: BodyCipher | None = None,
+        pool_size: int = 10,
+        poll_interval: float = 2.0,
+        connect_timeout: float = 30.0,
+    ) -> None:
+        if not SCHEMA_NAME.fullmatch(schema):
+            raise ValueError(
+                f"schema name {schema!r}: use lowercase letters, digits and _ (at most 48)"
+            )
+        self._dsn = dsn
+        self.schema = schema
+        self.clock: Clock = clock or SystemClock()
+        self.wakeups = wakeups or Wakeups()
+        self.limits = limits or StorageLimits()
+        self._cipher = cipher
+        self._pool_size = pool_size
+        # waiting receivers re-check this often, in case a notification was lost
+        self.poll_interval: float | None = poll_interval
+        self._connect_timeout = connect_timeout
+        self.node = secrets.token_hex(6)
+        self._pool: Pool[Any] | None = None
+        self._batcher: Batcher | None = None
+        self._signals: Signals | None = None
+        # id hash -> (queue, expiry on the loop's clock); see the module doc
+        self._cache: dict[bytes, tuple[QueueRow, float]] = {}
+        self._cached_hashes: dict[int, set[bytes]] = {}
+        self._cache_epoch = 0
+        self._topics: dict[bytes, TopicRecord] = {}
+        self._retention_cursor = 0
+        self.deliveries_ready: Callable[[Iterable[int]], None] | None = None
+
+    # lifecycle
+
+    async def open(self) -> None:
+        await self._migrate()
+        try:
+            await self._connect()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _connect(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self._dsn,
+            min_size=1,
+            max_size=self._pool_size,
+            timeout=10,
+            command_timeout=60,
+            server_settings=self._server_settings(),
+        )
+        self._batcher = Batcher(self._acquire, self.clock, self._settle)
+        self._signals = Signals(
+            lambda: asyncpg.connect(self._dsn, timeout=10, server_settings=self._server_settings()),
+            f"ems_{self.schema}",
+            self.node,
+            on_wake=self._remote_wake,
+            on_wake_all=self.wakeups.notify_all,
+            on_forget=self._remote_forget,
+            on_reconnect=self._reset_caches,
+        )
+        try:
+            await self._signals.start(self._connect_timeout)
+        except TimeoutError:
+            raise StorageUnavailable("cannot LISTEN for other nodes' notifications") from None
+
+    def _server_settings(self) -> dict[str, str]:
+        return {"search_path": self.schema, "application_name": "ems"}
+
+    async def _migrate(self) -> None:
+        """Connect (waiting up to connect_timeout for the database) and migrate the schema."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._connect_timeout
+        while True:
+            try:
+                conn = await asyncpg.connect(self._dsn, timeout=10)
+                break
+            except UNAVAILABLE as error:
+                if loop.time() >= deadline:
+                    raise StorageUnavailable(f"cannot connect to PostgreSQL: {error}") from None
+                log.warning("waiting for PostgreSQL: %s", error)
+                await asyncio.sleep(1)
+        try:
+            await migrate(conn, self.schema)
+        finally:
+            await conn.close()
+
+    async def close(self) -> None:
+        if self._batcher is not None:
+            await self._batcher.stop()
+            log.info(
+                "group commit: %d operations in %d transactions (%.1f per commit)",
+                self._batcher.operations,
+                self._batcher.batches,
+                self._batcher.operations / max(self._batcher.batches, 1),
+            )
+            self._batcher = None
+        if self._signals is not None:
+            await self._signals.stop()
+            self._signals = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    # plumbing
+
+    @asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[Conn]:
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        async with self._pool.acquire(timeout=10) as conn:
+            yield conn
+
+    def _write(self, operation: Operation[T], *, savepoint: bool = True) -> asyncio.Future[T]:
+        if self._batcher is None:
+            raise RuntimeError("store is not open")
+        return self._batcher.submit(operation, savepoint=savepoint)
+
+    async def _read(self, query: Callable[[Conn], Awaitable[T]]) -> T:
+        try:
+            async with self._acquire() as conn:
+                return await query(conn)
+        except EmsError:
+            raise
+        except UNAVAILABLE as error:
+            log.warning("database unavailable: %s", type(error).__name__)
+            raise StorageUnavailable() from None
+        except asyncpg.PostgresError as error:
+            log_failure("a read failed", error)
+            raise StorageUnavailable() from None
+
+    @property
+    def commit_stats(self) -> tuple[int, int]:
+        """(batches, operations) committed so far: the group-commit factor is their ratio."""
+        if self._batcher is None:
+            return (0, 0)
+        return (self._batcher.batches, self._batcher.operations)
+
+    # the queue cache
+
+    async def _cached_queue(self, queue_hash: bytes) -> QueueRow:
+        now = asyncio.get_running_loop().time()
+        entry = self._cache.get(queue_hash)
+        if entry is not None and entry[1] > now:
+            return entry[0]
+        epoch = self._cache_epoch
+        queue = await self._read(lambda conn: lookup_queue(conn, queue_hash))
+        if epoch == self._cache_epoch:
+            self._cache[queue_hash] = (queue, now + CACHE_SECONDS)
+            self._cached_hashes.setdefault(queue.record.key, set()).add(queue_hash)
+        return queue
+
+    async def get_queue(self, queue_hash: bytes) -> QueueRecord:
+        return (await self._cached_queue(queue_hash)).record
+
+    def _forget(self, *queue_keys: int) -> None:
+        """After a commit changed these queues: drop them here and tell the other nodes."""
+        self._forget_here(*queue_keys)
+        if self._signals is not None:
+            for key in queue_keys:
+                self._signals.forget(key)
+
+    def _forget_here(self, *queue_keys: int) -> None:
+        self._cache_epoch += 1
+        for key in queue_keys:
+            for queue_hash in self._cached_hashes.pop(key, ()):
+                self._cache.pop(queue_hash, None)
+
+    def _remote_forget(self, queue_key: int) -> None:
+        self._forget_here(queue_key)
+        self.wakeups.notify_all(queue_key)  # a deleted queue's waiters must find out
+
+    def _reset_caches(self) -> None:
+        self._cache_epoch += 1
+        self._cache.clear()
+        self._cached_hashes.clear()
+        self._topics.clear()
+        self.wakeups.notify_every_queue()
+
+    # wakeups
+
+    def _wake(self, receivable: Wake) -> None:
+        for key, correlation_ids in receivable.items():
+            self.wakeups.notify(key, len(correlation_ids), correlation_ids)
+            if self._signals is not None:
+                self._signals.wake(key, len(correlation_ids), correlation_ids)
+
+    def _remote_wake(self, queue_key: int, count: int, correlation_ids: Iterable[str]) -> None:
+        self.wakeups.notify(queue_key, count, correlation_ids)
+
+    def _deliveries_ready(self, subscription_keys: Iterable[int]) -> None:
+        if self.deliveries_ready is not None:
+            self.deliveries_ready(subscription_keys)
+
+    # stored-message accounting
+
+    async def _reserve(self, txn: Txn, queue: QueueRow, count: int, size: int) -> int | QueueFull:
+        """Take room for ``count`` messages of ``size`` stored bytes: the queue's current
+        partition, or why not. Raise QueueNotFound if the queue is gone."""
+        partition = await txn.conn.fetchval(
+            Q["reserve_storage"],
+            count, size, queue.record.key, self.limits.max_messages, self.limits.max_bytes,
+        )  # fmt: skip
+        if partition is not None:
+            return int(partition)
+        if await queue_by_key(txn, queue.record.key) is None:
+            raise QueueNotFound()
+        return queue_full(queue, self.limits)
+
+    async def _settle(self, txn: Txn) -> None:
+        """Apply the batch's deferred counter changes, in queue-key order (see batcher)."""
+        for key in sorted(txn.adjustments):
+            await self._apply_adjustment(txn, key)
+
+    async def _apply_adjustment(self, txn: Txn, queue_key: int) -> None:
+        adjustment = txn.adjustments.pop(queue_key, None)
+        if adjustment is not None and (adjustment[0] or adjustment[1]):
+            await txn.conn.execute(Q["adjust_storage"], adjustment[0], adjustment[1], queue_key)
+
+    def _message_rows(
+        self,
+        queue: QueueRow,
+        messages: Iterable[NewMessage],
+        now: int,
+        rows: list[tuple[Any, ...]],
+    ) -> tuple[int, list[str | None]]:
+        return message_rows(queue, messages, now, rows, self._cipher)
+
+    async def _insert_messages(
+        self, txn: Txn, rows: list[tuple[Any, ...]], partitions: dict[int, int], wake: Wake
+    ) -> None:
+        """Insert rows made for queues whose current partitions may differ (old -> new)."""
+        if rows:
+            columns = list(zip(*rows, strict=True))
+            if partitions:
+                columns[0] = tuple(partitions.get(p, p) for p in columns[0])
+            await txn.conn.execute(Q["insert_messages"], *columns)
+        if wake:
+            txn.after_commit(lambda: self._wake(wake))
+
+    async def server_secret(self, name: str) -> bytes:
+        candidate = os.urandom(32)
+
+        async def operation(txn: Txn) -> bytes:
+            await txn.conn.execute(Q["meta_insert"], f"secret:{name}", candidate)
+            return bytes(await txn.conn.fetchval(Q["meta_get"], f"secret:{name}"))
+
+        return await self._write(operation)

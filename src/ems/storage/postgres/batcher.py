@@ -1,0 +1,306 @@
+"""Group commit on PostgreSQL: the writes of one node share transactions.
+
+As in the SQLite writer (:mod:`ems.storage.sqlite.writer`), requests submit *operations*
+(coroutine functions of a :class:`Txn`); while one batch's transaction runs and commits, new
+submissions queue up for the next. Every transaction costs round trips and a WAL flush, so
+under load one transaction serves hundreds of requests, and concurrent sends become one
+``INSERT ... SELECT FROM unnest(...)``.
+
+Lock order. Operations lock message rows (receive, delete) and queue rows (the stored-message
+counters). Counter changes are therefore deferred (:meth:`Txn.adjust`) and applied at the end of
+the batch in queue-key order, together with the reservations of grouped sends, which run after
+every other operation. The sweeper follows the same order, so the common paths of two nodes
+cannot deadlock; when rarer operations do, PostgreSQL aborts one transaction and its batch is run
+again from the start (operations only touch the database and their :class:`Txn` until commit).
+
+Failures. Operations submitted with ``savepoint=True`` run inside a SAVEPOINT: an error rolls
+back that operation alone. The others (the hot paths) must raise :class:`EmsError` only before
+their first write. A database error outside a savepoint aborts the transaction: the batch is then
+re-run one operation per transaction, so that only the culprit fails. A lost connection fails
+the batch with 503 (:class:`StorageUnavailable`): a client that retries may cause a duplicate,
+which at-least-once delivery allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import asyncpg
+
+from ems.core.clock import Clock
+from ems.core.errors import EmsError, ShuttingDown, StorageUnavailable
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+T = TypeVar("T")
+log = logging.getLogger("ems.storage.postgres")
+
+MAX_BATCH_OPERATIONS = 2048
+# a batch that deadlocks is run again; past this it is answered with 503
+DEADLOCK_RETRIES = 5
+
+# errors that say the database cannot be reached (or is refusing work) rather than that an
+# operation is wrong: retrying the operations alone would fail the same way
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.InternalClientError,
+)
+_RETRY = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+
+Acquire = Callable[[], AbstractAsyncContextManager["PoolConnectionProxy[Any]"]]
+
+
+@dataclass(slots=True)
+class Txn:
+    """What an operation sees: a connection inside an open transaction, and the batch's time."""
+
+    conn: PoolConnectionProxy[Any]
+    now_ms: int
+    effects: list[Callable[[], None]] = field(default_factory=list)
+    # lookups many operations of a batch repeat; an operation that changes them clears it
+    memo: dict[Any, Any] = field(default_factory=dict)
+    # queue key -> [messages, bytes] to add to its stored counters at the end of the batch
+    adjustments: dict[int, list[int]] = field(default_factory=dict)
+
+    def after_commit(self, effect: Callable[[], None]) -> None:
+        self.effects.append(effect)
+
+    def adjust(self, queue_key: int, count: int, size: int) -> None:
+        """Change a queue's stored counters when the batch ends (negative: release room)."""
+        if count or size:
+            entry = self.adjustments.setdefault(queue_key, [0, 0])
+            entry[0] += count
+            entry[1] += size
+
+
+Operation = Callable[[Txn], Awaitable[T]]
+# runs many submissions of one kind at once, after all other operations of the batch; returns
+# one result or EmsError per payload, and applies the batch's adjustments (see module doc)
+GroupOperation = Callable[[Txn, list[Any]], Awaitable[list[Any]]]
+# applies what is left of Txn.adjustments, in queue-key order
+Settle = Callable[[Txn], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class _Submitted(Generic[T]):
+    operation: Operation[T] | None
+    future: asyncio.Future[T]
+    group: GroupOperation | None = None
+    payload: Any = None
+    savepoint: bool = True
+    phase: int = 0
+
+
+_Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
+
+
+class Batcher:
+    def __init__(self, acquire: Acquire, clock: Clock, settle: Settle) -> None:
+        self._acquire = acquire
+        self._clock = clock
+        self._settle = settle
+        self._pending: list[_Submitted[Any]] = []
+        self._flush_scheduled = False
+        self._running = False
+        self._stopping = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.operations = 0
+
+    def submit(self, operation: Operation[T], *, savepoint: bool = True) -> asyncio.Future[T]:
+        return self._put(_Submitted(operation, _new_future(), savepoint=savepoint))
+
+    def submit_grouped(
+        self, group: GroupOperation, payload: Any, *, phase: int = 0
+    ) -> asyncio.Future[Any]:
+        """Run ``payload`` with the batch's other submissions of ``group`` in one call, after
+        every single operation and in ``phase`` order with the other groups."""
+        return self._put(
+            _Submitted(None, _new_future(), group, payload, savepoint=False, phase=phase)
+        )
+
+    def _put(self, item: _Submitted[Any]) -> asyncio.Future[Any]:
+        if self._stopping:
+            item.future.set_exception(ShuttingDown())
+            return item.future
+        self._pending.append(item)
+        self._idle.clear()
+        if not self._running and not self._flush_scheduled:
+            # let the requests already runnable submit too, so they share this transaction
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return item.future
+
+    async def stop(self) -> None:
+        """Commit everything already submitted, then stop."""
+        self._stopping = True
+        await self._idle.wait()
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        if self._running or not self._pending:
+            return
+        batch = self._pending[:MAX_BATCH_OPERATIONS]
+        del self._pending[:MAX_BATCH_OPERATIONS]
+        self._running = True
+        self._task = asyncio.get_running_loop().create_task(self._run(batch))
+
+    async def _run(self, batch: list[_Submitted[Any]]) -> None:
+        try:
+            effects, outcomes = await self._commit(batch)
+        except BaseException:  # pragma: no cover - _commit answers every failure itself
+            log.exception("batch failed unexpectedly")
+            effects, outcomes = [], _failed(batch)
+        self._running = False
+        self.batches += 1
+        self.operations += len(batch)
+        _finish(effects, outcomes)
+        if self._pending:
+            self._flush()
+        else:
+            self._idle.set()
+
+    async def _commit(
+        self, batch: list[_Submitted[Any]]
+    ) -> tuple[list[Callable[[], None]], list[_Outcome]]:
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                return await self._transaction(batch)
+            except _RETRY as error:
+                log.info("batch rolled back (%s); attempt %d", type(error).__name__, attempt + 1)
+                await asyncio.sleep(0.001 * 2**attempt)
+            except UNAVAILABLE as error:
+                log.warning(
+                    "database unavailable (%s); %d operations answered with 503",
+                    _describe(error),
+                    len(batch),
+                )
+                return [], _failed(batch)
+            except Exception as error:
+                if len(batch) == 1:
+                    log_failure("a write transaction failed; answered with 503", error)
+                    return [], _failed(batch)
+                log.warning("a batch of %d failed; running its operations alone", len(batch))
+                return await self._one_by_one(batch)
+        return [], _failed(batch)
+
+    async def _one_by_one(
+        self, batch: list[_Submitted[Any]]
+    ) -> tuple[list[Callable[[], None]], list[_Outcome]]:
+        effects: list[Callable[[], None]] = []
+        outcomes: list[_Outcome] = []
+        for item in batch:
+            more_effects, more_outcomes = await self._commit([item])
+            effects += more_effects
+            outcomes += more_outcomes
+        return effects, outcomes
+
+    async def _transaction(
+        self, batch: list[_Submitted[Any]]
+    ) -> tuple[list[Callable[[], None]], list[_Outcome]]:
+        async with self._acquire() as conn, conn.transaction():
+            txn = Txn(conn, self._clock.now_ms())
+            outcomes = await self._run_batch(txn, batch)
+        return txn.effects, outcomes
+
+    async def _run_batch(self, txn: Txn, batch: list[_Submitted[Any]]) -> list[_Outcome]:
+        outcomes: list[_Outcome] = []
+        groups: dict[tuple[int, GroupOperation], list[_Submitted[Any]]] = {}
+        for item in batch:
+            if item.group is None:
+                outcomes.append(await _run_operation(txn, item))
+            else:
+                groups.setdefault((item.phase, item.group), []).append(item)
+        # grouped operations come last, sends last of all: they lock queue rows, in key order
+        for (_, group), run in sorted(groups.items(), key=lambda entry: entry[0][0]):
+            results = await group(txn, [s.payload for s in run])
+            for submitted, result in zip(run, results, strict=True):
+                if isinstance(result, BaseException):
+                    outcomes.append((submitted.future, None, result))
+                else:
+                    outcomes.append((submitted.future, result, None))
+        await self._settle(txn)
+        return outcomes
+
+
+async def _run_operation(txn: Txn, item: _Submitted[Any]) -> _Outcome:
+    assert item.operation is not None
+    mark = len(txn.effects)
+    if not item.savepoint:
+        try:
+            return item.future, await item.operation(txn), None
+        except EmsError as error:  # raised before any write (see the module doc)
+            del txn.effects[mark:]
+            return item.future, None, error
+    adjustments = {key: list(value) for key, value in txn.adjustments.items()}
+    try:
+        async with txn.conn.transaction():  # a SAVEPOINT inside the batch's transaction
+            result = await item.operation(txn)
+    except EmsError as error:
+        _undo(txn, mark, adjustments)
+        return item.future, None, error
+    except UNAVAILABLE:
+        raise
+    except asyncpg.PostgresError as error:
+        log_failure("operation failed; rolled back to its savepoint", error)
+        _undo(txn, mark, adjustments)
+        return item.future, None, StorageUnavailable()
+    return item.future, result, None
+
+
+def _undo(txn: Txn, mark: int, adjustments: dict[int, list[int]]) -> None:
+    del txn.effects[mark:]
+    txn.adjustments = adjustments
+    txn.memo.clear()
+
+
+def _finish(effects: list[Callable[[], None]], outcomes: list[_Outcome]) -> None:
+    for effect in effects:
+        try:
+            effect()
+        except Exception:
+            log.exception("post-commit effect failed")
+    for future, result, error in outcomes:
+        if future.done():  # the request was cancelled (client hung up); the work still counts
+            continue
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
+
+
+def _failed(batch: list[_Submitted[Any]]) -> list[_Outcome]:
+    failure = StorageUnavailable()
+    return [(item.future, None, failure) for item in batch]
+
+
+def _new_future() -> asyncio.Future[Any]:
+    return asyncio.get_running_loop().create_future()
+
+
+def _describe(error: BaseException) -> str:
+    # the class and PostgreSQL's message, never the statement's parameters
+    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+
+
+def log_failure(message: str, error: BaseException) -> None:
+    """Log a failed statement without what it was given: asyncpg's messages about bad
+    arguments quote them, and they may be message bodies or ids."""
+    if isinstance(error, asyncpg.PostgresError):
+        state = getattr(error, "sqlstate", None)
+        log.error("%s: %s (SQLSTATE %s)", message, type(error).__name__, state)
+    else:
+        log.error("%s", message, exc_info=error)

@@ -1,0 +1,66 @@
+"""Sweeping in the PostgreSQL store: retired partitions and expired messages.
+
+Every node runs the sweeper; a transaction-level advisory lock lets one at a time do the work
+(the lock ends with the transaction, or with the connection of a node that dies mid-sweep).
+"""
+
+from __future__ import annotations
+
+from ems.core.models import SweepReport
+from ems.storage.postgres.base import (
+    RETENTION_QUEUES_PER_SWEEP,
+    SWEEP_BUDGET,
+    Conn,
+    PostgresBase,
+)
+from ems.storage.postgres.queries import QUERIES as Q
+
+
+class Housekeeping(PostgresBase):
+    async def sweep(self) -> SweepReport:
+        async def work(conn: Conn) -> SweepReport:
+            async with conn.transaction():
+                if not await conn.fetchval(Q["try_sweep_lock"], self.schema):
+                    return SweepReport()  # another node is sweeping
+                return await self._sweep(conn)
+
+        return await self._read(work)
+
+    async def _sweep(self, conn: Conn) -> SweepReport:
+        now = self.clock.now_ms()
+        budget = SWEEP_BUDGET
+        dropped = 0
+        for (partition,) in await conn.fetch(Q["retired_partitions"], 8):
+            removed = await conn.fetchval(Q["delete_partition_chunk"], partition, budget)
+            dropped += removed
+            budget -= removed
+            if budget <= 0:
+                return SweepReport(dropped=dropped, more=True)
+            await conn.execute(Q["forget_partition"], partition)
+        expired = 0
+        # room freed is given back at the end, in key order, as batches do (see batcher.py)
+        released: dict[int, tuple[int, int]] = {}
+        more = False
+        queues = await conn.fetch(
+            Q["queues_for_retention"], self._retention_cursor, RETENTION_QUEUES_PER_SWEEP
+        )
+        for key, partition, retention in queues:
+            self._retention_cursor = key
+            cutoff = now - retention * 1000
+            oldest = await conn.fetchval(Q["oldest_sent_at"], partition)
+            if oldest is None or oldest > cutoff:
+                continue
+            sizes = await conn.fetch(Q["delete_expired_chunk"], partition, budget, cutoff)
+            released[key] = (len(sizes), sum(size for (size,) in sizes))
+            expired += len(sizes)
+            budget -= len(sizes)
+            if budget <= 0:
+                more = True
+                break
+        else:
+            if len(queues) < RETENTION_QUEUES_PER_SWEEP:
+                self._retention_cursor = 0
+        for key in sorted(released):
+            count, size = released[key]
+            await conn.execute(Q["adjust_storage"], -count, -size, key)
+        return SweepReport(expired=expired, dropped=dropped, more=more)

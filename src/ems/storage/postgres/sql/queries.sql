@@ -1,0 +1,417 @@
+-- Named queries of the PostgreSQL store. Each starts with a "-- name: <name>" line. Columns are
+-- selected in the same order as the SQLite store's, so both map rows with ems.storage.rows.
+
+-- name: queue_by_hash
+SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
+       q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
+       q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
+       q.max_stored_bytes,
+       CASE WHEN q.id_hash = $1 THEN 'full' WHEN q.send_hash = $1 THEN 'send' ELSE 'receive' END
+FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
+WHERE q.id_hash = $1 OR q.send_hash = $1 OR q.receive_hash = $1
+
+-- name: queue_by_key
+SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
+       q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
+       q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
+       q.max_stored_bytes, 'full'
+FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
+WHERE q.key = $1
+
+-- name: queue_key_for_sending
+SELECT key FROM queues WHERE id_hash = $1 OR send_hash = $1
+
+-- name: new_partition
+INSERT INTO partitions DEFAULT VALUES RETURNING id
+
+-- name: retire_partition
+UPDATE partitions SET retired = true WHERE id = $1
+
+-- name: insert_queue
+INSERT INTO queues (id_hash, partition, visibility_timeout, retention_seconds,
+                    max_message_bytes, delay_seconds, receive_wait_seconds, dead_letter_key,
+                    max_receives, dead_letter_sealed, created_at, send_hash, receive_hash, owner,
+                    max_stored_messages, max_stored_bytes)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+RETURNING key
+
+-- name: count_owned_queues
+SELECT count(*) FROM queues WHERE owner = $1
+
+-- name: count_owned_topics
+SELECT count(*) FROM topics WHERE owner = $1
+
+-- name: update_queue
+UPDATE queues SET visibility_timeout = $1, retention_seconds = $2, max_message_bytes = $3,
+                  delay_seconds = $4, receive_wait_seconds = $5, dead_letter_key = $6,
+                  max_receives = $7, dead_letter_sealed = $8, max_stored_messages = $9,
+                  max_stored_bytes = $10
+WHERE key = $11
+
+-- name: rotate_queue
+UPDATE queues SET send_hash = $1, receive_hash = $2 WHERE key = $3
+
+-- name: repartition_queue
+UPDATE queues SET partition = $1, stored_messages = 0, stored_bytes = 0 WHERE key = $2
+
+-- name: delete_queue
+DELETE FROM queues WHERE key = $1
+
+-- name: detach_dead_letter_sources
+UPDATE queues SET dead_letter_key = NULL, max_receives = NULL, dead_letter_sealed = NULL
+WHERE dead_letter_key = $1
+RETURNING key
+
+-- name: detach_queue_subscriptions
+DELETE FROM subscriptions WHERE queue_key = $1
+
+-- name: detach_subscription_dead_letters
+UPDATE subscriptions SET dead_letter_key = NULL, sealed_dead_letter_id = NULL
+WHERE dead_letter_key = $1
+
+-- name: reserve_storage
+-- take room for messages in a queue, unless that would exceed its limits (no row: full)
+UPDATE queues SET stored_messages = stored_messages + $1, stored_bytes = stored_bytes + $2
+WHERE key = $3
+  AND stored_messages + $1 <= coalesce(max_stored_messages, $4)
+  AND stored_bytes + $2 <= coalesce(max_stored_bytes, $5)
+RETURNING partition
+
+-- name: adjust_storage
+-- deferred changes to the stored counters (see batcher.py); room taken by messages that are
+-- moved or dead-lettered is forced, never refused
+UPDATE queues SET stored_messages = greatest(0, stored_messages + $1),
+                  stored_bytes = greatest(0, stored_bytes + $2)
+WHERE key = $3
+
+-- name: stored
+SELECT stored_messages, stored_bytes FROM queues WHERE key = $1
+
+-- messages
+
+-- name: insert_messages
+INSERT INTO messages (partition, visible_at, sent_at, message_id, correlation_id, attributes,
+                      body, cipher)
+SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
+                     $6::text[], $7::bytea[], $8::bigint[])
+
+-- name: receive
+-- Claim up to $4 visible messages of queue $1 in one statement. Rows another node's receive
+-- holds are skipped, not waited for. Candidates already received $7 times move to the
+-- dead-letter queue $6 instead (when it still exists). Returns the claimed rows as they are
+-- now, then the moved ones (with moved_size set).
+WITH target AS (
+    SELECT partition FROM queues WHERE key = $6 AND $7::integer IS NOT NULL
+), candidates AS (
+    SELECT seq, visible_at,
+           coalesce(receive_count >= $7 AND EXISTS (SELECT FROM target), false) AS over
+    FROM messages
+    WHERE partition = (SELECT partition FROM queues WHERE key = $1)
+      AND visible_at <= $2 AND sent_at > $3
+    ORDER BY visible_at
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE messages m SET partition = (SELECT partition FROM target), visible_at = $2,
+                          receive_count = 0, first_received_at = NULL
+    FROM candidates c
+    WHERE m.seq = c.seq AND c.over
+    RETURNING m.seq, m.correlation_id, length(m.body) AS size
+), claimed AS (
+    UPDATE messages m SET visible_at = $5, receive_count = m.receive_count + 1,
+                          first_received_at = coalesce(m.first_received_at, $2)
+    FROM candidates c
+    WHERE m.seq = c.seq AND NOT c.over
+    RETURNING m.seq, m.message_id, m.body, m.correlation_id, m.attributes, m.receive_count,
+              m.sent_at, m.first_received_at, m.cipher, c.visible_at AS was_visible_at
+)
+SELECT seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
+       first_received_at, cipher, was_visible_at, NULL::integer AS moved_size
+FROM claimed
+UNION ALL
+SELECT seq, NULL, NULL, correlation_id, NULL, NULL, NULL, NULL, NULL, NULL, size FROM moved
+
+-- name: receive_correlated
+-- receive, among the messages with correlation id $8
+WITH target AS (
+    SELECT partition FROM queues WHERE key = $6 AND $7::integer IS NOT NULL
+), candidates AS (
+    SELECT seq, visible_at,
+           coalesce(receive_count >= $7 AND EXISTS (SELECT FROM target), false) AS over
+    FROM messages
+    WHERE partition = (SELECT partition FROM queues WHERE key = $1) AND correlation_id = $8
+      AND visible_at <= $2 AND sent_at > $3
+    ORDER BY visible_at
+    LIMIT $4
+    FOR UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE messages m SET partition = (SELECT partition FROM target), visible_at = $2,
+                          receive_count = 0, first_received_at = NULL
+    FROM candidates c
+    WHERE m.seq = c.seq AND c.over
+    RETURNING m.seq, m.correlation_id, length(m.body) AS size
+), claimed AS (
+    UPDATE messages m SET visible_at = $5, receive_count = m.receive_count + 1,
+                          first_received_at = coalesce(m.first_received_at, $2)
+    FROM candidates c
+    WHERE m.seq = c.seq AND NOT c.over
+    RETURNING m.seq, m.message_id, m.body, m.correlation_id, m.attributes, m.receive_count,
+              m.sent_at, m.first_received_at, m.cipher, c.visible_at AS was_visible_at
+)
+SELECT seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
+       first_received_at, cipher, was_visible_at, NULL::integer AS moved_size
+FROM claimed
+UNION ALL
+SELECT seq, NULL, NULL, correlation_id, NULL, NULL, NULL, NULL, NULL, NULL, size FROM moved
+
+-- name: next_visible
+SELECT min(visible_at) FROM messages
+WHERE partition = (SELECT partition FROM queues WHERE key = $1) AND visible_at > $2
+
+-- name: next_visible_correlated
+SELECT min(visible_at) FROM messages
+WHERE partition = (SELECT partition FROM queues WHERE key = $1) AND correlation_id = $3
+  AND visible_at > $2
+
+-- name: delete_receipts
+-- delete the messages whose receipts ($1 queue keys, $2 seqs, $3 receive counts) are current
+DELETE FROM messages m
+USING unnest($1::bigint[], $2::bigint[], $3::integer[]) AS r(queue_key, seq, receive_count),
+      queues q
+WHERE q.key = r.queue_key AND m.seq = r.seq AND m.receive_count = r.receive_count
+  AND m.partition = q.partition
+RETURNING r.queue_key, m.seq, m.receive_count, length(m.body)
+
+-- name: change_visibility_receipts
+-- $2 seqs, $3 receive counts, $4 new visible_at of the messages of queue $1
+UPDATE messages m SET visible_at = r.visible_at
+FROM unnest($2::bigint[], $3::integer[], $4::bigint[]) AS r(seq, receive_count, visible_at)
+WHERE m.seq = r.seq AND m.receive_count = r.receive_count
+  AND m.partition = (SELECT partition FROM queues WHERE key = $1)
+RETURNING $1::bigint, m.seq, m.receive_count
+
+-- name: messages_in_queues
+-- which of the messages ($1 queue keys, $2 seqs) still exist in those queues
+SELECT r.queue_key, m.seq
+FROM unnest($1::bigint[], $2::bigint[]) AS r(queue_key, seq)
+JOIN queues q ON q.key = r.queue_key
+JOIN messages m ON m.seq = r.seq AND m.partition = q.partition
+
+-- name: count_visible
+SELECT count(*) FROM messages WHERE partition = $1 AND visible_at <= $2
+
+-- name: count_in_flight
+SELECT count(*) FROM messages WHERE partition = $1 AND visible_at > $2 AND receive_count > 0
+
+-- name: count_delayed
+SELECT count(*) FROM messages WHERE partition = $1 AND visible_at > $2 AND receive_count = 0
+
+-- name: oldest_sent_at
+SELECT sent_at FROM messages WHERE partition = $1 ORDER BY seq LIMIT 1
+
+-- name: peek
+SELECT seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
+       first_received_at, cipher, visible_at
+FROM messages
+WHERE partition = $1 AND seq > $2 AND sent_at > $3
+ORDER BY seq
+LIMIT $4
+
+-- housekeeping
+
+-- name: retired_partitions
+SELECT id FROM partitions WHERE retired ORDER BY id LIMIT $1
+
+-- name: delete_partition_chunk
+-- delete up to $2 messages of retired partition $1; returns how many
+WITH deleted AS (
+    DELETE FROM messages WHERE seq IN (
+        SELECT seq FROM messages WHERE partition = $1 ORDER BY seq LIMIT $2
+    )
+    RETURNING 1
+)
+SELECT count(*) FROM deleted
+
+-- name: try_sweep_lock
+SELECT pg_try_advisory_xact_lock(hashtext('ems/sweep/' || $1))
+
+-- name: forget_partition
+DELETE FROM partitions WHERE id = $1
+
+-- name: queues_for_retention
+SELECT key, partition, retention_seconds FROM queues WHERE key > $1 ORDER BY key LIMIT $2
+
+-- name: delete_expired_chunk
+DELETE FROM messages WHERE seq IN (
+    SELECT seq FROM messages WHERE partition = $1 ORDER BY seq LIMIT $2
+) AND sent_at <= $3
+RETURNING length(body)
+
+-- name: meta_insert
+INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING
+
+-- name: meta_get
+SELECT value FROM meta WHERE name = $1
+
+-- administration
+
+-- name: admin_queues
+SELECT key, id_hash, created_at, owner, stored_messages, stored_bytes, partition
+FROM queues WHERE key > $1 ORDER BY key LIMIT $2
+
+-- name: admin_topics
+SELECT t.key, t.id_hash, t.created_at, t.owner,
+       (SELECT count(*) FROM subscriptions s WHERE s.topic_key = t.key)
+FROM topics t WHERE t.key > $1 ORDER BY t.key LIMIT $2
+
+-- name: deepest_queues
+SELECT key, id_hash, stored_messages, stored_bytes, partition FROM queues
+ORDER BY stored_messages DESC LIMIT $1
+
+-- topics
+
+-- name: topic_by_hash
+SELECT key, public_id, max_message_bytes, created_at FROM topics WHERE id_hash = $1
+
+-- name: insert_topic
+INSERT INTO topics (id_hash, public_id, max_message_bytes, created_at, owner)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING key
+
+-- name: topic_stats
+SELECT
+    count(*) FILTER (WHERE protocol = 'queue'),
+    count(*) FILTER (WHERE protocol = 'http' AND status = 'confirmed'),
+    count(*) FILTER (WHERE protocol = 'http' AND status <> 'confirmed'),
+    (SELECT count(*) FROM deliveries d JOIN subscriptions s2 ON s2.key = d.subscription_key
+     WHERE s2.topic_key = $1 AND d.kind = 'notification')
+FROM subscriptions WHERE topic_key = $1
+
+-- name: delete_topic_deliveries
+DELETE FROM deliveries
+WHERE subscription_key IN (SELECT key FROM subscriptions WHERE topic_key = $1)
+
+-- name: delete_topic_subscriptions
+DELETE FROM subscriptions WHERE topic_key = $1
+
+-- name: delete_topic_messages
+DELETE FROM topic_messages WHERE topic_key = $1
+
+-- name: delete_topic
+DELETE FROM topics WHERE key = $1
+
+-- name: topic_fanout
+SELECT key, protocol, status, filter_policy, queue_key FROM subscriptions WHERE topic_key = $1
+ORDER BY queue_key, key
+
+-- name: insert_topic_message
+INSERT INTO topic_messages (topic_key, message_id, body, content_type, correlation_id,
+                            attributes, published_at, cipher)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING key
+
+-- name: insert_deliveries
+INSERT INTO deliveries (subscription_key, message_key, kind, webhook_id, next_attempt_at)
+SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[])
+
+-- name: subscription_columns
+SELECT s.key, s.subscription_id, s.protocol, s.status, s.filter_policy, s.created_at,
+       s.sealed_queue_id, s.url, s.policy, s.signing_secret, s.sealed_dead_letter_id,
+       s.delivered, s.failed,
+       (SELECT count(*) FROM deliveries d WHERE d.subscription_key = s.key
+        AND d.kind = 'notification'),
+       s.attempts, s.last_attempt_at, s.last_status, s.last_error, s.last_success_at
+FROM subscriptions s
+
+-- name: existing_queue_subscription
+SELECT key FROM subscriptions WHERE topic_key = $1 AND queue_key = $2
+
+-- name: existing_http_subscription
+SELECT key FROM subscriptions WHERE topic_key = $1 AND protocol = 'http' AND url = $2
+
+-- name: insert_subscription
+INSERT INTO subscriptions (topic_key, subscription_id, protocol, status, filter_policy,
+                           queue_key, sealed_queue_id, url, policy, signing_secret, challenge,
+                           confirm_url, dead_letter_key, sealed_dead_letter_id, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+ON CONFLICT DO NOTHING
+RETURNING key
+
+-- name: subscription_key_in_topic
+SELECT key FROM subscriptions WHERE topic_key = $1 AND subscription_id = $2
+
+-- name: delete_subscription_deliveries
+DELETE FROM deliveries WHERE subscription_key = $1 RETURNING message_key
+
+-- name: delete_subscription
+DELETE FROM subscriptions WHERE key = $1
+
+-- name: delete_message_if_done
+DELETE FROM topic_messages
+WHERE key = $1 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE message_key = $1)
+
+-- name: confirm_by_challenge
+UPDATE subscriptions SET status = 'confirmed', challenge = NULL, confirm_url = NULL
+WHERE challenge = $1 AND status = 'pending_confirmation'
+RETURNING key, topic_key
+
+-- name: confirm_by_key
+UPDATE subscriptions SET status = 'confirmed', challenge = NULL, confirm_url = NULL
+WHERE key = $1 AND status = 'pending_confirmation'
+RETURNING topic_key
+
+-- name: delete_confirmations
+DELETE FROM deliveries WHERE subscription_key = $1 AND kind = 'confirmation'
+
+-- name: queue_subscription_failed
+UPDATE subscriptions SET failed = failed + 1, last_attempt_at = $1, last_error = $2
+WHERE key = $3
+
+-- deliveries
+
+-- name: due_subscriptions
+SELECT DISTINCT subscription_key FROM deliveries
+WHERE next_attempt_at <= $1 AND lease_until <= $1
+LIMIT $2
+
+-- name: claim_deliveries
+-- lease due deliveries of one subscription; rows another node is claiming are skipped
+UPDATE deliveries SET lease_until = $4
+WHERE key IN (
+    SELECT key FROM deliveries
+    WHERE subscription_key = $1 AND next_attempt_at <= $2 AND lease_until <= $2
+    ORDER BY next_attempt_at
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING key, kind, webhook_id, attempts, message_key
+
+-- name: delivery_target
+SELECT s.subscription_id, s.url, s.signing_secret, s.policy, s.challenge, s.confirm_url,
+       s.status, t.public_id
+FROM subscriptions s JOIN topics t ON t.key = s.topic_key
+WHERE s.key = $1
+
+-- name: topic_message
+SELECT message_id, body, content_type, correlation_id, attributes, published_at, cipher
+FROM topic_messages WHERE key = $1
+
+-- name: delivery_state
+SELECT message_key FROM deliveries WHERE key = $1 FOR UPDATE
+
+-- name: finish_delivery
+DELETE FROM deliveries WHERE key = $1
+
+-- name: retry_delivery
+UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $1, lease_until = 0
+WHERE key = $2
+
+-- name: count_attempt
+UPDATE subscriptions
+SET attempts = attempts + 1, last_attempt_at = $1, last_status = $2, last_error = $3,
+    delivered = delivered + $4, failed = failed + $5,
+    last_success_at = CASE WHEN $6 THEN $1 ELSE last_success_at END
+WHERE key = $7
+
+-- name: subscription_dead_letter
+SELECT dead_letter_key FROM subscriptions WHERE key = $1

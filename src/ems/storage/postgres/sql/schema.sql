@@ -1,0 +1,133 @@
+-- EMS PostgreSQL schema: the current version in full; migrations must produce exactly this.
+-- Times are integer milliseconds since the Unix epoch, given by EMS (not now()), so that every
+-- node and every test clock agree with the store.
+
+CREATE TABLE meta (
+    name text PRIMARY KEY,
+    value bytea NOT NULL
+);
+
+-- A partition holds one queue's messages; purging or deleting a queue retires it in O(1), and
+-- the sweeper deletes retired partitions' rows in chunks.
+CREATE TABLE partitions (
+    id bigserial PRIMARY KEY,
+    retired boolean NOT NULL DEFAULT false
+);
+CREATE INDEX partitions_retired ON partitions (id) WHERE retired;
+
+CREATE TABLE queues (
+    key bigserial PRIMARY KEY,
+    id_hash bytea NOT NULL UNIQUE,
+    send_hash bytea UNIQUE,
+    receive_hash bytea UNIQUE,
+    partition bigint NOT NULL UNIQUE,
+    visibility_timeout integer NOT NULL,
+    retention_seconds integer NOT NULL,
+    max_message_bytes integer NOT NULL,
+    delay_seconds integer NOT NULL,
+    receive_wait_seconds integer NOT NULL,
+    dead_letter_key bigint,
+    max_receives integer,
+    dead_letter_sealed bytea,
+    created_at bigint NOT NULL,
+    owner text,
+    max_stored_messages bigint,
+    max_stored_bytes bigint,
+    stored_messages bigint NOT NULL DEFAULT 0,
+    stored_bytes bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX queues_dead_letter ON queues (dead_letter_key) WHERE dead_letter_key IS NOT NULL;
+CREATE INDEX queues_owner ON queues (owner) WHERE owner IS NOT NULL;
+CREATE INDEX queues_stored ON queues (stored_messages DESC);
+
+CREATE TABLE messages (
+    seq bigserial PRIMARY KEY,
+    partition bigint NOT NULL,
+    visible_at bigint NOT NULL,
+    sent_at bigint NOT NULL,
+    receive_count integer NOT NULL DEFAULT 0,
+    first_received_at bigint,
+    message_id text NOT NULL,
+    correlation_id text,
+    attributes text,
+    body bytea NOT NULL,
+    cipher bigint
+);
+-- receive: the first visible messages of a partition; counts by state are covered by it too
+CREATE INDEX messages_receivable ON messages (partition, visible_at, receive_count);
+CREATE INDEX messages_correlated ON messages (partition, correlation_id, visible_at)
+    WHERE correlation_id IS NOT NULL;
+-- send order within a partition: peek, age, retention, dropping retired partitions
+CREATE INDEX messages_by_partition ON messages (partition, seq);
+
+CREATE TABLE topics (
+    key bigserial PRIMARY KEY,
+    id_hash bytea NOT NULL UNIQUE,
+    public_id text NOT NULL UNIQUE,
+    max_message_bytes integer NOT NULL,
+    created_at bigint NOT NULL,
+    owner text
+);
+CREATE INDEX topics_owner ON topics (owner) WHERE owner IS NOT NULL;
+
+CREATE TABLE subscriptions (
+    key bigserial PRIMARY KEY,
+    topic_key bigint NOT NULL,
+    subscription_id text NOT NULL UNIQUE,
+    protocol text NOT NULL,
+    status text NOT NULL,
+    filter_policy text,
+    queue_key bigint,
+    sealed_queue_id bytea,
+    url text,
+    policy text,
+    signing_secret text,
+    challenge text UNIQUE,
+    confirm_url text,
+    dead_letter_key bigint,
+    sealed_dead_letter_id bytea,
+    created_at bigint NOT NULL,
+    delivered bigint NOT NULL DEFAULT 0,
+    failed bigint NOT NULL DEFAULT 0,
+    attempts bigint NOT NULL DEFAULT 0,
+    last_attempt_at bigint,
+    last_status integer,
+    last_error text,
+    last_success_at bigint
+);
+CREATE INDEX subscriptions_topic ON subscriptions (topic_key);
+-- one subscription per endpoint and topic, even when two nodes subscribe it at once
+CREATE UNIQUE INDEX subscriptions_queue ON subscriptions (queue_key, topic_key)
+    WHERE queue_key IS NOT NULL;
+CREATE UNIQUE INDEX subscriptions_url ON subscriptions (topic_key, url) WHERE protocol = 'http';
+CREATE INDEX subscriptions_dead_letter ON subscriptions (dead_letter_key)
+    WHERE dead_letter_key IS NOT NULL;
+
+-- published messages that still have webhook deliveries to make
+CREATE TABLE topic_messages (
+    key bigserial PRIMARY KEY,
+    topic_key bigint NOT NULL,
+    message_id text NOT NULL,
+    body bytea NOT NULL,
+    content_type text,
+    correlation_id text,
+    attributes text,
+    published_at bigint NOT NULL,
+    cipher bigint
+);
+CREATE INDEX topic_messages_topic ON topic_messages (topic_key);
+
+-- the outbox: one row per push still to make; any node may lease and make it
+CREATE TABLE deliveries (
+    key bigserial PRIMARY KEY,
+    subscription_key bigint NOT NULL,
+    message_key bigint,
+    kind text NOT NULL,
+    webhook_id text NOT NULL,
+    attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at bigint NOT NULL,
+    lease_until bigint NOT NULL DEFAULT 0
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at);
+CREATE INDEX deliveries_subscription ON deliveries (subscription_key, next_attempt_at);
+CREATE INDEX deliveries_message ON deliveries (message_key) WHERE message_key IS NOT NULL;

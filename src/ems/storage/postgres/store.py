@@ -1,0 +1,29 @@
+"""PostgresStore: many stateless EMS nodes on one PostgreSQL database.
+
+Writes go through the :class:`~ems.storage.postgres.batcher.Batcher` (shared transactions),
+receives claim rows with ``FOR UPDATE SKIP LOCKED``, and nodes tell each other what changed with
+LISTEN/NOTIFY (:mod:`ems.storage.postgres.signals`). The operations live in one module per
+concern, mirroring the SQLite store; this class puts them together.
+"""
+
+from __future__ import annotations
+
+from ems.storage.base import Store
+from ems.storage.postgres.admin import AdminOperations
+from ems.storage.postgres.deliveries import DeliveryOperations
+from ems.storage.postgres.housekeeping import Housekeeping
+from ems.storage.postgres.messages import MessageOperations
+from ems.storage.postgres.queues import QueueOperations
+from ems.storage.postgres.topics import TopicOperations
+
+
+class PostgresStore(
+    QueueOperations,
+    MessageOperations,
+    TopicOperations,
+    DeliveryOperations,
+    AdminOperations,
+    Housekeeping,
+    Store,
+):
+    """The PostgreSQL store. See the module docstrings of ``ems.storage.postgres.*``."""
