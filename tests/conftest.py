@@ -29,9 +29,9 @@ def no_secrets_in_logs(
     """
     minted: list[str] = []
 
-    def recording(make: Callable[[], str]) -> Callable[[], str]:
-        def make_and_record() -> str:
-            value = make()
+    def recording(make: Callable[..., str]) -> Callable[..., str]:
+        def make_and_record(*args: str) -> str:
+            value = make(*args)
             minted.append(value)
             return value
 

@@ -13,6 +13,7 @@ from types import FrameType
 import uvicorn
 
 from ems import __version__, logs
+from ems.client import cli as client_cli
 from ems.config import Settings, SettingsError
 from ems.server.app import EmsApp
 from ems.storage.base import Store, StoreUnusable
@@ -113,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="bytes one queue may hold, by default and at most (EMS_QUEUE_MAX_BYTES)",
     )
+    serve.add_argument(
+        "--id-prefix",
+        metavar="PREFIX",
+        help="start every new id with PREFIX_, to route shards by id (EMS_ID_PREFIX)",
+    )
     serve.add_argument("--tls-cert", help="serve HTTPS with this certificate (EMS_TLS_CERT)")
     serve.add_argument("--tls-key", help="... and this private key (EMS_TLS_KEY)")
     serve.add_argument(
@@ -129,11 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
         help="(EMS_LOG_LEVEL; default info)",
     )
+    client_cli.add_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in client_cli.CLIENT_COMMANDS:
+        return client_cli.run(args)
     if args.command == "serve":
         try:
             settings = Settings.from_env().with_values(
@@ -145,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "database_url": args.database_url,
                     "database_schema": args.database_schema,
                     "database_pool_size": args.database_pool_size,
+                    "id_prefix": args.id_prefix,
                     "log_level": args.log_level,
                     "webhook_allow_private": args.webhook_allow_private,
                     "webhook_allow_nets": args.webhook_allow_net,

@@ -26,6 +26,7 @@ _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
              "0": False, "false": False, "no": False, "off": False}  # fmt: skip
 _SECRETS = frozenset({"admin_token", "api_keys", "encryption_key", "database_url"})
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,47}")
+_ID_PREFIX = re.compile(r"[A-Za-z0-9]{1,16}")
 _NETWORK_LISTS = frozenset({"webhook_allow_nets", "allow_cidrs", "forwarded_allow_ips"})
 
 
@@ -73,6 +74,8 @@ class Settings:
     # long polls re-check the database this often (seconds), in case a wakeup from another
     # node was lost
     database_poll_interval: float = 2.0
+    # ids begin with this and "_", so a proxy can route them to their shard (docs/deploy.md)
+    id_prefix: str = ""
     # what one queue may hold, by default and at most
     queue_max_messages: int = StorageLimits().max_messages
     queue_max_bytes: int = StorageLimits().max_bytes
@@ -130,6 +133,8 @@ class Settings:
             raise SettingsError(
                 "EMS_DATABASE_POOL_SIZE must be at least 2 and EMS_DATABASE_POLL_INTERVAL positive"
             )
+        if settings.id_prefix and not _ID_PREFIX.fullmatch(settings.id_prefix):
+            raise SettingsError("EMS_ID_PREFIX: use 1 to 16 letters and digits, such as s1")
         if (settings.tls_cert is None) != (settings.tls_key is None):
             raise SettingsError(
                 "TLS needs both EMS_TLS_CERT and EMS_TLS_KEY (--tls-cert, --tls-key)"

@@ -1,8 +1,9 @@
 """Queue ids are capabilities: whoever knows one may use the queue.
 
-An id is 144 random bits, URL-safe. The server stores only its SHA-256 (ids carry full entropy,
-so a fast hash is enough to make a leaked database useless for guessing them) and looks queues up
-by that hash, so no comparison ever runs on the secret itself.
+An id is 144 random bits, URL-safe, after an optional installation prefix (``s2_``) that lets a
+proxy route ids to the shard that made them (docs/deploy.md). The server stores only its SHA-256
+(ids carry full entropy, so a fast hash is enough to make a leaked database useless for guessing
+them) and looks queues up by that hash, so no comparison ever runs on the secret itself.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ _ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _SEAL_CONTEXT = b"ems/seal/v1"
 
 
-def new_id() -> str:
-    return secrets.token_urlsafe(ID_BYTES)
+def new_id(prefix: str = "") -> str:
+    token = secrets.token_urlsafe(ID_BYTES)
+    return f"{prefix}_{token}" if prefix else token
 
 
 def looks_like_id(value: str) -> bool:

@@ -133,8 +133,10 @@ class QueueService:
         *,
         limits: StorageLimits | None = None,
         metrics: Metrics | None = None,
+        id_prefix: str = "",
     ) -> None:
         self.store = store
+        self.id_prefix = id_prefix
         self.receipts = receipts
         self.limits = limits or StorageLimits()
         self.metrics = metrics or Metrics()
@@ -142,10 +144,15 @@ class QueueService:
 
     @classmethod
     async def create(
-        cls, store: Store, *, limits: StorageLimits | None = None, metrics: Metrics | None = None
+        cls,
+        store: Store,
+        *,
+        limits: StorageLimits | None = None,
+        metrics: Metrics | None = None,
+        id_prefix: str = "",
     ) -> QueueService:
         signer = ReceiptSigner(await store.server_secret("receipts"))
-        return cls(store, signer, limits=limits, metrics=metrics)
+        return cls(store, signer, limits=limits, metrics=metrics, id_prefix=id_prefix)
 
     async def _resolve(self, queue_id: str, allowed: frozenset[Scope]) -> tuple[bytes, QueueRecord]:
         """The queue this id reaches, if the id's scope allows the operation."""
@@ -193,7 +200,7 @@ class QueueService:
     ) -> NewQueue:
         attributes = limits.check_queue_attributes({} if document is None else document)
         self._check_storage_limits(attributes)
-        queue_id, send_id, receive_id = (capabilities.new_id() for _ in range(3))
+        queue_id, send_id, receive_id = (capabilities.new_id(self.id_prefix) for _ in range(3))
         config = QueueConfig(
             **{k: v for k, v in attributes.items() if k != "dead_letter"},
             dead_letter=self._dead_letter(queue_id, attributes.get("dead_letter")),
@@ -208,7 +215,7 @@ class QueueService:
 
     async def rotate(self, queue_id: str) -> NewQueue:
         h, record = await self._resolve(queue_id, _FULL)
-        send_id, receive_id = capabilities.new_id(), capabilities.new_id()
+        send_id, receive_id = (capabilities.new_id(self.id_prefix) for _ in range(2))
         await self.store.rotate_queue(
             h, capabilities.id_hash(send_id), capabilities.id_hash(receive_id)
         )

@@ -159,9 +159,15 @@ def _options(document: object | None, allowed: frozenset[str], what: str) -> dic
 
 class TopicService:
     def __init__(
-        self, store: Store, *, check_url: UrlCheck, skip_confirmation: bool = False
+        self,
+        store: Store,
+        *,
+        check_url: UrlCheck,
+        skip_confirmation: bool = False,
+        id_prefix: str = "",
     ) -> None:
         self.store = store
+        self._id_prefix = id_prefix
         self._check_url = check_url
         self._skip_confirmation = skip_confirmation
 
@@ -175,7 +181,7 @@ class TopicService:
                 error=InvalidAttribute,
             )
         )
-        topic_id = capabilities.new_id()
+        topic_id = capabilities.new_id(self._id_prefix)
         public_id = "topic-" + secrets.token_urlsafe(12)
         record = await self.store.create_topic(
             capabilities.id_hash(topic_id), public_id, config, owner=owner, quota=quota

@@ -90,13 +90,17 @@ class EmsApp:
     async def startup(self) -> None:
         await self.store.open()
         self._service = await QueueService.create(
-            self.store, limits=self.settings.storage_limits, metrics=self.metrics
+            self.store,
+            limits=self.settings.storage_limits,
+            metrics=self.metrics,
+            id_prefix=self.settings.id_prefix,
         )
         self._queues = QueueHandlers(self._service, self._api_keys.authorize)
         topics = TopicService(
             self.store,
             check_url=self._check_webhook_url,
             skip_confirmation=self.settings.webhook_skip_confirmation,
+            id_prefix=self.settings.id_prefix,
         )
         self._topics = TopicHandlers(topics, self.settings.public_url, self._api_keys.authorize)
         self._dispatcher = Dispatcher(

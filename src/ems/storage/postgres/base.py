@@ -134,6 +134,7 @@ class PostgresBase:
         self._cache_epoch = 0
         self._topics: dict[bytes, TopicRecord] = {}
         self._retention_cursor = 0
+        self._vacuum_due = 0.0
         self.deliveries_ready: Callable[[Iterable[int]], None] | None = None
 
     # lifecycle

@@ -1,10 +1,17 @@
-"""Sweeping in the PostgreSQL store: retired partitions and expired messages.
+"""Sweeping in the PostgreSQL store: retired partitions, expired messages, dead rows.
 
 Every node runs the sweeper; a transaction-level advisory lock lets one at a time do the work
 (the lock ends with the transaction, or with the connection of a node that dies mid-sweep).
+
+Queue tables churn: every message is inserted, updated on each receive and deleted, and only
+VACUUM makes the dead rows' space reusable. That is autovacuum's job, but some installations turn
+it off; then EMS vacuums its own tables when dead rows pile up, so they do not grow without bound.
 """
 
 from __future__ import annotations
+
+import logging
+import time
 
 from ems.core.models import SweepReport
 from ems.storage.postgres.base import (
@@ -15,6 +22,12 @@ from ems.storage.postgres.base import (
 )
 from ems.storage.postgres.queries import QUERIES as Q
 
+log = logging.getLogger("ems.storage")
+
+VACUUM_CHECK_SECONDS = 30.0
+# vacuum a table when it has this many dead rows, and more than a fifth of its live rows
+VACUUM_MIN_DEAD_ROWS = 10_000
+
 
 class Housekeeping(PostgresBase):
     async def sweep(self) -> SweepReport:
@@ -22,9 +35,31 @@ class Housekeeping(PostgresBase):
             async with conn.transaction():
                 if not await conn.fetchval(Q["try_sweep_lock"], self.schema):
                     return SweepReport()  # another node is sweeping
-                return await self._sweep(conn)
+                report = await self._sweep(conn)
+            if time.monotonic() >= self._vacuum_due:
+                self._vacuum_due = time.monotonic() + VACUUM_CHECK_SECONDS
+                await self._vacuum_if_autovacuum_is_off(conn)
+            return report
 
         return await self._read(work)
+
+    async def _vacuum_if_autovacuum_is_off(self, conn: Conn) -> None:
+        tables = await conn.fetch(Q["tables_to_vacuum"], self.schema, VACUUM_MIN_DEAD_ROWS)
+        if not tables or not await conn.fetchval(Q["try_vacuum_lock"], self.schema):
+            return
+        try:
+            for table, dead in tables:
+                started = time.monotonic()
+                # VACUUM takes no parameters; both names are EMS's own (checked identifiers)
+                await conn.execute(f'VACUUM "{self.schema}"."{table}"')
+                log.info(
+                    "autovacuum is off: vacuumed %s (%d dead rows) in %.1f s",
+                    table,
+                    dead,
+                    time.monotonic() - started,
+                )
+        finally:
+            await conn.execute(Q["vacuum_unlock"], self.schema)
 
     async def _sweep(self, conn: Conn) -> SweepReport:
         now = self.clock.now_ms()

@@ -235,6 +235,18 @@ SELECT count(*) FROM deleted
 -- name: try_sweep_lock
 SELECT pg_try_advisory_xact_lock(hashtext('ems/sweep/' || $1))
 
+-- name: tables_to_vacuum
+SELECT relname, n_dead_tup FROM pg_stat_user_tables
+WHERE schemaname = $1 AND current_setting('autovacuum') = 'off'
+  AND n_dead_tup >= $2 AND n_dead_tup > n_live_tup / 5
+ORDER BY n_dead_tup DESC
+
+-- name: try_vacuum_lock
+SELECT pg_try_advisory_lock(hashtext('ems/vacuum/' || $1))
+
+-- name: vacuum_unlock
+SELECT pg_advisory_unlock(hashtext('ems/vacuum/' || $1))
+
 -- name: forget_partition
 DELETE FROM partitions WHERE id = $1
 

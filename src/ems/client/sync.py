@@ -1,0 +1,240 @@
+"""The blocking client: ``ems.Client``."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from ems.client import calls, crypto
+from ems.client.base import BaseClient, translate
+from ems.client.calls import Body, Call, raise_for_problem
+from ems.client.models import (
+    BatchResult,
+    Message,
+    OutgoingMessage,
+    Published,
+    Queue,
+    QueueInfo,
+    Subscription,
+    Topic,
+)
+
+T = TypeVar("T")
+
+
+class Client(BaseClient):
+    """A client for one EMS server, on one pool of HTTP connections.
+
+    ``transport`` replaces the network: ``httpx.ASGITransport`` is not usable here (it is async
+    only), but ``httpx.MockTransport`` or a custom transport is. Use it as a context manager, or
+    call :meth:`close`.
+
+    >>> with Client("http://127.0.0.1:8080") as ems:          # doctest: +SKIP
+    ...     q = ems.create_queue(visibility_timeout=60)
+    ...     ems.send(q.queue_id, b"Hello World")
+    ...     [m] = ems.receive(q.queue_id, wait_seconds=20)
+    ...     ems.delete(q.queue_id, m.receipt_handle)
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(url, api_key=api_key, timeout=timeout, headers=headers)
+        self._http = httpx.Client(base_url=self.url, headers=self.headers, transport=transport)
+
+    def _run(self, call: Call[T]) -> T:
+        try:
+            response = self._http.request(
+                call.method,
+                call.path,
+                params=call.params or None,
+                headers=call.headers or None,
+                content=call.content,
+                json=call.json,
+                timeout=self._timeout(call),
+            )
+        except httpx.HTTPError as error:
+            raise translate(error) from error
+        raise_for_problem(response)
+        return call.parse(response)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # queues
+
+    def create_queue(self, **attributes: Any) -> Queue:
+        """Create a queue; attributes as in the API (``visibility_timeout=60``, ...)."""
+        return self._run(calls.create_queue(attributes))
+
+    def get_queue(self, queue_id: str) -> QueueInfo:
+        return self._run(calls.get_queue(queue_id))
+
+    def update_queue(self, queue_id: str, **attributes: Any) -> QueueInfo:
+        return self._run(calls.update_queue(queue_id, attributes))
+
+    def delete_queue(self, queue_id: str) -> None:
+        self._run(calls.delete_queue(queue_id))
+
+    def purge_queue(self, queue_id: str) -> None:
+        self._run(calls.purge_queue(queue_id))
+
+    def rotate_queue(self, queue_id: str) -> dict[str, Any]:
+        """New ``send_id`` and ``receive_id``; the old ones stop working."""
+        return self._run(calls.rotate_queue(queue_id))
+
+    # messages
+
+    def send(
+        self,
+        queue_id: str,
+        body: Body,
+        *,
+        correlation_id: str | None = None,
+        delay_seconds: int | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> str:
+        """Send one message; returns its message id once the server has committed it."""
+        return self._run(calls.send(queue_id, body, correlation_id, delay_seconds, attributes))
+
+    def send_batch(self, queue_id: str, messages: Iterable[OutgoingMessage | Body]) -> list[str]:
+        """Send up to 1000 messages, all or nothing; returns their ids in order."""
+        return self._run(calls.send_batch(queue_id, messages))
+
+    def receive(
+        self,
+        queue_id: str,
+        *,
+        max_messages: int = 1,
+        wait_seconds: float | None = None,
+        visibility_timeout: int | None = None,
+        correlation_id: str | None = None,
+    ) -> list[Message]:
+        """Receive up to ``max_messages``, long-polling up to ``wait_seconds`` (0 to 20)."""
+        return self._run(
+            calls.receive(queue_id, max_messages, wait_seconds, visibility_timeout, correlation_id)
+        )
+
+    def delete(self, queue_id: str, receipt_handle: str) -> None:
+        self._run(calls.delete(queue_id, receipt_handle))
+
+    def delete_batch(self, queue_id: str, receipt_handles: Iterable[str]) -> list[BatchResult]:
+        return self._run(calls.delete_batch(queue_id, receipt_handles))
+
+    def change_visibility(
+        self, queue_id: str, receipt_handle: str, visibility_timeout: int
+    ) -> None:
+        """Extend a received message's lease, or release it at once with 0."""
+        self._run(calls.change_visibility(queue_id, receipt_handle, visibility_timeout))
+
+    def change_visibility_batch(
+        self, queue_id: str, entries: Mapping[str, int]
+    ) -> list[BatchResult]:
+        return self._run(calls.change_visibility_batch(queue_id, entries))
+
+    def peek(
+        self, queue_id: str, *, max_messages: int = 10, after: str | None = None
+    ) -> dict[str, Any]:
+        return self._run(calls.peek(queue_id, max_messages, after))
+
+    # request/response by correlation id
+
+    def request(
+        self,
+        queue_id: str,
+        body: Body,
+        *,
+        reply_queue_id: str,
+        reply_to: str | None = None,
+        timeout: float = 30.0,
+        attributes: Mapping[str, str] | None = None,
+    ) -> Message:
+        """Send a request and wait for its reply; raises NoReply after ``timeout`` seconds.
+
+        The request carries a new correlation id and a ``reply-to`` attribute (``reply_to``, best
+        the reply queue's ``send_id``; by default ``reply_queue_id``). A :class:`~ems.Worker`
+        handler's return value is sent there with the same correlation id. The reply is received
+        from ``reply_queue_id`` by correlation id, so many requesters can share one reply queue,
+        and deleted.
+        """
+        correlation_id = self._new_correlation_id()
+        reply_attributes = self._request_attributes(attributes, reply_to or reply_queue_id)
+        self.send(queue_id, body, correlation_id=correlation_id, attributes=reply_attributes)
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            wait = min(20, math.ceil(left))
+            replies = self.receive(reply_queue_id, wait_seconds=wait, correlation_id=correlation_id)
+            if replies:
+                self.delete(reply_queue_id, replies[0].receipt_handle)
+                return replies[0]
+        raise self._no_reply(timeout)
+
+    # topics
+
+    def create_topic(self, **attributes: Any) -> Topic:
+        return self._run(calls.create_topic(attributes))
+
+    def get_topic(self, topic_id: str) -> dict[str, Any]:
+        return self._run(calls.get_topic(topic_id))
+
+    def delete_topic(self, topic_id: str) -> None:
+        self._run(calls.delete_topic(topic_id))
+
+    def subscribe_queue(self, topic_id: str, queue_id: str, **options: Any) -> Subscription:
+        return self._run(calls.subscribe(topic_id, {"queue_id": queue_id}, options))
+
+    def subscribe_url(self, topic_id: str, url: str, **options: Any) -> Subscription:
+        """Subscribe a webhook; it must confirm before pushes begin (see docs/topics.md)."""
+        return self._run(calls.subscribe(topic_id, {"url": url}, options))
+
+    def subscriptions(self, topic_id: str) -> list[Subscription]:
+        return self._run(calls.subscriptions(topic_id))
+
+    def get_subscription(self, topic_id: str, subscription_id: str) -> Subscription:
+        return self._run(calls.get_subscription(topic_id, subscription_id))
+
+    def unsubscribe(self, topic_id: str, subscription_id: str) -> None:
+        self._run(calls.unsubscribe(topic_id, subscription_id))
+
+    def publish(
+        self,
+        topic_id: str,
+        body: Body,
+        *,
+        correlation_id: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+    ) -> Published:
+        return self._run(calls.publish(topic_id, body, correlation_id, attributes))
+
+    # crypto: local by default, so no key leaves the process
+
+    def random_key(self, *, server: bool = False) -> str:
+        return self._run(calls.server_random_key()) if server else crypto.random_key()
+
+    def encrypt(self, key: str, data: Body, *, server: bool = False) -> str:
+        return self._run(calls.server_encrypt(key, data)) if server else crypto.encrypt(key, data)
+
+    def decrypt(self, key: str, token: str, *, server: bool = False) -> bytes:
+        return self._run(calls.server_decrypt(key, token)) if server else crypto.decrypt(key, token)
