@@ -1,7 +1,7 @@
 """EMS, the Easy Message Service: durable queues over plain HTTP.
 
 The client (``ems.Client``, ``ems.AsyncClient``, ``ems.Worker``, ...) is imported on first use,
-so the server does not load it.
+so ``import ems`` stays light.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _CLIENT_NAMES = frozenset(
-    {"AsyncClient", "AsyncWorker", "Client", "ClientError", "APIError", "Message", "NoReply",
-     "OutgoingMessage", "TransportError", "Worker", "verify_webhook"}
+    {"AsyncClient", "AsyncWorker", "Client", "ClientError", "APIError", "InvalidSignature",
+     "errors", "Message", "NoReply", "OutgoingMessage", "TransportError", "Worker",
+     "verify_webhook"}
 )  # fmt: skip
 
 if TYPE_CHECKING:
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
         ClientError as ClientError,
     )
     from ems.client import (
+        InvalidSignature as InvalidSignature,
+    )
+    from ems.client import (
         Message as Message,
     )
     from ems.client import (
@@ -45,6 +49,9 @@ if TYPE_CHECKING:
     )
     from ems.client import (
         Worker as Worker,
+    )
+    from ems.client import (
+        errors as errors,
     )
     from ems.client import (
         verify_webhook as verify_webhook,
@@ -65,11 +72,13 @@ __all__ = [
     "AsyncWorker",
     "Client",
     "ClientError",
+    "InvalidSignature",
     "Message",
     "NoReply",
     "OutgoingMessage",
     "TransportError",
     "Worker",
     "__version__",
+    "errors",
     "verify_webhook",
 ]

@@ -21,7 +21,8 @@ async def test_every_new_id_starts_with_the_prefix(client: httpx.AsyncClient) ->
         assert queue[name].startswith("s2_")
         assert len(queue[name]) == len("s2_") + 24
     rotated = (await client.post(f"/ems/queue/{queue['queue_id']}/rotate")).json()
-    assert rotated["send_id"].startswith("s2_") and rotated["receive_id"].startswith("s2_")
+    assert rotated["send_id"].startswith("s2_")
+    assert rotated["receive_id"].startswith("s2_")
     sent = await client.post(f"/ems/queue/{rotated['send_id']}/message", content=b"routed")
     assert sent.status_code == 201
     received = await client.get(f"/ems/queue/{rotated['receive_id']}/message")

@@ -20,7 +20,8 @@ async def test_send_receive_delete_round_trip(aclient: AsyncClient) -> None:
     assert message.correlation_id == "c-1"
     assert message.attributes == {"kind": "photo"}
     assert message.receive_count == 1
-    assert message.sent_at is not None and message.sent_at.tzinfo is not None
+    assert message.sent_at is not None
+    assert message.sent_at.tzinfo is not None
     info = await aclient.get_queue(queue.queue_id)
     assert (info.visibility_timeout, info.messages_in_flight) == (60, 1)
     await aclient.delete(queue.queue_id, message.receipt_handle)

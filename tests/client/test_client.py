@@ -76,9 +76,9 @@ def test_mock_transport_maps_unknown_problems_by_status() -> None:
             json={"type": "/ems/problems/something-new", "title": "Slow down", "detail": "d"},
         )
 
-    with Client("http://x", transport=httpx.MockTransport(answer)) as client:
-        with pytest.raises(errors.TooManyRequests) as caught:
-            client.send("q" * 24, "x")
+    client = Client("http://x", transport=httpx.MockTransport(answer))
+    with client, pytest.raises(errors.TooManyRequests) as caught:
+        client.send("q" * 24, "x")
     assert caught.value.retry_after == 3.0
     assert caught.value.slug == "something-new"
 

@@ -5,6 +5,7 @@ Also importable from the top level: ``from ems import Client, AsyncClient, Worke
 
 from ems.client import errors
 from ems.client.aio import AsyncClient
+from ems.client.base import REPLY_TO
 from ems.client.errors import APIError, ClientError, NoReply, TransportError
 from ems.client.models import (
     BatchResult,
@@ -17,16 +18,18 @@ from ems.client.models import (
     Topic,
 )
 from ems.client.sync import Client
-from ems.client.webhooks import verify_webhook
+from ems.client.webhooks import InvalidSignature, verify_webhook
 from ems.client.worker import AsyncWorker, Worker
 
 __all__ = [
+    "REPLY_TO",
     "APIError",
     "AsyncClient",
     "AsyncWorker",
     "BatchResult",
     "Client",
     "ClientError",
+    "InvalidSignature",
     "Message",
     "NoReply",
     "OutgoingMessage",
