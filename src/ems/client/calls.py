@@ -6,7 +6,6 @@ and differ only in how they send them, so the two cannot drift apart.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -312,7 +311,3 @@ def server_decrypt(key: str, token: str) -> Call[bytes]:
         headers={"Crypto-Key": key},
         content=token.encode(),
     )
-
-
-def encode_json(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
