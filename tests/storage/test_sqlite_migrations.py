@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ems.storage.migrations import SchemaTooNew
 from ems.storage.sqlite.migrations import (
-    SchemaTooNew,
     current_schema,
     latest_version,
     migrate,

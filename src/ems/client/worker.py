@@ -66,10 +66,6 @@ class _Settings:
         # extend a lease when less than half of it is left
         self.extend_margin = visibility_timeout / 2
 
-    @staticmethod
-    def reply_target(message: Message, result: Body | None) -> str | None:
-        return message.attributes.get(REPLY_TO) if result is not None else None
-
 
 class Worker(_Settings):
     """Process a queue with a blocking ``handler(message)`` in ``concurrency`` threads.
@@ -155,7 +151,7 @@ class Worker(_Settings):
     def _process(self, message: Message) -> None:
         try:
             result = self.handler(message)
-            target = self.reply_target(message, result)
+            target = message.attributes.get(REPLY_TO)
             if target is not None and result is not None:
                 self.client.send(target, result, correlation_id=message.correlation_id)
             self.client.delete(self.queue_id, message.receipt_handle)
@@ -261,7 +257,7 @@ class AsyncWorker(_Settings):
         extender = asyncio.create_task(self._keep_lease(message))
         try:
             result = await self.handler(message)
-            target = self.reply_target(message, result)
+            target = message.attributes.get(REPLY_TO)
             if target is not None and result is not None:
                 await self.client.send(target, result, correlation_id=message.correlation_id)
             await self.client.delete(self.queue_id, message.receipt_handle)

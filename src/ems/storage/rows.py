@@ -24,7 +24,9 @@ from ems.core.models import (
     StoredMessage,
 )
 from ems.core.topic_models import (
+    DeliveryKind,
     DeliveryPolicy,
+    DeliveryTask,
     FilterPolicy,
     NewSubscription,
     Protocol,
@@ -211,3 +213,60 @@ def subscription_from_row(row: tuple[Any, ...], *, created: bool = True) -> Subs
         ),
         created=created,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryTarget:
+    """Where a subscription's pushes go: the ``delivery_target`` query's row, decoded."""
+
+    subscription_key: int
+    subscription_id: str
+    url: str
+    signing_secret: str
+    policy: DeliveryPolicy
+    challenge: str | None
+    confirm_url: str | None
+    status: str
+    topic_public_id: str
+
+    @classmethod
+    def from_row(cls, subscription_key: int, row: Sequence[Any]) -> DeliveryTarget:
+        subscription_id, url, secret, policy, challenge, confirm_url, status, public_id = row
+        return cls(
+            subscription_key, subscription_id, url, secret,
+            DeliveryPolicy(**json.loads(policy)), challenge, confirm_url, status, public_id,
+        )  # fmt: skip
+
+    def lease_until(self, now_ms: int, margin_seconds: int) -> int:
+        """The end of a claim: the push's own timeout, plus a margin for recording its outcome."""
+        return now_ms + (self.policy.timeout_seconds + margin_seconds) * 1000
+
+    def already_confirmed(self, kind: str) -> bool:
+        """A pending confirmation push whose subscription was confirmed through its link."""
+        return kind == DeliveryKind.CONFIRMATION and self.status == Status.CONFIRMED
+
+    def task(
+        self, due: Sequence[Any], message_row: Sequence[Any] | None, cipher: BodyCipher | None
+    ) -> DeliveryTask | None:
+        """The push for one claimed delivery row; None for a notification whose message is gone
+        (cannot happen: a message lives while it has deliveries)."""
+        key, kind, webhook_id, attempts = due[:4]
+        message, published_at = topic_message(message_row, cipher) if message_row else (None, None)
+        if kind == DeliveryKind.NOTIFICATION and message is None:
+            return None
+        return DeliveryTask(
+            delivery_key=key,
+            kind=DeliveryKind(kind),
+            webhook_id=webhook_id,
+            attempt=attempts + 1,
+            subscription_key=self.subscription_key,
+            subscription_id=self.subscription_id,
+            topic_public_id=self.topic_public_id,
+            url=self.url,
+            signing_secret=self.signing_secret,
+            policy=self.policy,
+            message=message,
+            published_at_ms=published_at,
+            challenge=self.challenge,
+            confirm_url=self.confirm_url,
+        )

@@ -4,7 +4,7 @@ Importing this package imports the asyncpg driver; ``ems serve`` does so only wh
 database URL.
 """
 
-from ems.storage.postgres.migrations import SchemaTooNew
+from ems.storage.migrations import SchemaTooNew
 from ems.storage.postgres.store import PostgresStore
 
 __all__ = ["PostgresStore", "SchemaTooNew"]

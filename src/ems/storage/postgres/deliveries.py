@@ -7,7 +7,6 @@ runs no other node touches it, and when a node dies its leases simply run out.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ems.core import envelopes
@@ -16,14 +15,12 @@ from ems.core.queues import new_message_id
 from ems.core.topic_models import (
     AttemptResult,
     DeliveryKind,
-    DeliveryPolicy,
     DeliveryTask,
-    Status,
 )
 from ems.storage.postgres.base import Conn, PostgresBase, Wake, queue_by_key
 from ems.storage.postgres.batcher import Txn
 from ems.storage.postgres.queries import QUERIES as Q
-from ems.storage.rows import topic_message
+from ems.storage.rows import DeliveryTarget
 
 
 class DeliveryOperations(PostgresBase):
@@ -42,45 +39,23 @@ class DeliveryOperations(PostgresBase):
             target = await conn.fetchrow(Q["delivery_target"], subscription_key)
             if target is None:  # unsubscribed: its deliveries are being deleted with it
                 return []
-            subscription_id, url, secret, policy, challenge, confirm_url, status, public_id = target
-            delivery_policy = DeliveryPolicy(**json.loads(policy))
-            lease = now + (delivery_policy.timeout_seconds + lease_margin_seconds) * 1000
+            delivery = DeliveryTarget.from_row(subscription_key, target)
+            lease = delivery.lease_until(now, lease_margin_seconds)
             due = await conn.fetch(Q["claim_deliveries"], subscription_key, now, limit, lease)
-            if not due:
-                return []
             tasks = []
-            for key, kind, webhook_id, attempts, message_key in sorted(due, key=lambda r: r[0]):
+            for row in sorted(due, key=lambda r: r[0]):
+                if delivery.already_confirmed(row[1]):
+                    await conn.execute(Q["finish_delivery"], row[0])  # confirmed through its link
+                    continue
+                message_key = row[4]
                 found = (
                     await conn.fetchrow(Q["topic_message"], message_key)
                     if message_key is not None
                     else None
                 )
-                message, published_at = (
-                    topic_message(tuple(found), self._cipher) if found else (None, None)
-                )
-                if kind == DeliveryKind.NOTIFICATION and message is None:
-                    continue  # cannot happen: a message lives while it has deliveries
-                if kind == DeliveryKind.CONFIRMATION and status == Status.CONFIRMED:
-                    await conn.execute(Q["finish_delivery"], key)  # confirmed through its link
-                    continue
-                tasks.append(
-                    DeliveryTask(
-                        delivery_key=key,
-                        kind=DeliveryKind(kind),
-                        webhook_id=webhook_id,
-                        attempt=attempts + 1,
-                        subscription_key=subscription_key,
-                        subscription_id=subscription_id,
-                        topic_public_id=public_id,
-                        url=url,
-                        signing_secret=secret,
-                        policy=delivery_policy,
-                        message=message,
-                        published_at_ms=published_at,
-                        challenge=challenge,
-                        confirm_url=confirm_url,
-                    )
-                )
+                task = delivery.task(row, tuple(found) if found else None, self._cipher)
+                if task is not None:
+                    tasks.append(task)
             return tasks
 
         return await self._write(operation, savepoint=False)

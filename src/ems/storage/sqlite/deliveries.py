@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
@@ -12,11 +11,9 @@ from ems.core.queues import new_message_id
 from ems.core.topic_models import (
     AttemptResult,
     DeliveryKind,
-    DeliveryPolicy,
     DeliveryTask,
-    Status,
 )
-from ems.storage.rows import topic_message
+from ems.storage.rows import DeliveryTarget
 from ems.storage.sqlite.base import SqliteBase, Wake, queue_by_key
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import Txn
@@ -41,43 +38,23 @@ class DeliveryOperations(SqliteBase):
             target = conn.execute(Q["delivery_target"], (subscription_key,)).fetchone()
             if target is None:  # unsubscribed: its deliveries are being deleted with it
                 return []
-            subscription_id, url, secret, policy, challenge, confirm_url, status, public_id = target
-            delivery_policy = DeliveryPolicy(**json.loads(policy))
-            lease = now + (delivery_policy.timeout_seconds + lease_margin_seconds) * 1000
+            delivery = DeliveryTarget.from_row(subscription_key, target)
+            lease = delivery.lease_until(now, lease_margin_seconds)
             conn.executemany(Q["lease_delivery"], [(lease, row[0]) for row in due])
             tasks = []
-            for key, kind, webhook_id, attempts, message_key in due:
+            for row in due:
+                if delivery.already_confirmed(row[1]):
+                    conn.execute(Q["finish_delivery"], (row[0],))  # confirmed through its link
+                    continue
+                message_key = row[4]
                 found = (
                     conn.execute(Q["topic_message"], (message_key,)).fetchone()
                     if message_key is not None
                     else None
                 )
-                message, published_at = (
-                    topic_message(found, self._cipher) if found else (None, None)
-                )
-                if kind == DeliveryKind.NOTIFICATION and message is None:
-                    continue  # cannot happen: a message lives while it has deliveries
-                if kind == DeliveryKind.CONFIRMATION and status == Status.CONFIRMED:
-                    conn.execute(Q["finish_delivery"], (key,))  # confirmed through its link
-                    continue
-                tasks.append(
-                    DeliveryTask(
-                        delivery_key=key,
-                        kind=DeliveryKind(kind),
-                        webhook_id=webhook_id,
-                        attempt=attempts + 1,
-                        subscription_key=subscription_key,
-                        subscription_id=subscription_id,
-                        topic_public_id=public_id,
-                        url=url,
-                        signing_secret=secret,
-                        policy=delivery_policy,
-                        message=message,
-                        published_at_ms=published_at,
-                        challenge=challenge,
-                        confirm_url=confirm_url,
-                    )
-                )
+                task = delivery.task(row, found, self._cipher)
+                if task is not None:
+                    tasks.append(task)
             return tasks
 
         return await self._write(operation, savepoint=False)

@@ -8,42 +8,19 @@ produces exactly it.
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from dataclasses import dataclass
-from importlib.resources import files
 
-from ems.storage.base import StoreUnusable
+from ems.storage.migrations import Migration, SchemaTooNew, load_migrations, read_schema
 
-_FILE = re.compile(r"(\d{4})_\w+\.sql")
-
-
-class SchemaTooNew(StoreUnusable):
-    """The database was written by a newer EMS; starting would risk damaging it."""
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
+_SQL = "ems.storage.sqlite.sql"
 
 
 def migrations() -> list[Migration]:
-    found = []
-    for entry in files("ems.storage.sqlite.sql.migrations").iterdir():
-        match = _FILE.fullmatch(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text()))
-    found.sort(key=lambda m: m.version)
-    versions = [m.version for m in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migrations must be numbered 1..n without gaps; found {versions}")
-    return found
+    return load_migrations(_SQL)
 
 
 def current_schema() -> str:
-    return (files("ems.storage.sqlite.sql") / "schema.sql").read_text()
+    return read_schema(_SQL)
 
 
 def latest_version() -> int:
