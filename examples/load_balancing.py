@@ -45,7 +45,7 @@ def start_worker(
     url: str, jobs: str, results: str, name: str, seconds: float
 ) -> subprocess.Popen[bytes]:
     command = [sys.executable, __file__, "--url", url, "--worker", name, "--seconds", str(seconds)]
-    return subprocess.Popen([*command, "--jobs", jobs, "--results", results])  # noqa: S603
+    return subprocess.Popen([*command, f"--jobs={jobs}", f"--results={results}"])  # noqa: S603
 
 
 def run(client: Client, url: str, count: int) -> bool:

@@ -23,6 +23,9 @@ _SEAL_CONTEXT = b"ems/seal/v1"
 
 def new_id(prefix: str = "") -> str:
     token = secrets.token_urlsafe(ID_BYTES)
+    while token.startswith("-"):
+        # command lines (ems, argparse, most CLIs) would read such an id as an option
+        token = secrets.token_urlsafe(ID_BYTES)
     return f"{prefix}_{token}" if prefix else token
 
 
