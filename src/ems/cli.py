@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(EMS_WEBHOOK_ALLOW_NETS, comma-separated)",
     )
     serve.add_argument(
+        "--no-playground",
+        dest="playground",
+        action="store_false",
+        default=None,
+        help="do not serve the playground at / and the API reference at /ems/docs "
+        "(EMS_PLAYGROUND=0); /ems/openapi.json stays",
+    )
+    serve.add_argument(
         "--webhook-skip-confirmation",
         action="store_true",
         default=None,
@@ -159,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "webhook_allow_private": args.webhook_allow_private,
                     "webhook_allow_nets": args.webhook_allow_net,
                     "webhook_skip_confirmation": args.webhook_skip_confirmation,
+                    "playground": args.playground,
                     "public_url": args.public_url,
                     "allow_cidrs": args.allow_cidr,
                     "forwarded_allow_ips": args.forwarded_allow_ips,

@@ -58,6 +58,8 @@ class Settings:
     webhook_skip_confirmation: bool = False
     # the URL clients use to reach this server (for confirmation links); default: as requested
     public_url: str | None = None
+    # the playground at / and the API reference at /ems/docs (the OpenAPI document stays)
+    playground: bool = True
 
     # who may connect (empty: everyone the bind address reaches), and which proxies to believe
     allow_cidrs: tuple[str, ...] = ()

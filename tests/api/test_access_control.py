@@ -98,6 +98,8 @@ async def test_the_admin_api_exists_only_with_a_token(tmp_path: Path) -> None:
         assert queue["stored_messages"] == 1
         assert queue_id not in json.dumps(listed), "the admin sees hashes, never ids"
         (topic,) = (await client.get("/ems/admin/topics", headers=auth)).json()["topics"]
+        huge = "/ems/admin/topics?after=52290321967350796827"
+        assert_problem(await client.get(huge, headers=auth), 400, "invalid-request")
         assert topic_id not in json.dumps(topic)
         deleted = await client.delete(f"/ems/admin/queues/{queue['id_hash']}", headers=auth)
         assert deleted.status_code == 204

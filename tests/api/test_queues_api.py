@@ -92,6 +92,9 @@ async def test_create_refuses_bad_attributes_with_a_useful_problem(
         assert parameter in problem["detail"]
     assert_problem(await client.post("/ems/queue", content=b"{nope"), 400, "invalid-request")
     assert_problem(await client.post("/ems/queue", json=[1]), 400, "invalid-attribute")
+    # an optional body is left out, not sent as null (found by schemathesis)
+    assert_problem(await client.post("/ems/queue", content=b"null"), 400, "invalid-request")
+    assert_problem(await client.post("/ems/topic", content=b"null"), 400, "invalid-request")
 
 
 async def test_describe_reports_attributes_and_counts(

@@ -14,6 +14,8 @@ from typing import Any, Final
 from ems.core.errors import InvalidAttribute, InvalidMessageAttribute, InvalidRequest
 
 _INTEGER = re.compile(r"-?[0-9]{1,12}")
+_CURSOR = re.compile(r"[0-9]{1,19}")
+MAX_CURSOR: Final = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,17 @@ def check_message_attributes(attributes: Mapping[str, object]) -> dict[str, str]
             raise InvalidMessageAttribute(f"Attribute {name!r} is given twice (names ignore case).")
         checked[key] = value
     return checked
+
+
+def parse_cursor(text: str, where: str) -> int:
+    """A paging cursor: the ``next`` value of a previous page (a non-negative 64-bit integer,
+    as the databases store it; a larger one would overflow the query, not just find nothing)."""
+    if _CURSOR.fullmatch(text) is None or int(text) > MAX_CURSOR:
+        raise InvalidRequest(
+            f"after must be the 'next' value of a previous {where}; got {text[:40]!r}.",
+            parameter="after",
+        )
+    return int(text)
 
 
 def check_correlation_id(value: object) -> str:

@@ -10,8 +10,8 @@ import binascii
 from typing import Any, Final
 
 from ems.core.encoding import rfc3339
-from ems.core.errors import InvalidRequest, QueueNotFound, TopicNotFound
-from ems.core.limits import Bound
+from ems.core.errors import QueueNotFound, TopicNotFound
+from ems.core.limits import Bound, parse_cursor
 from ems.server import problems
 from ems.server.access import AdminToken
 from ems.server.http import Receive, Scope, Send, query, respond, respond_json
@@ -25,22 +25,27 @@ class AdminHandlers:
     def __init__(self, store: Store, token: AdminToken) -> None:
         self.store = store
         self.token = token
-
-    def route(self, method: str, parts: list[str]) -> tuple[problems.Handler, str]:
-        if not self.token.enabled:
-            raise problems.RouteNotFound("No such resource (the admin API is not enabled).")
-        routes: dict[tuple[str, int], dict[str, problems.Handler]] = {
+        # (collection, number of path parts) -> {method: handler}
+        self.routes: dict[tuple[str, int], dict[str, problems.Handler]] = {
             ("queues", 1): {"GET": self.queues},
             ("queues", 2): {"DELETE": self.delete_queue},
             ("topics", 1): {"GET": self.topics},
             ("topics", 2): {"DELETE": self.delete_topic},
         }
-        methods = routes.get((parts[0], len(parts))) if parts else None
+
+    def templates(self) -> list[tuple[str, str]]:
+        """Every (method, route template) served here (when enabled)."""
+        return [(m, _template(name, size)) for (name, size), ms in self.routes.items() for m in ms]
+
+    def route(self, method: str, parts: list[str]) -> tuple[problems.Handler, str]:
+        if not self.token.enabled:
+            raise problems.RouteNotFound("No such resource (the admin API is not enabled).")
+        methods = self.routes.get((parts[0], len(parts))) if parts else None
         if methods is None:
             raise problems.RouteNotFound(
                 "The admin API has /ems/admin/queues and /ems/admin/topics."
             )
-        label = f"/ems/admin/{parts[0]}" + ("/{hash}" if len(parts) == 2 else "")
+        label = _template(parts[0], len(parts))
         return problems.pick(methods, method, "this admin resource"), label
 
     async def queues(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
@@ -97,14 +102,14 @@ class AdminHandlers:
         return await respond(send, 204)
 
 
+def _template(collection: str, size: int) -> str:
+    return f"/ems/admin/{collection}" + ("/{hash}" if size == 2 else "")
+
+
 def _page(params: dict[str, str]) -> tuple[int, int]:
-    after = params.get("after", "0")
-    if not after.isdigit():
-        raise InvalidRequest(
-            "after must be the 'next' value of a previous page.", parameter="after"
-        )
+    after = parse_cursor(params["after"], "page") if "after" in params else 0
     limit = PAGE.parse(params["limit"]) if "limit" in params else 100
-    return int(after), limit
+    return after, limit
 
 
 def _hash(text: str, not_found: type[QueueNotFound] | type[TopicNotFound]) -> bytes:

@@ -27,6 +27,7 @@ from ems.server.admin import AdminHandlers
 from ems.server.crypto import CryptoHandlers
 from ems.server.http import Receive, Scope, Send, respond, respond_json
 from ems.server.observe import WORDS, access_log, render_metrics
+from ems.server.pages import PageHandlers
 from ems.server.queues import QueueHandlers
 from ems.server.topics import TopicHandlers
 from ems.storage.base import Store
@@ -57,6 +58,7 @@ class EmsApp:
         self._topics: TopicHandlers | None = None
         self._dispatcher: Dispatcher | None = None
         self._crypto = CryptoHandlers()
+        self._pages = PageHandlers(enabled=settings.playground)
         self._admin = AdminHandlers(store, AdminToken(settings.admin_token))
         self.address_policy = AddressPolicy.from_settings(
             settings.webhook_allow_private, settings.webhook_allow_nets
@@ -207,7 +209,20 @@ class EmsApp:
         elif len(parts) == 1 and parts[0] in self._own_routes:
             handler = problems.pick(self._own_routes[parts[0]], method, path)
             return handler, "/" + parts[0], parts
+        page = self._pages.route(method, "/" + "/".join(parts))
+        if page is not None:
+            return (*page, parts)
         raise problems.RouteNotFound(f"No such resource: {_redacted(path)}.")
+
+    def route_templates(self) -> set[tuple[str, str]]:
+        """Every (method, route template) this app serves once started."""
+        if self._queues is None or self._topics is None:
+            raise RuntimeError("the app has not started")
+        served = {(m, "/" + name) for name, ms in self._own_routes.items() for m in ms}
+        served.add(("GET", "/ems/problems/{type}"))
+        for handlers in (self._queues, self._topics, self._crypto, self._admin, self._pages):
+            served.update(handlers.templates())
+        return served
 
     async def _health(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
         return await respond_json(send, 200, {"status": "ok", "version": __version__})

@@ -18,13 +18,20 @@ NO_STORE: Final = [(b"cache-control", b"no-store")]
 
 
 class CryptoHandlers:
-    def route(self, method: str, parts: list[str]) -> tuple[problems.Handler, str]:
-        """The handler for ``/ems/crypto/...`` (``parts`` starts after ``crypto``)."""
-        routes: dict[str, dict[str, problems.Handler]] = {
+    def __init__(self) -> None:
+        self.routes: dict[str, dict[str, problems.Handler]] = {
             "random-key": {"GET": self.random_key},
             "encryption": {"POST": self.encryption},
             "decryption": {"POST": self.decryption},
         }
+
+    def templates(self) -> list[tuple[str, str]]:
+        """Every (method, route template) served here: what the API description must cover."""
+        return [(m, f"/ems/crypto/{name}") for name, ms in self.routes.items() for m in ms]
+
+    def route(self, method: str, parts: list[str]) -> tuple[problems.Handler, str]:
+        """The handler for ``/ems/crypto/...`` (``parts`` starts after ``crypto``)."""
+        routes = self.routes
         if len(parts) != 1 or parts[0] not in routes:
             raise problems.RouteNotFound(
                 "The crypto service has /ems/crypto/random-key, /ems/crypto/encryption and "

@@ -96,9 +96,13 @@ async def read_json(scope: Scope, receive: Receive, limit: int, *, optional: boo
             return None
         raise InvalidRequest("The request needs a JSON body.")
     try:
-        return json.loads(body)
+        document = json.loads(body)
     except (UnicodeDecodeError, ValueError) as error:
         raise InvalidRequest(f"The body is not valid JSON: {error}.") from None
+    if document is None:
+        # an optional body is left out, not sent as null (which would read as "no options")
+        raise InvalidRequest("The body must be a JSON object, not null.")
+    return document
 
 
 def dumps(document: object) -> bytes:
@@ -112,8 +116,8 @@ async def respond(
     headers: list[tuple[bytes, bytes]] | None = None,
 ) -> int:
     """Send a whole response; returns its status (for metrics and the access log)."""
-    # an explicit length spares every response chunked framing; 204 must not carry one
-    framing = [] if status == 204 else [(b"content-length", b"%d" % len(body))]
+    # an explicit length spares every response chunked framing; 204 and 304 carry none
+    framing = [] if status in (204, 304) else [(b"content-length", b"%d" % len(body))]
     await send(
         {"type": "http.response.start", "status": status, "headers": (headers or []) + framing}
     )

@@ -54,6 +54,7 @@ _QUEUE_ROUTES: Final = {
     for key in [(), ("message",), ("messages",), ("messages", "delete"),
                 ("messages", "visibility"), ("purge",), ("rotate",), ("peek",)]
 }  # fmt: skip
+MESSAGE_ROUTE: Final = "/ems/queue/{id}/message/{receipt_handle}"
 
 Handler = Callable[[Scope, Receive, Send, list[str]], Awaitable[int]]
 # who may create queues or topics: returns (owner, quota) or raises Unauthorized
@@ -162,6 +163,12 @@ class QueueHandlers:
             "PATCH": self.change_visibility,
         }
 
+    def templates(self) -> list[tuple[str, str]]:
+        """Every (method, route template) served here: what the API description must cover."""
+        served = [("POST", "/ems/queue")]
+        served += [(m, _QUEUE_ROUTES[key]) for key, methods in self.routes.items() for m in methods]
+        return served + [(m, MESSAGE_ROUTE) for m in self.message_routes]
+
     def route(self, method: str, parts: list[str]) -> tuple[Handler, str]:
         """The handler for ``/ems/queue/...`` (``parts`` starts after ``queue``), and its route
         as a template (metrics and logs never see an id)."""
@@ -169,7 +176,7 @@ class QueueHandlers:
             return problems.pick({"POST": self.create}, method, "/ems/queue"), "/ems/queue"
         if len(parts) == 3 and parts[1] == "message":
             handler = problems.pick(self.message_routes, method, "a message's receipt handle")
-            return handler, "/ems/queue/{id}/message/{receipt_handle}"
+            return handler, MESSAGE_ROUTE
         key = tuple(parts[1:])
         methods = self.routes.get(key)
         if methods is None:
@@ -354,13 +361,7 @@ class QueueHandlers:
     async def peek(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         params = query(scope, PEEK_PARAMS)
         limit = _param(params, limits.PEEK_MESSAGES) or 10
-        after = None
-        if "after" in params:
-            if not params["after"].isdigit():
-                raise InvalidRequest(
-                    "after must be the 'next' cursor of a previous peek.", parameter="after"
-                )
-            after = int(params["after"])
+        after = limits.parse_cursor(params["after"], "peek") if "after" in params else None
         result = await self.service.peek(parts[0], after=after, limit=limit)
         now = self.service.store.clock.now_ms()
         messages = []

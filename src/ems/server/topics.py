@@ -28,6 +28,8 @@ Handler = Callable[[Scope, Receive, Send, list[str]], Awaitable[int]]
 NO_PARAMS: Final = frozenset[str]()
 SUBSCRIBE_PARAMS: Final = frozenset({"queue_id", "url"})
 PUBLISH_PARAMS: Final = frozenset({"correlation_id"})
+CONFIRM_ROUTE: Final = "/ems/topic/confirm/{token}"
+SUBSCRIPTION_ROUTE: Final = "/ems/topic/{id}/subscription/{subscription_id}"
 
 
 def topic_document(view: TopicView) -> dict[str, Any]:
@@ -113,6 +115,13 @@ class TopicHandlers:
             "DELETE": self.unsubscribe,
         }
 
+    def templates(self) -> list[tuple[str, str]]:
+        """Every (method, route template) served here: what the API description must cover."""
+        served = [("POST", "/ems/topic"), ("GET", CONFIRM_ROUTE)]
+        for key, methods in self.routes.items():
+            served += [(m, "/ems/topic/{id}" + "".join("/" + p for p in key)) for m in methods]
+        return served + [(m, SUBSCRIPTION_ROUTE) for m in self.subscription_routes]
+
     def route(self, method: str, parts: list[str]) -> tuple[Handler, str]:
         """The handler for ``/ems/topic/...`` (``parts`` starts after ``topic``), and its route
         as a template."""
@@ -120,10 +129,10 @@ class TopicHandlers:
             return problems.pick({"POST": self.create}, method, "/ems/topic"), "/ems/topic"
         if len(parts) == 2 and parts[0] == "confirm":
             handler: Handler = problems.pick({"GET": self.confirm}, method, "a confirmation link")
-            return handler, "/ems/topic/confirm/{token}"
+            return handler, CONFIRM_ROUTE
         if len(parts) == 3 and parts[1] == "subscription":
             handler = problems.pick(self.subscription_routes, method, "a subscription")
-            return handler, "/ems/topic/{id}/subscription/{subscription_id}"
+            return handler, SUBSCRIPTION_ROUTE
         key = tuple(parts[1:])
         methods = self.routes.get(key)
         if methods is None:

@@ -1,0 +1,379 @@
+"""The JSON Schemas of EMS's request and response documents (OpenAPI 3.1 ``components``).
+
+Bounds come from the same :mod:`ems.core.limits` objects the handlers validate with, and problem
+types from the server's catalogue, so the description cannot drift from what is enforced.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ems.core import limits
+from ems.core.topic_models import Protocol, Status
+from ems.core.topics import MAX_FILTER_KEYS, POLICY_BOUNDS
+from ems.server import problems
+
+Schema = dict[str, Any]
+
+STRING: Final[Schema] = {"type": "string"}
+NULLABLE_STRING: Final[Schema] = {"type": ["string", "null"]}
+TIMESTAMP: Final[Schema] = {"type": "string", "format": "date-time"}
+NULLABLE_TIMESTAMP: Final[Schema] = {"type": ["string", "null"], "format": "date-time"}
+COUNT: Final[Schema] = {"type": "integer", "minimum": 0}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def bounded(bound: limits.Bound, description: str) -> Schema:
+    return {
+        "type": "integer",
+        "minimum": bound.low,
+        "maximum": bound.high,
+        "description": description,
+    }
+
+
+def obj(properties: dict[str, Schema], *, required: list[str] | None = None) -> Schema:
+    """An object with exactly these properties; every one is present unless ``required``."""
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+    }
+
+
+def _queue_attributes() -> dict[str, Schema]:
+    return {
+        "visibility_timeout": bounded(
+            limits.VISIBILITY_TIMEOUT, "Seconds a received message stays invisible (default 30)."
+        ),
+        "retention_seconds": bounded(
+            limits.RETENTION, "Messages older than this are deleted (default 4 days)."
+        ),
+        "max_message_bytes": bounded(
+            limits.MAX_MESSAGE_BYTES, "Body plus attribute names and values (default 262144)."
+        ),
+        "delay_seconds": bounded(limits.DELAY, "Default delay of new messages (default 0)."),
+        "receive_wait_seconds": bounded(
+            limits.RECEIVE_WAIT, "Default long-poll wait of receives (default 0)."
+        ),
+        "max_stored_messages": bounded(
+            limits.MAX_STORED_MESSAGES,
+            "Messages the queue may hold (default and ceiling: the server's); beyond, 429.",
+        ),
+        "max_stored_bytes": bounded(
+            limits.MAX_STORED_BYTES, "Bytes of bodies the queue may hold (ceiling: the server's)."
+        ),
+    }
+
+
+def _problem() -> Schema:
+    types = sorted(problems.PROBLEM_BASE + slug for slug in problems.catalogue())
+    return {
+        "type": "object",
+        "description": "An RFC 9457 problem. Branch on `type` or `status`, never on `detail`.",
+        "properties": {
+            "type": {
+                "type": "string",
+                "enum": types,
+                "description": "Stable; a GET on it describes the problem.",
+            },
+            "title": STRING,
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "detail": {"type": "string", "description": "For people, not for code."},
+            "instance": STRING,
+            "parameter": {
+                "type": "string",
+                "description": "The parameter, attribute or field at fault, when there is one.",
+            },
+        },
+        "required": ["type", "title", "status", "detail"],
+    }
+
+
+def _message(extra: dict[str, Schema]) -> Schema:
+    return obj(
+        {
+            **extra,
+            "message_id": {"type": "string", "format": "uuid"},
+            "body": {"type": "string", "description": "Text, or base64 per body_encoding."},
+            "body_encoding": {"type": "string", "enum": ["utf-8", "base64"]},
+            "correlation_id": NULLABLE_STRING,
+            "attributes": {"type": "object", "additionalProperties": STRING},
+            "receive_count": COUNT,
+            "sent_at": TIMESTAMP,
+            "first_received_at": NULLABLE_TIMESTAMP,
+        }
+    )
+
+
+def _batch_results() -> Schema:
+    entry = obj(
+        {
+            "receipt_handle": STRING,
+            "status": {"type": "integer", "description": "What a single request would answer."},
+            "error": ref("Problem"),
+        },
+        required=["receipt_handle", "status"],
+    )
+    return obj({"results": {"type": "array", "items": entry}})
+
+
+def _webhook_options() -> dict[str, Schema]:
+    bounds = {name: bounded(bound, name.replace("_", " ")) for name, bound in POLICY_BOUNDS.items()}
+    return {
+        "envelope": {"type": "boolean", "description": "Push a JSON envelope, not the raw body."},
+        **bounds,
+        "dead_letter_queue_id": {
+            "type": ["string", "null"],
+            "description": "Where pushes that failed for good go.",
+        },
+    }
+
+
+def _subscription() -> Schema:
+    deliveries = {
+        "type": "object",
+        "properties": {
+            "delivered": COUNT,
+            "failed": COUNT,
+            "pending": COUNT,
+            "attempts": COUNT,
+            "last_attempt_at": NULLABLE_TIMESTAMP,
+            "last_status": {"type": ["integer", "null"]},
+            "last_error": NULLABLE_STRING,
+            "last_success_at": NULLABLE_TIMESTAMP,
+        },
+        "required": ["failed", "last_attempt_at", "last_error"],
+    }
+    properties: dict[str, Schema] = {
+        "subscription_id": STRING,
+        "protocol": {"type": "string", "enum": [p.value for p in Protocol]},
+        "endpoint": {
+            "type": ["string", "null"],
+            "description": "The queue id or the webhook URL.",
+        },
+        "status": {"type": "string", "enum": [s.value for s in Status]},
+        "filter_policy": {"type": ["object", "null"], "additionalProperties": _ALLOWED_VALUES},
+        "created_at": TIMESTAMP,
+        "deliveries": deliveries,
+        "signing_secret": {"type": "string", "description": "Webhooks: the whsec_ secret."},
+        **_webhook_options(),
+    }
+    return obj(
+        properties,
+        required=["subscription_id", "protocol", "endpoint", "status", "filter_policy"],
+    )
+
+
+_ALLOWED_VALUES: Final[Schema] = {"type": "array", "items": STRING, "minItems": 1}
+
+
+def components() -> dict[str, Schema]:
+    attributes = _queue_attributes()
+    dead_letter = obj(
+        {
+            "queue_id": {
+                "type": "string",
+                "description": "The dead-letter queue (or its send_id).",
+            },
+            "max_receives": bounded(limits.MAX_RECEIVES, "Receives before a message moves."),
+        }
+    )
+    settings = {**attributes, "dead_letter": {"oneOf": [dead_letter, {"type": "null"}]}}
+    queue_ids = {"queue_id": STRING, "send_id": STRING, "receive_id": STRING}
+    stats = {
+        "messages_visible": COUNT,
+        "messages_in_flight": COUNT,
+        "messages_delayed": COUNT,
+        "oldest_message_age_seconds": {"type": ["integer", "null"], "minimum": 0},
+        "stored_messages": COUNT,
+        "stored_bytes": COUNT,
+    }
+    batch_entry = {
+        "type": "object",
+        "properties": {
+            "body": STRING,
+            "body_encoding": {"type": "string", "enum": ["utf-8", "base64"], "default": "utf-8"},
+            "correlation_id": _CORRELATION_ID,
+            "delay_seconds": bounded(limits.DELAY, "Overrides the queue's delay."),
+            "attributes": _MESSAGE_ATTRIBUTES,
+        },
+        "required": ["body"],
+        "additionalProperties": False,
+    }
+    topic = {
+        "topic_id": STRING,
+        "public_id": {
+            "type": "string",
+            "description": "Names the topic to webhooks; grants nothing.",
+        },
+        "max_message_bytes": bounded(limits.MAX_MESSAGE_BYTES, "Largest message published."),
+        "created_at": TIMESTAMP,
+    }
+    page_item = {"id_hash": STRING, "created_at": TIMESTAMP, "owner": NULLABLE_STRING}
+    return {
+        "Problem": _problem(),
+        "QueueSettings": {
+            "type": "object",
+            "properties": settings,
+            "additionalProperties": False,
+            "description": "Queue attributes; any subset may be given.",
+        },
+        "NewQueue": obj({**queue_ids, **settings}),
+        "Queue": obj({"queue_id": STRING, **settings}),
+        "QueueWithStats": obj({"queue_id": STRING, **settings, **stats}),
+        "QueueIds": obj(queue_ids),
+        "Sent": obj({"message_id": {"type": "string", "format": "uuid"}}),
+        "SendBatch": {
+            "type": "object",
+            "properties": {
+                "messages": {
+                    "type": "array",
+                    "items": batch_entry,
+                    "minItems": 1,
+                    "maxItems": limits.MAX_BATCH_ENTRIES,
+                }
+            },
+            "required": ["messages"],
+            "additionalProperties": False,
+        },
+        "SentBatch": obj({"message_ids": {"type": "array", "items": STRING}}),
+        "ReceivedMessage": _message({"receipt_handle": STRING}),
+        "Received": obj({"messages": {"type": "array", "items": ref("ReceivedMessage")}}),
+        "PeekedMessage": _message(
+            {
+                "state": {"type": "string", "enum": ["visible", "in_flight", "delayed"]},
+                "visible_at": TIMESTAMP,
+            }
+        ),
+        "Peeked": obj(
+            {
+                "messages": {"type": "array", "items": ref("PeekedMessage")},
+                "next": {"type": ["string", "null"], "description": "Cursor for ?after=."},
+            }
+        ),
+        "DeleteBatch": _strict_list(
+            "receipt_handles", STRING, "Receipt handles to delete, up to 1000."
+        ),
+        "VisibilityBatch": _strict_list(
+            "entries",
+            {
+                "type": "object",
+                "properties": {
+                    "receipt_handle": STRING,
+                    "visibility_timeout": bounded(limits.VISIBILITY_TIMEOUT, "Seconds from now."),
+                },
+                "required": ["receipt_handle", "visibility_timeout"],
+                "additionalProperties": False,
+            },
+            "New visibility timeouts, up to 1000.",
+        ),
+        "BatchResults": _batch_results(),
+        "TopicSettings": {
+            "type": "object",
+            "properties": {"max_message_bytes": topic["max_message_bytes"]},
+            "additionalProperties": False,
+        },
+        "Topic": obj(topic),
+        "TopicWithStats": obj(
+            {
+                **topic,
+                "subscriptions": obj(
+                    {"queue": COUNT, "http_confirmed": COUNT, "http_pending_confirmation": COUNT}
+                ),
+                "pending_deliveries": COUNT,
+            }
+        ),
+        "SubscriptionOptions": {
+            "type": "object",
+            "description": "Queues take only filter_policy; webhooks take all of these.",
+            "properties": {
+                "filter_policy": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "maxProperties": MAX_FILTER_KEYS,
+                    "additionalProperties": _ALLOWED_VALUES,
+                    "description": "Deliver only messages whose attributes have these values.",
+                },
+                **_webhook_options(),
+            },
+            "additionalProperties": False,
+        },
+        "Subscription": _subscription(),
+        "Subscriptions": obj({"subscriptions": {"type": "array", "items": ref("Subscription")}}),
+        "Published": obj({"message_id": STRING, "queues": COUNT, "webhooks": COUNT}),
+        "Confirmed": obj(
+            {"subscription_id": STRING, "status": {"type": "string", "enum": ["confirmed"]}}
+        ),
+        "RandomKey": obj({"key": {"type": "string", "description": "A Fernet key."}}),
+        "Health": obj({"status": {"type": "string", "enum": ["ok"]}, "version": STRING}),
+        "Ready": obj({"ready": {"type": "boolean"}}),
+        "ProblemType": obj(
+            {
+                "type": STRING,
+                "title": STRING,
+                "status": {"type": "integer"},
+                "description": STRING,
+            }
+        ),
+        "QueuePage": obj(
+            {
+                "queues": {
+                    "type": "array",
+                    "items": obj(
+                        {
+                            **page_item,
+                            "stored_messages": COUNT,
+                            "stored_bytes": COUNT,
+                            "oldest_message_age_seconds": {"type": ["integer", "null"]},
+                        }
+                    ),
+                },
+                "next": NULLABLE_STRING,
+            }
+        ),
+        "TopicPage": obj(
+            {
+                "topics": {
+                    "type": "array",
+                    "items": obj({**page_item, "subscriptions": COUNT}),
+                },
+                "next": NULLABLE_STRING,
+            }
+        ),
+    }
+
+
+def _strict_list(field: str, items: Schema, description: str) -> Schema:
+    return {
+        "type": "object",
+        "properties": {
+            field: {
+                "type": "array",
+                "items": items,
+                "minItems": 1,
+                "maxItems": limits.MAX_BATCH_ENTRIES,
+                "description": description,
+            }
+        },
+        "required": [field],
+        "additionalProperties": False,
+    }
+
+
+_CORRELATION_ID: Final[Schema] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": limits.MAX_CORRELATION_ID_CHARS,
+    "pattern": "^[^\\x00-\\x1f\\x7f]+$",
+}
+_MESSAGE_ATTRIBUTES: Final[Schema] = {
+    "type": "object",
+    "maxProperties": limits.MAX_MESSAGE_ATTRIBUTES,
+    "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}$"},
+    "additionalProperties": {"type": "string", "pattern": "^[^\\x00-\\x1f\\x7f]*$"},
+}
+CORRELATION_ID: Final = _CORRELATION_ID

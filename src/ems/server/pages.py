@@ -1,0 +1,114 @@
+"""The browser pages: the playground, the API reference, their assets, and the OpenAPI document.
+
+Every file is served by EMS itself from the installed package (EMS runs on networks with no
+internet, so nothing loads from a CDN), with an ETag, and the pages with a strict Content
+Security Policy: they only ever talk to this server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Final
+
+from ems.server import problems
+from ems.server.http import Receive, Scope, Send, header, query, respond
+from ems.server.openapi import document_bytes
+
+NO_PARAMS: Final = frozenset[str]()
+CONTENT_TYPES: Final = {
+    ".html": b"text/html; charset=utf-8",
+    ".js": b"text/javascript; charset=utf-8",
+    ".css": b"text/css; charset=utf-8",
+    ".svg": b"image/svg+xml",
+}
+PAGE_HEADERS: Final = [
+    (
+        b"content-security-policy",
+        b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        b"connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+# the browser revalidates every time (a cheap 304), so an upgraded server is never half-cached
+CACHE: Final = [(b"cache-control", b"no-cache")]
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    content_type: bytes
+    etag: bytes
+
+
+def _load_assets() -> dict[str, Asset]:
+    assets: dict[str, Asset] = {}
+    for entry in resources.files("ems.server").joinpath("web").iterdir():
+        suffix = "." + entry.name.rsplit(".", 1)[-1]
+        if suffix not in CONTENT_TYPES:
+            continue
+        body = entry.read_bytes()
+        etag = b'"' + hashlib.sha256(body).hexdigest()[:20].encode() + b'"'
+        assets[entry.name] = Asset(body, CONTENT_TYPES[suffix], etag)
+    return assets
+
+
+class PageHandlers:
+    """``/``, ``/ems/playground``, ``/ems/docs``, ``/ems/static/{name}``, ``/ems/openapi.json``.
+
+    With the pages turned off (``--no-playground``) only the OpenAPI document is served.
+    """
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._assets = _load_assets() if enabled else {}
+
+    def templates(self) -> list[tuple[str, str]]:
+        """Every (method, route template) served here."""
+        pages = ["/", "/ems/playground", "/ems/docs", "/ems/static/{name}"]
+        return [("GET", "/ems/openapi.json")] + [("GET", p) for p in pages]
+
+    def route(self, method: str, path: str) -> tuple[problems.Handler, str] | None:
+        """The handler of a page path, or None when ``path`` is not a page."""
+        if path == "/ems/openapi.json":
+            return problems.pick({"GET": self.openapi}, method, path), path
+        asset = path.startswith("/ems/static/") and path.count("/") == 3
+        if asset or path in ("/", "/ems/playground", "/ems/docs"):
+            if not self.enabled:
+                raise problems.RouteNotFound("The pages are turned off on this server.")
+            if asset:
+                return problems.pick({"GET": self.asset}, method, path), "/ems/static/{name}"
+            handler = self.docs if path == "/ems/docs" else self.playground
+            return problems.pick({"GET": handler}, method, path), path
+        return None
+
+    async def openapi(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+        query(scope, NO_PARAMS)
+        headers = [(b"content-type", b"application/json"), (b"access-control-allow-origin", b"*")]
+        return await respond(send, 200, document_bytes(), headers)
+
+    async def playground(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+        return await self._serve(scope, send, "playground.html")
+
+    async def docs(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+        return await self._serve(scope, send, "docs.html")
+
+    async def asset(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+        name = scope["path"].rsplit("/", 1)[-1]
+        if name not in self._assets or name.endswith(".html"):
+            raise problems.RouteNotFound(f"No such file: {name[:64]!r}.")
+        return await self._serve(scope, send, name)
+
+    async def _serve(self, scope: Scope, send: Send, name: str) -> int:
+        # the query string is ignored on purpose: pages keep their state in the fragment
+        asset = self._assets[name]
+        headers = [(b"etag", asset.etag), *CACHE]
+        if name.endswith(".html"):
+            headers += PAGE_HEADERS
+        if header(scope, b"if-none-match") == asset.etag:
+            return await respond(send, 304, b"", headers)
+        return await respond(
+            send, 200, asset.body, [(b"content-type", asset.content_type), *headers]
+        )
