@@ -15,9 +15,9 @@ class SqsOperations(PostgresBase):
     async def add_sqs_queue(self, entry: SqsQueue) -> SqsQueue:
         async def operation(txn: Txn) -> SqsQueue:
             await txn.conn.execute(Q["sqs_insert"], *sqs_queue_values(entry))
-            return sqs_queue_from_row(
-                await txn.conn.fetchrow(Q["sqs_get"], entry.account, entry.name)
-            )
+            row = await txn.conn.fetchrow(Q["sqs_get"], entry.account, entry.name)
+            assert row is not None  # inserted, or already there, in this transaction
+            return sqs_queue_from_row(row)
 
         return await self._write(operation)
 
