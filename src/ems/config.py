@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 from ems.core.models import StorageLimits
+from ems.sqs.accounts import CredentialsError, parse_credentials
 
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
 LogFormat = Literal["text", "json"]
@@ -24,7 +25,9 @@ PREFIX = "EMS_"
 
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
              "0": False, "false": False, "no": False, "off": False}  # fmt: skip
-_SECRETS = frozenset({"admin_token", "api_keys", "encryption_key", "database_url"})
+_SECRETS = frozenset(
+    {"admin_token", "api_keys", "encryption_key", "database_url", "sqs_credentials"}
+)
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 _ID_PREFIX = re.compile(r"[A-Za-z0-9]{1,16}")
 _NETWORK_LISTS = frozenset({"webhook_allow_nets", "allow_cidrs", "forwarded_allow_ips"})
@@ -87,6 +90,9 @@ class Settings:
     api_keys: str | None = field(default=None, repr=False)
     api_keys_file: Path | None = None
     encryption_key: str | None = field(default=None, repr=False)
+    # the SQS API's access keys, "KEY_ID:SECRET,..." (docs/sqs.md); none: development mode on
+    # loopback, else the SQS API is off
+    sqs_credentials: str | None = field(default=None, repr=False)
 
     @property
     def sqlite_path(self) -> Path:
@@ -137,6 +143,10 @@ class Settings:
             )
         if settings.id_prefix and not _ID_PREFIX.fullmatch(settings.id_prefix):
             raise SettingsError("EMS_ID_PREFIX: use 1 to 16 letters and digits, such as s1")
+        try:
+            parse_credentials(settings.sqs_credentials)
+        except CredentialsError as error:
+            raise SettingsError(str(error)) from None
         if (settings.tls_cert is None) != (settings.tls_key is None):
             raise SettingsError(
                 "TLS needs both EMS_TLS_CERT and EMS_TLS_KEY (--tls-cert, --tls-key)"

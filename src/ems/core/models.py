@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 def message_size(body: bytes, attributes: Mapping[str, str] | None) -> int:
@@ -173,6 +173,23 @@ class QueueChanges:
     clear_dead_letter: bool = False
     max_stored_messages: int | None = None
     max_stored_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SqsQueue:
+    """A queue name in an SQS account (ems.sqs), naming an EMS queue.
+
+    ``sealed_queue_id`` is the EMS queue's id, sealed by the SQS layer: the store never holds a
+    working id in the clear.
+    """
+
+    account: str
+    name: str
+    queue_hash: bytes
+    sealed_queue_id: bytes
+    created_at_ms: int
+    modified_at_ms: int
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,8 @@ from ems.server.observe import WORDS, access_log, render_metrics
 from ems.server.pages import PageHandlers
 from ems.server.queues import QueueHandlers
 from ems.server.topics import TopicHandlers
+from ems.sqs.accounts import Accounts
+from ems.sqs.handler import SqsApi
 from ems.storage.base import Store
 
 log = logging.getLogger("ems.server")
@@ -69,6 +71,11 @@ class EmsApp:
             RateLimiter(settings.rate_limit, settings.rate_burst) if settings.rate_limit else None
         )
         self._api_keys = ApiKeys.load(settings.api_keys, settings.api_keys_file)
+        # the SQS API (docs/sqs.md): None when it is off
+        self._sqs_accounts = Accounts.configure(
+            settings.sqs_credentials, settings.host, api_keys=bool(self._api_keys)
+        )
+        self._sqs: SqsApi | None = None
         self._access_log = settings.access_log
         self._own_routes: dict[str, dict[str, problems.Handler]] = {
             "healthz": {"GET": self._health},
@@ -105,6 +112,7 @@ class EmsApp:
             id_prefix=self.settings.id_prefix,
         )
         self._topics = TopicHandlers(topics, self.settings.public_url, self._api_keys.authorize)
+        self._sqs = await SqsApi.create(self._service, self._sqs_accounts, self.settings.public_url)
         self._dispatcher = Dispatcher(
             self.store,
             WebhookClient(self.address_policy, user_agent=f"EMS-Webhooks/{__version__}"),
@@ -206,6 +214,8 @@ class EmsApp:
                 return (*self._admin.route(method, rest), rest)
             if section == "problems" and len(parts) == 3:
                 return self._describe_problem, "/ems/problems/{type}", rest
+        elif self._sqs is not None and self._sqs.claims(method, parts):
+            return self._sqs.handle, self._sqs.route_of(parts), parts
         elif len(parts) == 1 and parts[0] in self._own_routes:
             handler = problems.pick(self._own_routes[parts[0]], method, path)
             return handler, "/" + parts[0], parts

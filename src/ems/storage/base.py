@@ -12,7 +12,7 @@ webhook deliveries to make (so the dispatcher pushes at once rather than at its 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ems.core.clock import Clock
 from ems.core.models import (
@@ -28,6 +28,7 @@ from ems.core.models import (
     Receipt,
     ReceiveRequest,
     ReceiveResult,
+    SqsQueue,
     SweepReport,
     TopicSummary,
 )
@@ -242,3 +243,30 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def list_topics(self, *, after: int, limit: int) -> list[TopicSummary]: ...
+
+    # SQS names (ems.sqs): each account's queue names, each naming an EMS queue
+
+    @abc.abstractmethod
+    async def add_sqs_queue(self, entry: SqsQueue) -> SqsQueue:
+        """Record the name unless its account already has it; returns the entry stored."""
+
+    @abc.abstractmethod
+    async def get_sqs_queue(self, account: str, name: str) -> SqsQueue | None: ...
+
+    @abc.abstractmethod
+    async def list_sqs_queues(
+        self, account: str, *, prefix: str = "", after: str = "", limit: int = 1000
+    ) -> list[SqsQueue]:
+        """The account's names starting with ``prefix`` and sorting after ``after`` (bytewise),
+        in that order."""
+
+    @abc.abstractmethod
+    async def update_sqs_queue(
+        self, account: str, name: str, *, modified_at_ms: int, tags: Mapping[str, str] | None
+    ) -> None:
+        """Set the time of the last change and, unless None, the tags; a missing name is a
+        no-op."""
+
+    @abc.abstractmethod
+    async def delete_sqs_queue(self, account: str, name: str) -> None:
+        """Forget the name (its EMS queue is the caller's business); a missing name is a no-op."""

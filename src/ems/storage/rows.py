@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from types import MappingProxyType
 from typing import Any, Final
@@ -20,6 +20,7 @@ from ems.core.models import (
     QueueConfig,
     QueueRecord,
     Scope,
+    SqsQueue,
     StorageLimits,
     StoredMessage,
 )
@@ -270,3 +271,27 @@ class DeliveryTarget:
             challenge=self.challenge,
             confirm_url=self.confirm_url,
         )
+
+
+def sqs_queue_values(entry: SqsQueue) -> tuple[Any, ...]:
+    """The insert parameters of an SQS name, in the order of both stores' ``sqs_insert``."""
+    return (
+        entry.account,
+        entry.name,
+        entry.queue_hash,
+        entry.sealed_queue_id,
+        sqs_tags_value(entry.tags),
+        entry.created_at_ms,
+        entry.modified_at_ms,
+    )
+
+
+def sqs_queue_from_row(row: Sequence[Any]) -> SqsQueue:
+    account, name, id_hash, sealed, created_at, modified_at, tags = row
+    return SqsQueue(
+        account, name, bytes(id_hash), bytes(sealed), created_at, modified_at, json.loads(tags)
+    )
+
+
+def sqs_tags_value(tags: Mapping[str, str] | None) -> str | None:
+    return None if tags is None else json.dumps(dict(tags), separators=(",", ":"))

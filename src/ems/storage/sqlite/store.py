@@ -14,6 +14,7 @@ from ems.storage.sqlite.base import DataDirInUse
 from ems.storage.sqlite.deliveries import DeliveryOperations
 from ems.storage.sqlite.messages import MessageOperations
 from ems.storage.sqlite.queues import QueueOperations
+from ems.storage.sqlite.sqs import SqsOperations
 from ems.storage.sqlite.topics import TopicOperations
 
 
@@ -23,6 +24,7 @@ class SqliteStore(
     TopicOperations,
     DeliveryOperations,
     AdminOperations,
+    SqsOperations,
     Store,
 ):
     """The embedded store. See the module docstrings of ``ems.storage.sqlite.*``."""

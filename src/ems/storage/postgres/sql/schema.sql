@@ -131,3 +131,15 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at);
 CREATE INDEX deliveries_subscription ON deliveries (subscription_key, next_attempt_at);
 CREATE INDEX deliveries_message ON deliveries (message_key) WHERE message_key IS NOT NULL;
+
+-- SQS queue names (ems.sqs): an account's name for an EMS queue, whose id is sealed
+CREATE TABLE sqs_queues (
+    account text COLLATE "C" NOT NULL,
+    name text COLLATE "C" NOT NULL,
+    id_hash bytea NOT NULL,
+    sealed_queue_id bytea NOT NULL,
+    tags text NOT NULL,
+    created_at bigint NOT NULL,
+    modified_at bigint NOT NULL,
+    PRIMARY KEY (account, name)
+);

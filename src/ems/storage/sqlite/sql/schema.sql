@@ -140,3 +140,15 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at);
 CREATE INDEX deliveries_subscription ON deliveries (subscription_key, next_attempt_at);
 CREATE INDEX deliveries_message ON deliveries (message_key) WHERE message_key IS NOT NULL;
+
+-- SQS queue names (ems.sqs): an account's name for an EMS queue, whose id is sealed
+CREATE TABLE sqs_queues (
+    account TEXT NOT NULL,
+    name TEXT NOT NULL,
+    id_hash BLOB NOT NULL,
+    sealed_queue_id BLOB NOT NULL,
+    tags TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    modified_at INTEGER NOT NULL,
+    PRIMARY KEY (account, name)
+) WITHOUT ROWID;

@@ -1,0 +1,170 @@
+"""The SQS endpoint: ``POST /`` and ``POST /{account}/{queue name}``, in either protocol.
+
+Every response carries ``x-amzn-RequestId``; every refusal is an SQS error in the request's
+protocol (JSON ``__type`` plus the ``x-amzn-query-error`` header, or a Query ErrorResponse).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from ems.core.errors import EmsError
+from ems.core.queues import QueueService
+from ems.server.http import Receive, Scope, Send, header, read_body, respond
+from ems.server.queues import _watch_disconnect
+from ems.sqs import render, sigv4
+from ems.sqs.accounts import Accounts
+from ems.sqs.errors import SqsError, error, from_ems
+from ems.sqs.message_actions import MessageActions
+from ems.sqs.names import Caller, is_queue_path
+from ems.sqs.queue_actions import QueueActions
+from ems.sqs.registry import Registry
+from ems.sqs.wire import Call, Protocol, parse, protocol_of
+
+log = logging.getLogger("ems.sqs")
+
+# ten 256 KiB messages, form-encoded, fit
+MAX_REQUEST_BYTES: Final = 8 * 1024 * 1024
+JSON_TYPE: Final = [(b"content-type", b"application/x-amz-json-1.0")]
+XML_TYPE: Final = [(b"content-type", b"text/xml")]
+DEV_SIGNATURE: Final = sigv4.Signed("anonymous", "", "us-east-1", "sqs", [], "")
+
+Action = Callable[[Caller, dict[str, Any], list[str]], Awaitable[Any]]
+
+
+class SqsApi:
+    def __init__(
+        self, service: QueueService, accounts: Accounts, registry: Registry, public_url: str | None
+    ) -> None:
+        self.accounts = accounts
+        self.public_url = public_url.rstrip("/") if public_url else None
+        queues = QueueActions(service, registry)
+        self.messages = MessageActions(service, registry)
+        self.actions: dict[str, Action] = {
+            "CreateQueue": queues.create_queue,
+            "GetQueueUrl": queues.get_queue_url,
+            "ListQueues": queues.list_queues,
+            "DeleteQueue": queues.delete_queue,
+            "PurgeQueue": queues.purge_queue,
+            "GetQueueAttributes": queues.get_queue_attributes,
+            "SetQueueAttributes": queues.set_queue_attributes,
+            "TagQueue": queues.tag_queue,
+            "UntagQueue": queues.untag_queue,
+            "ListQueueTags": queues.list_queue_tags,
+            "ListDeadLetterSourceQueues": queues.list_dead_letter_source_queues,
+            "SendMessage": self.messages.send_message,
+            "SendMessageBatch": self.messages.send_message_batch,
+            "DeleteMessage": self.messages.delete_message,
+            "DeleteMessageBatch": self.messages.delete_message_batch,
+            "ChangeMessageVisibility": self.messages.change_message_visibility,
+            "ChangeMessageVisibilityBatch": self.messages.change_message_visibility_batch,
+        }
+
+    @classmethod
+    async def create(
+        cls, service: QueueService, accounts: Accounts | None, public_url: str | None
+    ) -> SqsApi | None:
+        """The SQS API, or None when it is off (see :class:`~ems.sqs.accounts.Accounts`)."""
+        if accounts is None:
+            return None
+        registry = Registry(service, await service.store.server_secret("sqs"))
+        return cls(service, accounts, registry, public_url)
+
+    @staticmethod
+    def claims(method: str, parts: list[str]) -> bool:
+        return method == "POST" and (parts == [""] or is_queue_path(parts))
+
+    @staticmethod
+    def route_of(parts: list[str]) -> str:
+        return "/" if parts == [""] else "/{account}/{queue_name}"
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+        request_id = str(uuid.uuid4())
+        target = header(scope, b"x-amz-target")
+        protocol = protocol_of(header(scope, b"content-type"), target)
+        action = ""
+        try:
+            try:
+                body = await read_body(scope, receive, MAX_REQUEST_BYTES)
+            except EmsError as failure:
+                raise error("RequestTooLarge", failure.detail) from None
+            caller = self._caller(scope, body)
+            call = parse(protocol, target, body, scope["query_string"])
+            action = call.action
+            result = await self._run(caller, call, parts, receive)
+        except SqsError as failure:
+            return await self._error(send, protocol, failure, request_id)
+        except EmsError as failure:
+            return await self._error(send, protocol, from_ems(failure), request_id)
+        except Exception:
+            log.exception("unhandled error in SQS action %s", action or "(unparsed)")
+            internal = error("InternalFailure", "The request could not be completed; retry it.")
+            return await self._error(send, protocol, internal, request_id)
+        ids = [(b"x-amzn-requestid", request_id.encode())]
+        if protocol is Protocol.JSON:
+            payload = json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
+            return await respond(send, 200, payload, JSON_TYPE + ids)
+        document = render.xml_document(call.action, result, request_id)
+        return await respond(send, 200, document, XML_TYPE + ids)
+
+    async def _run(self, caller: Caller, call: Call, parts: list[str], receive: Receive) -> Any:
+        action, params = call.action, call.params
+        if action == "ReceiveMessage":
+            watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive))
+            try:
+                return await self.messages.receive_message(caller, params, parts, watcher)
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+        method = self.actions.get(action)
+        if method is None:
+            shape = "UnsupportedOperation" if call.protocol is Protocol.JSON else "InvalidAction"
+            raise error(shape, f"EMS does not support the action {action}.")
+        return await method(caller, params, parts)
+
+    def _caller(self, scope: Scope, body: bytes) -> Caller:
+        authorization = header(scope, b"authorization")
+        if self.accounts.open and authorization is None:
+            signed = DEV_SIGNATURE
+        else:
+            signed = sigv4.parse_authorization(authorization)
+            secret = self.accounts.secret_of(signed)
+            if secret is not None:
+                sigv4.verify(
+                    signed,
+                    secret,
+                    method=scope["method"],
+                    path=scope.get("raw_path") or scope["path"].encode(),
+                    query=scope["query_string"],
+                    headers=scope["headers"],
+                    body=body,
+                )
+        return Caller(
+            self.accounts.account(signed), signed.access_key, signed.region, self._base(scope)
+        )
+
+    def _base(self, scope: Scope) -> str:
+        if self.public_url is not None:
+            return self.public_url
+        host = (header(scope, b"host") or b"localhost").decode("latin-1")
+        return f"{scope.get('scheme', 'http')}://{host}"
+
+    @staticmethod
+    async def _error(send: Send, protocol: Protocol, failure: SqsError, request_id: str) -> int:
+        headers = [(b"x-amzn-requestid", request_id.encode())]
+        if protocol is Protocol.JSON:
+            kind = "Sender" if failure.sender else "Receiver"
+            headers.append((b"x-amzn-query-error", f"{failure.code};{kind}".encode()))
+            payload = json.dumps(
+                {"__type": f"com.amazonaws.sqs#{failure.shape}", "message": failure.message}
+            ).encode()
+            return await respond(send, failure.status, payload, JSON_TYPE + headers)
+        document = render.xml_error(failure, request_id)
+        return await respond(send, failure.status, document, XML_TYPE + headers)

@@ -1,0 +1,232 @@
+"""The message actions: send (one or a batch), receive, delete, change visibility."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from typing import Any, Final
+
+from ems.core.errors import EmsError
+from ems.core.models import NewMessage, ReceiveRequest
+from ems.core.queues import QueueService, new_message_id
+from ems.sqs import messages
+from ems.sqs.checksums import md5_of_attributes, md5_of_body
+from ems.sqs.errors import SqsError, error, from_ems, invalid, missing
+from ems.sqs.names import Caller, integer, name_from_url, text
+from ems.sqs.registry import Registry
+
+MAX_ENTRIES: Final = 10
+MAX_BATCH_BYTES: Final = 262_144
+_ENTRY_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
+_FIFO_ONLY: Final = ("MessageGroupId", "MessageDeduplicationId")
+
+
+def _entries(params: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    entries = params.get("Entries")
+    if entries is None or entries == []:
+        raise error("EmptyBatchRequest", "There should be at least one entry in the request.")
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise invalid("Entries must be a list of objects.")
+    if len(entries) > MAX_ENTRIES:
+        raise error(
+            "TooManyEntriesInBatchRequest",
+            f"Maximum number of entries per request are {MAX_ENTRIES}. You have sent "
+            f"{len(entries)}.",
+        )
+    ids = [e.get("Id") for e in entries]
+    for entry_id in ids:
+        if not isinstance(entry_id, str) or not _ENTRY_ID.fullmatch(entry_id):
+            raise error(
+                "InvalidBatchEntryId",
+                "A batch entry id can only contain alphanumeric characters, hyphens and "
+                "underscores. It can be at most 80 letters long.",
+            )
+    if len(set(ids)) != len(ids):
+        raise error("BatchEntryIdsNotDistinct", "Two or more batch entries have the same Id.")
+    return entries
+
+
+def _failed(entry_id: str, failure: SqsError) -> dict[str, Any]:
+    return {"Id": entry_id, "SenderFault": failure.sender, "Code": failure.code,
+            "Message": failure.message}  # fmt: skip
+
+
+class MessageActions:
+    def __init__(self, service: QueueService, registry: Registry) -> None:
+        self.service = service
+        self.registry = registry
+
+    async def _queue_id(self, caller: Caller, params: dict[str, Any], path: list[str]) -> str:
+        name = name_from_url(caller, params.get("QueueUrl"), path)
+        return (await self.registry.find(caller.account, name))[1]
+
+    def _message(self, params: dict[str, Any], max_bytes: int) -> tuple[NewMessage, dict[str, Any]]:
+        """A message to send, and what the answer says of it (id and digests)."""
+        body = messages.check_body(params.get("MessageBody"))
+        delay = integer(params, "DelaySeconds", 0, 900)
+        for name in _FIFO_ONLY:
+            if params.get(name) is not None:
+                raise invalid(f"The request include parameter {name} that is not valid for "
+                              "this queue type.")  # fmt: skip
+        if params.get("MessageSystemAttributes"):
+            raise invalid("EMS does not support message system attributes (AWSTraceHeader).")
+        attributes = messages.check_attributes(params.get("MessageAttributes"))
+        if messages.size_of(body, attributes) > max_bytes:
+            raise invalid(
+                "One or more parameters are invalid. Reason: Message must be shorter than "
+                f"{max_bytes} bytes."
+            )
+        message_id = new_message_id()
+        result = {"MessageId": message_id, "MD5OfMessageBody": md5_of_body(body)}
+        if attributes:
+            result["MD5OfMessageAttributes"] = md5_of_attributes(attributes)
+        stored = messages.to_ems(attributes)
+        return NewMessage(message_id, body.encode(), None, stored, delay), result
+
+    async def send_message(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
+        queue_id = await self._queue_id(caller, params, path)
+        target = await self.service.sending_target(queue_id)
+        message, result = self._message(params, target.record.config.max_message_bytes)
+        await self.service.send(target, [message])
+        return result
+
+    async def send_message_batch(
+        self, caller: Caller, params: dict[str, Any], path: list[str]
+    ) -> Any:
+        queue_id = await self._queue_id(caller, params, path)
+        entries = _entries(params, "SendMessageBatch")
+        total = sum(len(str(e.get("MessageBody", "")).encode()) for e in entries)
+        if total > MAX_BATCH_BYTES:
+            raise error(
+                "BatchRequestTooLong",
+                f"Batch requests cannot be longer than {MAX_BATCH_BYTES} bytes. You have sent "
+                f"{total} bytes.",
+            )
+        target = await self.service.sending_target(queue_id)
+        accepted: list[NewMessage] = []
+        successful: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        for entry in entries:
+            try:
+                message, result = self._message(entry, target.record.config.max_message_bytes)
+            except SqsError as failure:
+                failed.append(_failed(entry["Id"], failure))
+                continue
+            accepted.append(message)
+            successful.append({"Id": entry["Id"], **result})
+        if accepted:
+            await self.service.send(target, accepted)
+        return {"Successful": successful, "Failed": failed}
+
+    async def receive_message(
+        self,
+        caller: Caller,
+        params: dict[str, Any],
+        path: list[str],
+        disconnected: asyncio.Future[Any] | None = None,
+    ) -> Any:
+        queue_id = await self._queue_id(caller, params, path)
+        count = integer(params, "MaxNumberOfMessages", 1, 10) or 1
+        visibility = integer(params, "VisibilityTimeout", 0, 43_200)
+        wait = integer(params, "WaitTimeSeconds", 0, 20)
+        system = {*_names(params, "AttributeNames"), *_names(params, "MessageSystemAttributeNames")}
+        wanted = _names(params, "MessageAttributeNames")
+        deliveries = await self.service.receive(
+            queue_id,
+            ReceiveRequest(max_messages=count, visibility_timeout=visibility),
+            wait_seconds=wait,
+            disconnected=disconnected,
+        )
+        documents = [
+            messages.message_document(d.message, d.receipt_handle, wanted, system)
+            for d in deliveries
+        ]
+        return {"Messages": documents} if documents else {}
+
+    async def delete_message(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
+        queue_id = await self._queue_id(caller, params, path)
+        handle = text(params, "ReceiptHandle")
+        if not handle:
+            raise missing("ReceiptHandle")
+        await self.service.delete_message(queue_id, handle)
+        return {}
+
+    async def change_message_visibility(
+        self, caller: Caller, params: dict[str, Any], path: list[str]
+    ) -> Any:
+        queue_id = await self._queue_id(caller, params, path)
+        handle = text(params, "ReceiptHandle")
+        timeout = integer(params, "VisibilityTimeout", 0, 43_200)
+        if not handle:
+            raise missing("ReceiptHandle")
+        if timeout is None:
+            raise missing("VisibilityTimeout")
+        await self.service.change_visibility(queue_id, handle, timeout)
+        return {}
+
+    async def delete_message_batch(
+        self, caller: Caller, params: dict[str, Any], path: list[str]
+    ) -> Any:
+        queue_id = await self._queue_id(caller, params, path)
+        entries = _entries(params, "DeleteMessageBatch")
+        return await self._batch(
+            entries, lambda e: (_handle(e), 0),
+            lambda items: self.service.delete_messages(queue_id, [h for h, _ in items]),
+        )  # fmt: skip
+
+    async def change_message_visibility_batch(
+        self, caller: Caller, params: dict[str, Any], path: list[str]
+    ) -> Any:
+        queue_id = await self._queue_id(caller, params, path)
+        entries = _entries(params, "ChangeMessageVisibilityBatch")
+
+        def parse(entry: dict[str, Any]) -> tuple[str, int]:
+            timeout = integer(entry, "VisibilityTimeout", 0, 43_200)
+            if timeout is None:
+                raise missing("VisibilityTimeout")
+            return _handle(entry), timeout
+
+        return await self._batch(
+            entries, parse, lambda items: self.service.change_visibilities(queue_id, items)
+        )
+
+    @staticmethod
+    async def _batch(
+        entries: list[dict[str, Any]],
+        parse: Callable[[dict[str, Any]], tuple[str, int]],
+        run: Callable[[list[tuple[str, int]]], Any],
+    ) -> Any:
+        successful: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        items: list[tuple[str, int]] = []
+        ids: list[str] = []
+        for entry in entries:
+            try:
+                items.append(parse(entry))
+                ids.append(entry["Id"])
+            except SqsError as failure:
+                failed.append(_failed(entry["Id"], failure))
+        outcomes: list[EmsError | None] = await run(items) if items else []
+        for entry_id, outcome in zip(ids, outcomes, strict=True):
+            if outcome is None:
+                successful.append({"Id": entry_id})
+            else:
+                failed.append(_failed(entry_id, from_ems(outcome)))
+        return {"Successful": successful, "Failed": failed}
+
+
+def _handle(entry: dict[str, Any]) -> str:
+    handle = text(entry, "ReceiptHandle", required=False)
+    if not handle:
+        raise missing("ReceiptHandle")
+    return handle
+
+
+def _names(params: dict[str, Any], field: str) -> list[str]:
+    names = params.get(field)
+    if names is None:
+        return []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise invalid(f"{field} must be a list of names.")
+    return names

@@ -1,0 +1,106 @@
+"""Queue names, queue URLs and ARNs, and the account a request acts in."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from ems.sqs.errors import SqsError, error, invalid, missing, no_queue
+
+_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
+_ACCOUNT: Final = re.compile(r"[0-9]{12}")
+_ARN: Final = re.compile(r"arn:aws:sqs:([^:]*):([0-9]{12}):([A-Za-z0-9_-]{1,80})")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking, and where the answer's URLs point."""
+
+    account: str
+    access_key: str
+    region: str
+    base_url: str
+
+    def url(self, name: str) -> str:
+        return f"{self.base_url}/{self.account}/{name}"
+
+    def arn(self, name: str) -> str:
+        return f"arn:aws:sqs:{self.region}:{self.account}:{name}"
+
+
+def is_queue_path(parts: list[str]) -> bool:
+    """``/{12-digit account}/{name}``: a queue URL the Query protocol may post to."""
+    return len(parts) == 2 and _ACCOUNT.fullmatch(parts[0]) is not None
+
+
+def check_name(name: object) -> str:
+    if name is None or name == "":
+        raise missing("QueueName")
+    if not isinstance(name, str):
+        raise invalid("QueueName must be a string.")
+    if name.endswith(".fifo"):
+        raise error("UnsupportedOperation", "EMS does not support FIFO queues.")
+    if not _NAME.fullmatch(name):
+        raise invalid(
+            "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in "
+            "length (QueueName)."
+        )
+    return name
+
+
+def name_from_url(caller: Caller, url: object, path: list[str]) -> str:
+    """The queue a request names: ``QueueUrl``, or the queue URL it was posted to."""
+    if url is None or url == "":
+        if is_queue_path(path):
+            return _own(caller, path[0], path[1])
+        raise missing("QueueUrl")
+    if not isinstance(url, str):
+        raise invalid("QueueUrl must be a string.")
+    parts = urlsplit(url).path.strip("/").split("/")
+    if not is_queue_path(parts):
+        raise invalid(f"Value {url} for parameter QueueUrl is invalid. Reason: Invalid URL.")
+    return _own(caller, parts[0], parts[1])
+
+
+def name_from_arn(caller: Caller, arn: object) -> str:
+    match = _ARN.fullmatch(arn) if isinstance(arn, str) else None
+    if match is None:
+        raise invalid(f"Value {arn!r} for deadLetterTargetArn is not an SQS queue ARN.")
+    return _own(caller, match.group(2), match.group(3))
+
+
+def _own(caller: Caller, account: str, name: str) -> str:
+    if account != caller.account:
+        # other accounts' queues are not visible: the same answer as a missing queue
+        raise no_queue()
+    if not _NAME.fullmatch(name):
+        raise no_queue()
+    return name
+
+
+def text(params: dict[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = params.get(name)
+    if value is None:
+        if required:
+            raise missing(name)
+        return None
+    if not isinstance(value, str):
+        raise invalid(f"{name} must be a string.")
+    return value
+
+
+def integer(params: dict[str, Any], name: str, low: int, high: int) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise invalid(
+            f"Value {value!r} for parameter {name} is invalid. Reason: must be an integer from "
+            f"{low} to {high}."
+        )
+    return value
+
+
+__all__ = ["Caller", "SqsError"]

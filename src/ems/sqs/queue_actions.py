@@ -1,0 +1,214 @@
+"""The queue actions: create, find, list, delete, purge, attributes, tags, dead-letter sources."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any, Final
+
+from ems.core.errors import EmsError
+from ems.core.queues import QueueService
+from ems.sqs import attributes
+from ems.sqs.errors import SqsError, error, invalid
+from ems.sqs.names import Caller, check_name, integer, name_from_arn, name_from_url, text
+from ems.sqs.registry import Registry
+
+MAX_TAGS: Final = 50
+_TAG_KEY: Final = re.compile(r"[\w.:/=+\-@ ]{1,128}", re.UNICODE)
+
+
+class QueueActions:
+    def __init__(self, service: QueueService, registry: Registry) -> None:
+        self.service = service
+        self.registry = registry
+
+    async def _resolve_arn(self, caller: Caller, arn: str) -> str:
+        _, queue_id = await self.registry.find(caller.account, name_from_arn(caller, arn))
+        return queue_id
+
+    async def _settings(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
+        return await attributes.to_settings(
+            params.get("Attributes"), lambda arn: self._resolve_arn(caller, arn)
+        )
+
+    async def create_queue(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
+        name = check_name(params.get("QueueName"))
+        settings = await self._settings(caller, params)
+        tags = _check_tags(params.get("tags", params.get("Tags")))
+        try:
+            _, queue_id = await self.registry.find(caller.account, name)
+        except SqsError as failure:
+            if failure.shape != "QueueDoesNotExist":
+                raise
+        else:
+            await self._check_same(queue_id, settings)
+            return {"QueueUrl": caller.url(name)}
+        created = await self.service.create_queue(settings, owner=f"sqs:{caller.access_key}")
+        queue_id = created.view.queue_id
+        _, added = await self.registry.add(caller, name, queue_id, tags)
+        if not added:
+            # another request created the name meanwhile: keep its queue, drop ours
+            await self.service.delete_queue(queue_id)
+            _, existing = await self.registry.find(caller.account, name)
+            await self._check_same(existing, settings)
+        return {"QueueUrl": caller.url(name)}
+
+    async def _check_same(self, queue_id: str, settings: dict[str, Any]) -> None:
+        view, _ = await self.service.describe_queue(queue_id)
+        current: dict[str, Any] = {
+            "visibility_timeout": view.config.visibility_timeout,
+            "retention_seconds": view.config.retention_seconds,
+            "delay_seconds": view.config.delay_seconds,
+            "receive_wait_seconds": view.config.receive_wait_seconds,
+            "max_message_bytes": view.config.max_message_bytes,
+            "dead_letter": (
+                {"queue_id": view.dead_letter_queue_id,
+                 "max_receives": view.config.dead_letter.max_receives}
+                if view.config.dead_letter is not None else None
+            ),
+        }  # fmt: skip
+        if any(current[k] != v for k, v in settings.items()):
+            raise error(
+                "QueueNameExists",
+                "A queue already exists with the same name and a different value for attribute(s).",
+            )
+
+    async def get_queue_url(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
+        name = check_name(params.get("QueueName"))
+        owner = params.get("QueueOwnerAWSAccountId")
+        if owner not in (None, caller.account):
+            raise error("QueueDoesNotExist", "The specified queue does not exist.")
+        await self.registry.find(caller.account, name)
+        return {"QueueUrl": caller.url(name)}
+
+    async def list_queues(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
+        prefix = text(params, "QueueNamePrefix", required=False) or ""
+        limit = integer(params, "MaxResults", 1, 1000)
+        after = _token(params.get("NextToken"))
+        page = await self.registry.store.list_sqs_queues(
+            caller.account, prefix=prefix, after=after, limit=limit or 1000
+        )
+        result: dict[str, Any] = {"QueueUrls": [caller.url(e.name) for e in page]}
+        if limit is not None and len(page) == limit:
+            result["NextToken"] = base64.urlsafe_b64encode(page[-1].name.encode()).decode()
+        return result
+
+    async def delete_queue(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
+        name = name_from_url(caller, params.get("QueueUrl"), path)
+        _, queue_id = await self.registry.find(caller.account, name)
+        await self.service.delete_queue(queue_id)
+        await self.registry.store.delete_sqs_queue(caller.account, name)
+        return {}
+
+    async def purge_queue(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
+        name = name_from_url(caller, params.get("QueueUrl"), path)
+        _, queue_id = await self.registry.find(caller.account, name)
+        await self.service.purge_queue(queue_id)
+        return {}
+
+    async def get_queue_attributes(
+        self, caller: Caller, params: dict[str, Any], path: list[str]
+    ) -> Any:
+        name = name_from_url(caller, params.get("QueueUrl"), path)
+        names = attributes.check_names(params.get("AttributeNames"))
+        entry, queue_id = await self.registry.find(caller.account, name)
+        if not names:
+            return {}
+        view, stats = await self.service.describe_queue(queue_id)
+        redrive = None
+        dead_letter = view.config.dead_letter
+        if dead_letter is not None and view.dead_letter_queue_id is not None:
+            target = await self.registry.name_of(caller.account, view.dead_letter_queue_id)
+            if target is not None:
+                redrive = {
+                    "deadLetterTargetArn": caller.arn(target),
+                    "maxReceiveCount": dead_letter.max_receives,
+                }
+        values = attributes.describe(
+            names, entry=entry, view=view, stats=stats, arn=caller.arn(name), redrive=redrive
+        )
+        return {"Attributes": values} if values else {}
+
+    async def set_queue_attributes(
+        self, caller: Caller, params: dict[str, Any], path: list[str]
+    ) -> Any:
+        name = name_from_url(caller, params.get("QueueUrl"), path)
+        entry, queue_id = await self.registry.find(caller.account, name)
+        if params.get("Attributes") is None:
+            raise error("MissingParameter", "The request must contain the parameter Attributes.")
+        settings = await self._settings(caller, params)
+        if settings:
+            await self.service.update_queue(queue_id, settings)
+        await self.registry.touch(entry)
+        return {}
+
+    async def tag_queue(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
+        name = name_from_url(caller, params.get("QueueUrl"), path)
+        new = _check_tags(params.get("Tags"))
+        entry, _ = await self.registry.find(caller.account, name)
+        tags = {**entry.tags, **new}
+        if len(tags) > MAX_TAGS:
+            raise invalid(f"A queue has at most {MAX_TAGS} tags.")
+        await self.registry.touch(entry, tags)
+        return {}
+
+    async def untag_queue(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
+        name = name_from_url(caller, params.get("QueueUrl"), path)
+        keys = params.get("TagKeys")
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise error("MissingParameter", "The request must contain the parameter TagKeys.")
+        entry, _ = await self.registry.find(caller.account, name)
+        await self.registry.touch(entry, {k: v for k, v in entry.tags.items() if k not in keys})
+        return {}
+
+    async def list_queue_tags(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
+        name = name_from_url(caller, params.get("QueueUrl"), path)
+        entry, _ = await self.registry.find(caller.account, name)
+        return {"Tags": dict(entry.tags)} if entry.tags else {}
+
+    async def list_dead_letter_source_queues(
+        self, caller: Caller, params: dict[str, Any], path: list[str]
+    ) -> Any:
+        name = name_from_url(caller, params.get("QueueUrl"), path)
+        limit = integer(params, "MaxResults", 1, 1000)
+        after = _token(params.get("NextToken"))
+        _, target = await self.registry.find(caller.account, name)
+        sources: list[str] = []
+        for entry in await self.registry.store.list_sqs_queues(caller.account, after=after):
+            try:
+                view, _ = await self.service.describe_queue(self.registry.queue_id(entry))
+            except (EmsError, SqsError):
+                continue
+            if view.dead_letter_queue_id == target:
+                sources.append(entry.name)
+                if limit is not None and len(sources) == limit:
+                    break
+        result: dict[str, Any] = {"queueUrls": [caller.url(n) for n in sources]}
+        if limit is not None and len(sources) == limit:
+            result["NextToken"] = base64.urlsafe_b64encode(sources[-1].encode()).decode()
+        return result
+
+
+def _token(token: object) -> str:
+    if token is None or token == "":
+        return ""
+    try:
+        return base64.urlsafe_b64decode(str(token).encode()).decode()
+    except (binascii.Error, ValueError):
+        raise invalid("Invalid NextToken.") from None
+
+
+def _check_tags(tags: object) -> dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict):
+        raise invalid("Tags must be a map of keys to values.")
+    if len(tags) > MAX_TAGS:
+        raise invalid(f"A queue has at most {MAX_TAGS} tags.")
+    for key, value in tags.items():
+        if not isinstance(key, str) or not _TAG_KEY.fullmatch(key) or key.startswith("aws:"):
+            raise invalid(f"Tag key {key!r} is invalid.")
+        if not isinstance(value, str) or len(value) > 256:
+            raise invalid(f"The value of tag {key!r} must be a string of at most 256 characters.")
+    return dict(tags)

@@ -1,0 +1,129 @@
+"""The Query protocol: form requests, to ``/`` and to queue URLs, answered in SQS's XML shapes."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ems.config import Settings
+from ems.sqs.checksums import md5_of_body
+from tests.api.conftest import serving
+
+NS = {"sqs": "http://queue.amazonaws.com/doc/2012-11-05/"}
+
+
+@pytest.fixture
+async def http(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(tmp_path, Settings()) as (_, client):
+        yield client
+
+
+async def call(
+    http: httpx.AsyncClient, form: dict[str, str], path: str = "/", status: int = 200
+) -> ET.Element:
+    response = await http.post(path, data=form)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "text/xml"
+    root = ET.fromstring(response.content)
+    request_id = root.findtext(".//sqs:RequestId", namespaces=NS)
+    assert request_id == response.headers["x-amzn-requestid"]
+    return root
+
+
+async def test_a_queue_through_its_life_in_the_query_protocol(http: httpx.AsyncClient) -> None:
+    created = await call(http, {"Action": "CreateQueue", "QueueName": "forms",
+                                "Attribute.1.Name": "VisibilityTimeout", "Attribute.1.Value": "7",
+                                "Tag.1.Key": "team", "Tag.1.Value": "a"})  # fmt: skip
+    assert created.tag == f"{{{NS['sqs']}}}CreateQueueResponse"
+    url = created.findtext("sqs:CreateQueueResult/sqs:QueueUrl", namespaces=NS)
+    assert url == "http://ems.test/000000000000/forms"
+
+    sent = await call(http, {"Action": "SendMessage", "QueueUrl": url, "MessageBody": "a<b>&c",
+                             "MessageAttribute.1.Name": "n",
+                             "MessageAttribute.1.Value.DataType": "Number",
+                             "MessageAttribute.1.Value.StringValue": "3"})  # fmt: skip
+    result = sent.find("sqs:SendMessageResult", NS)
+    assert result is not None
+    assert result.findtext("sqs:MD5OfMessageBody", namespaces=NS) == md5_of_body("a<b>&c")
+    assert result.findtext("sqs:MessageId", namespaces=NS)
+
+    # posted to the queue URL's path, without QueueUrl
+    got = await call(http, {"Action": "ReceiveMessage", "AttributeName.1": "All",
+                            "MessageAttributeName.1": "All"}, path="/000000000000/forms")  # fmt: skip
+    message = got.find("sqs:ReceiveMessageResult/sqs:Message", NS)
+    assert message is not None
+    assert message.findtext("sqs:Body", namespaces=NS) == "a<b>&c"
+    attributes = {
+        a.findtext("sqs:Name", namespaces=NS): a.findtext("sqs:Value", namespaces=NS)
+        for a in message.findall("sqs:Attribute", NS)
+    }
+    assert attributes["ApproximateReceiveCount"] == "1"
+    typed = message.find("sqs:MessageAttribute", NS)
+    assert typed is not None
+    assert typed.findtext("sqs:Name", namespaces=NS) == "n"
+    assert typed.findtext("sqs:Value/sqs:DataType", namespaces=NS) == "Number"
+    assert typed.findtext("sqs:Value/sqs:StringValue", namespaces=NS) == "3"
+    handle = message.findtext("sqs:ReceiptHandle", namespaces=NS)
+    assert handle
+
+    deleted = await call(http, {"Action": "DeleteMessageBatch", "QueueUrl": url,
+                                "DeleteMessageBatchRequestEntry.1.Id": "one",
+                                "DeleteMessageBatchRequestEntry.1.ReceiptHandle": handle,
+                                "DeleteMessageBatchRequestEntry.2.Id": "two",
+                                "DeleteMessageBatchRequestEntry.2.ReceiptHandle": "forged"})  # fmt: skip
+    batch = deleted.find("sqs:DeleteMessageBatchResult", NS)
+    assert batch is not None
+    assert [e.findtext("sqs:Id", namespaces=NS) for e in
+            batch.findall("sqs:DeleteMessageBatchResultEntry", NS)] == ["one"]  # fmt: skip
+    error = batch.find("sqs:BatchResultErrorEntry", NS)
+    assert error is not None
+    assert error.findtext("sqs:Code", namespaces=NS) == "ReceiptHandleIsInvalid"
+    assert error.findtext("sqs:SenderFault", namespaces=NS) == "true"
+
+    shown = await call(http, {"Action": "GetQueueAttributes", "QueueUrl": url,
+                              "AttributeName.1": "VisibilityTimeout"})  # fmt: skip
+    pairs = shown.findall("sqs:GetQueueAttributesResult/sqs:Attribute", NS)
+    assert [(p.findtext("sqs:Name", namespaces=NS), p.findtext("sqs:Value", namespaces=NS))
+            for p in pairs] == [("VisibilityTimeout", "7")]  # fmt: skip
+    tags = await call(http, {"Action": "ListQueueTags", "QueueUrl": url})
+    assert tags.findtext("sqs:ListQueueTagsResult/sqs:Tag/sqs:Key", namespaces=NS) == "team"
+    listed = await call(http, {"Action": "ListQueues"})
+    assert listed.findall("sqs:ListQueuesResult/sqs:QueueUrl", NS)[0].text == url
+    await call(http, {"Action": "DeleteQueue", "QueueUrl": url})
+
+
+async def test_query_errors_are_error_responses(http: httpx.AsyncClient) -> None:
+    missing = await call(http, {"Action": "GetQueueUrl", "QueueName": "nothing"}, status=400)
+    assert missing.tag == f"{{{NS['sqs']}}}ErrorResponse"
+    assert missing.findtext("sqs:Error/sqs:Code", namespaces=NS) == (
+        "AWS.SimpleQueueService.NonExistentQueue"
+    )
+    assert missing.findtext("sqs:Error/sqs:Type", namespaces=NS) == "Sender"
+    unknown = await call(http, {"Action": "AddPermission"}, status=400)
+    assert unknown.findtext("sqs:Error/sqs:Code", namespaces=NS) == "InvalidAction"
+    no_action = await call(http, {"QueueName": "x"}, status=400)
+    assert no_action.findtext("sqs:Error/sqs:Code", namespaces=NS) == "MissingAction"
+    bad_list = await call(http, {"Action": "CreateQueue", "QueueName": "x",
+                                 "Attribute.x.Name": "DelaySeconds"}, status=400)  # fmt: skip
+    assert bad_list.findtext("sqs:Error/sqs:Code", namespaces=NS) == "InvalidParameterValue"
+
+
+async def test_malformed_json_requests_are_sqs_errors(http: httpx.AsyncClient) -> None:
+    headers = {"content-type": "application/x-amz-json-1.0"}
+    for target, body, code in [
+        ("AmazonSQS.ListQueues", b"[1]", "SerializationException"),
+        ("AmazonSQS.ListQueues", b"{not json", "SerializationException"),
+        ("Other.Thing", b"{}", "UnknownOperationException"),
+        ("AmazonSQS.ListQueues", b'{"MaxResults": "many"}', "InvalidParameterValue"),
+        ("AmazonSQS.SendMessage", b'{"QueueUrl": 5}', "InvalidParameterValue"),
+        ("AmazonSQS.ReceiveMessage", b'{"QueueUrl": "http://x/1/2"}', "InvalidParameterValue"),
+    ]:
+        response = await http.post("/", content=body, headers={**headers, "x-amz-target": target})
+        assert response.status_code == 400, (target, body, response.text)
+        assert response.json()["__type"] == f"com.amazonaws.sqs#{code}"
+        assert response.headers["x-amzn-query-error"] == f"{code};Sender"
+        assert response.headers["x-amzn-requestid"]
