@@ -90,5 +90,8 @@ async def test_without_credentials_on_a_public_bind_the_sqs_api_is_off(tmp_path:
     settings = Settings(host="0.0.0.0")
     async with serving(tmp_path, settings) as (_, http):
         response = await http.post("/", data={"Action": "ListQueues"})
-        assert response.status_code == 404
+        # "/" is then only the playground page
+        assert response.status_code == 405
+        assert response.headers["allow"] == "GET"
+        assert response.headers["content-type"] == "application/problem+json"
         assert (await http.get("/healthz")).status_code == 200
