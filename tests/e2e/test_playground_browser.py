@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -35,14 +34,6 @@ def browser() -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=chromium(), args=["--no-sandbox"])
         yield launched
         launched.close()
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[EmsServer]:
-    ems = EmsServer(tmp_path / "data")
-    ems.start()
-    yield ems
-    ems.stop()
 
 
 @pytest.fixture

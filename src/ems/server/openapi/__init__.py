@@ -12,8 +12,11 @@ from http import HTTPStatus
 from typing import Any
 
 from ems import __version__
-from ems.server.openapi.paths import paths
+from ems.server.openapi.operation import Operation
+from ems.server.openapi.queue_paths import queue_paths
 from ems.server.openapi.schemas import components, ref
+from ems.server.openapi.service_paths import crypto_paths, operations_paths, page_paths
+from ems.server.openapi.topic_paths import topic_paths
 
 # the statuses problems are answered with, as reusable responses
 PROBLEM_STATUSES = (400, 401, 403, 404, 409, 413, 429, 503)
@@ -43,6 +46,17 @@ def _problem_response(status: int) -> dict[str, Any]:
     if status == 401:
         response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
     return response
+
+
+def paths() -> dict[str, dict[str, Operation]]:
+    """Every operation; tests/api/test_openapi.py checks they are exactly what is served."""
+    return {
+        **queue_paths(),
+        **topic_paths(),
+        **crypto_paths(),
+        **operations_paths(),
+        **page_paths(),
+    }
 
 
 def document() -> dict[str, Any]:

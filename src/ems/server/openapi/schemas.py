@@ -20,6 +20,20 @@ NULLABLE_STRING: Final[Schema] = {"type": ["string", "null"]}
 TIMESTAMP: Final[Schema] = {"type": "string", "format": "date-time"}
 NULLABLE_TIMESTAMP: Final[Schema] = {"type": ["string", "null"], "format": "date-time"}
 COUNT: Final[Schema] = {"type": "integer", "minimum": 0}
+# a filter policy's allowed values for one attribute
+ALLOWED_VALUES: Final[Schema] = {"type": "array", "items": STRING, "minItems": 1}
+CORRELATION_ID: Final[Schema] = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": limits.MAX_CORRELATION_ID_CHARS,
+    "pattern": "^[^\\x00-\\x1f\\x7f]+$",
+}
+MESSAGE_ATTRIBUTES: Final[Schema] = {
+    "type": "object",
+    "maxProperties": limits.MAX_MESSAGE_ATTRIBUTES,
+    "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}$"},
+    "additionalProperties": {"type": "string", "pattern": "^[^\\x00-\\x1f\\x7f]*$"},
+}
 
 
 def ref(name: str) -> Schema:
@@ -156,7 +170,7 @@ def _subscription() -> Schema:
             "description": "The queue id or the webhook URL.",
         },
         "status": {"type": "string", "enum": [s.value for s in Status]},
-        "filter_policy": {"type": ["object", "null"], "additionalProperties": _ALLOWED_VALUES},
+        "filter_policy": {"type": ["object", "null"], "additionalProperties": ALLOWED_VALUES},
         "created_at": TIMESTAMP,
         "deliveries": deliveries,
         "signing_secret": {"type": "string", "description": "Webhooks: the whsec_ secret."},
@@ -166,9 +180,6 @@ def _subscription() -> Schema:
         properties,
         required=["subscription_id", "protocol", "endpoint", "status", "filter_policy"],
     )
-
-
-_ALLOWED_VALUES: Final[Schema] = {"type": "array", "items": STRING, "minItems": 1}
 
 
 def components() -> dict[str, Schema]:
@@ -197,9 +208,9 @@ def components() -> dict[str, Schema]:
         "properties": {
             "body": STRING,
             "body_encoding": {"type": "string", "enum": ["utf-8", "base64"], "default": "utf-8"},
-            "correlation_id": _CORRELATION_ID,
+            "correlation_id": CORRELATION_ID,
             "delay_seconds": bounded(limits.DELAY, "Overrides the queue's delay."),
-            "attributes": _MESSAGE_ATTRIBUTES,
+            "attributes": MESSAGE_ATTRIBUTES,
         },
         "required": ["body"],
         "additionalProperties": False,
@@ -295,7 +306,7 @@ def components() -> dict[str, Schema]:
                     "type": "object",
                     "minProperties": 1,
                     "maxProperties": MAX_FILTER_KEYS,
-                    "additionalProperties": _ALLOWED_VALUES,
+                    "additionalProperties": ALLOWED_VALUES,
                     "description": "Deliver only messages whose attributes have these values.",
                 },
                 **_webhook_options(),
@@ -362,18 +373,3 @@ def _strict_list(field: str, items: Schema, description: str) -> Schema:
         "required": [field],
         "additionalProperties": False,
     }
-
-
-_CORRELATION_ID: Final[Schema] = {
-    "type": "string",
-    "minLength": 1,
-    "maxLength": limits.MAX_CORRELATION_ID_CHARS,
-    "pattern": "^[^\\x00-\\x1f\\x7f]+$",
-}
-_MESSAGE_ATTRIBUTES: Final[Schema] = {
-    "type": "object",
-    "maxProperties": limits.MAX_MESSAGE_ATTRIBUTES,
-    "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9_.\\-]{0,63}$"},
-    "additionalProperties": {"type": "string", "pattern": "^[^\\x00-\\x1f\\x7f]*$"},
-}
-CORRELATION_ID: Final = _CORRELATION_ID

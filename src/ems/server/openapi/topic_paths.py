@@ -1,0 +1,125 @@
+"""The operations on topics and subscriptions."""
+
+from __future__ import annotations
+
+from ems.server.openapi.operation import (
+    API_KEY,
+    BINARY,
+    CORRELATION,
+    LOCATION,
+    NO_CONTENT,
+    TOPIC_ID,
+    Operation,
+    body_of,
+    json_body,
+    json_response,
+    op,
+    param,
+)
+from ems.server.openapi.schemas import STRING
+
+
+def topic_paths() -> dict[str, dict[str, Operation]]:
+    t = "/ems/topic/{topic_id}"
+    subscription_id = param("subscription_id", "path", STRING, "The subscription.")
+    return {
+        "/ems/topic": {
+            "post": op(
+                "createTopic",
+                "Topics",
+                "Create a topic",
+                {201: json_response("Topic", "The topic.", headers=LOCATION)},
+                errors=(401, 413),
+                body=json_body("TopicSettings", required=False),
+                security=API_KEY,
+            )
+        },
+        t: {
+            "get": op(
+                "getTopic",
+                "Topics",
+                "Attributes, subscription counts, pushes not yet made",
+                {200: json_response("TopicWithStats", "The topic.")},
+                errors=(404,),
+                parameters=(TOPIC_ID,),
+            ),
+            "delete": op(
+                "deleteTopic",
+                "Topics",
+                "Delete the topic and its subscriptions",
+                {204: NO_CONTENT},
+                errors=(404,),
+                parameters=(TOPIC_ID,),
+            ),
+        },
+        f"{t}/subscription": {
+            "post": op(
+                "subscribe",
+                "Topics",
+                "Subscribe a queue (?queue_id=) or a webhook (?url=)",
+                {
+                    200: json_response(
+                        "Subscription", "Already subscribed: the existing subscription."
+                    ),
+                    201: json_response("Subscription", "Subscribed."),
+                },
+                errors=(404, 413),
+                parameters=(
+                    TOPIC_ID,
+                    param("queue_id", "query", STRING, "A queue to deliver to."),
+                    param("url", "query", STRING, "An http(s) URL to push to (confirmed first)."),
+                ),
+                body=json_body("SubscriptionOptions", required=False),
+                description="Give exactly one of queue_id and url.",
+            ),
+            "get": op(
+                "listSubscriptions",
+                "Topics",
+                "List subscriptions",
+                {200: json_response("Subscriptions", "Every subscription.")},
+                errors=(404,),
+                parameters=(TOPIC_ID,),
+            ),
+        },
+        f"{t}/subscription/{{subscription_id}}": {
+            "get": op(
+                "getSubscription",
+                "Topics",
+                "A subscription, with delivery counts",
+                {200: json_response("Subscription", "The subscription.")},
+                errors=(404,),
+                parameters=(TOPIC_ID, subscription_id),
+            ),
+            "delete": op(
+                "unsubscribe",
+                "Topics",
+                "Unsubscribe",
+                {204: NO_CONTENT},
+                errors=(404,),
+                parameters=(TOPIC_ID, subscription_id),
+            ),
+        },
+        f"{t}/message": {
+            "post": op(
+                "publish",
+                "Topics",
+                "Publish to every subscriber",
+                {201: json_response("Published", "Stored in every matching queue and outbox.")},
+                errors=(404, 413),
+                parameters=(TOPIC_ID, CORRELATION),
+                body=body_of({"application/octet-stream": BINARY, "text/plain": STRING}),
+                description="The body is the message. Attributes as `EMS-Attribute-<Name>` "
+                "headers.",
+            )
+        },
+        "/ems/topic/confirm/{token}": {
+            "get": op(
+                "confirmSubscription",
+                "Topics",
+                "Confirm a webhook subscription (its confirm_url)",
+                {200: json_response("Confirmed", "Confirmed.")},
+                errors=(404,),
+                parameters=(param("token", "path", STRING, "From the confirm_url."),),
+            )
+        },
+    }
