@@ -11,14 +11,19 @@ from typing import TextIO
 
 class Progress:
     def __init__(
-        self, label: str, unit: str, read: Callable[[], int], stream: TextIO | None = None
+        self,
+        label: str,
+        unit: str,
+        read: Callable[[], int],
+        stream: TextIO | None = None,
+        interval: float | None = None,
     ) -> None:
         self.label = label
         self.unit = unit
         self.read = read
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
-        self.interval = 0.5 if self.tty else 5.0
+        self.interval = interval or (0.5 if self.tty else 5.0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ems-bench-progress", daemon=True)
         self._started = 0.0
