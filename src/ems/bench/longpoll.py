@@ -64,7 +64,13 @@ class LongPoll:
         await _Run(context, queues).run()
 
     def report(self, options: Options, plan: Plan, tally: Tally) -> dict[str, Any]:
-        return {"polls": options.polls, "queues_created_per_s": plan["queues_created_per_s"]}
+        # wake-ups per second of the trials, not of the whole run (opening the polls is slow)
+        seconds = tally.extra_latencies_ms.pop("trial_seconds", [0.0])[0]
+        return {
+            "polls": options.polls,
+            "queues_created_per_s": plan["queues_created_per_s"],
+            "throughput_per_s": round(tally.operations / seconds, 1) if seconds else 0.0,
+        }
 
 
 class _Run:
@@ -83,9 +89,11 @@ class _Run:
             await self.all_open.wait()
             await asyncio.sleep(1.0 + len(self.queues) / 5000)  # every poll reaches the server
             self.context.budget.start()
+            trials_began = time.monotonic()
             while self.context.budget.take(1):
                 await self.wake_one(sender)
                 await asyncio.sleep(PAUSE)
+            self.context.tally.sample("trial_seconds", time.monotonic() - trials_began)
         finally:
             await sender.close()
             for task in pollers:
