@@ -1,8 +1,10 @@
 """A profile of a server process while load runs: py-spy samples, summarized by function.
 
 py-spy (``pip install 'ems[bench]'``) samples the process's Python stacks from outside, without
-slowing it much. The summary lists where the samples ended (self time) and which EMS and server
-functions they passed through (inclusive time), as percentages of all samples.
+slowing it much, and only the thread holding the GIL (``--gil``): one event loop does all of
+EMS's Python work, so that is where its time goes. The summary lists where the samples ended
+(self time) and which EMS and server functions they passed through (inclusive time), as
+percentages of all samples, and how much of the time the GIL was held at all.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+RATE = 200  # samples per second
 FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 
@@ -33,7 +36,8 @@ def profiled(
     if tool is None:
         return load(), {"error": "py-spy is not installed: pip install 'ems[bench]'"}
     command = [
-        tool, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200",
+        tool, "record", "--gil", "--pid", str(pid), "--duration", str(int(seconds)),
+        "--rate", str(RATE),
         "--format", "raw", "--output", str(output), "--nonblocking",
     ]  # fmt: skip
     spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -43,7 +47,9 @@ def profiled(
         _, err = spy.communicate(timeout=seconds + 60)
     if spy.returncode != 0 or not output.exists():
         return result, {"error": f"py-spy failed: {err.decode(errors='replace')[-300:]}"}
-    return result, {"command": " ".join(command), **summarize(output.read_text())}
+    summary = summarize(output.read_text())
+    summary["gil_held_fraction"] = round(summary["samples"] / (RATE * int(seconds)), 2)
+    return result, {"command": " ".join(command), **summary}
 
 
 RENAMED = {

@@ -329,8 +329,10 @@ def section(r: dict[str, Any]) -> str:
     if profiled:
         out += ["", "### Profiles of the missed bars", ""]
         out.append(
-            "py-spy sampled `ems serve` (200 Hz) while the scenario ran again. *Self*: where "
-            "the samples were; *through*: EMS and server functions on the stack."
+            "py-spy sampled the thread of `ems serve` holding the GIL (`--gil`, 200 Hz) while the "
+            "scenario ran again. *Self*: where the samples were; *through*: EMS and server "
+            "functions on the stack; *GIL held*: the share of the time any thread held it (a "
+            "lower bound: py-spy's non-blocking sampling drops a few samples)."
         )
         seen: set[str] = set()
         for bar in profiled:
@@ -340,7 +342,12 @@ def section(r: dict[str, Any]) -> str:
             seen.add(p.get("load", ""))
             out += [
                 "",
-                f"**{bar['bar']}** (load: {p.get('load')}, {p.get('samples', 0):,} samples)",
+                f"**{bar['bar']}** (load: {p.get('load')}, {p.get('samples', 0):,} samples"
+                + (
+                    f", GIL held {p['gil_held_fraction']:.0%} of the time)"
+                    if "gil_held_fraction" in p
+                    else ")"
+                ),
                 "",
             ]
             if "error" in p:
