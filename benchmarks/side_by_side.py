@@ -345,6 +345,7 @@ def machine_and_versions(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
         "kernel": platform.release(),
         "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
         "open_file_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+        "load_average_at_start": Path("/proc/loadavg").read_text().split()[:3],
     }
     nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True, check=False).stderr
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False).stdout
@@ -417,6 +418,7 @@ def main() -> None:
         run.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     run.results["run_seconds"] = round(time.monotonic() - started)
+    run.results["machine"]["load_average_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(run.results, indent=2) + "\n")
     sbs_report.write(run.results, args.docs, args.img)
