@@ -44,7 +44,7 @@ from ems.bench.api import create_queues
 from ems.bench.http import RawConnection
 from ems.bench.options import Target
 from queue_core import preload
-from sbs_profile import profiled
+from sbs_profile import profiled, py_spy
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -385,9 +385,13 @@ def main() -> None:
     ensure_python("matplotlib")
     if args.from_json:
         results = json.loads(args.from_json.read_text())
+        if args.note:  # said after the run, e.g. what else was running on the machine
+            results["note"] = args.note
+            args.from_json.write_text(json.dumps(results, indent=2) + "\n")
         sbs_report.write(results, args.docs, args.img)
         return
-    ensure_python("py_spy")
+    if py_spy() is None:
+        ensure_python("py-spy")
     targets.ensure_debian("wrk", "nginx")
     raise_file_limit()
     workdir = Path(tempfile.mkdtemp(prefix="ems-side-by-side-"))
