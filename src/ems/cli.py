@@ -13,6 +13,7 @@ from types import FrameType
 import uvicorn
 
 from ems import __version__, logs
+from ems.bench import cli as bench_cli
 from ems.client import cli as client_cli
 from ems.config import Settings, SettingsError
 from ems.server.app import EmsApp
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="(EMS_LOG_LEVEL; default info)",
     )
     client_cli.add_commands(commands)
+    bench_cli.add_command(commands)
     return parser
 
 
@@ -151,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in client_cli.CLIENT_COMMANDS:
         return client_cli.run(args)
+    if args.command == "bench":
+        return bench_cli.run(args)
     if args.command == "serve":
         try:
             settings = Settings.from_env().with_values(

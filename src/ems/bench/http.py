@@ -22,9 +22,9 @@ class RawConnection:
         self, method: str, path: str, body: bytes = b"", headers: bytes = b""
     ) -> tuple[int, bytes]:
         """Send one request; ``headers`` are extra raw header lines, each ending in CRLF."""
-        if self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
+        await self.connect()
         assert self._reader is not None
+        assert self._writer is not None
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n"
         self._writer.write(head.encode() + headers + b"\r\n" + body)
         status_line = await self._reader.readuntil(b"\r\n")
@@ -35,6 +35,11 @@ class RawConnection:
             if name.strip().lower() == b"content-length":
                 length = int(value)
         return status, await self._reader.readexactly(length)
+
+    async def connect(self) -> None:
+        """Open the connection now (``request`` opens it when needed)."""
+        if self._writer is None:
+            self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
 
     async def close(self) -> None:
         if self._writer is not None:
