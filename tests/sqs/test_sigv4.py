@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,3 +97,55 @@ async def test_without_credentials_on_a_public_bind_the_sqs_api_is_off(tmp_path:
         assert response.headers["allow"] == "GET"
         assert response.headers["content-type"] == "application/problem+json"
         assert (await http.get("/healthz")).status_code == 200
+
+
+def _signed(
+    payload: dict[str, object], *, service: str = "sqs", extra: dict[str, str] | None = None
+) -> tuple[dict[str, str], bytes]:
+    body = json.dumps(payload).encode()
+    headers = {"content-type": "application/x-amz-json-1.0",
+               "x-amz-target": "AmazonSQS.SendMessage", **(extra or {})}  # fmt: skip
+    request = AWSRequest("POST", "http://ems.test/", data=body, headers=headers)
+    SigV4Auth(Credentials("AK", SECRET), service, "us-east-1").add_auth(request)
+    return dict(request.headers.items()), body
+
+
+async def test_the_signature_covers_the_body_whatever_x_amz_content_sha256_says(
+    tmp_path: Path,
+) -> None:
+    async with serving(tmp_path, Settings(sqs_credentials=f"AK:{SECRET}")) as (_, http):
+        headers, body = _signed({"QueueName": "a"}, extra={"x-amz-target": "AmazonSQS.CreateQueue"})
+        created = await http.post("/", content=body, headers=headers)
+        assert created.status_code == 200, created.text
+        url = created.json()["QueueUrl"]
+        benign = {"QueueUrl": url, "MessageBody": "benign"}
+        evil = json.dumps({"QueueUrl": url, "MessageBody": "EVIL"}).encode()
+        # the hash header signed along, then the body swapped
+        claimed = hashlib.sha256(json.dumps(benign).encode()).hexdigest()
+        headers, _ = _signed(benign, extra={"x-amz-content-sha256": claimed})
+        swapped = await http.post("/", content=evil, headers=headers)
+        assert swapped.status_code == 403
+        assert swapped.json()["__type"] == "com.amazonaws.sqs#SignatureDoesNotMatch"
+        # the hash header added after signing, matching the original body
+        headers, body = _signed(benign)
+        headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
+        assert (await http.post("/", content=evil, headers=headers)).status_code == 403
+        # UNSIGNED-PAYLOAD is refused, even signed
+        headers, body = _signed(benign, extra={"x-amz-content-sha256": "UNSIGNED-PAYLOAD"})
+        unsigned = await http.post("/", content=body, headers=headers)
+        assert unsigned.status_code == 403
+        assert "UNSIGNED-PAYLOAD" in unsigned.json()["message"]
+        # a header with the right hash, signed, is fine
+        claimed = hashlib.sha256(json.dumps(benign).encode()).hexdigest()
+        headers, body = _signed(benign, extra={"x-amz-content-sha256": claimed})
+        assert (await http.post("/", content=body, headers=headers)).status_code == 200
+        # a signature for another service is not one for SQS
+        headers, body = _signed(benign, service="s3")
+        other = await http.post("/", content=body, headers=headers)
+        assert other.status_code == 403
+        assert "'sqs'" in other.json()["message"]
+        # only the properly signed message was sent
+        headers, body = _signed({"QueueUrl": url, "MaxNumberOfMessages": 10},
+                                extra={"x-amz-target": "AmazonSQS.ReceiveMessage"})  # fmt: skip
+        got = (await http.post("/", content=body, headers=headers)).json()["Messages"]
+        assert [m["Body"] for m in got] == ["benign"]

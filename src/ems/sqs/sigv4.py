@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, quote, unquote
 from ems.sqs.errors import SqsError, error
 
 ALGORITHM: Final = "AWS4-HMAC-SHA256"
+SERVICE: Final = "sqs"
 MAX_SKEW_SECONDS: Final = 15 * 60
 _AUTHORIZATION: Final = re.compile(
     r"AWS4-HMAC-SHA256\s+Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request\s*,"
@@ -67,6 +68,11 @@ def verify(
         received.setdefault(raw_name.decode("latin-1").lower(), []).append(
             raw_value.decode("latin-1")
         )
+    if signed.service != SERVICE:
+        raise error(
+            "SignatureDoesNotMatch",
+            f"Credential should be scoped to correct service: '{SERVICE}'.",
+        )
     if "host" not in signed.signed_headers:
         raise _mismatch()
     amz_date = (received.get("x-amz-date") or [""])[0]
@@ -76,9 +82,7 @@ def verify(
         if name not in received:
             raise _mismatch()
         canonical_headers += f"{name}:{','.join(' '.join(v.split()) for v in received[name])}\n"
-    payload_hash = (received.get("x-amz-content-sha256") or [""])[0]
-    if not payload_hash or payload_hash == "UNSIGNED-PAYLOAD":
-        payload_hash = hashlib.sha256(body).hexdigest()
+    payload_hash = _payload_hash(body, received.get("x-amz-content-sha256"))
     canonical = "\n".join(
         [
             method,
@@ -97,6 +101,29 @@ def verify(
     expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signed.signature):
         raise _mismatch()
+
+
+def _payload_hash(body: bytes, claimed: list[str] | None) -> str:
+    """The hash of the body received: what the signature must cover.
+
+    A client's ``x-amz-content-sha256`` is only a claim: it must equal the real hash, else the
+    signature (made over the claim) says nothing of this body. ``UNSIGNED-PAYLOAD`` is refused:
+    SQS clients sign their bodies, and an unsigned one could be replaced in a replay.
+    """
+    actual = hashlib.sha256(body).hexdigest()
+    if not claimed:
+        return actual
+    if claimed[0] == "UNSIGNED-PAYLOAD":
+        raise error(
+            "SignatureDoesNotMatch",
+            "EMS accepts only signed payloads: x-amz-content-sha256 cannot be UNSIGNED-PAYLOAD.",
+        )
+    if len(claimed) > 1 or claimed[0].lower() != actual:
+        raise error(
+            "SignatureDoesNotMatch",
+            "The x-amz-content-sha256 header does not match the SHA-256 of the request body.",
+        )
+    return actual
 
 
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
