@@ -137,7 +137,7 @@ def attributes_from_headers(scope: Scope) -> dict[str, str] | None:
     return limits.check_message_attributes(found) if found else None
 
 
-async def _watch_disconnect(receive: Receive) -> None:
+async def watch_disconnect(receive: Receive) -> None:
     """Completes when the client hangs up (the request body has already been read)."""
     while (await receive())["type"] != "http.disconnect":
         pass
@@ -286,7 +286,7 @@ class QueueHandlers:
             wait = (await self.service.queue_for_receiving(queue_id)).config.receive_wait_seconds
         watcher: asyncio.Task[None] | None = None
         if wait > 0:
-            watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive))
+            watcher = asyncio.get_running_loop().create_task(watch_disconnect(receive))
         try:
             deliveries = await self.service.receive(
                 queue_id, request, wait_seconds=wait, disconnected=watcher

@@ -92,8 +92,9 @@ async def _redrive(value: str, resolve: ResolveArn) -> dict[str, Any] | None:
     count = policy["maxReceiveCount"]
     if isinstance(count, str) and _DIGITS.fullmatch(count):
         count = int(count)
-    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 1000:
-        raise _invalid("RedrivePolicy", " Reason: maxReceiveCount must be from 1 to 1000.")
+    low, high = limits.MAX_RECEIVES.low, limits.MAX_RECEIVES.high
+    if not isinstance(count, int) or isinstance(count, bool) or not low <= count <= high:
+        raise _invalid("RedrivePolicy", f" Reason: maxReceiveCount must be from {low} to {high}.")
     return {"queue_id": await resolve(policy["deadLetterTargetArn"]), "max_receives": count}
 
 

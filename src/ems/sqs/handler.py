@@ -16,8 +16,8 @@ from typing import Any, Final
 
 from ems.core.errors import EmsError
 from ems.core.queues import QueueService
-from ems.server.http import Receive, Scope, Send, header, read_body, respond
-from ems.server.queues import _watch_disconnect
+from ems.server.http import Receive, Scope, Send, dumps, header, read_body, respond
+from ems.server.queues import watch_disconnect
 from ems.sqs import render, sigv4
 from ems.sqs.accounts import Accounts
 from ems.sqs.errors import SqsError, error, from_ems
@@ -98,6 +98,11 @@ class SqsApi:
             call = parse(protocol, target, body, scope["query_string"])
             action = call.action
             result = await self._run(caller, call, parts, receive)
+            # rendered here, so that a failure to render is still an SQS error
+            if protocol is Protocol.JSON:
+                payload, content_type = _json(result), JSON_TYPE
+            else:
+                payload, content_type = render.xml_document(action, result, request_id), XML_TYPE
         except SqsError as failure:
             return await self._error(send, protocol, failure, request_id)
         except EmsError as failure:
@@ -107,16 +112,12 @@ class SqsApi:
             internal = error("InternalFailure", "The request could not be completed; retry it.")
             return await self._error(send, protocol, internal, request_id)
         ids = [(b"x-amzn-requestid", request_id.encode())]
-        if protocol is Protocol.JSON:
-            payload = json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
-            return await respond(send, 200, payload, JSON_TYPE + ids)
-        document = render.xml_document(call.action, result, request_id)
-        return await respond(send, 200, document, XML_TYPE + ids)
+        return await respond(send, 200, payload, content_type + ids)
 
     async def _run(self, caller: Caller, call: Call, parts: list[str], receive: Receive) -> Any:
         action, params = call.action, call.params
         if action == "ReceiveMessage":
-            watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive))
+            watcher = asyncio.get_running_loop().create_task(watch_disconnect(receive))
             try:
                 return await self.messages.receive_message(caller, params, parts, watcher)
             finally:
@@ -162,9 +163,18 @@ class SqsApi:
         if protocol is Protocol.JSON:
             kind = "Sender" if failure.sender else "Receiver"
             headers.append((b"x-amzn-query-error", f"{failure.code};{kind}".encode()))
-            payload = json.dumps(
+            payload = _json(
                 {"__type": f"com.amazonaws.sqs#{failure.shape}", "message": failure.message}
-            ).encode()
+            )
             return await respond(send, failure.status, payload, JSON_TYPE + headers)
         document = render.xml_error(failure, request_id)
         return await respond(send, failure.status, document, XML_TYPE + headers)
+
+
+def _json(document: object) -> bytes:
+    """A JSON answer: UTF-8 as EMS writes JSON, or all-ASCII if some text cannot be UTF-8 (a
+    lone surrogate that got past validation must not turn an answer into a 500)."""
+    try:
+        return dumps(document)
+    except UnicodeEncodeError:
+        return json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode()

@@ -7,8 +7,9 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
+from ems.core import limits
 from ems.core.errors import EmsError
-from ems.core.models import NewMessage, ReceiveRequest
+from ems.core.models import NewMessage, ReceiveRequest, message_size
 from ems.core.queues import QueueService, new_message_id
 from ems.sqs import messages
 from ems.sqs.checksums import md5_of_attributes, md5_of_body
@@ -18,11 +19,12 @@ from ems.sqs.registry import Registry
 
 MAX_ENTRIES: Final = 10
 MAX_BATCH_BYTES: Final = 262_144
+RECEIVE_COUNT: Final = limits.Bound("MaxNumberOfMessages", 1, 10, "messages")
 _ENTRY_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _FIFO_ONLY: Final = ("MessageGroupId", "MessageDeduplicationId")
 
 
-def _entries(params: dict[str, Any], action: str) -> list[dict[str, Any]]:
+def _entries(params: dict[str, Any]) -> list[dict[str, Any]]:
     entries = params.get("Entries")
     if entries is None or entries == []:
         raise error("EmptyBatchRequest", "There should be at least one entry in the request.")
@@ -64,7 +66,7 @@ class MessageActions:
     def _message(self, params: dict[str, Any], max_bytes: int) -> tuple[NewMessage, dict[str, Any]]:
         """A message to send, and what the answer says of it (id and digests)."""
         body = messages.check_body(params.get("MessageBody"))
-        delay = integer(params, "DelaySeconds", 0, 900)
+        delay = integer(params, "DelaySeconds", limits.DELAY)
         for name in _FIFO_ONLY:
             if params.get(name) is not None:
                 raise invalid(f"The request include parameter {name} that is not valid for "
@@ -77,12 +79,21 @@ class MessageActions:
                 "One or more parameters are invalid. Reason: Message must be shorter than "
                 f"{max_bytes} bytes."
             )
+        encoded = body.encode()
+        stored = messages.to_ems(attributes)
+        # what the queue counts: binary values in base64, and the sqs:types attribute
+        stored_size = message_size(encoded, stored)
+        if stored_size > max_bytes:
+            raise invalid(
+                "One or more parameters are invalid. Reason: Message must be shorter than "
+                f"{max_bytes} bytes as EMS stores it ({stored_size}: binary attribute values "
+                "count in base64, and non-String data types in the sqs:types attribute)."
+            )
         message_id = new_message_id()
         result = {"MessageId": message_id, "MD5OfMessageBody": md5_of_body(body)}
         if attributes:
             result["MD5OfMessageAttributes"] = md5_of_attributes(attributes)
-        stored = messages.to_ems(attributes)
-        return NewMessage(message_id, body.encode(), None, stored, delay), result
+        return NewMessage(message_id, encoded, None, stored, delay), result
 
     async def send_message(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
         queue_id = await self._queue_id(caller, params, path)
@@ -95,8 +106,8 @@ class MessageActions:
         self, caller: Caller, params: dict[str, Any], path: list[str]
     ) -> Any:
         queue_id = await self._queue_id(caller, params, path)
-        entries = _entries(params, "SendMessageBatch")
-        total = sum(len(str(e.get("MessageBody", "")).encode()) for e in entries)
+        entries = _entries(params)
+        total = sum(messages.declared_size(e) for e in entries)
         if total > MAX_BATCH_BYTES:
             raise error(
                 "BatchRequestTooLong",
@@ -127,9 +138,9 @@ class MessageActions:
         disconnected: asyncio.Future[Any] | None = None,
     ) -> Any:
         queue_id = await self._queue_id(caller, params, path)
-        count = integer(params, "MaxNumberOfMessages", 1, 10) or 1
-        visibility = integer(params, "VisibilityTimeout", 0, 43_200)
-        wait = integer(params, "WaitTimeSeconds", 0, 20)
+        count = integer(params, "MaxNumberOfMessages", RECEIVE_COUNT) or 1
+        visibility = integer(params, "VisibilityTimeout", limits.VISIBILITY_TIMEOUT)
+        wait = integer(params, "WaitTimeSeconds", limits.WAIT)
         system = {*_names(params, "AttributeNames"), *_names(params, "MessageSystemAttributeNames")}
         wanted = _names(params, "MessageAttributeNames")
         deliveries = await self.service.receive(
@@ -157,7 +168,7 @@ class MessageActions:
     ) -> Any:
         queue_id = await self._queue_id(caller, params, path)
         handle = text(params, "ReceiptHandle")
-        timeout = integer(params, "VisibilityTimeout", 0, 43_200)
+        timeout = integer(params, "VisibilityTimeout", limits.VISIBILITY_TIMEOUT)
         if not handle:
             raise missing("ReceiptHandle")
         if timeout is None:
@@ -169,7 +180,7 @@ class MessageActions:
         self, caller: Caller, params: dict[str, Any], path: list[str]
     ) -> Any:
         queue_id = await self._queue_id(caller, params, path)
-        entries = _entries(params, "DeleteMessageBatch")
+        entries = _entries(params)
         return await self._batch(
             entries, lambda e: (_handle(e), 0),
             lambda items: self.service.delete_messages(queue_id, [h for h, _ in items]),
@@ -179,10 +190,10 @@ class MessageActions:
         self, caller: Caller, params: dict[str, Any], path: list[str]
     ) -> Any:
         queue_id = await self._queue_id(caller, params, path)
-        entries = _entries(params, "ChangeMessageVisibilityBatch")
+        entries = _entries(params)
 
         def parse(entry: dict[str, Any]) -> tuple[str, int]:
-            timeout = integer(entry, "VisibilityTimeout", 0, 43_200)
+            timeout = integer(entry, "VisibilityTimeout", limits.VISIBILITY_TIMEOUT)
             if timeout is None:
                 raise missing("VisibilityTimeout")
             return _handle(entry), timeout

@@ -18,13 +18,17 @@ from typing import Any, Final
 from ems.core.models import StoredMessage
 from ems.sqs.checksums import AttributeValue, md5_of_attributes, md5_of_body
 from ems.sqs.errors import error, invalid
+from ems.sqs.names import shown
 
 TYPES_ATTRIBUTE: Final = "sqs:types"
 MAX_ATTRIBUTES: Final = 10
 _NAME: Final = re.compile(r"[A-Za-z0-9_.\-]{1,256}")
-_TYPE: Final = re.compile(r"(String|Number|Binary)(\.[^\x00-\x1f]{1,249})?")
+# the characters SQS (and XML 1.0) allow; lone surrogates are not among them
+_PRINTABLE: Final = "\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff"
+NOT_XML: Final = re.compile(f"[^\x09\x0a\x0d{_PRINTABLE}]")
+# a custom type label: printable XML characters
+_TYPE: Final = re.compile(f"(String|Number|Binary)(\\.[{_PRINTABLE}]{{1,249}})?")
 _NUMBER: Final = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
-_NOT_XML: Final = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 SYSTEM_NAMES: Final = frozenset(
     {"SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp"}
 )
@@ -35,7 +39,7 @@ def check_body(body: object) -> str:
         raise error("MissingParameter", "The request must contain the parameter MessageBody.")
     if not isinstance(body, str):
         raise invalid("MessageBody must be a string.")
-    if _NOT_XML.search(body):
+    if NOT_XML.search(body):
         raise error(
             "InvalidMessageContents",
             "Invalid characters found. Valid values: #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 "
@@ -56,13 +60,10 @@ def check_attributes(document: object) -> dict[str, AttributeValue]:
         )
     checked: dict[str, AttributeValue] = {}
     for name, value in document.items():
-        lowered = name.lower() if isinstance(name, str) else ""
-        if (
-            not _NAME.fullmatch(lowered)
-            or lowered.startswith(("aws.", "amazon.", "."))
-            or lowered.endswith(".")
-            or ".." in lowered
-        ):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise invalid(f"Message attribute name {shown(name)} is invalid.")
+        lowered = name.lower()
+        if lowered.startswith(("aws.", "amazon.", ".")) or lowered.endswith(".") or ".." in lowered:
             raise invalid(f"Message attribute name '{name}' is invalid.")
         checked[name] = _check_value(name, value)
     return checked
@@ -91,7 +92,7 @@ def _check_value(name: str, value: object) -> AttributeValue:
             f"The message attribute '{name}' with type '{data_type.split('.')[0]}' must use "
             "field 'String'."
         )
-    if _NOT_XML.search(string):
+    if NOT_XML.search(string):
         raise invalid(f"The message attribute '{name}' contains invalid characters.")
     if data_type.startswith("Number") and not _NUMBER.fullmatch(string):
         raise invalid(f"Can't cast the value of message attribute '{name}' to a number.")
@@ -105,6 +106,25 @@ def size_of(body: str, attributes: Mapping[str, AttributeValue]) -> int:
         data = value.binary if value.binary is not None else (value.string or "").encode()
         size += len(name.encode()) + len(value.data_type.encode()) + len(data)
     return size
+
+
+def declared_size(entry: dict[str, Any]) -> int:
+    """A batch entry's size as SQS counts it towards the batch's total (body, and attribute
+    names, types and values), for whatever of it is well-formed enough to count."""
+    size = _length(entry.get("MessageBody"))
+    document = entry.get("MessageAttributes")
+    if isinstance(document, dict):
+        for name, value in document.items():
+            size += _length(name)
+            if isinstance(value, dict):
+                size += _length(value.get("DataType")) + _length(value.get("StringValue"))
+                binary = value.get("BinaryValue")
+                size += len(binary) * 3 // 4 if isinstance(binary, str) else 0
+    return size
+
+
+def _length(text: object) -> int:
+    return len(text.encode("utf-8", "surrogatepass")) if isinstance(text, str) else 0
 
 
 def to_ems(attributes: Mapping[str, AttributeValue]) -> dict[str, str] | None:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from ems.sqs.errors import SqsError, error, invalid, missing, no_queue
+from ems.core.limits import Bound
+from ems.sqs.errors import error, invalid, missing, no_queue
 
 _NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _ACCOUNT: Final = re.compile(r"[0-9]{12}")
@@ -91,16 +92,25 @@ def text(params: dict[str, Any], name: str, *, required: bool = True) -> str | N
     return value
 
 
-def integer(params: dict[str, Any], name: str, low: int, high: int) -> int | None:
+def integer(params: dict[str, Any], name: str, bound: Bound) -> int | None:
+    """The integer parameter ``name``, if given, within ``bound`` (EMS's bounds where the SQS
+    parameter is an EMS setting)."""
     value = params.get(name)
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or not (bound.low <= value <= bound.high)
+    ):
         raise invalid(
-            f"Value {value!r} for parameter {name} is invalid. Reason: must be an integer from "
-            f"{low} to {high}."
+            f"Value {shown(value)} for parameter {name} is invalid. Reason: must be an integer "
+            f"from {bound.low} to {bound.high}."
         )
     return value
 
 
-__all__ = ["Caller", "SqsError"]
+def shown(value: object, limit: int = 100) -> str:
+    """A client's value in a message: its repr (non-printable characters escaped), cut short."""
+    text = repr(value) if isinstance(value, str | int | float | bool) else type(value).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

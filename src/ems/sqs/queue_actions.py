@@ -7,15 +7,26 @@ import binascii
 import re
 from typing import Any, Final
 
+from ems.core import limits
 from ems.core.errors import EmsError
 from ems.core.queues import QueueService
-from ems.sqs import attributes
+from ems.sqs import attributes, messages
 from ems.sqs.errors import SqsError, error, invalid
-from ems.sqs.names import Caller, check_name, integer, name_from_arn, name_from_url, text
+from ems.sqs.names import (
+    Caller,
+    check_name,
+    integer,
+    name_from_arn,
+    name_from_url,
+    shown,
+    text,
+)
 from ems.sqs.registry import Registry
 
 MAX_TAGS: Final = 50
-_TAG_KEY: Final = re.compile(r"[\w.:/=+\-@ ]{1,128}", re.UNICODE)
+LIST_RESULTS: Final = limits.Bound("MaxResults", 1, 1000, "results")
+_TAG_KEY: Final = re.compile(r"[\w.:/=+\-@ ]{1,128}")
+_PREFIX: Final = re.compile(r"[A-Za-z0-9_-]{0,80}")
 
 
 class QueueActions:
@@ -84,7 +95,12 @@ class QueueActions:
 
     async def list_queues(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
         prefix = text(params, "QueueNamePrefix", required=False) or ""
-        limit = integer(params, "MaxResults", 1, 1000)
+        if not _PREFIX.fullmatch(prefix):
+            raise invalid(
+                "QueueNamePrefix can only include alphanumeric characters, hyphens, or "
+                "underscores, up to 80."
+            )
+        limit = integer(params, "MaxResults", LIST_RESULTS)
         after = _token(params.get("NextToken"))
         page = await self.registry.store.list_sqs_queues(
             caller.account, prefix=prefix, after=after, limit=limit or 1000
@@ -171,11 +187,11 @@ class QueueActions:
         self, caller: Caller, params: dict[str, Any], path: list[str]
     ) -> Any:
         name = name_from_url(caller, params.get("QueueUrl"), path)
-        limit = integer(params, "MaxResults", 1, 1000)
+        limit = integer(params, "MaxResults", LIST_RESULTS)
         after = _token(params.get("NextToken"))
         _, target = await self.registry.find(caller.account, name)
         sources: list[str] = []
-        for entry in await self.registry.store.list_sqs_queues(caller.account, after=after):
+        async for entry in self.registry.entries(caller.account, after=after):
             try:
                 view, _ = await self.service.describe_queue(self.registry.queue_id(entry))
             except (EmsError, SqsError):
@@ -194,9 +210,13 @@ def _token(token: object) -> str:
     if token is None or token == "":
         return ""
     try:
-        return base64.urlsafe_b64decode(str(token).encode()).decode()
+        after = base64.urlsafe_b64decode(str(token).encode()).decode()
     except (binascii.Error, ValueError):
         raise invalid("Invalid NextToken.") from None
+    # a queue name, as the tokens given out are
+    if not _PREFIX.fullmatch(after):
+        raise invalid("Invalid NextToken.")
+    return after
 
 
 def _check_tags(tags: object) -> dict[str, str]:
@@ -208,7 +228,12 @@ def _check_tags(tags: object) -> dict[str, str]:
         raise invalid(f"A queue has at most {MAX_TAGS} tags.")
     for key, value in tags.items():
         if not isinstance(key, str) or not _TAG_KEY.fullmatch(key) or key.startswith("aws:"):
-            raise invalid(f"Tag key {key!r} is invalid.")
-        if not isinstance(value, str) or len(value) > 256:
-            raise invalid(f"The value of tag {key!r} must be a string of at most 256 characters.")
+            raise invalid(
+                f"Tag key {shown(key)} is invalid: 1 to 128 letters, digits, spaces or "
+                "_ . : / = + - @, not starting with aws:."
+            )
+        if not isinstance(value, str) or len(value) > 256 or messages.NOT_XML.search(value):
+            raise invalid(
+                f"The value of tag {key!r} must be a string of at most 256 valid characters."
+            )
     return dict(tags)

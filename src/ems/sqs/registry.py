@@ -6,6 +6,9 @@ account: the id is recovered only through this layer, never stored in the clear.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import ClassVar
+
 from ems.core import capabilities
 from ems.core.errors import QueueNotFound
 from ems.core.models import SqsQueue
@@ -15,6 +18,9 @@ from ems.sqs.names import Caller
 
 
 class Registry:
+    # names read from the store at a time
+    page_size: ClassVar[int] = 1000
+
     def __init__(self, service: QueueService, secret: bytes) -> None:
         self.service = service
         self.store = service.store
@@ -60,18 +66,24 @@ class Registry:
         stored = await self.store.add_sqs_queue(entry)
         return stored, stored.queue_hash == entry.queue_hash
 
-    async def name_of(self, account: str, queue_id: str) -> str | None:
-        """The account's name for an EMS queue, if it has one."""
-        wanted = capabilities.id_hash(queue_id)
-        after = ""
+    async def entries(self, account: str, *, after: str = "") -> AsyncIterator[SqsQueue]:
+        """The account's names after ``after``, in order, read a page at a time."""
         while True:
-            page = await self.store.list_sqs_queues(account, after=after)
+            page = await self.store.list_sqs_queues(account, after=after, limit=self.page_size)
             for entry in page:
-                if entry.queue_hash == wanted:
-                    return entry.name
-            if len(page) < 1000:
-                return None
+                yield entry
+            if len(page) < self.page_size:
+                return
             after = page[-1].name
+
+    async def name_of(self, account: str, queue_id: str) -> str | None:
+        """The account's name for an EMS queue, if it has one (a scan: names are not indexed by
+        queue, and dead-letter queues are looked up rarely)."""
+        wanted = capabilities.id_hash(queue_id)
+        async for entry in self.entries(account):
+            if entry.queue_hash == wanted:
+                return entry.name
+        return None
 
     async def touch(self, entry: SqsQueue, tags: dict[str, str] | None = None) -> None:
         await self.store.update_sqs_queue(

@@ -2,6 +2,11 @@
 
 Actions return the JSON protocol's output; :func:`xml_document` writes the same data in the
 Query shapes (``<CreateQueueResponse><CreateQueueResult>...``), flattening lists and maps.
+
+XML 1.0 cannot carry every character (NUL and most control characters, lone surrogates, U+FFFE):
+SQS refuses them on input, but a message sent through EMS's native API may hold them. In XML they
+are written as U+FFFD, and a message's MD5OfBody is then that of the body as written, so the
+document stays well-formed and the client's digest check holds.
 """
 
 from __future__ import annotations
@@ -9,7 +14,9 @@ from __future__ import annotations
 from typing import Any, Final
 from xml.sax.saxutils import escape
 
+from ems.sqs.checksums import md5_of_body
 from ems.sqs.errors import SqsError
+from ems.sqs.messages import NOT_XML
 
 NAMESPACE: Final = "http://queue.amazonaws.com/doc/2012-11-05/"
 # JSON list -> the element each member becomes; for batch results it depends on the action
@@ -38,7 +45,7 @@ def xml_error(failure: SqsError, request_id: str) -> bytes:
     kind = "Sender" if failure.sender else "Receiver"
     return (
         f'<?xml version="1.0"?><ErrorResponse xmlns="{NAMESPACE}"><Error><Type>{kind}</Type>'
-        f"<Code>{escape(failure.code)}</Code><Message>{escape(failure.message)}</Message>"
+        f"<Code>{_text(failure.code)}</Code><Message>{_text(failure.message)}</Message>"
         f"<Detail/></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
     ).encode()
 
@@ -51,14 +58,25 @@ def _element(name: str, value: Any, members: dict[str, str]) -> str:
         if name in _MAP_MEMBERS:
             element, key_name, value_name = _MAP_MEMBERS[name]
             return "".join(
-                f"<{element}><{key_name}>{escape(k)}</{key_name}>"
+                f"<{element}><{key_name}>{_text(k)}</{key_name}>"
                 f"{_element(value_name, v, members)}</{element}>"
                 for k, v in value.items()
             )
-        inner = "".join(_element(k, v, members) for k, v in value.items())
+        inner = "".join(_element(k, v, members) for k, v in _xml_safe(value).items())
         return f"<{name}>{inner}</{name}>"
     if isinstance(value, bool):
-        text = "true" if value else "false"
-    else:
-        text = escape(str(value), {"\r": "&#xD;"})
-    return f"<{name}>{text}</{name}>"
+        return f"<{name}>{'true' if value else 'false'}</{name}>"
+    return f"<{name}>{_text(str(value))}</{name}>"
+
+
+def _text(value: str) -> str:
+    return escape(NOT_XML.sub("\ufffd", value), {"\r": "&#xD;"})
+
+
+def _xml_safe(document: dict[str, Any]) -> dict[str, Any]:
+    """A message whose body XML cannot carry, as written, with the digest of what is written."""
+    body = document.get("Body")
+    if isinstance(body, str) and "MD5OfBody" in document and NOT_XML.search(body):
+        written = NOT_XML.sub("\ufffd", body)
+        return {**document, "Body": written, "MD5OfBody": md5_of_body(written)}
+    return document

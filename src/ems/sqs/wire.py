@@ -14,12 +14,16 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from ems.sqs.errors import SqsError, error, invalid
+from ems.sqs.errors import error, invalid
 
 JSON_TYPE: Final = b"application/x-amz-json-1.0"
 TARGET_PREFIX: Final = "AmazonSQS."
 _ACTION: Final = re.compile(r"[A-Za-z]{1,64}")
 _INDEX: Final = re.compile(r"[1-9][0-9]{0,3}")
+# the deepest SQS request shape: Entries, an entry, its attributes, one, a list of values (JSON);
+# SendMessageBatchRequestEntry.1.MessageAttribute.1.Value.StringListValue.1 (Query)
+MAX_JSON_DEPTH: Final = 10
+MAX_KEY_SEGMENTS: Final = 8
 
 # Query member names -> the JSON protocol's names; how each flattened collection reads
 _LISTS: Final = {
@@ -74,10 +78,15 @@ def _parse_json(target: bytes | None, body: bytes) -> Call:
         raise error("UnknownOperationException", "X-Amz-Target must be AmazonSQS.<Action>.")
     try:
         params = json.loads(body) if body.strip() else {}
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise error("SerializationException", "The request body is not valid JSON.") from None
     if not isinstance(params, dict):
         raise error("SerializationException", "The request body must be a JSON object.")
+    if not _shallow(params, MAX_JSON_DEPTH):
+        raise error(
+            "SerializationException",
+            f"The request body nests deeper than {MAX_JSON_DEPTH} levels.",
+        )
     return Call(Protocol.JSON, name[len(TARGET_PREFIX) :], params)
 
 
@@ -90,7 +99,7 @@ def _parse_query(body: bytes, query: bytes) -> Call:
     form: dict[str, str] = {}
     for key, value in pairs:
         if key in form:
-            raise error("MalformedQueryString", f"Parameter {key} is given twice.")
+            raise error("MalformedQueryString", f"Parameter {key[:100]} is given twice.")
         form[key] = value
     action = form.pop("Action", "")
     if not action:
@@ -107,14 +116,16 @@ def query_params(form: dict[str, str]) -> dict[str, Any]:
     tree: dict[str, Any] = {}
     for key, value in form.items():
         node = tree
-        parts = key.split(".")
+        parts = key.split(".", MAX_KEY_SEGMENTS)
+        if len(parts) > MAX_KEY_SEGMENTS:
+            raise invalid(f"Parameter {key[:100]} has more than {MAX_KEY_SEGMENTS} parts.")
         for part in parts[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                raise invalid(f"Parameter {key} conflicts with another parameter.")
+                raise invalid(f"Parameter {key[:100]} conflicts with another parameter.")
             node = child
         if isinstance(node.get(parts[-1]), dict):
-            raise invalid(f"Parameter {key} conflicts with another parameter.")
+            raise invalid(f"Parameter {key[:100]} conflicts with another parameter.")
         node[parts[-1]] = value
     return _convert(tree)
 
@@ -126,7 +137,7 @@ def _convert(node: dict[str, Any]) -> dict[str, Any]:
             name, key_field, value_field = _MAPS[key]
             out[name] = {}
             for item in _members(key, value):
-                if not isinstance(item, dict) or key_field not in item:
+                if not isinstance(item, dict) or not isinstance(item.get(key_field), str):
                     raise invalid(f"Each {key}.N needs a {key_field}.")
                 out[name][item[key_field]] = item.get(value_field, "")
         elif key in _LISTS and isinstance(value, dict):
@@ -150,4 +161,19 @@ def _members(name: str, indexed: dict[str, Any]) -> list[Any]:
     ]
 
 
-__all__ = ["Call", "Protocol", "SqsError", "parse", "protocol_of"]
+def _shallow(document: object, limit: int) -> bool:
+    """Whether no list or object in ``document`` is nested more than ``limit`` deep (iterative:
+    a deep document must not exhaust the stack of whoever walks it next)."""
+    stack: list[tuple[object, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
