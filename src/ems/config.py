@@ -17,7 +17,6 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 from ems.core.models import StorageLimits
-from ems.sqs.accounts import CredentialsError, parse_credentials
 
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
 LogFormat = Literal["text", "json"]
@@ -152,6 +151,26 @@ class Settings:
                 "TLS needs both EMS_TLS_CERT and EMS_TLS_KEY (--tls-cert, --tls-key)"
             )
         return settings
+
+
+class CredentialsError(ValueError):
+    """EMS_SQS_CREDENTIALS cannot be parsed; the message never shows a secret."""
+
+
+def parse_credentials(text: str | None) -> dict[str, str]:
+    """EMS_SQS_CREDENTIALS, ``KEY_ID:SECRET,...``: each access key's secret (docs/sqs.md)."""
+    keys: dict[str, str] = {}
+    for number, raw in enumerate((text or "").split(","), 1):
+        item = raw.strip()
+        if not item:
+            continue
+        key_id, sep, secret = item.partition(":")
+        if not sep or not key_id.strip() or not secret.strip():
+            raise CredentialsError(f"EMS_SQS_CREDENTIALS: entry {number} is not KEY_ID:SECRET")
+        if key_id.strip() in keys:
+            raise CredentialsError(f"EMS_SQS_CREDENTIALS: key {key_id.strip()!r} is given twice")
+        keys[key_id.strip()] = secret.strip()
+    return keys
 
 
 def _convert(name: str, kind: str, value: Any) -> Any:

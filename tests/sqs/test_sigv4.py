@@ -79,6 +79,11 @@ def test_development_mode_needs_loopback_and_no_keys() -> None:
     assert Accounts.configure(None, "::1", api_keys=False) is not None
     assert Accounts.configure(None, "0.0.0.0", api_keys=False) is None
     assert Accounts.configure(None, "127.0.0.1", api_keys=True) is None
+    # a local proxy may expose a loopback bind: no development mode behind one
+    assert Accounts.configure(None, "127.0.0.1", api_keys=False, behind_proxy=True) is None
+    behind = Accounts.configure("K:S", "127.0.0.1", api_keys=False, behind_proxy=True)
+    assert behind is not None
+    assert not behind.open
     configured = Accounts.configure("K:S", "0.0.0.0", api_keys=True)
     assert configured is not None
     assert not configured.open
@@ -149,3 +154,13 @@ async def test_the_signature_covers_the_body_whatever_x_amz_content_sha256_says(
                                 extra={"x-amz-target": "AmazonSQS.ReceiveMessage"})  # fmt: skip
         got = (await http.post("/", content=body, headers=headers)).json()["Messages"]
         assert [m["Body"] for m in got] == ["benign"]
+
+
+async def test_development_mode_refuses_requests_relayed_by_a_proxy(tmp_path: Path) -> None:
+    async with serving(tmp_path, Settings()) as (_, http):
+        for name in ("X-Forwarded-For", "Forwarded", "X-Real-IP"):
+            relayed = await http.post("/", data={"Action": "ListQueues"}, headers={name: "1.2.3.4"})
+            assert relayed.status_code == 403
+            assert b"<Code>AccessDenied</Code>" in relayed.content
+            assert relayed.headers["x-amzn-requestid"]
+        assert (await http.post("/", data={"Action": "ListQueues"})).status_code == 200

@@ -2,9 +2,9 @@
 
 ``EMS_SQS_CREDENTIALS="KEY_ID:SECRET,..."``: each access key is an account of its own (a 12-digit
 id derived from the key id), and requests must be SigV4-signed with its secret. With no
-credentials, a server bound to loopback (and without API keys) is in development mode: any
-signature is accepted and every key is the one account ``000000000000``, as with the emulators.
-Otherwise the SQS API is off.
+credentials, a server bound to loopback (without API keys, and not behind a proxy: no
+``EMS_FORWARDED_ALLOW_IPS``) is in development mode: any signature is accepted and every key is
+the one account ``000000000000``, as with the emulators. Otherwise the SQS API is off.
 """
 
 from __future__ import annotations
@@ -14,29 +14,11 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Final
 
+from ems.config import parse_credentials
 from ems.sqs.errors import error
 from ems.sqs.sigv4 import Signed
 
 DEV_ACCOUNT: Final = "000000000000"
-
-
-class CredentialsError(ValueError):
-    """EMS_SQS_CREDENTIALS cannot be parsed; the message never shows a secret."""
-
-
-def parse_credentials(text: str | None) -> dict[str, str]:
-    keys: dict[str, str] = {}
-    for number, raw in enumerate((text or "").split(","), 1):
-        item = raw.strip()
-        if not item:
-            continue
-        key_id, sep, secret = item.partition(":")
-        if not sep or not key_id.strip() or not secret.strip():
-            raise CredentialsError(f"EMS_SQS_CREDENTIALS: entry {number} is not KEY_ID:SECRET")
-        if key_id.strip() in keys:
-            raise CredentialsError(f"EMS_SQS_CREDENTIALS: key {key_id.strip()!r} is given twice")
-        keys[key_id.strip()] = secret.strip()
-    return keys
 
 
 def account_of(access_key: str) -> str:
@@ -60,12 +42,18 @@ class Accounts:
     open: bool
 
     @classmethod
-    def configure(cls, credentials: str | None, host: str, *, api_keys: bool) -> Accounts | None:
-        """The SQS API's access rules, or None when the API is off."""
+    def configure(
+        cls, credentials: str | None, host: str, *, api_keys: bool, behind_proxy: bool = False
+    ) -> Accounts | None:
+        """The SQS API's access rules, or None when the API is off.
+
+        ``behind_proxy`` (forwarded_allow_ips is set): a local proxy may expose the loopback
+        bind to the network, so there is no development mode.
+        """
         keys = parse_credentials(credentials)
         if keys:
             return cls(keys, open=False)
-        if is_loopback(host) and not api_keys:
+        if is_loopback(host) and not api_keys and not behind_proxy:
             return cls({}, open=True)
         return None
 

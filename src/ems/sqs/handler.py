@@ -33,6 +33,8 @@ log = logging.getLogger("ems.sqs")
 MAX_REQUEST_BYTES: Final = 8 * 1024 * 1024
 JSON_TYPE: Final = [(b"content-type", b"application/x-amz-json-1.0")]
 XML_TYPE: Final = [(b"content-type", b"text/xml")]
+# headers a proxy adds when it relays a request
+_FORWARDED: Final = frozenset({b"x-forwarded-for", b"forwarded", b"x-real-ip"})
 DEV_SIGNATURE: Final = sigv4.Signed("anonymous", "", "us-east-1", "sqs", [], "")
 
 Action = Callable[[Caller, dict[str, Any], list[str]], Awaitable[Any]]
@@ -132,6 +134,13 @@ class SqsApi:
 
     def _caller(self, scope: Scope, body: bytes) -> Caller:
         authorization = header(scope, b"authorization")
+        if self.accounts.open and _FORWARDED & {name.lower() for name, _ in scope["headers"]}:
+            # development mode is for clients on this machine, not for a proxy's
+            raise error(
+                "AccessDenied",
+                "The SQS API is in development mode (no EMS_SQS_CREDENTIALS), which does not "
+                "serve requests relayed by a proxy; configure EMS_SQS_CREDENTIALS.",
+            )
         if self.accounts.open and authorization is None:
             signed = DEV_SIGNATURE
         else:
