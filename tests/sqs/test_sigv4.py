@@ -164,3 +164,11 @@ async def test_development_mode_refuses_requests_relayed_by_a_proxy(tmp_path: Pa
             assert b"<Code>AccessDenied</Code>" in relayed.content
             assert relayed.headers["x-amzn-requestid"]
         assert (await http.post("/", data={"Action": "ListQueues"})).status_code == 200
+
+
+async def test_behind_a_proxy_without_credentials_the_sqs_api_is_off(tmp_path: Path) -> None:
+    settings = Settings(forwarded_allow_ips=("127.0.0.1",))
+    async with serving(tmp_path, settings) as (_, http):
+        response = await http.post("/", data={"Action": "ListQueues"})
+        assert response.status_code == 405
+        assert response.headers["content-type"] == "application/problem+json"

@@ -73,7 +73,10 @@ class EmsApp:
         self._api_keys = ApiKeys.load(settings.api_keys, settings.api_keys_file)
         # the SQS API (docs/sqs.md): None when it is off
         self._sqs_accounts = Accounts.configure(
-            settings.sqs_credentials, settings.host, api_keys=bool(self._api_keys)
+            settings.sqs_credentials,
+            settings.host,
+            api_keys=bool(self._api_keys),
+            behind_proxy=bool(settings.forwarded_allow_ips),
         )
         self._sqs: SqsApi | None = None
         self._access_log = settings.access_log
