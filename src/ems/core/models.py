@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 def message_size(body: bytes, attributes: Mapping[str, str] | None) -> int:
@@ -86,8 +87,10 @@ class QueueStats:
     stored_bytes: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class NewMessage:
+class NewMessage(NamedTuple):
+    """A message to store. A named tuple, not a frozen dataclass: batches build thousands per
+    request, and a frozen dataclass costs about four times as much to construct."""
+
     message_id: str
     body: bytes
     correlation_id: str | None = None

@@ -91,7 +91,16 @@ def queue_hash(queue_id: str) -> bytes:
 
 def new_message_id() -> str:
     """A random (version 4) UUID, formatted directly: uuid.uuid4() costs several times more."""
-    h = os.urandom(16).hex()
+    return _uuid(os.urandom(16).hex())
+
+
+def new_message_ids(count: int) -> list[str]:
+    """``count`` new message ids from one read of the random source (batches need many)."""
+    h = os.urandom(16 * count).hex()
+    return [_uuid(h[i : i + 32]) for i in range(0, 32 * count, 32)]
+
+
+def _uuid(h: str) -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 

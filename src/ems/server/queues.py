@@ -23,7 +23,14 @@ from ems.core.errors import (
     TooManyEntries,
 )
 from ems.core.models import NewMessage, QueueStats, ReceiveRequest, StoredMessage
-from ems.core.queues import Delivery, NewQueue, QueueService, QueueView, new_message_id
+from ems.core.queues import (
+    Delivery,
+    NewQueue,
+    QueueService,
+    QueueView,
+    new_message_id,
+    new_message_ids,
+)
 from ems.server import problems
 from ems.server.http import (
     JSON,
@@ -262,10 +269,9 @@ class QueueHandlers:
         target = await self.service.sending_target(queue_id)
         document = await read_json(scope, receive, limits.MAX_BATCH_REQUEST_BYTES)
         entries = _entries(document, "messages")
-        messages = [
-            _batch_message(i, entry, target.record.config.max_message_bytes)
-            for i, entry in enumerate(entries)
-        ]
+        max_bytes = target.record.config.max_message_bytes
+        ids = new_message_ids(len(entries))
+        messages = [_batch_message(i, entry, max_bytes, ids[i]) for i, entry in enumerate(entries)]
         await self.service.send(target, messages)
         return await respond_json(send, 201, {"message_ids": [m.message_id for m in messages]})
 
@@ -400,14 +406,14 @@ def _entries(document: object, field: str) -> list[Any]:
     return entries
 
 
-def _batch_message(index: int, entry: object, max_bytes: int) -> NewMessage:
+def _batch_message(index: int, entry: object, max_bytes: int, message_id: str) -> NewMessage:
     if isinstance(entry, dict) and len(entry) == 1:
         # the common case, {"body": "text"}, without the general path's lookups
         text = entry.get("body")
         if isinstance(text, str):
             body = text.encode()
             if len(body) <= max_bytes:
-                return NewMessage(new_message_id(), body)
+                return NewMessage(message_id, body)
     where = f"messages[{index}]"
     if not isinstance(entry, dict):
         raise InvalidRequest(f'{where} must be an object with at least a "body".')
@@ -444,7 +450,7 @@ def _batch_message(index: int, entry: object, max_bytes: int) -> NewMessage:
             attributes = limits.check_message_attributes(attributes) or None
     except InvalidRequest as error:
         raise type(error)(f"{where}: {error.detail}", parameter=error.parameter) from None
-    message = NewMessage(new_message_id(), body, correlation_id, attributes, delay)
+    message = NewMessage(message_id, body, correlation_id, attributes, delay)
     if message.size > max_bytes:
         raise MessageTooLarge(
             f"{where} is {message.size} bytes (body plus attributes); this queue accepts at most "
