@@ -157,7 +157,9 @@ def database_url() -> str:
             await conn.close()
 
     _run(create)
-    atexit.register(_quietly, lambda: _run(drop))
+    # no thread pool at exit (it refuses new work once the interpreter is shutting down), and
+    # no event loop is running then either
+    atexit.register(_quietly, lambda: asyncio.run(drop()))
     return _with_database(server, name)
 
 
