@@ -15,7 +15,6 @@ import glob
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,15 +27,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from tests.e2e.server import free_port
+
 T = TypeVar("T")
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _with_database(url: str, database: str) -> str:
@@ -65,7 +59,7 @@ class Cluster:
         self.bin = _binaries()
         self.directory = Path(tempfile.mkdtemp(prefix="ems-pg-"))
         self.data = self.directory / "data"
-        self.port = _free_port()
+        self.port = free_port()
         # initdb and postgres refuse to run as root: use the postgres account when we are root
         self._as: list[str] = []
         if os.geteuid() == 0:

@@ -11,10 +11,18 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    Response,
+    expect,
+    sync_playwright,
+)
 
 from tests.e2e.server import EmsServer
 
@@ -44,6 +52,8 @@ def page(browser: Browser, server: EmsServer) -> Iterator[Page]:
     # a Content-Security-Policy violation or a script error shows up here
     opened.on("pageerror", lambda error: problems.append(str(error)))
     opened.on("console", lambda m: _console(m, problems))
+    # the console errors left out above must not hide a page file that failed to load
+    opened.on("response", lambda r: _page_file(r, problems))
     opened.goto(server.url + "/")
     yield opened
     context.close()
@@ -55,6 +65,12 @@ def _console(message: ConsoleMessage, problems: list[str]) -> None:
     # and policy errors count
     if message.type == "error" and "Failed to load resource" not in message.text:
         problems.append(message.text)
+
+
+def _page_file(response: Response, problems: list[str]) -> None:
+    path = urlsplit(response.url).path
+    if response.status >= 400 and (path.startswith("/ems/static/") or path == "/"):
+        problems.append(f"{path}: {response.status}")
 
 
 def run_shell(command: str) -> str:

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import boto3
+import httpx
 import pytest
 from botocore.config import Config
 from mypy_boto3_sqs import SQSClient
 
+from ems.config import Settings
+from tests.api.conftest import serving
 from tests.e2e.server import EmsServer
 
 pytestmark = pytest.mark.e2e
 Clients = Callable[..., SQSClient]
+# the namespace of the Query protocol's XML answers
+NS = {"sqs": "http://queue.amazonaws.com/doc/2012-11-05/"}
 
 
 @pytest.fixture(autouse=True)
@@ -55,3 +60,10 @@ def sqs(server: EmsServer) -> SQSClient:
 @pytest.fixture
 def queue_url(sqs: SQSClient) -> str:
     return sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+
+
+@pytest.fixture
+async def http(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in-process (development mode: loopback, no credentials), for wire-level tests."""
+    async with serving(tmp_path, Settings()) as (_, client):
+        yield client

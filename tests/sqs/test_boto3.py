@@ -309,4 +309,6 @@ def test_interop_with_the_native_api(server: EmsServer, sqs: SQSClient, queue_ur
     # a queue deleted through the native API is gone for SQS too
     assert httpx.delete(f"{server.url}/ems/queue/{queue_id}").status_code == 204
     with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+        sqs.send_message(QueueUrl=queue_url, MessageBody="too late")
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist):
         sqs.get_queue_url(QueueName=queue_url.rsplit("/", 1)[1])

@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from ems.config import Settings
 from ems.sqs.registry import Registry
-from tests.api.conftest import serving
 
 JSON = {"content-type": "application/x-amz-json-1.0"}
-
-
-@pytest.fixture
-async def http(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(tmp_path, Settings()) as (_, client):
-        yield client
 
 
 async def js(http: httpx.AsyncClient, action: str, payload: Any) -> httpx.Response:

@@ -7,26 +7,18 @@ import asyncio
 import base64
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-import pytest
 
 from ems.config import Settings
 from ems.sqs.checksums import md5_of_body
 from tests.api.conftest import serving
+from tests.sqs.conftest import NS
 
-NS = {"sqs": "http://queue.amazonaws.com/doc/2012-11-05/"}
 JSON = {"content-type": "application/x-amz-json-1.0"}
-
-
-@pytest.fixture
-async def http(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(tmp_path, Settings()) as (_, client):
-        yield client
 
 
 async def js(

@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
-import pytest
 
-from ems.config import Settings
 from ems.sqs.checksums import md5_of_body
-from tests.api.conftest import serving
-
-NS = {"sqs": "http://queue.amazonaws.com/doc/2012-11-05/"}
-
-
-@pytest.fixture
-async def http(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async with serving(tmp_path, Settings()) as (_, client):
-        yield client
+from tests.sqs.conftest import NS
 
 
 async def call(

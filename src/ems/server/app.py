@@ -39,6 +39,7 @@ log = logging.getLogger("ems.server")
 _SLASHES: Final = re.compile(r"/{2,}")
 # health probes come from load balancers and orchestrators: never refused, never rate-limited
 _PROBES: Final = frozenset({"healthz", "readyz"})
+PROBLEM_ROUTE: Final = "/ems/problems/{type}"
 
 
 class EmsApp:
@@ -216,7 +217,7 @@ class EmsApp:
             if section == "admin":
                 return (*self._admin.route(method, rest), rest)
             if section == "problems" and len(parts) == 3:
-                return self._describe_problem, "/ems/problems/{type}", rest
+                return self._describe_problem, PROBLEM_ROUTE, rest
         elif self._sqs is not None and self._sqs.claims(method, parts):
             return self._sqs.handle, self._sqs.route_of(parts), parts
         elif len(parts) == 1 and parts[0] in self._own_routes:
@@ -232,7 +233,7 @@ class EmsApp:
         if self._queues is None or self._topics is None:
             raise RuntimeError("the app has not started")
         served = {(m, "/" + name) for name, ms in self._own_routes.items() for m in ms}
-        served.add(("GET", "/ems/problems/{type}"))
+        served.add(("GET", PROBLEM_ROUTE))
         for handlers in (self._queues, self._topics, self._crypto, self._admin, self._pages):
             served.update(handlers.templates())
         return served

@@ -96,7 +96,7 @@ class PageHandlers:
         return await self._serve(scope, send, "docs.html")
 
     async def asset(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
-        name = scope["path"].rsplit("/", 1)[-1]
+        name = parts[-1]
         if name not in self._assets or name.endswith(".html"):
             raise problems.RouteNotFound(f"No such file: {name[:64]!r}.")
         return await self._serve(scope, send, name)

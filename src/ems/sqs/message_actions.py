@@ -61,7 +61,8 @@ class MessageActions:
 
     async def _queue_id(self, caller: Caller, params: dict[str, Any], path: list[str]) -> str:
         name = name_from_url(caller, params.get("QueueUrl"), path)
-        return (await self.registry.find(caller.account, name))[1]
+        # each message call goes to the queue service, which checks the queue exists
+        return (await self.registry.entry(caller.account, name))[1]
 
     def _message(self, params: dict[str, Any], max_bytes: int) -> tuple[NewMessage, dict[str, Any]]:
         """A message to send, and what the answer says of it (id and digests)."""

@@ -35,12 +35,17 @@ class Registry:
             raise no_queue()
         return queue_id
 
-    async def find(self, account: str, name: str) -> tuple[SqsQueue, str]:
-        """The name's entry and its EMS queue id; QueueDoesNotExist if either is gone."""
+    async def entry(self, account: str, name: str) -> tuple[SqsQueue, str]:
+        """The name's entry and its EMS queue id, without checking that the queue still exists:
+        for calls the queue service makes anyway (it answers QueueNotFound if it is gone)."""
         entry = await self.store.get_sqs_queue(account, name)
         if entry is None:
             raise no_queue()
-        queue_id = self.queue_id(entry)
+        return entry, self.queue_id(entry)
+
+    async def find(self, account: str, name: str) -> tuple[SqsQueue, str]:
+        """The name's entry and its EMS queue id; QueueDoesNotExist if either is gone."""
+        entry, queue_id = await self.entry(account, name)
         try:
             await self.service.queue_for_owner(queue_id)
         except QueueNotFound:
