@@ -242,7 +242,10 @@ class EmsApp:
         return await respond_json(send, 200, {"status": "ok", "version": __version__})
 
     async def _ready(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
-        return await respond_json(send, 200 if self.ready else 503, {"ready": self.ready})
+        outage = self.store.health.outage
+        if not self.ready or outage is None:
+            return await respond_json(send, 200 if self.ready else 503, {"ready": self.ready})
+        return await respond_json(send, 503, {"ready": False, "storage": outage.kind})
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
         return await render_metrics(send, self.metrics, self.store, self.store.wakeups.waiting)

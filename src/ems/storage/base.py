@@ -44,6 +44,7 @@ from ems.core.topic_models import (
     TopicStats,
 )
 from ems.core.wakeups import Wakeups
+from ems.storage.health import StorageHealth
 
 
 class StoreUnusable(RuntimeError):
@@ -56,6 +57,8 @@ class Store(abc.ABC):
 
     wakeups: Wakeups
     clock: Clock
+    # what the last commits found: /readyz answers 503 while it records an outage
+    health: StorageHealth
     # set by the webhook dispatcher; called with subscription keys after commits
     deliveries_ready: Callable[[Iterable[int]], None] | None = None
     # a store whose wakeups may miss a commit (another node's) has long polls re-check this

@@ -27,6 +27,7 @@ from ems.core.models import NewMessage, QueueRecord, StorageLimits
 from ems.core.topic_models import TopicConfig, TopicRecord
 from ems.core.wakeups import Wakeups
 from ems.storage.cipher import BodyCipher
+from ems.storage.health import StorageHealth
 from ems.storage.postgres.batcher import UNAVAILABLE, Batcher, Operation, Txn, log_failure
 from ems.storage.postgres.migrations import migrate
 from ems.storage.postgres.queries import QUERIES as Q
@@ -118,6 +119,7 @@ class PostgresBase:
         self.schema = schema
         self.clock: Clock = clock or SystemClock()
         self.wakeups = wakeups or Wakeups()
+        self.health = StorageHealth()
         self.limits = limits or StorageLimits()
         self._cipher = cipher
         self._pool_size = pool_size

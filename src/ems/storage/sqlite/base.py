@@ -29,6 +29,7 @@ from ems.core.topic_models import TopicConfig, TopicRecord
 from ems.core.wakeups import Wakeups
 from ems.storage.base import StoreUnusable
 from ems.storage.cipher import BodyCipher
+from ems.storage.health import StorageHealth
 from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full
 from ems.storage.sqlite.migrations import migrate
 from ems.storage.sqlite.queries import QUERIES as Q
@@ -123,6 +124,7 @@ class SqliteBase:
         self._cipher = cipher
         self.clock: Clock = clock or SystemClock()
         self.wakeups = wakeups or Wakeups()
+        self.health = StorageHealth()
         self._synchronous = synchronous
         self._writer: GroupCommitWriter | None = None
         self._readers: ThreadPoolExecutor | None = None
