@@ -84,6 +84,8 @@ class Report:
     # (message id, body) of every message handed to a consumer
     received: list[tuple[str, str]] = field(default_factory=list)
     ready: list[tuple[float, int, int | str]] = field(default_factory=list)
+    # after the drill: seconds from a send's 201 on one node to a long poll woken on the other
+    wakes: list[float] = field(default_factory=list)
 
     def lost(self) -> set[str]:
         return self.acked - {body for _, body in self.received}
@@ -143,7 +145,8 @@ class Report:
             f"clients saw failures for {[_round(self.gap(n)) for n in (0, 1)]} s; "
             f"slowest failed answer {max(gap, default=0):.2f} s; "
             f"lost {len(self.lost())}, stored twice {len(self.duplicates())}, "
-            f"redelivered {self.redeliveries()}"
+            f"redelivered {self.redeliveries()}; cross-node wake-ups after it "
+            f"{[round(w * 1000, 1) for w in self.wakes]} ms"
         )
 
 
@@ -195,6 +198,9 @@ class Drill:
             await asyncio.gather(*workers)
             # redeliveries (a delete lost in the outage) wait out their visibility timeout
             await _until(lambda: not report.lost(), 30)
+            self._consuming = False
+            await asyncio.gather(*helpers)
+            report.wakes = [await self._wake_across() for _ in range(5)]
         finally:
             self._producing = self._consuming = False
             await asyncio.gather(*workers, *helpers, return_exceptions=True)
@@ -221,6 +227,23 @@ class Drill:
                     await asyncio.sleep(0.05)
         finally:
             await connection.close()
+
+    async def _wake_across(self) -> float:
+        """A long poll parked on the second node, woken by a send on the first: through the
+        LISTEN connections, which must have found the new primary too (the fallback re-check
+        would take up to 2 s)."""
+        queue = self.path.rsplit("/", 1)[0]
+        async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as client:
+            poll = asyncio.create_task(
+                client.get(f"{self.nodes[1].url}{queue}/message?wait_seconds=10")
+            )
+            await asyncio.sleep(0.2)  # parked
+            sent = await client.post(f"{self.nodes[0].url}{queue}/message", content=b"wake")
+            acknowledged = time.monotonic()
+            assert sent.status_code == 201
+            woken = await poll
+            assert [m["body"] for m in woken.json()["messages"]] == ["wake"]
+            return time.monotonic() - acknowledged
 
     def _stopped(self) -> bool:
         return not self._producing

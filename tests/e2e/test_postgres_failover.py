@@ -5,7 +5,8 @@ under load from two ``ems serve`` nodes, promotes the standby, and then requires
 acknowledged send lost; both nodes acknowledging sends and ready again within 15 s of the
 promotion, without a restart; ``/readyz`` not ready during the gap; clients answered only 201 or
 503 (no 500, no dropped connection); every body stored twice explained by a failed attempt that
-its client retried; and the outage logged as a few lines, not a traceback per request.
+its client retried; long polls woken across nodes by notification again afterwards; and the
+outage logged as a few lines, not a traceback per request.
 
 CI runs the crash (a) and the frozen primary listed first (c), the two that exercise the
 different ways a database fails (refusing at once, or never answering). The fast switchover (b)
@@ -78,6 +79,8 @@ def _check(report: Report, logs: list[str]) -> None:
     # primary died between committing and answering): its client resent it
     duplicates = report.duplicates()
     assert set(duplicates) <= report.retried, "a body acknowledged once was stored twice"
+    # woken by a notification (milliseconds), not by the 2 s re-check: LISTEN came back too
+    assert max(report.wakes) < 0.5, report.wakes
     for log in logs:
         assert "Traceback" not in log, log[-4000:]
         # one warning when the outage starts (and one when its kind changes), one on recovery

@@ -12,7 +12,8 @@ import logging
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,6 +26,7 @@ from tests import pg
 from tests.conformance.conftest import ids, message
 from tests.e2e.server import free_port
 
+T = TypeVar("T")
 TIMEOUT = 1.0  # the store's --database-timeout in these tests
 
 
@@ -67,21 +69,38 @@ async def test_a_hung_host_listed_first_costs_its_own_timeout_then_is_skipped(
 ) -> None:
     url = f"postgresql://postgres:hunter2@127.0.0.1:{hung_port},{_server()}/postgres"
     connector = Connector(url + "?target_session_attrs=read-write", host_timeout=0.5)
-    started = time.monotonic()
-    first = await connector.connect()
-    took = time.monotonic() - started
+    first, took = await _timed(connector.connect())
     # asyncpg alone would spend its whole timeout on the first host and never try the second
     assert 0.5 <= took < 3, took
-    started = time.monotonic()
-    second = await connector.connect()
-    assert time.monotonic() - started < 0.4, "the host that answered last is tried first"
+    second, took = await _timed(connector.connect())
+    assert took < 0.4, "a host that timed out is tried last"
     assert connector.terminate_all() == 2
     assert first.is_closed()
     assert second.is_closed()
-    connector.distrust()  # the database was found unavailable through that host
+
+
+async def test_a_host_the_store_distrusts_is_tried_last_until_it_answers_again(
+    hung_port: int,
+) -> None:
+    url = f"postgresql://postgres@{_server()},127.0.0.1:{hung_port}/postgres"
+    connector = Connector(url, host_timeout=0.5)
+    conn, took = await _timed(connector.connect())
+    assert took < 0.4
+    # say a statement on this connection timed out: the store found the database unavailable
+    connector.distrust(conn.get_server_pid())
+    conn.terminate()
+    conn, took = await _timed(connector.connect())
+    assert took >= 0.5, "the other host came first, and cost its timeout"
+    conn.terminate()
+    conn, took = await _timed(connector.connect())
+    assert took < 0.4, "the host answered again: first again"
+    conn.terminate()
+
+
+async def _timed(connecting: Awaitable[T]) -> tuple[T, float]:
     started = time.monotonic()
-    (await connector.connect()).terminate()
-    assert time.monotonic() - started >= 0.5, "after distrust, the other host comes first"
+    done = await connecting
+    return done, time.monotonic() - started
 
 
 async def test_when_no_host_answers_the_error_says_how_each_failed_and_shows_no_password(
@@ -122,6 +141,9 @@ async def test_a_frozen_database_answers_503_within_the_timeout_and_recovers_by_
     queue = os.urandom(32)
     await store.create_queue(ids(queue), QueueConfig())
     await store.send(queue, [message("before")])
+    sessions = "SELECT pid FROM pg_stat_activity WHERE application_name = 'ems'"
+    before_freeze = set(cluster.sql(sessions).split())
+    assert before_freeze
     cluster.freeze()
     try:
         started = time.monotonic()
@@ -145,6 +167,12 @@ async def test_a_frozen_database_answers_503_within_the_timeout_and_recovers_by_
     deadline = time.monotonic() + 15
     while not store.health.healthy:
         assert time.monotonic() < deadline, "the store never found the database again"
+        await asyncio.sleep(0.1)
+    # the connections to the hung server were terminated, not kept for later: once it runs
+    # again, their sessions find their clients gone and end
+    deadline = time.monotonic() + 10
+    while before_freeze & set(cluster.sql(sessions).split()):
+        assert time.monotonic() < deadline, "a connection from before the hang is still in use"
         await asyncio.sleep(0.1)
     await store.send(queue, [message("after")])
     got = await store.receive(queue, ReceiveRequest(max_messages=10))

@@ -11,8 +11,8 @@ commit waits with them, and the connections to it outlive a failover. So:
 - **A failure that says the database is unavailable** (timed out, unreachable, a read-only
   server after a failover, out of disk) marks the store's health, which ``/readyz`` reports, and,
   unless it is about resources, terminates every connection the store made, the LISTEN one
-  included: after a failover they all lead to the old primary, which the next connection then
-  tries last (hosts.py). Failures of connections that such a drop itself terminated are not
+  included: after a failover they all lead to the old primary, whose host the next connection
+  then tries last (hosts.py). Failures of connections that such a drop itself terminated are not
   counted again, or one drop would cause the next.
 - **Recovery is proven by a write.** While the store is marked unavailable, a probe commits a tiny
   write through the group commit twice a second; the first that commits marks the store available
@@ -78,17 +78,20 @@ class Availability:
         """A connection of ``pool`` for at most ``limit`` seconds (the store's timeout by
         default); a failure that says the database is unavailable is reported on its way out."""
         drops = self.drops
+        server_pid: int | None = None
         try:
             async with bounded(pool, self.timeout if limit is None else limit) as conn:
+                server_pid = conn.get_server_pid()
                 yield conn
         except Exception as error:
             if drops == self.drops:
-                self.unavailable(error)
+                self.unavailable(error, server_pid)
             raise
 
-    def unavailable(self, error: BaseException) -> None:
-        """The database failed in a way that is not the request's: mark the store unavailable,
-        drop its connections if they lead nowhere useful, and probe until a write commits."""
+    def unavailable(self, error: BaseException, server_pid: int | None = None) -> None:
+        """The database failed in a way that is not the request's (on the connection to
+        ``server_pid``, if it had one): mark the store unavailable, drop its connections if
+        they lead nowhere useful, and probe until a write commits."""
         found = outage(error)
         if found is None:
             return
@@ -96,7 +99,8 @@ class Availability:
         self.health.failed(kind, describe(error))
         if drop:
             self.drops += 1
-            self._connector.distrust()
+            if server_pid is not None:
+                self._connector.distrust(server_pid)
             dropped = self._connector.terminate_all()
             log.debug("dropped %d connections (%s)", dropped, kind)
         self._start_probe()

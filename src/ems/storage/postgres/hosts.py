@@ -8,10 +8,11 @@ the next host, perhaps the standby just promoted, is never tried. libpq gives ev
 - each host is tried in turn with its own timeout (the URL's ``connect_timeout``, else the
   store's); ``target_session_attrs`` is checked on each, as asyncpg does, and ``prefer-standby``
   takes any host only once none answered as a standby;
-- the host that took the last connection is tried first, unless the store has since found the
-  database unavailable through it (:meth:`Connector.distrust`): then the next host in the list
-  is. After a failover, a hung old primary costs no connect timeout at all, or one at most,
-  rather than one per new connection;
+- the host that took the last connection is tried first, and a host that is *slow* is tried
+  last: one whose connection attempt timed out, or through whose connection the store found the
+  database unavailable (:meth:`Connector.distrust`), until it takes a connection again. After a
+  failover a hung old primary so costs one connect timeout at most, usually none, rather than one
+  per new connection; hosts that refuse at once cost nothing and keep their place;
 - errors that say a host cannot serve now (refused, timed out, starting up, the wrong kind of
   server) move on to the next host; the others (a wrong password, no such database) are the
   operator's to fix and stop the walk at once;
@@ -66,8 +67,12 @@ class Connector:
             if attrs is SessionAttribute.prefer_standby
             else (attrs,)
         )
-        self._first = 0  # index of the host that took the last connection
-        self._made: weakref.WeakSet[asyncpg.Connection[Any]] = weakref.WeakSet()
+        self._last = 0  # index of the host that took the last connection
+        self._slow: set[int] = set()  # indexes of the hosts tried last (see the module doc)
+        # every connection made: (its server process id, the index of its host)
+        self._made: weakref.WeakKeyDictionary[asyncpg.Connection[Any], tuple[int, int]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def hosts(self) -> tuple[Host, ...]:
@@ -82,10 +87,11 @@ class Connector:
         if not hosts:
             # no host in the URL or PGHOST: asyncpg finds the server itself (local sockets)
             conn = await asyncpg.connect(self.target.dsn, timeout=self.host_timeout, **options)
-            self._made.add(conn)
+            self._made[conn] = (conn.get_server_pid(), -1)
             return conn
         failures: list[tuple[Host, BaseException]] = []
-        order = [self._first, *(i for i in range(len(hosts)) if i != self._first)]
+        order = [self._last, *(i for i in range(len(hosts)) if i != self._last)]
+        order = [i for i in order if i not in self._slow] + [i for i in order if i in self._slow]
         for attrs in self._passes:
             for index in order:
                 host = hosts[index]
@@ -100,23 +106,27 @@ class Connector:
                     )
                 except NEXT_HOST as error:
                     failures.append((host, error))
+                    if isinstance(error, TimeoutError):
+                        self._slow.add(index)
                     continue
-                self._first = index
-                self._made.add(conn)
+                self._last = index
+                self._slow.discard(index)
+                self._made[conn] = (conn.get_server_pid(), index)
                 return conn
         raise NoHostAvailable(failures, self.host_timeout)
 
-    def distrust(self) -> None:
-        """The database was found unavailable through the host that took the last connection:
-        start the next walk with the host after it (it comes last in the walk)."""
-        if self.target.hosts:
-            self._first = (self._first + 1) % len(self.target.hosts)
+    def distrust(self, server_pid: int) -> None:
+        """The database was found unavailable through the connection to the server process
+        ``server_pid``: its host is tried last until it takes a connection again."""
+        for pid, index in list(self._made.values()):
+            if pid == server_pid and index >= 0:
+                self._slow.add(index)
 
     def terminate_all(self) -> int:
         """Terminate every open connection this connector made (no waiting on the network:
         the server may be the one that hangs); returns how many there were."""
         count = 0
-        for conn in list(self._made):
+        for conn in list(self._made.keys()):
             if not conn.is_closed():
                 conn.terminate()
                 count += 1
