@@ -232,8 +232,10 @@ class Drill:
         """A long poll parked on the second node, woken by a send on the first: through the
         LISTEN connections, which must have found the new primary too (the fallback re-check
         would take up to 2 s)."""
-        queue = self.path.rsplit("/", 1)[0]
         async with httpx.AsyncClient(timeout=REQUEST_TIMEOUT) as client:
+            # a queue of its own: the drill's may still hold redeliveries
+            created = await client.post(f"{self.nodes[0].url}/ems/queue")
+            queue = f"/ems/queue/{created.json()['queue_id']}"
             poll = asyncio.create_task(
                 client.get(f"{self.nodes[1].url}{queue}/message?wait_seconds=10")
             )
