@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from ems.core import capabilities, limits
 from ems.core.errors import (
     ConfirmationNotFound,
+    DeadLetterQueueNotFound,
     InvalidAttribute,
     InvalidRequest,
     InvalidWebhookUrl,
@@ -235,7 +236,10 @@ class TopicService:
         dead_letter_id = options.get("dead_letter_queue_id")
         if dead_letter_id is not None:
             if not isinstance(dead_letter_id, str):
-                raise QueueNotFound("dead_letter_queue_id names no queue.")
+                raise InvalidRequest(
+                    "dead_letter_queue_id must be a string: the queue_id or send_id of a queue.",
+                    parameter="dead_letter_queue_id",
+                )
             await self._sendable(dead_letter_id, "dead_letter_queue_id")
         await self._check_url(check_webhook_url(url))
         challenge = secrets.token_urlsafe(24)
@@ -260,8 +264,15 @@ class TopicService:
 
     async def _sendable(self, queue_id: str, what: str) -> bytes:
         """A queue this topic may send into: its queue_id or send_id, not its receive_id."""
-        h = queue_hash(queue_id)
-        record = await self.store.get_queue(h)
+        try:
+            h = queue_hash(queue_id)
+            record = await self.store.get_queue(h)
+        except QueueNotFound:
+            # say which parameter: a subscribe names up to two queues besides the topic in its path
+            detail = f"{what} names no queue; it was deleted or never existed."
+            if what == "dead_letter_queue_id":
+                raise DeadLetterQueueNotFound(detail, parameter=what) from None
+            raise QueueNotFound(detail, parameter=what) from None
         if record.scope is Scope.RECEIVE:
             raise WrongCapability(
                 f"{what} is a receive_id, which may only receive; a topic sends into the "
