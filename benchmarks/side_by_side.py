@@ -10,7 +10,7 @@ Writes every figure, with the machine, the versions and the exact command behind
 
 Needs wrk and nginx (installed with apt-get when missing), PostgreSQL on 127.0.0.1:5432 (trust
 auth; a database ems_bench_<pid> is made and dropped), RabbitMQ on this machine (guest/guest; the
-management plugin is enabled when its port is not up) and ``pip install 'ems[bench]'``
+management plugin is enabled when its port is not up) and ``pip install 'easy-message-service[bench]'``
 (matplotlib, py-spy; installed when missing). Takes about 10-15 minutes with --duration 10.
 """
 
