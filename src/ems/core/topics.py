@@ -43,6 +43,7 @@ from ems.core.topic_models import (
 from ems.storage.base import Store
 
 MAX_URL_CHARS: Final = 2048
+CHALLENGE_BYTES: Final = 24
 DEFAULT_TOPIC_MAX_BYTES: Final = TopicConfig().max_message_bytes
 MAX_FILTER_KEYS: Final = 10
 MAX_FILTER_VALUES: Final = 100
@@ -242,7 +243,9 @@ class TopicService:
                 )
             await self._sendable(dead_letter_id, "dead_letter_queue_id")
         await self._check_url(check_webhook_url(url))
-        challenge = secrets.token_urlsafe(24)
+        # the confirmation link carries the shard prefix like every id, so that a proxy routing
+        # by prefix sends /ems/topic/confirm/<token> to the shard that holds the subscription
+        challenge = capabilities.new_id(self._id_prefix, CHALLENGE_BYTES)
         subscription = NewSubscription(
             subscription_id=_new_subscription_id(),
             protocol=Protocol.HTTP,
