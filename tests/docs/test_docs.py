@@ -43,6 +43,7 @@ from tests.docs.blocks import Block, all_blocks
 from tests.docs.placeholders import PYTHON_PRELUDE, SERVER_FLAGS, Site, substitute
 from tests.docs.runners import Outcome, Python, Shell
 from tests.e2e.server import EmsServer, free_port
+from tests.tls import self_signed
 from tests.webhooks import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -70,6 +71,7 @@ def machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
         (workdir / name).mkdir()
     server = EmsServer(workdir / "server" / "data").start(*SERVER_FLAGS)
     webhooks = Receiver()
+    cert, key = self_signed(workdir)
     shards = {prefix: EmsServer(workdir / f"shard-{prefix}" / "data") for prefix in ("s1", "s2")}
     site = Site(
         port=server.port,
@@ -78,7 +80,7 @@ def machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
         database_url=pg.database_url,
         shards={prefix: shard.port for prefix, shard in shards.items()},
         nginx_port=free_port(),
-        certificate=nginx.certificate(workdir),
+        certificate=(str(cert), str(key)),
     )
     try:
         yield Machine(site, server, webhooks, received_push(server, webhooks), workdir, shards)
