@@ -12,7 +12,7 @@ from types import FrameType
 
 import uvicorn
 
-from ems import __version__, logs
+from ems import DISTRIBUTION, __version__, logs
 from ems.bench import cli as bench_cli
 from ems.client import cli as client_cli
 from ems.config import Settings, SettingsError
@@ -274,7 +274,7 @@ def open_store(settings: Settings, cipher: BodyCipher | None) -> Store:
         if error.name != "asyncpg":
             raise
         raise StoreUnusable(
-            "PostgreSQL needs the asyncpg driver: pip install 'ems[postgres]'"
+            f"PostgreSQL needs the asyncpg driver: pip install '{DISTRIBUTION}[postgres]'"
         ) from None
     return PostgresStore(
         settings.database_url,
