@@ -57,6 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="PostgreSQL connections per node (EMS_DATABASE_POOL_SIZE; default 10)",
     )
     serve.add_argument(
+        "--database-timeout",
+        metavar="SECONDS",
+        help="how long a request waits on PostgreSQL before it is answered 503 "
+        "(EMS_DATABASE_TIMEOUT; default 5)",
+    )
+    serve.add_argument(
+        "--readiness-ignores-storage",
+        action="store_true",
+        default=None,
+        help="/readyz answers 200 even while the database cannot be written: it then says only "
+        "that the process serves (EMS_READINESS_IGNORES_STORAGE=1)",
+    )
+    serve.add_argument(
         "--sqlite-synchronous",
         choices=["FULL", "NORMAL", "OFF", "full", "normal", "off"],
         help="SQLite durability (EMS_SQLITE_SYNCHRONOUS; default FULL: every 2xx is fsync'd)",
@@ -166,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "database_url": args.database_url,
                     "database_schema": args.database_schema,
                     "database_pool_size": args.database_pool_size,
+                    "database_timeout": args.database_timeout,
+                    "readiness_ignores_storage": args.readiness_ignores_storage,
                     "id_prefix": args.id_prefix,
                     "log_level": args.log_level,
                     "webhook_allow_private": args.webhook_allow_private,
@@ -266,6 +281,7 @@ def open_store(settings: Settings, cipher: BodyCipher | None) -> Store:
         schema=settings.database_schema,
         pool_size=settings.database_pool_size,
         poll_interval=settings.database_poll_interval,
+        timeout=settings.database_timeout,
         limits=settings.storage_limits,
         cipher=cipher,
     )

@@ -333,7 +333,17 @@ def components() -> dict[str, Schema]:
         ),
         "RandomKey": obj({"key": {"type": "string", "description": "A Fernet key."}}),
         "Health": obj({"status": {"type": "string", "enum": ["ok"]}, "version": STRING}),
-        "Ready": obj({"ready": {"type": "boolean"}}),
+        "Ready": obj(
+            {
+                "ready": {"type": "boolean"},
+                "storage": {
+                    "type": "string",
+                    "description": "Why the store cannot be written, when that is why the "
+                    "node is not ready: timeout, unreachable, read-only, disk-full, ...",
+                },
+            },
+            required=["ready"],
+        ),
         "ProblemType": obj(
             {
                 "type": STRING,
