@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from itertools import count
 from pathlib import Path
 from typing import IO, Any, Final, Literal, TypeVar
 
@@ -137,6 +138,8 @@ class SqliteBase:
         self._cached_hashes: dict[int, set[bytes]] = {}  # queue key -> its cached id hashes
         self._cache_epoch = 0
         self._retention_cursor = 0
+        # the next message number (see _insert_messages); read from the database at open
+        self._next_seq = 0
         self._topics: dict[bytes, TopicRecord] = {}
         self.deliveries_ready: Callable[[Iterable[int]], None] | None = None
         self._lock: IO[bytes] | None = None
@@ -157,6 +160,7 @@ class SqliteBase:
             return conn
 
         conn = await asyncio.to_thread(connect_and_migrate)
+        (self._next_seq,) = conn.execute(Q["next_message_seq"]).fetchone()
         self._writer = GroupCommitWriter(conn, self.clock)
         self._writer.start(loop)
         self._readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="ems-sqlite-read")
@@ -240,8 +244,21 @@ class SqliteBase:
         return message_rows(queue, messages, now, rows, self._cipher)
 
     def _insert_messages(self, txn: Txn, rows: list[tuple[Any, ...]], wake: Wake) -> None:
+        """Insert message rows, numbered here.
+
+        A message's number (seq) is its identity in receipt handles, so no number may ever be
+        handed out twice. SQLite would give max(seq) + 1, which reuses the number of a deleted
+        newest message; EMS numbers from a high-water mark that is stored with the rows it
+        covers, in the same transaction. A rolled-back write leaves a gap, never a reuse: the
+        mark in memory only grows. (AUTOINCREMENT keeps such a mark too, but updates it row by
+        row; this is one write per call.)
+        """
         if rows:
-            txn.conn.executemany(Q["insert_message"], rows)
+            first = self._next_seq
+            self._next_seq += len(rows)
+            numbered = [(seq, *row) for seq, row in zip(count(first), rows)]
+            txn.conn.executemany(Q["insert_message"], numbered)
+            txn.conn.execute(Q["set_next_message_seq"], (self._next_seq,))
         if wake:
             txn.after_commit(lambda: self._wake(wake))
 

@@ -40,6 +40,7 @@ CREATE INDEX queues_dead_letter ON queues (dead_letter_key) WHERE dead_letter_ke
 CREATE INDEX queues_owner ON queues (owner) WHERE owner IS NOT NULL;
 CREATE INDEX queues_stored ON queues (stored_messages DESC);
 
+-- seq is a message's identity in receipt handles: a sequence never hands a number out twice
 CREATE TABLE messages (
     seq bigserial PRIMARY KEY,
     partition bigint NOT NULL,

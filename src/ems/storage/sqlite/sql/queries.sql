@@ -78,9 +78,18 @@ WHERE dead_letter_key = ?
 RETURNING key
 
 -- name: insert_message
-INSERT INTO messages (partition, visible_at, sent_at, message_id, correlation_id, attributes,
-                      body, cipher)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO messages (seq, partition, visible_at, sent_at, message_id, correlation_id,
+                      attributes, body, cipher)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: next_message_seq
+-- the high-water mark of message numbers: every number below it may have been handed out
+SELECT max(coalesce((SELECT max(seq) FROM messages), 0) + 1,
+           coalesce((SELECT value FROM meta WHERE name = 'next_message_seq'), 1))
+
+-- name: set_next_message_seq
+INSERT INTO meta (name, value) VALUES ('next_message_seq', ?)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value
 
 -- name: receivable
 SELECT seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
