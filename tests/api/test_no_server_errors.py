@@ -185,6 +185,9 @@ async def test_no_input_causes_a_server_error(
     except httpx.InvalidURL:
         return  # the client refused to send it
     assert response.status_code < 500, (method, path, query, body, response.text)
-    if response.status_code >= 400 and method != "HEAD":
+    # POST / (also as the client normalizes "/.." to it) is the SQS endpoint, which answers in
+    # SQS's own error formats (docs/sqs.md)
+    sqs = method == "POST" and not response.request.url.path.strip("/")
+    if response.status_code >= 400 and method != "HEAD" and not sqs:
         assert response.headers["content-type"] == "application/problem+json"
         assert "Traceback" not in response.text

@@ -151,4 +151,6 @@ async def test_version_5_keeps_every_message_and_never_reuses_a_number(tmp_path:
     conn = sqlite3.connect(path, isolation_level=None)
     after = conn.execute("SELECT seq, message_id, body FROM messages ORDER BY seq").fetchall()
     assert after == before == [(1, "m0", b"body 0"), (2, "m1", b"body 1")]
+    columns = {row[1] for row in conn.execute("PRAGMA table_xinfo(subscriptions)")}
+    assert not columns & {"sealed_queue_id", "sealed_dead_letter_id"}
     conn.close()

@@ -11,7 +11,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from ems.core.errors import EmsError, InvalidRequest, MessageTooLarge, RequestTooLarge
+from ems.core.errors import (
+    EmsError,
+    InvalidRequest,
+    MessageTooLarge,
+    RequestTooLarge,
+    quoted,
+    redacted,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -41,9 +48,9 @@ def query(scope: Scope, allowed: frozenset[str]) -> dict[str, str]:
     for name, value in pairs:
         if name not in allowed:
             raise InvalidRequest(
-                f"Unknown query parameter {name!r}; this endpoint takes: "
+                f"Unknown query parameter {quoted(name)}; this endpoint takes: "
                 f"{', '.join(sorted(allowed)) or 'none'}.",
-                parameter=name,
+                parameter=redacted(name),
             )
         if name in params:
             raise InvalidRequest(f"Query parameter {name!r} is given twice.", parameter=name)

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from ems.core import limits
+from ems.core import capabilities, limits
 from ems.core.encoding import encode_body, rfc3339
 from ems.core.errors import (
     EmsError,
@@ -21,6 +21,7 @@ from ems.core.errors import (
     InvalidRequest,
     MessageTooLarge,
     TooManyEntries,
+    quoted,
 )
 from ems.core.models import NewMessage, QueueStats, ReceiveRequest, StoredMessage
 from ems.core.queues import (
@@ -73,6 +74,8 @@ def queue_document(view: QueueView) -> dict[str, Any]:
     dead_letter = config.dead_letter
     return {
         "queue_id": view.queue_id,
+        # the name a topic's subscription listing shows for this queue
+        "queue_ref": capabilities.reference(capabilities.id_hash(view.queue_id)),
         "visibility_timeout": config.visibility_timeout,
         "retention_seconds": config.retention_seconds,
         "max_message_bytes": config.max_message_bytes,
@@ -139,7 +142,7 @@ def attributes_from_headers(scope: Scope) -> dict[str, str] | None:
                 found[name[len(ATTRIBUTE_HEADER) :].decode("ascii")] = value.decode()
             except UnicodeDecodeError:
                 raise InvalidMessageAttribute(
-                    f"Header {name.decode('latin-1')!r} must carry a UTF-8 value."
+                    f"Header {quoted(name.decode('latin-1'))} must carry a UTF-8 value."
                 ) from None
     return limits.check_message_attributes(found) if found else None
 
@@ -188,7 +191,8 @@ class QueueHandlers:
         methods = self.routes.get(key)
         if methods is None:
             raise problems.RouteNotFound(
-                f"No such resource under /ems/queue/{{queue_id}}: /{'/'.join(parts[1:])}."
+                "No such resource under /ems/queue/{queue_id}: "
+                f"{quoted('/' + '/'.join(parts[1:]), 80)}."
             )
         return problems.pick(methods, method, "this resource"), _QUEUE_ROUTES[key]
 
@@ -420,7 +424,8 @@ def _batch_message(index: int, entry: object, max_bytes: int, message_id: str) -
     unknown = entry.keys() - BATCH_ENTRY_FIELDS
     if unknown:
         raise InvalidRequest(
-            f"{where} has unknown field(s) {', '.join(sorted(unknown))}; known: "
+            f"{where} has unknown field(s) {', '.join(quoted(u) for u in sorted(unknown)[:5])}; "
+            "known: "
             f"{', '.join(sorted(BATCH_ENTRY_FIELDS))}."
         )
     text = entry.get("body")

@@ -79,6 +79,7 @@ CREATE TABLE subscriptions (
     status text NOT NULL,
     filter_policy text,
     queue_key bigint,
+    -- always null since version 3 (kept for nodes of version 2 during a rolling upgrade)
     sealed_queue_id bytea,
     url text,
     policy text,
@@ -86,6 +87,7 @@ CREATE TABLE subscriptions (
     challenge text UNIQUE,
     confirm_url text,
     dead_letter_key bigint,
+    -- always null since version 3, as sealed_queue_id
     sealed_dead_letter_id bytea,
     created_at bigint NOT NULL,
     delivered bigint NOT NULL DEFAULT 0,

@@ -88,7 +88,6 @@ CREATE TABLE subscriptions (
     filter_policy TEXT,
     -- protocol 'queue'
     queue_key INTEGER REFERENCES queues (key),
-    sealed_queue_id BLOB,
     -- protocol 'http'
     url TEXT,
     policy TEXT,
@@ -96,7 +95,6 @@ CREATE TABLE subscriptions (
     challenge TEXT,
     confirm_url TEXT,
     dead_letter_key INTEGER REFERENCES queues (key),
-    sealed_dead_letter_id BLOB,
     created_at INTEGER NOT NULL,
     -- delivery statistics
     delivered INTEGER NOT NULL DEFAULT 0,

@@ -1,4 +1,5 @@
--- EMS SQLite schema, version 5: message identities are never reused.
+-- EMS SQLite schema, version 5: message identities are never reused, and subscriptions no
+-- longer keep the ids they were made with.
 
 -- A message's seq is its identity in receipt handles. SQLite gives a new row max(seq) + 1, so
 -- deleting the newest message handed its number, and its first receipt handle, to the next
@@ -13,3 +14,9 @@
 INSERT OR REPLACE INTO meta (name, value)
 VALUES ('next_message_seq', max(coalesce((SELECT max(seq) FROM messages), 0) + 1,
                                 281474976710656));
+
+-- A subscription's queue and webhook dead-letter queue were kept sealed under the topic id,
+-- to be shown back in listings: to anyone holding the topic id. Listings now show a reference
+-- derived from the queue instead (see ems.core.capabilities.reference).
+ALTER TABLE subscriptions DROP COLUMN sealed_queue_id;
+ALTER TABLE subscriptions DROP COLUMN sealed_dead_letter_id;
