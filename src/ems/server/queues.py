@@ -20,7 +20,6 @@ from ems.core.errors import (
     InvalidMessageAttribute,
     InvalidRequest,
     MessageTooLarge,
-    TooManyEntries,
     quoted,
 )
 from ems.core.models import NewMessage, QueueStats, ReceiveRequest, StoredMessage
@@ -40,6 +39,7 @@ from ems.server.http import (
     Send,
     dumps,
     query,
+    read_batch,
     read_body,
     read_json,
     respond,
@@ -271,8 +271,7 @@ class QueueHandlers:
         query(scope, NO_PARAMS)
         queue_id = parts[0]
         target = await self.service.sending_target(queue_id)
-        document = await read_json(scope, receive, limits.MAX_BATCH_REQUEST_BYTES)
-        entries = _entries(document, "messages")
+        entries = await read_batch(scope, receive, limits.MAX_BATCH_REQUEST_BYTES, "messages")
         max_bytes = target.record.config.max_message_bytes
         ids = new_message_ids(len(entries))
         messages = [_batch_message(i, entry, max_bytes, ids[i]) for i, entry in enumerate(entries)]
@@ -335,8 +334,9 @@ class QueueHandlers:
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]
     ) -> int:
         query(scope, NO_PARAMS)
-        document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES * 16)
-        handles = _entries(document, "receipt_handles")
+        handles = await read_batch(
+            scope, receive, limits.MAX_JSON_REQUEST_BYTES * 16, "receipt_handles"
+        )
         for i, handle in enumerate(handles):
             if not isinstance(handle, str):
                 raise InvalidRequest(f"receipt_handles[{i}] must be a string.")
@@ -347,9 +347,9 @@ class QueueHandlers:
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]
     ) -> int:
         query(scope, NO_PARAMS)
-        document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES * 16)
+        batch = await read_batch(scope, receive, limits.MAX_JSON_REQUEST_BYTES * 16, "entries")
         entries: list[tuple[str, int]] = []
-        for i, entry in enumerate(_entries(document, "entries")):
+        for i, entry in enumerate(batch):
             if (
                 not isinstance(entry, dict)
                 or set(entry) != {"receipt_handle", "visibility_timeout"}
@@ -393,21 +393,6 @@ class QueueHandlers:
 def _param(params: dict[str, str], bound: limits.Bound) -> int | None:
     text = params.get(bound.name)
     return None if text is None else bound.parse(text)
-
-
-def _entries(document: object, field: str) -> list[Any]:
-    if not isinstance(document, dict) or set(document) != {field}:
-        raise InvalidRequest(f'The body must be a JSON object {{"{field}": [...]}}.')
-    entries = document[field]
-    if not isinstance(entries, list) or not entries:
-        raise InvalidRequest(f"{field} must be a non-empty array.", parameter=field)
-    if len(entries) > limits.MAX_BATCH_ENTRIES:
-        raise TooManyEntries(
-            f"{field} has {len(entries)} entries; a batch takes at most "
-            f"{limits.MAX_BATCH_ENTRIES}. Split it into several requests.",
-            parameter=field,
-        )
-    return entries
 
 
 def _batch_message(index: int, entry: object, max_bytes: int, message_id: str) -> NewMessage:
