@@ -38,6 +38,22 @@ async def test_a_deleted_newest_message_hands_its_identity_to_nobody(
     assert await store.delete_messages(queue, [second]) == [Outcome.DONE], "still there"
 
 
+async def test_a_batch_after_the_newest_messages_were_deleted_gets_new_identities(
+    store: Store, new_queue: NewQueue
+) -> None:
+    queue = await new_queue()
+    await store.send(queue, [message(f"old {i}") for i in range(3)])
+    result = await store.receive(queue, ReceiveRequest(max_messages=3))
+    old = [Receipt(result.queue_key, m.seq, m.receive_count) for m in result.messages]
+    assert await store.delete_messages(queue, old) == [Outcome.DONE] * 3
+    await store.send(queue, [message(f"new {i}") for i in range(3)])
+    result = await store.receive(queue, ReceiveRequest(max_messages=3))
+    new = [m.seq for m in result.messages]
+    assert len(set(new)) == 3
+    assert min(new) > max(r.seq for r in old)
+    assert await store.delete_messages(queue, old) == [Outcome.GONE] * 3
+
+
 async def test_identities_are_never_reused_across_a_restart(
     factory: StoreFactory, tmp_path: Path, clock: ManualClock
 ) -> None:

@@ -78,6 +78,13 @@ WHERE dead_letter_key = ?
 RETURNING key
 
 -- name: insert_message
+-- numbered by SQLite: max(seq) + 1 (see insert_message_at)
+INSERT INTO messages (partition, visible_at, sent_at, message_id, correlation_id, attributes,
+                      body, cipher)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: insert_message_at
+-- numbered by EMS: the first message of each insert goes at the high-water mark
 INSERT INTO messages (seq, partition, visible_at, sent_at, message_id, correlation_id,
                       attributes, body, cipher)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -44,8 +44,8 @@ CREATE UNIQUE INDEX queues_receive_hash ON queues (receive_hash) WHERE receive_h
 CREATE INDEX queues_owner ON queues (owner) WHERE owner IS NOT NULL;
 
 -- Times are integer milliseconds since the Unix epoch.
--- seq is a message's identity in receipt handles: EMS assigns it from meta 'next_message_seq',
--- a high-water mark that only grows, so a number is never handed out twice
+-- seq is a message's identity in receipt handles: EMS numbers messages from meta
+-- 'next_message_seq', a high-water mark that only grows, so a number is never handed out twice
 CREATE TABLE messages (
     seq INTEGER PRIMARY KEY,
     partition INTEGER NOT NULL,
