@@ -11,9 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests import pg
-from tests.e2e.server import EmsServer
-
-pytestmark = pytest.mark.e2e
+from tests.e2e.server import EmsServer, running
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -25,16 +23,12 @@ def any_server(
     database = (
         (pg.database_url(), pg.schema_for(directory)) if request.param == "postgres" else None
     )
-    server = EmsServer(directory / "data", database=database)
-    server.start()
-    yield server
-    server.stop()
+    with running(directory / "data", database=database) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmsServer]:
     """A server on SQLite."""
-    server = EmsServer(tmp_path_factory.mktemp("sqlite") / "data")
-    server.start()
-    yield server
-    server.stop()
+    with running(tmp_path_factory.mktemp("sqlite") / "data") as server:
+        yield server

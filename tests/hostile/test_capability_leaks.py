@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.server import EmsServer
+from tests.e2e.server import EmsServer, running
 from tests.webhooks import Receiver
 
 pytestmark = pytest.mark.e2e
@@ -30,10 +30,8 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(scope="module")
 def open_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmsServer]:
     """A server that may push to loopback, where the test's webhook receiver listens."""
-    server = EmsServer(tmp_path_factory.mktemp("open") / "data")
-    server.start("--webhook-allow-private")
-    yield server
-    server.stop()
+    with running(tmp_path_factory.mktemp("open") / "data", "--webhook-allow-private") as server:
+        yield server
 
 
 def new_queue(http: httpx.Client) -> dict[str, str]:
