@@ -9,6 +9,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from types import FrameType
+from typing import Final
 
 import uvicorn
 
@@ -162,8 +163,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# options whose value may begin with "-": a Fernet key is URL-safe base64, and one in 64 made
+# elsewhere does. argparse takes such a value for an option unless it is joined to its name.
+_DASHED_VALUES: Final = frozenset({"--key"})
+
+
+def _joined(argv: Sequence[str]) -> list[str]:
+    """``--key VALUE`` as ``--key=VALUE``, so that a VALUE starting with "-" stays a value."""
+    joined: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg in _DASHED_VALUES:
+            value = next(args, None)
+            joined.append(arg if value is None else f"{arg}={value}")
+        elif arg == "--":
+            joined.append(arg)
+            joined.extend(args)
+        else:
+            joined.append(arg)
+    return joined
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_joined(sys.argv[1:] if argv is None else argv))
     if args.command in client_cli.CLIENT_COMMANDS:
         return client_cli.run(args)
     if args.command == "bench":

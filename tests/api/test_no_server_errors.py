@@ -13,6 +13,9 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ems.core.errors import InvalidRequest
+from ems.server import problems
+from ems.server.http import dumps
 from ems.sqs.handler import SqsApi
 from tests.api.conftest import create_queue
 
@@ -197,3 +200,13 @@ async def test_no_input_causes_a_server_error(
         else:
             assert response.headers["content-type"] == "application/problem+json"
         assert "Traceback" not in response.text
+
+
+def test_a_problem_that_echoes_text_which_cannot_be_utf8_still_renders() -> None:
+    """A detail may quote what a client sent, and data stored before lone surrogates were
+    refused may hold them: the answer escapes them instead of failing to encode (a 500)."""
+    rendered = problems.render(InvalidRequest("got '\ud800'"))
+    assert json.loads(rendered)["detail"] == "got '\ud800'"
+    assert json.loads(dumps({"filter_policy": {"k": ["\udfff", "é"]}})) == {
+        "filter_policy": {"k": ["\udfff", "é"]}
+    }

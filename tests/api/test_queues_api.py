@@ -50,6 +50,9 @@ async def test_create_returns_a_capability_id_and_the_defaults(client: httpx.Asy
     for capability in (queue_id, send_id, receive_id):
         assert re.fullmatch(r"[A-Za-z0-9_-]{24}", capability)  # 144 random bits
     assert len({queue_id, send_id, receive_id}) == 3
+    # a name for the queue that grants nothing: what a topic's subscription listing shows
+    queue_ref = document.pop("queue_ref")
+    assert re.fullmatch(r"queue:[A-Za-z0-9_-]{12}", queue_ref)
     assert document == DEFAULTS
     assert response.headers["location"] == f"/ems/queue/{queue_id}"
     other = (await client.post("/ems/queue")).json()["queue_id"]
@@ -123,7 +126,9 @@ async def test_update_changes_attributes_and_answers_all_of_them(
     queue_id = await create_queue(client)
     response = await client.patch(f"/ems/queue/{queue_id}", json={"visibility_timeout": 90})
     assert response.status_code == 200
-    assert response.json() == {**DEFAULTS, "visibility_timeout": 90, "queue_id": queue_id}
+    answer = response.json()
+    assert answer.pop("queue_ref").startswith("queue:")
+    assert answer == {**DEFAULTS, "visibility_timeout": 90, "queue_id": queue_id}
     # a bad update changes nothing
     bad = await client.patch(
         f"/ems/queue/{queue_id}", json={"delay_seconds": 5, "visibility_timeout": 99_999}

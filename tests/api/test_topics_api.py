@@ -53,7 +53,10 @@ async def test_subscribe_queues_and_publish(client: httpx.AsyncClient) -> None:
     assert subscribed.status_code == 201
     subscription = subscribed.json()
     assert (subscription["protocol"], subscription["status"]) == ("queue", "confirmed")
-    assert subscription["endpoint"] == queue_id
+    # the queue's reference, never its id: the topic id must not lead to the queue's ids
+    queue_ref = (await client.get(f"/ems/queue/{queue_id}")).json()["queue_ref"]
+    assert subscription["endpoint"] == queue_ref
+    assert queue_id not in subscribed.text
     again = await client.post(url)
     assert again.status_code == 200
     assert again.json()["subscription_id"] == subscription["subscription_id"]
@@ -122,7 +125,10 @@ async def test_subscription_listing_details_and_unsubscribe(client: httpx.AsyncC
     listed = (await client.get(f"/ems/topic/{topic_id}/subscription")).json()["subscriptions"]
     assert [s["subscription_id"] for s in listed] == [created["subscription_id"]]
     base = f"/ems/topic/{topic_id}/subscription/{created['subscription_id']}"
-    assert (await client.get(base)).json()["endpoint"] == queue_id
+    details = await client.get(base)
+    assert details.json()["endpoint"] == listed[0]["endpoint"] == created["endpoint"]
+    assert details.json()["endpoint"].startswith("queue:")
+    assert queue_id not in details.text
     assert (await client.delete(base)).status_code == 204
     assert_problem(await client.get(base), 404, "subscription-not-found")
     assert_problem(await client.delete(base), 404, "subscription-not-found")
@@ -160,6 +166,9 @@ async def test_the_ssrf_guard_refuses_private_destinations(
     response = await client.post(f"/ems/topic/{topic_id}/subscription", params={"url": url})
     problem = assert_problem(response, 400, "forbidden-webhook-url")
     assert "not a public address" in problem["detail"]
+    # never where the host led: that would answer DNS queries about EMS's own network
+    for address in ("127.0.0.1", "10.0.0.1", "169.254", "::1", "100.64"):
+        assert address not in problem["detail"]
     listed = (await client.get(f"/ems/topic/{topic_id}/subscription")).json()
     assert listed == {"subscriptions": []}
 

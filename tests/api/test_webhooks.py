@@ -194,7 +194,9 @@ async def test_a_dead_endpoint_ends_in_the_dead_letter_queue(
         min_retry_seconds=1,
         dead_letter_queue_id=dlq,
     )
-    assert subscription["dead_letter_queue_id"] == dlq
+    assert "dead_letter_queue_id" not in subscription, "the subscription never shows a queue id"
+    dlq_ref = (await client.get(f"/ems/queue/{dlq}")).json()["queue_ref"]
+    assert subscription["dead_letter_queue"] == dlq_ref
     await until(lambda: confirmed(client, topic_id, subscription["subscription_id"]))
     receiver.default = Reply(503, b"down")
     await client.post(f"/ems/topic/{topic_id}/message?correlation_id=k", content=b"\x00\xffbinary")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -97,3 +98,11 @@ def test_unreachable_server_is_one_clear_line(server: EmsServer) -> None:
     assert result.returncode == 1
     assert result.stderr.decode().startswith("ems: ")
     assert len(result.stderr.decode().strip().splitlines()) == 1
+
+
+def test_a_key_that_starts_with_a_dash_is_a_value_not_an_option(server: EmsServer) -> None:
+    """Fernet keys are URL-safe base64: one in 64 made elsewhere starts with "-"."""
+    key = base64.urlsafe_b64encode(b"\xfb" + bytes(31)).decode()
+    assert key.startswith("-")
+    token = ok(server, "crypto", "encrypt", "--key", key, stdin=b"dash").strip()
+    assert ok(server, "crypto", "decrypt", "--key", key, stdin=token) == b"dash"

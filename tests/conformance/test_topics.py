@@ -40,7 +40,6 @@ def queue_subscription(queue_hash: bytes, **fields: object) -> NewSubscription:
         subscription_id=f"sub-{os.urandom(6).hex()}",
         protocol=Protocol.QUEUE,
         queue_hash=queue_hash,
-        sealed_queue_id=b"sealed",
         **fields,  # type: ignore[arg-type]
     )
 

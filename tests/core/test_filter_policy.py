@@ -32,3 +32,26 @@ def test_malformed_policies_are_refused(bad: object) -> None:
 def test_webhook_urls_must_be_absolute_http(url: str) -> None:
     with pytest.raises(InvalidWebhookUrl):
         check_webhook_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://exa mple.com/", "http://example.com/a b", "http://exa\x00mple.com/",
+     "http://example.com/\x00", "http://exa\tmple.com/", "http://example.com/\r\nX: y",
+     "http://example.com/\x7f", "http://example.com/\u2028", "http://" + "a" * 64 + ".com/",
+     "http://a..b/", "http://" + "a." * 127 + "com/", "http://example.com/\ud800"],
+)  # fmt: skip
+def test_webhook_urls_that_cannot_be_called_or_stored_are_refused(url: str) -> None:
+    """Each of these used to be a 500 (the resolver's IDNA error), a 503 (PostgreSQL refuses a
+    NUL) or a URL stored as something else than what urlsplit read."""
+    with pytest.raises(InvalidWebhookUrl):
+        check_webhook_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://hooks.example.com/ems?team=7", "http://" + "a" * 63 + ".com/", "http://[::1]:8080/",
+     "http://bücher.example/", "http://10.0.0.1/", "https://example.com./x"],
+)  # fmt: skip
+def test_webhook_urls_that_dns_can_carry_are_taken(url: str) -> None:
+    assert check_webhook_url(url) == url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -9,6 +10,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -102,3 +104,16 @@ class EmsServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.wait()
+
+
+@contextlib.contextmanager
+def running(
+    data_dir: Path, *args: str, database: tuple[str, str] | None = None
+) -> Iterator[EmsServer]:
+    """A started server (``ems serve`` with ``args``), stopped when the block ends."""
+    server = EmsServer(data_dir, database=database)
+    server.start(*args)
+    try:
+        yield server
+    finally:
+        server.stop()

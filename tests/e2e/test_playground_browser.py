@@ -149,6 +149,11 @@ def test_topics_and_crypto_round_trip(page: Page, server: EmsServer) -> None:
     expect(status).to_have_text("201 Created")
     page.locator("#subscribe").get_by_role("button", name="Subscribe").click()
     expect(status).to_have_text("201 Created")
+    # the playground subscribes a queue by its send_id, and the answer shows only a reference
+    ids = (page.locator("#queue-ids").text_content() or "").split()
+    send_id = ids[ids.index("send_id") + 1]
+    expect(page.locator("#curl")).to_contain_text(f"queue_id={send_id}")
+    expect(page.locator("#response")).to_contain_text('"endpoint": "queue:')
     page.locator("#publish").get_by_role("button", name="Publish").click()
     expect(status).to_have_text("201 Created")
     expect(page.locator("#response")).to_contain_text('"queues": 1')

@@ -67,7 +67,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     subscribe = topic_commands.add_parser("subscribe", parents=[common], help="add a subscriber")
     subscribe.add_argument("topic")
     target = subscribe.add_mutually_exclusive_group(required=True)
-    target.add_argument("--queue", help="a queue id to fan out to")
+    target.add_argument(
+        "--queue", metavar="SEND_ID", help="the send_id (or queue_id) of a queue to fan out to"
+    )
     target.add_argument("--webhook", metavar="URL", help="a webhook URL to push to")
     publish = topic_commands.add_parser("publish", parents=[common], help="publish a message")
     publish.add_argument("topic")

@@ -14,8 +14,12 @@ from ems.client.errors import DecryptionFailed, InvalidKey
 
 
 def random_key() -> str:
-    """A new Fernet key: 32 random bytes, URL-safe base64."""
-    return Fernet.generate_key().decode()
+    """A new Fernet key: 32 random bytes, URL-safe base64, never starting with "-" (a command
+    line would read such a key as an option)."""
+    key = Fernet.generate_key().decode()
+    while key.startswith("-"):
+        key = Fernet.generate_key().decode()
+    return key
 
 
 def _fernet(key: str | bytes) -> Fernet:

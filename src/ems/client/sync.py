@@ -203,6 +203,8 @@ class Client(BaseClient):
         self._run(calls.delete_topic(topic_id))
 
     def subscribe_queue(self, topic_id: str, queue_id: str, **options: Any) -> Subscription:
+        """Subscribe a queue: pass its ``send_id`` (a topic only sends; the ``queue_id`` works
+        too). The subscription shows the queue by its ``queue_ref``, never by an id."""
         return self._run(calls.subscribe(topic_id, {"queue_id": queue_id}, options))
 
     def subscribe_url(self, topic_id: str, url: str, **options: Any) -> Subscription:

@@ -8,6 +8,7 @@ them) and looks queues up by that hash, so no comparison ever runs on the secret
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 ID_BYTES = 18
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _SEAL_CONTEXT = b"ems/seal/v1"
+_REFERENCE_CONTEXT = b"ems/queue-ref/v1"
 
 
 def new_id(prefix: str = "", random_bytes: int = ID_BYTES) -> str:
@@ -35,6 +37,17 @@ def looks_like_id(value: str) -> bool:
 
 def id_hash(capability: str) -> bytes:
     return hashlib.sha256(capability.encode()).digest()
+
+
+def reference(full_id_hash: bytes) -> str:
+    """A queue's non-secret name, shown where its id must not be (a topic's subscriptions).
+
+    Derived one-way from the hash of the queue's full id, so it is the same whichever id the
+    queue was subscribed with, grants nothing, and leads to no id. The colon keeps it from ever
+    looking like an id. Its owner sees it as ``queue_ref`` when describing the queue.
+    """
+    digest = hashlib.sha256(_REFERENCE_CONTEXT + full_id_hash).digest()
+    return "queue:" + base64.urlsafe_b64encode(digest[:9]).decode()
 
 
 def _seal_key(owner_id: str) -> bytes:

@@ -30,8 +30,12 @@ class DecryptionFailed(InvalidRequest):
 
 
 def new_key() -> str:
-    """32 random bytes, URL-safe base64: a Fernet key."""
-    return Fernet.generate_key().decode()
+    """32 random bytes, URL-safe base64: a Fernet key, never starting with "-" (a command line
+    such as ``ems crypto encrypt --key KEY`` would read it as an option)."""
+    key = Fernet.generate_key().decode()
+    while key.startswith("-"):
+        key = Fernet.generate_key().decode()
+    return key
 
 
 def _fernet(key: bytes | None) -> Fernet:

@@ -2,10 +2,40 @@
 
 Each class carries a stable ``slug`` (the last part of its RFC 9457 problem ``type``), a
 ``title``, and a ``default_detail``; the HTTP layer maps classes to status codes. ``detail``
-always says how to fix the request, never how the server failed inside.
+always says how to fix the request, never how the server failed inside, and quotes what the
+client sent only through :func:`quoted` (never an id or a receipt handle).
 """
 
 from __future__ import annotations
+
+import re
+from typing import Final
+
+# a run that could be a capability id or a receipt handle: 16 or more URL-safe characters with a
+# digit or a capital letter in it (every name EMS defines is lowercase words)
+_SECRET_LIKE: Final = re.compile(r"[A-Za-z0-9_-]{16,}")
+
+
+def redacted(value: object, limit: int = 40) -> str:
+    """Client input as a problem detail may show it: anything that could be an id or a receipt
+    handle elided, and cut to about ``limit`` characters.
+
+    Details are read by people, pasted into tickets and shown by tools; they must not carry
+    capabilities, even ones the client sent itself.
+    """
+    text = value if isinstance(value, str) else repr(value)
+    text = _SECRET_LIKE.sub(_mask, text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def quoted(value: object, limit: int = 40) -> str:
+    """:func:`redacted`, in quotes."""
+    return repr(redacted(value, limit))
+
+
+def _mask(match: re.Match[str]) -> str:
+    run = match.group()
+    return "<redacted>" if any(c.isdigit() or c.isupper() for c in run) else run
 
 
 class EmsError(Exception):
@@ -170,6 +200,13 @@ class ForbiddenWebhookUrl(InvalidRequest):
 
     slug = "forbidden-webhook-url"
     title = "Webhook URL not allowed"
+    # what clients are told: never which address the host resolved to, or EMS would answer
+    # DNS queries about the network it runs in
+    default_detail = (
+        "The webhook URL's host is not a public address, or resolves to one that is not: EMS "
+        "does not call loopback, private, link-local, CGNAT, multicast or unspecified addresses. "
+        "(An operator can allow them with --webhook-allow-private or --webhook-allow-net.)"
+    )
 
 
 class QueueFull(EmsError):

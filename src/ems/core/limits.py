@@ -11,7 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ems.core.errors import InvalidAttribute, InvalidMessageAttribute, InvalidRequest
+from ems.core.errors import (
+    InvalidAttribute,
+    InvalidMessageAttribute,
+    InvalidRequest,
+    quoted,
+    redacted,
+)
 
 _INTEGER = re.compile(r"-?[0-9]{1,12}")
 _CURSOR = re.compile(r"[0-9]{1,19}")
@@ -30,7 +36,7 @@ class Bound:
         if not isinstance(value, int) or isinstance(value, bool):
             raise error(
                 f"{self.name} must be an integer number of {self.unit} from {self.low} to "
-                f"{self.high}; got {value!r}.",
+                f"{self.high}; got {quoted(value)}.",
                 parameter=self.name,
             )
         if not self.low <= value <= self.high:
@@ -44,7 +50,8 @@ class Bound:
         """Check a query-string value: plain ASCII digits (int() would also take " 5", "1_0")."""
         if _INTEGER.fullmatch(text) is None:
             raise InvalidRequest(
-                f"{self.name} must be an integer from {self.low} to {self.high}; got {text!r}.",
+                f"{self.name} must be an integer from {self.low} to {self.high}; got "
+                f"{quoted(text)}.",
                 parameter=self.name,
             )
         return self.check(int(text))
@@ -92,9 +99,9 @@ def check_queue_attributes(document: object) -> dict[str, Any]:
     unknown = sorted(set(document) - QUEUE_ATTRIBUTE_NAMES)
     if unknown:
         raise InvalidAttribute(
-            f"Unknown queue attribute(s): {', '.join(unknown)}. Known attributes: "
-            f"{', '.join(sorted(QUEUE_ATTRIBUTE_NAMES))}.",
-            parameter=unknown[0],
+            f"Unknown queue attribute(s): {', '.join(quoted(name) for name in unknown[:5])}. "
+            f"Known attributes: {', '.join(sorted(QUEUE_ATTRIBUTE_NAMES))}.",
+            parameter=redacted(unknown[0]),
         )
     checked: dict[str, Any] = {}
     for name, value in document.items():
@@ -132,8 +139,8 @@ def check_message_attributes(attributes: Mapping[str, object]) -> dict[str, str]
     for name, value in attributes.items():
         if not isinstance(name, str) or _ATTRIBUTE_NAME.fullmatch(name) is None:
             raise InvalidMessageAttribute(
-                f"Attribute name {name!r} is invalid: use 1 to 64 letters, digits, '_', '.' or "
-                "'-', starting with a letter or digit."
+                f"Attribute name {quoted(name)} is invalid: use 1 to 64 letters, digits, '_', '.' "
+                "or '-', starting with a letter or digit."
             )
         if not isinstance(value, str):
             raise InvalidMessageAttribute(f"Attribute {name!r} must have a string value.")
@@ -154,7 +161,7 @@ def parse_cursor(text: str, where: str) -> int:
     as the databases store it; a larger one would overflow the query, not just find nothing)."""
     if _CURSOR.fullmatch(text) is None or int(text) > MAX_CURSOR:
         raise InvalidRequest(
-            f"after must be the 'next' value of a previous {where}; got {text[:40]!r}.",
+            f"after must be the 'next' value of a previous {where}; got {quoted(text)}.",
             parameter="after",
         )
     return int(text)
@@ -168,7 +175,7 @@ def check_correlation_id(value: object) -> str:
     ):
         raise InvalidRequest(
             f"correlation_id must be 1 to {MAX_CORRELATION_ID_CHARS} characters without control "
-            f"characters; got {value!r}.",
+            f"characters; got {quoted(value)}.",
             parameter="correlation_id",
         )
     return value

@@ -67,9 +67,8 @@ class NewSubscription:
     subscription_id: str
     protocol: Protocol
     filter_policy: FilterPolicy | None = None
-    # protocol QUEUE: the queue, and its id sealed under the topic id (to show it back)
+    # protocol QUEUE: the queue, by the hash of the id it was subscribed with
     queue_hash: bytes | None = None
-    sealed_queue_id: bytes | None = None
     # protocol HTTP
     url: str | None = None
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
@@ -78,7 +77,6 @@ class NewSubscription:
     challenge: str | None = None
     confirm_url: str | None = None
     dead_letter_hash: bytes | None = None
-    sealed_dead_letter_id: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +93,24 @@ class SubscriptionStats:
 
 @dataclass(frozen=True, slots=True)
 class SubscriptionRecord:
+    """A subscription as the store knows it.
+
+    The subscribed queue and the webhook's dead-letter queue are given by the hash of their full
+    ids, from which only a non-secret reference is shown (:func:`ems.core.capabilities.reference`):
+    the topic id must not lead to the ids of the queues it feeds.
+    """
+
     key: int
     subscription_id: str
     protocol: Protocol
     status: Status
     filter_policy: FilterPolicy | None
     created_at_ms: int
-    sealed_queue_id: bytes | None
+    queue_id_hash: bytes | None
     url: str | None
     policy: DeliveryPolicy
     signing_secret: str | None
-    sealed_dead_letter_id: bytes | None
+    dead_letter_id_hash: bytes | None
     stats: SubscriptionStats
     created: bool = True  # False when subscribing again returned the existing subscription
 

@@ -8,6 +8,7 @@ so a subscribed endpoint can tell topics apart but cannot publish to, subscribe 
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from ems.core.errors import (
     QueueNotFound,
     TopicNotFound,
     WrongCapability,
+    quoted,
+    redacted,
 )
 from ems.core.models import Scope
 from ems.core.queues import new_message_id, queue_hash
@@ -123,9 +126,16 @@ def matches(policy: FilterPolicy | None, attributes: Mapping[str, str] | None) -
 
 
 def check_webhook_url(url: str) -> str:
-    """An absolute http(s) URL with a host; the SSRF guard checks where it leads separately."""
+    """An absolute http(s) URL with a host that DNS can name; the SSRF guard checks where it
+    leads separately."""
     if len(url) > MAX_URL_CHARS:
         raise InvalidWebhookUrl(f"The webhook URL is longer than {MAX_URL_CHARS} characters.")
+    if _UNSAFE_IN_URL.search(url):
+        # urlsplit would quietly drop tabs and newlines, and a NUL cannot be stored (PostgreSQL
+        # text): a URL that is not what it looks like is refused, not repaired
+        raise InvalidWebhookUrl(
+            "The webhook URL must not contain spaces or control characters; percent-encode them."
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -133,20 +143,43 @@ def check_webhook_url(url: str) -> str:
         raise InvalidWebhookUrl(f"The webhook URL is not valid: {error}.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidWebhookUrl(
-            f"The webhook URL must be an absolute http:// or https:// URL with a host; got {url!r}."
+            "The webhook URL must be an absolute http:// or https:// URL with a host; got "
+            f"{quoted(url, 80)}."
         )
     if parts.fragment:
         raise InvalidWebhookUrl("The webhook URL must not have a #fragment.")
     del port
+    _check_host(parts.hostname)
     return url
+
+
+# C0 and C1 controls, DEL, and every Unicode space (a lone surrogate cannot be stored either)
+_UNSAFE_IN_URL: Final = re.compile(r"[\x00-\x20\x7f-\x9f\s\ud800-\udfff]")
+
+
+def _check_host(host: str) -> None:
+    """A host name DNS can carry (RFC 1035: labels of 1 to 63 octets, 253 in all, after IDNA),
+    or an IP literal; anything else would fail later, deep inside the resolver."""
+    if ":" in host:  # an IPv6 literal: urlsplit has already taken the brackets off
+        return
+    try:
+        encoded = host.encode("idna")
+    except UnicodeError:
+        raise InvalidWebhookUrl(
+            "The webhook URL's host is not a valid host name: each dot-separated label must be "
+            "1 to 63 characters (after IDNA encoding)."
+        ) from None
+    if len(encoded.rstrip(b".")) > 253:
+        raise InvalidWebhookUrl("The webhook URL's host name is longer than 253 characters.")
 
 
 def _check_fields(document: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
     unknown = sorted(set(document) - allowed)
     if unknown:
         raise InvalidRequest(
-            f"Unknown {what} option(s): {', '.join(unknown)}. Known: {', '.join(sorted(allowed))}.",
-            parameter=unknown[0],
+            f"Unknown {what} option(s): {', '.join(quoted(name) for name in unknown[:5])}. "
+            f"Known: {', '.join(sorted(allowed))}.",
+            parameter=redacted(unknown[0]),
         )
 
 
@@ -211,13 +244,15 @@ class TopicService:
             protocol=Protocol.QUEUE,
             filter_policy=parse_filter_policy(options.get("filter_policy")),
             queue_hash=target,
-            sealed_queue_id=capabilities.seal(topic_id, queue_id),
         )
         return await self.store.subscribe(h, subscription)
 
     async def subscribe_url(
-        self, topic_id: str, url: str, document: object | None, *, confirm_base: str
+        self, topic_id: str, url: str, document: object | None, *, confirm_base: str | None
     ) -> SubscriptionRecord:
+        """Subscribe a webhook. ``confirm_base`` is where people reach this server, for the
+        ``confirm_url``; None leaves the link out (the endpoint confirms by echoing the
+        challenge)."""
         h = topic_hash(topic_id)
         await self.store.get_topic(h)  # an unknown topic is 404 before any network check
         options = _options(document, HTTP_OPTIONS, "webhook subscription")
@@ -246,6 +281,7 @@ class TopicService:
         # the confirmation link carries the shard prefix like every id, so that a proxy routing
         # by prefix sends /ems/topic/confirm/<token> to the shard that holds the subscription
         challenge = capabilities.new_id(self._id_prefix, CHALLENGE_BYTES)
+        confirming = not self._skip_confirmation
         subscription = NewSubscription(
             subscription_id=_new_subscription_id(),
             protocol=Protocol.HTTP,
@@ -253,15 +289,14 @@ class TopicService:
             url=url,
             policy=policy,
             signing_secret=new_signing_secret(),
-            confirmed=self._skip_confirmation,
-            challenge=None if self._skip_confirmation else challenge,
-            confirm_url=None
-            if self._skip_confirmation
-            else f"{confirm_base}/ems/topic/confirm/{challenge}",
+            confirmed=not confirming,
+            challenge=challenge if confirming else None,
+            confirm_url=(
+                f"{confirm_base}/ems/topic/confirm/{challenge}"
+                if confirming and confirm_base is not None
+                else None
+            ),
             dead_letter_hash=capabilities.id_hash(dead_letter_id) if dead_letter_id else None,
-            sealed_dead_letter_id=capabilities.seal(topic_id, dead_letter_id)
-            if dead_letter_id
-            else None,
         )
         return await self.store.subscribe(h, subscription)
 
@@ -302,19 +337,21 @@ class TopicService:
         return await self.store.publish(h, message)
 
     @staticmethod
-    def endpoint(topic_id: str, record: SubscriptionRecord) -> str | None:
-        """What a subscription delivers to, as its owner may see it."""
+    def endpoint(record: SubscriptionRecord) -> str | None:
+        """What a subscription delivers to, as the topic's holder may see it: the webhook URL,
+        or the queue's reference (never an id of the queue)."""
         if record.url is not None:
             return record.url
-        if record.sealed_queue_id is not None:
-            return capabilities.unseal(topic_id, record.sealed_queue_id)
+        if record.queue_id_hash is not None:
+            return capabilities.reference(record.queue_id_hash)
         return None
 
     @staticmethod
-    def dead_letter_queue_id(topic_id: str, record: SubscriptionRecord) -> str | None:
-        if record.sealed_dead_letter_id is None:
+    def dead_letter_queue(record: SubscriptionRecord) -> str | None:
+        """The reference of a webhook's dead-letter queue, if it has one."""
+        if record.dead_letter_id_hash is None:
             return None
-        return capabilities.unseal(topic_id, record.sealed_dead_letter_id)
+        return capabilities.reference(record.dead_letter_id_hash)
 
 
 def new_topic_message(
@@ -340,5 +377,5 @@ def _new_subscription_id() -> str:
 
 def _boolean(value: object, name: str) -> bool:
     if not isinstance(value, bool):
-        raise InvalidRequest(f"{name} must be true or false; got {value!r}.", parameter=name)
+        raise InvalidRequest(f"{name} must be true or false; got {quoted(value)}.", parameter=name)
     return value

@@ -137,7 +137,10 @@ class Dispatcher:
                 response = await self.client.post(
                     task.url, headers, body, seconds=task.policy.timeout_seconds
                 )
-        except (ForbiddenWebhookUrl, InvalidWebhookUrl) as error:
+        except ForbiddenWebhookUrl:
+            # shown in the subscription's last_error: never the address the host resolved to
+            return AttemptResult(delivered=False, error=ForbiddenWebhookUrl.default_detail)
+        except InvalidWebhookUrl as error:
             return AttemptResult(delivered=False, error=error.detail)
         except TimeoutError:
             return self._retry(task, None, f"no answer within {task.policy.timeout_seconds} s")

@@ -14,7 +14,7 @@ from typing import Final
 
 from ems import __version__
 from ems.config import Settings
-from ems.core.errors import EmsError, RateLimited
+from ems.core.errors import EmsError, ForbiddenWebhookUrl, RateLimited, quoted
 from ems.core.metrics import Metrics
 from ems.core.queues import QueueService
 from ems.core.topics import TopicService
@@ -132,7 +132,10 @@ class EmsApp:
         """At subscribe time: refuse a URL whose host resolves to a forbidden address."""
         # a host that does not resolve now is accepted: deliveries check again, and retry
         with contextlib.suppress(OSError):
-            await resolve(url, self.address_policy)
+            try:
+                await resolve(url, self.address_policy)
+            except ForbiddenWebhookUrl:
+                raise ForbiddenWebhookUrl(parameter="url") from None  # without the address
 
     def begin_shutdown(self) -> None:
         """Release long polls now; in-flight requests then finish quickly."""
@@ -273,7 +276,7 @@ class EmsApp:
         slug = parts[0]
         cls = problems.catalogue().get(slug)
         if cls is None:
-            raise problems.RouteNotFound(f"No problem type is named {slug!r}.")
+            raise problems.RouteNotFound(f"No problem type is named {quoted(slug)}.")
         return await respond_json(
             send,
             200,

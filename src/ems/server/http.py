@@ -11,7 +11,16 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from ems.core.errors import EmsError, InvalidRequest, MessageTooLarge, RequestTooLarge
+from ems.core.errors import (
+    EmsError,
+    InvalidRequest,
+    MessageTooLarge,
+    RequestTooLarge,
+    quoted,
+    redacted,
+)
+from ems.core.json_input import parse_batch, parse_json
+from ems.core.limits import MAX_BATCH_ENTRIES
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -41,9 +50,9 @@ def query(scope: Scope, allowed: frozenset[str]) -> dict[str, str]:
     for name, value in pairs:
         if name not in allowed:
             raise InvalidRequest(
-                f"Unknown query parameter {name!r}; this endpoint takes: "
+                f"Unknown query parameter {quoted(name)}; this endpoint takes: "
                 f"{', '.join(sorted(allowed)) or 'none'}.",
-                parameter=name,
+                parameter=redacted(name),
             )
         if name in params:
             raise InvalidRequest(f"Query parameter {name!r} is given twice.", parameter=name)
@@ -59,28 +68,46 @@ async def read_body(
     A declared Content-Length over the limit is refused before reading anything; a chunked
     upload is refused at the first chunk that crosses the limit, so no client can make the
     server buffer more than ``limit`` bytes.
+
+    A body is only ever the whole body: a client that disconnects at any point, even before
+    the first chunk (the server then hands over no body at all, not an empty one), or that
+    sends fewer bytes than its Content-Length, gets nothing stored from a request it abandoned.
     """
     declared = header(scope, b"content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(too_large, int(declared), limit)
+    expected = int(declared) if declared is not None and declared.isdigit() else None
+    if expected is not None and expected > limit:
+        raise _too_large(too_large, expected, limit)
     message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnected()
     body: bytes = message.get("body", b"")
     if not message.get("more_body", False):
         if len(body) > limit:
             raise _too_large(too_large, len(body), limit)
-        return body
-    chunks = [body]
-    size = len(body)
-    while message.get("more_body", False):
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise InvalidRequest("The client disconnected before sending the whole body.")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(too_large, size, limit, at_least=True)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    else:
+        chunks = [body]
+        size = len(body)
+        while message.get("more_body", False):
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(too_large, size, limit, at_least=True)
+            chunks.append(chunk)
+        body = b"".join(chunks)
+    if expected is not None and len(body) != expected:
+        raise ClientDisconnected(
+            f"The body has {len(body)} bytes, but Content-Length said {expected}."
+        )
+    return body
+
+
+class ClientDisconnected(InvalidRequest):
+    """The request's body did not arrive whole; nothing of it was used."""
+
+    default_detail = "The client disconnected before sending the whole body."
 
 
 def _too_large(cls: type[EmsError], size: int, limit: int, *, at_least: bool = False) -> EmsError:
@@ -95,20 +122,27 @@ async def read_json(scope: Scope, receive: Receive, limit: int, *, optional: boo
         if optional:
             return None
         raise InvalidRequest("The request needs a JSON body.")
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as error:
-        raise InvalidRequest(f"The body is not valid JSON: {error}.") from None
+    document = parse_json(body)
     if document is None:
         # an optional body is left out, not sent as null (which would read as "no options")
         raise InvalidRequest("The body must be a JSON object, not null.")
     return document
 
 
+async def read_batch(scope: Scope, receive: Receive, limit: int, field: str) -> list[Any]:
+    """The entries of a ``{"<field>": [...]}`` batch body (see :func:`parse_batch`)."""
+    return await parse_batch(await read_body(scope, receive, limit), field, MAX_BATCH_ENTRIES)
+
+
 def dumps(document: object) -> bytes:
-    """Compact UTF-8 JSON, ending with a newline (so a shell prompt after curl starts on a line
-    of its own)."""
-    return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    """JSON as EMS answers it: UTF-8, compact, ending with a newline (so a shell prompt after
+    curl starts on a line of its own). Text that cannot be UTF-8 (a lone surrogate in data stored
+    before it was refused, or echoed in a problem) is escaped, never a crash."""
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return (json.dumps(document, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
 
 
 async def respond(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
+from ems.core.errors import quoted
 from ems.server import problems
 from ems.server.http import Receive, Scope, Send, header, query, respond
 from ems.server.openapi import document_bytes
@@ -98,7 +99,7 @@ class PageHandlers:
     async def asset(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         name = parts[-1]
         if name not in self._assets or name.endswith(".html"):
-            raise problems.RouteNotFound(f"No such file: {name[:64]!r}.")
+            raise problems.RouteNotFound(f"No such file: {quoted(name, 64)}.")
         return await self._serve(scope, send, name)
 
     async def _serve(self, scope: Scope, send: Send, name: str) -> int:

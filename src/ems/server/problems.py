@@ -6,11 +6,11 @@ problem. Clients should branch on ``type`` (or ``status``), never on ``detail`` 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final, TypeVar
 
 from ems.core import crypto, errors
+from ems.server.http import dumps
 
 PROBLEM_BASE: Final = "/ems/problems/"
 CONTENT_TYPE: Final = b"application/problem+json"
@@ -115,7 +115,8 @@ def problem(error: errors.EmsError, *, instance: str | None = None) -> dict[str,
 
 
 def render(error: errors.EmsError) -> bytes:
-    return (json.dumps(problem(error), ensure_ascii=False) + "\n").encode()
+    # dumps escapes what cannot be UTF-8: a detail may echo what the client sent
+    return dumps(problem(error))
 
 
 def catalogue() -> dict[str, type[errors.EmsError]]:

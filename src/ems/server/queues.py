@@ -13,14 +13,14 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from ems.core import limits
+from ems.core import capabilities, limits
 from ems.core.encoding import encode_body, rfc3339
 from ems.core.errors import (
     EmsError,
     InvalidMessageAttribute,
     InvalidRequest,
     MessageTooLarge,
-    TooManyEntries,
+    quoted,
 )
 from ems.core.models import NewMessage, QueueStats, ReceiveRequest, StoredMessage
 from ems.core.queues import (
@@ -39,6 +39,7 @@ from ems.server.http import (
     Send,
     dumps,
     query,
+    read_batch,
     read_body,
     read_json,
     respond,
@@ -73,6 +74,8 @@ def queue_document(view: QueueView) -> dict[str, Any]:
     dead_letter = config.dead_letter
     return {
         "queue_id": view.queue_id,
+        # the name a topic's subscription listing shows for this queue
+        "queue_ref": capabilities.reference(capabilities.id_hash(view.queue_id)),
         "visibility_timeout": config.visibility_timeout,
         "retention_seconds": config.retention_seconds,
         "max_message_bytes": config.max_message_bytes,
@@ -139,7 +142,7 @@ def attributes_from_headers(scope: Scope) -> dict[str, str] | None:
                 found[name[len(ATTRIBUTE_HEADER) :].decode("ascii")] = value.decode()
             except UnicodeDecodeError:
                 raise InvalidMessageAttribute(
-                    f"Header {name.decode('latin-1')!r} must carry a UTF-8 value."
+                    f"Header {quoted(name.decode('latin-1'))} must carry a UTF-8 value."
                 ) from None
     return limits.check_message_attributes(found) if found else None
 
@@ -188,7 +191,8 @@ class QueueHandlers:
         methods = self.routes.get(key)
         if methods is None:
             raise problems.RouteNotFound(
-                f"No such resource under /ems/queue/{{queue_id}}: /{'/'.join(parts[1:])}."
+                "No such resource under /ems/queue/{queue_id}: "
+                f"{quoted('/' + '/'.join(parts[1:]), 80)}."
             )
         return problems.pick(methods, method, "this resource"), _QUEUE_ROUTES[key]
 
@@ -267,8 +271,7 @@ class QueueHandlers:
         query(scope, NO_PARAMS)
         queue_id = parts[0]
         target = await self.service.sending_target(queue_id)
-        document = await read_json(scope, receive, limits.MAX_BATCH_REQUEST_BYTES)
-        entries = _entries(document, "messages")
+        entries = await read_batch(scope, receive, limits.MAX_BATCH_REQUEST_BYTES, "messages")
         max_bytes = target.record.config.max_message_bytes
         ids = new_message_ids(len(entries))
         messages = [_batch_message(i, entry, max_bytes, ids[i]) for i, entry in enumerate(entries)]
@@ -331,8 +334,9 @@ class QueueHandlers:
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]
     ) -> int:
         query(scope, NO_PARAMS)
-        document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES * 16)
-        handles = _entries(document, "receipt_handles")
+        handles = await read_batch(
+            scope, receive, limits.MAX_JSON_REQUEST_BYTES * 16, "receipt_handles"
+        )
         for i, handle in enumerate(handles):
             if not isinstance(handle, str):
                 raise InvalidRequest(f"receipt_handles[{i}] must be a string.")
@@ -343,9 +347,9 @@ class QueueHandlers:
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]
     ) -> int:
         query(scope, NO_PARAMS)
-        document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES * 16)
+        batch = await read_batch(scope, receive, limits.MAX_JSON_REQUEST_BYTES * 16, "entries")
         entries: list[tuple[str, int]] = []
-        for i, entry in enumerate(_entries(document, "entries")):
+        for i, entry in enumerate(batch):
             if (
                 not isinstance(entry, dict)
                 or set(entry) != {"receipt_handle", "visibility_timeout"}
@@ -391,21 +395,6 @@ def _param(params: dict[str, str], bound: limits.Bound) -> int | None:
     return None if text is None else bound.parse(text)
 
 
-def _entries(document: object, field: str) -> list[Any]:
-    if not isinstance(document, dict) or set(document) != {field}:
-        raise InvalidRequest(f'The body must be a JSON object {{"{field}": [...]}}.')
-    entries = document[field]
-    if not isinstance(entries, list) or not entries:
-        raise InvalidRequest(f"{field} must be a non-empty array.", parameter=field)
-    if len(entries) > limits.MAX_BATCH_ENTRIES:
-        raise TooManyEntries(
-            f"{field} has {len(entries)} entries; a batch takes at most "
-            f"{limits.MAX_BATCH_ENTRIES}. Split it into several requests.",
-            parameter=field,
-        )
-    return entries
-
-
 def _batch_message(index: int, entry: object, max_bytes: int, message_id: str) -> NewMessage:
     if isinstance(entry, dict) and len(entry) == 1:
         # the common case, {"body": "text"}, without the general path's lookups
@@ -420,7 +409,8 @@ def _batch_message(index: int, entry: object, max_bytes: int, message_id: str) -
     unknown = entry.keys() - BATCH_ENTRY_FIELDS
     if unknown:
         raise InvalidRequest(
-            f"{where} has unknown field(s) {', '.join(sorted(unknown))}; known: "
+            f"{where} has unknown field(s) {', '.join(quoted(u) for u in sorted(unknown)[:5])}; "
+            "known: "
             f"{', '.join(sorted(BATCH_ENTRY_FIELDS))}."
         )
     text = entry.get("body")

@@ -7,7 +7,7 @@ from typing import Any, Final
 
 from ems.core import limits
 from ems.core.encoding import rfc3339
-from ems.core.errors import InvalidRequest, MessageTooLarge
+from ems.core.errors import InvalidRequest, MessageTooLarge, quoted
 from ems.core.topic_models import Protocol, SubscriptionRecord, TopicStats
 from ems.core.topics import TopicService, TopicView, new_topic_message
 from ems.server import problems
@@ -53,11 +53,11 @@ def stats_document(stats: TopicStats) -> dict[str, Any]:
     }
 
 
-def subscription_document(topic_id: str, record: SubscriptionRecord) -> dict[str, Any]:
+def subscription_document(record: SubscriptionRecord) -> dict[str, Any]:
     document: dict[str, Any] = {
         "subscription_id": record.subscription_id,
         "protocol": record.protocol.value,
-        "endpoint": TopicService.endpoint(topic_id, record),
+        "endpoint": TopicService.endpoint(record),
         "status": record.status.value,
         "filter_policy": (
             {k: list(v) for k, v in record.filter_policy.items()} if record.filter_policy else None
@@ -83,7 +83,7 @@ def subscription_document(topic_id: str, record: SubscriptionRecord) -> dict[str
             max_retry_seconds=policy.max_retry_seconds,
             timeout_seconds=policy.timeout_seconds,
             max_concurrency=policy.max_concurrency,
-            dead_letter_queue_id=TopicService.dead_letter_queue_id(topic_id, record),
+            dead_letter_queue=TopicService.dead_letter_queue(record),
             deliveries={
                 "delivered": stats.delivered,
                 "failed": stats.failed,
@@ -137,7 +137,8 @@ class TopicHandlers:
         methods = self.routes.get(key)
         if methods is None:
             raise problems.RouteNotFound(
-                f"No such resource under /ems/topic/{{topic_id}}: /{'/'.join(parts[1:])}."
+                "No such resource under /ems/topic/{topic_id}: "
+                f"{quoted('/' + '/'.join(parts[1:]), 80)}."
             )
         label = "/ems/topic/{id}" + "".join("/" + p for p in key)
         return problems.pick(methods, method, "this resource"), label
@@ -179,18 +180,21 @@ class TopicHandlers:
                 topic_id, params["url"], document, confirm_base=self._base_url(scope)
             )
         return await respond_json(
-            send, 201 if record.created else 200, subscription_document(topic_id, record)
+            send, 201 if record.created else 200, subscription_document(record)
         )
 
-    def _base_url(self, scope: Scope) -> str:
-        """Where clients reach this server, for confirmation links: configured, else as asked."""
+    def _base_url(self, scope: Scope) -> str | None:
+        """Where people reach this server, for confirmation links: ``--public-url``, else the
+        address the request arrived on. Never the ``Host`` header: any client sets that, and
+        the link goes to a webhook's operator, who would open it."""
         if self.public_url:
             return self.public_url.rstrip("/")
-        host = header(scope, b"host")
-        if host is None:
-            server_host, server_port = scope.get("server") or ("127.0.0.1", 80)
-            return f"{scope['scheme']}://{server_host}:{server_port}"
-        return f"{scope['scheme']}://{host.decode('latin-1')}"
+        server = scope.get("server")
+        if not server or server[0].startswith("/"):  # a Unix socket: no address to name
+            return None
+        host, port = server
+        host = f"[{host}]" if ":" in host else host
+        return f"{scope['scheme']}://{host}" + (f":{port}" if port is not None else "")
 
     async def list_subscriptions(
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]
@@ -200,7 +204,7 @@ class TopicHandlers:
         return await respond_json(
             send,
             200,
-            {"subscriptions": [subscription_document(parts[0], r) for r in records]},
+            {"subscriptions": [subscription_document(r) for r in records]},
         )
 
     async def subscription(
@@ -208,7 +212,7 @@ class TopicHandlers:
     ) -> int:
         query(scope, NO_PARAMS)
         record = await self.service.subscription(parts[0], parts[2])
-        return await respond_json(send, 200, subscription_document(parts[0], record))
+        return await respond_json(send, 200, subscription_document(record))
 
     async def unsubscribe(
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from ems.core import limits
+from ems.core.errors import InvalidRequest
+from ems.core.json_input import parse_json
 from ems.core.models import QueueStats, SqsQueue
 from ems.core.queues import QueueView
 from ems.sqs.errors import error
@@ -82,8 +84,8 @@ async def _redrive(value: str, resolve: ResolveArn) -> dict[str, Any] | None:
     if value == "":
         return None
     try:
-        policy = json.loads(value)
-    except ValueError:
+        policy = parse_json(value)
+    except InvalidRequest:  # not JSON, nested too deep, or a lone surrogate
         raise _invalid("RedrivePolicy", " Reason: not valid JSON.") from None
     if not isinstance(policy, dict) or set(policy) != {"deadLetterTargetArn", "maxReceiveCount"}:
         raise _invalid(

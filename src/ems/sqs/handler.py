@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -102,7 +101,7 @@ class SqsApi:
             result = await self._run(caller, call, parts, receive)
             # rendered here, so that a failure to render is still an SQS error
             if protocol is Protocol.JSON:
-                payload, content_type = _json(result), JSON_TYPE
+                payload, content_type = dumps(result), JSON_TYPE
             else:
                 payload, content_type = render.xml_document(action, result, request_id), XML_TYPE
         except SqsError as failure:
@@ -172,18 +171,9 @@ class SqsApi:
         if protocol is Protocol.JSON:
             kind = "Sender" if failure.sender else "Receiver"
             headers.append((b"x-amzn-query-error", f"{failure.code};{kind}".encode()))
-            payload = _json(
+            payload = dumps(
                 {"__type": f"com.amazonaws.sqs#{failure.shape}", "message": failure.message}
             )
             return await respond(send, failure.status, payload, JSON_TYPE + headers)
         document = render.xml_error(failure, request_id)
         return await respond(send, failure.status, document, XML_TYPE + headers)
-
-
-def _json(document: object) -> bytes:
-    """A JSON answer: UTF-8 as EMS writes JSON, or all-ASCII if some text cannot be UTF-8 (a
-    lone surrogate that got past validation must not turn an answer into a 500)."""
-    try:
-        return dumps(document)
-    except UnicodeEncodeError:
-        return (json.dumps(document, ensure_ascii=True, separators=(",", ":")) + "\n").encode()

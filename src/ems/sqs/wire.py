@@ -8,12 +8,13 @@ AWS JSON 1.0: ``X-Amz-Target: AmazonSQS.<Action>`` and a JSON object. Query: a f
 from __future__ import annotations
 
 import enum
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
+from ems.core.errors import InvalidRequest
+from ems.core.json_input import parse_json
 from ems.sqs.errors import error, invalid
 
 JSON_TYPE: Final = b"application/x-amz-json-1.0"
@@ -77,9 +78,10 @@ def _parse_json(target: bytes | None, body: bytes) -> Call:
     if not name.startswith(TARGET_PREFIX) or not _ACTION.fullmatch(name[len(TARGET_PREFIX) :]):
         raise error("UnknownOperationException", "X-Amz-Target must be AmazonSQS.<Action>.")
     try:
-        params = json.loads(body) if body.strip() else {}
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise error("SerializationException", "The request body is not valid JSON.") from None
+        # each action checks its strings and names the one at fault, per entry in batches
+        params = parse_json(body, surrogates=True) if body.strip() else {}
+    except InvalidRequest as failure:  # not UTF-8, not JSON, or nested too deep
+        raise error("SerializationException", failure.detail) from None
     if not isinstance(params, dict):
         raise error("SerializationException", "The request body must be a JSON object.")
     if not _shallow(params, MAX_JSON_DEPTH):

@@ -187,8 +187,8 @@ def parse_filter(text: str | None) -> FilterPolicy | None:
 
 
 def subscription_from_row(row: tuple[Any, ...], *, created: bool = True) -> SubscriptionRecord:
-    (key, subscription_id, protocol, status, filter_policy, created_at, sealed_queue_id, url,
-     policy, signing_secret, sealed_dead_letter, delivered, failed, pending, attempts,
+    (key, subscription_id, protocol, status, filter_policy, created_at, queue_id_hash, url,
+     policy, signing_secret, dead_letter_id_hash, delivered, failed, pending, attempts,
      last_attempt_at, last_status, last_error, last_success_at) = row  # fmt: skip
     return SubscriptionRecord(
         key=key,
@@ -197,11 +197,13 @@ def subscription_from_row(row: tuple[Any, ...], *, created: bool = True) -> Subs
         status=Status(status),
         filter_policy=parse_filter(filter_policy),
         created_at_ms=created_at,
-        sealed_queue_id=sealed_queue_id,
+        queue_id_hash=bytes(queue_id_hash) if queue_id_hash is not None else None,
         url=url,
         policy=DeliveryPolicy(**json.loads(policy)) if policy else DeliveryPolicy(),
         signing_secret=signing_secret,
-        sealed_dead_letter_id=sealed_dead_letter,
+        dead_letter_id_hash=(
+            bytes(dead_letter_id_hash) if dead_letter_id_hash is not None else None
+        ),
         stats=SubscriptionStats(
             delivered=delivered,
             failed=failed,

@@ -28,6 +28,11 @@ CORRELATION_ID: Final[Schema] = {
     "maxLength": limits.MAX_CORRELATION_ID_CHARS,
     "pattern": "^[^\\x00-\\x1f\\x7f]+$",
 }
+QUEUE_REF: Final[Schema] = {
+    "type": "string",
+    "pattern": "^queue:[A-Za-z0-9_-]{12}$",
+    "description": "A queue's non-secret reference: names it, grants nothing.",
+}
 MESSAGE_ATTRIBUTES: Final[Schema] = {
     "type": "object",
     "maxProperties": limits.MAX_MESSAGE_ATTRIBUTES,
@@ -135,14 +140,21 @@ def _batch_results() -> Schema:
     return obj({"results": {"type": "array", "items": entry}})
 
 
-def _webhook_options() -> dict[str, Schema]:
+def _webhook_policy() -> dict[str, Schema]:
     bounds = {name: bounded(bound, name.replace("_", " ")) for name, bound in POLICY_BOUNDS.items()}
     return {
         "envelope": {"type": "boolean", "description": "Push a JSON envelope, not the raw body."},
         **bounds,
+    }
+
+
+def _webhook_options() -> dict[str, Schema]:
+    return {
+        **_webhook_policy(),
         "dead_letter_queue_id": {
             "type": ["string", "null"],
-            "description": "Where pushes that failed for good go.",
+            "description": "Where pushes that failed for good go: the queue's send_id (or its "
+            "queue_id).",
         },
     }
 
@@ -167,14 +179,18 @@ def _subscription() -> Schema:
         "protocol": {"type": "string", "enum": [p.value for p in Protocol]},
         "endpoint": {
             "type": ["string", "null"],
-            "description": "The queue id or the webhook URL.",
+            "description": "The webhook URL, or the queue's queue_ref (never one of its ids).",
         },
         "status": {"type": "string", "enum": [s.value for s in Status]},
         "filter_policy": {"type": ["object", "null"], "additionalProperties": ALLOWED_VALUES},
         "created_at": TIMESTAMP,
         "deliveries": deliveries,
         "signing_secret": {"type": "string", "description": "Webhooks: the whsec_ secret."},
-        **_webhook_options(),
+        **_webhook_policy(),
+        "dead_letter_queue": {
+            "oneOf": [QUEUE_REF, {"type": "null"}],
+            "description": "Webhooks: the queue_ref of the dead-letter queue.",
+        },
     }
     return obj(
         properties,
@@ -233,9 +249,9 @@ def components() -> dict[str, Schema]:
             "additionalProperties": False,
             "description": "Queue attributes; any subset may be given.",
         },
-        "NewQueue": obj({**queue_ids, **settings}),
-        "Queue": obj({"queue_id": STRING, **settings}),
-        "QueueWithStats": obj({"queue_id": STRING, **settings, **stats}),
+        "NewQueue": obj({**queue_ids, "queue_ref": QUEUE_REF, **settings}),
+        "Queue": obj({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings}),
+        "QueueWithStats": obj({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings, **stats}),
         "QueueIds": obj(queue_ids),
         "Sent": obj({"message_id": {"type": "string", "format": "uuid"}}),
         "SendBatch": {

@@ -283,8 +283,11 @@ async function subscribe(form) {
     await exchange({ method: "POST", path, query: { url }, body: null }, "subscribeUrl", { topic, url });
     return;
   }
-  const queue = form.elements.queue.value;
-  if (!needs(queue, "queue")) return;
+  const chosen = form.elements.queue.value;
+  if (!needs(chosen, "queue")) return;
+  // a topic only sends: subscribe the queue's send_id, so the topic's holder never needs more
+  const known = saved.queues.find((q) => q.id === chosen);
+  const queue = known && known.send_id ? known.send_id : chosen;
   await exchange(
     { method: "POST", path, query: { queue_id: queue }, body: null }, "subscribeQueue", { topic, queue });
 }

@@ -142,9 +142,8 @@ class TopicOperations(PostgresBase):
         key = await conn.fetchval(
             Q["insert_subscription"],
             topic.key, sub.subscription_id, sub.protocol.value, status.value, filter_text,
-            queue_key, sub.sealed_queue_id, sub.url, policy_text, sub.signing_secret,
-            sub.challenge, sub.confirm_url, dead_letter_key, sub.sealed_dead_letter_id,
-            txn.now_ms,
+            queue_key, sub.url, policy_text, sub.signing_secret, sub.challenge,
+            sub.confirm_url, dead_letter_key, txn.now_ms,
         )  # fmt: skip
         if key is None:  # another node subscribed the same endpoint a moment ago
             return await _subscription(conn, await conn.fetchval(*existing), created=False)

@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any, Final, Literal, TypeVar
 
@@ -137,6 +138,8 @@ class SqliteBase:
         self._cached_hashes: dict[int, set[bytes]] = {}  # queue key -> its cached id hashes
         self._cache_epoch = 0
         self._retention_cursor = 0
+        # the next message number (see _insert_messages); read from the database at open
+        self._next_seq = 0
         self._topics: dict[bytes, TopicRecord] = {}
         self.deliveries_ready: Callable[[Iterable[int]], None] | None = None
         self._lock: IO[bytes] | None = None
@@ -157,6 +160,7 @@ class SqliteBase:
             return conn
 
         conn = await asyncio.to_thread(connect_and_migrate)
+        (self._next_seq,) = conn.execute(Q["next_message_seq"]).fetchone()
         self._writer = GroupCommitWriter(conn, self.clock)
         self._writer.start(loop)
         self._readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="ems-sqlite-read")
@@ -240,8 +244,25 @@ class SqliteBase:
         return message_rows(queue, messages, now, rows, self._cipher)
 
     def _insert_messages(self, txn: Txn, rows: list[tuple[Any, ...]], wake: Wake) -> None:
+        """Insert message rows, numbered from the high-water mark.
+
+        A message's number (seq) is its identity in receipt handles, so no number may ever be
+        handed out twice. SQLite gives a new row max(seq) + 1, which reuses the number of a
+        deleted newest message; so the first row of each call is placed at the mark, above
+        every number handed out, and SQLite numbers the others after it. The mark is stored
+        with the rows, in the same transaction; a rolled-back write leaves a gap, never a
+        reuse, as the mark in memory only grows. (AUTOINCREMENT keeps such a mark too, but
+        writes it row by row, and numbering every row here costs a tuple per row: this is one
+        extra statement per call.)
+        """
         if rows:
-            txn.conn.executemany(Q["insert_message"], rows)
+            conn = txn.conn
+            first = self._next_seq
+            conn.execute(Q["insert_message_at"], (first, *rows[0]))
+            if len(rows) > 1:
+                conn.executemany(Q["insert_message"], islice(rows, 1, None))
+            self._next_seq = first + len(rows)
+            conn.execute(Q["set_next_message_seq"], (self._next_seq,))
         if wake:
             txn.after_commit(lambda: self._wake(wake))
 

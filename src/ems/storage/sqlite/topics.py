@@ -145,9 +145,8 @@ class TopicOperations(SqliteBase):
         key = conn.execute(
             Q["insert_subscription"],
             (topic.key, sub.subscription_id, sub.protocol.value, status.value, filter_text,
-             queue_key, sub.sealed_queue_id, sub.url, policy_text, sub.signing_secret,
-             sub.challenge, sub.confirm_url, dead_letter_key, sub.sealed_dead_letter_id,
-             txn.now_ms),
+             queue_key, sub.url, policy_text, sub.signing_secret, sub.challenge,
+             sub.confirm_url, dead_letter_key, txn.now_ms),
         ).lastrowid  # fmt: skip
         assert key is not None
         if status is Status.PENDING:

@@ -14,9 +14,10 @@ fsync with the GIL released.
 
 Each operation runs inside its own SAVEPOINT, so a failing operation changes nothing and does not
 disturb the others. Grouped operations (see :meth:`submit_grouped`) run many submissions in one
-call instead. Effects that may only happen once data is durable (waking long polls,
-invalidating caches) are registered with :meth:`Txn.after_commit` and run after the COMMIT,
-before the results are delivered.
+call instead, inside one savepoint; if that call raises, its submissions run again one by one,
+each in its own savepoint, so that only the culprit fails. Effects that may only happen once data
+is durable (waking long polls, invalidating caches) are registered with :meth:`Txn.after_commit`
+and run after the COMMIT, before the results are delivered.
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ class GroupCommitWriter:
             while j < len(batch) and batch[j].group == item.group:
                 j += 1
             run = batch[i:j]
-            results = item.group(txn, [s.payload for s in run])
+            results = self._run_group(txn, item.group, [s.payload for s in run])
             for submitted, result in zip(run, results, strict=True):
                 if isinstance(result, BaseException):
                     outcomes.append((submitted.future, None, result))
@@ -215,6 +216,47 @@ class GroupCommitWriter:
                     outcomes.append((submitted.future, result, None))
             i = j
         return outcomes
+
+    @classmethod
+    def _run_group(cls, txn: Txn, group: GroupOperation, payloads: list[Any]) -> list[Any]:
+        """Run a group; if it raises, run its payloads one by one, so that only the one that
+        fails alone fails (one bad send must not cost its neighbours their writes)."""
+        try:
+            return cls._in_savepoint(txn, group, payloads)
+        except _Failed as failed:
+            if len(payloads) == 1:
+                return [failed.answer()]
+            log.warning(
+                "a group of %d writes failed (%s); running them one by one",
+                len(payloads),
+                type(failed.cause).__name__,
+            )
+        results = []
+        for payload in payloads:
+            try:
+                results.extend(cls._in_savepoint(txn, group, [payload]))
+            except _Failed as failed:
+                results.append(failed.answer())
+        return results
+
+    @staticmethod
+    def _in_savepoint(txn: Txn, group: GroupOperation, payloads: list[Any]) -> list[Any]:
+        """The group's results, or raise _Failed with what to answer after undoing all of it."""
+        conn = txn.conn
+        mark = len(txn.effects)
+        conn.execute("SAVEPOINT grouped")
+        try:
+            results = group(txn, payloads)
+        except Exception as error:
+            if not conn.in_transaction:
+                raise  # SQLite rolled the whole transaction back: the batch fails as one
+            conn.execute("ROLLBACK TO grouped")
+            conn.execute("RELEASE grouped")
+            del txn.effects[mark:]
+            txn.memo.clear()
+            raise _Failed(error) from None
+        conn.execute("RELEASE grouped")
+        return results
 
     @staticmethod
     def _run_operation(txn: Txn, item: _Submitted[Any]) -> _Outcome:
@@ -245,6 +287,21 @@ class GroupCommitWriter:
         if item.savepoint:
             conn.execute("RELEASE op")
         return item.future, result, None
+
+
+class _Failed(Exception):
+    """Grouped writes raised ``cause`` and were undone."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__()
+        self.cause = cause
+
+    def answer(self) -> Exception:
+        """What the failed request is told (a bug is logged, with its traceback, here)."""
+        log.error("a write failed; rolled back to its savepoint", exc_info=self.cause)
+        if isinstance(self.cause, sqlite3.OperationalError):
+            return StorageUnavailable()
+        return self.cause
 
 
 def _failed(batch: list[_Submitted[Any]]) -> list[_Outcome]:

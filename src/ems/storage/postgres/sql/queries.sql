@@ -66,8 +66,7 @@ RETURNING key
 DELETE FROM subscriptions WHERE queue_key = $1
 
 -- name: detach_subscription_dead_letters
-UPDATE subscriptions SET dead_letter_key = NULL, sealed_dead_letter_id = NULL
-WHERE dead_letter_key = $1
+UPDATE subscriptions SET dead_letter_key = NULL WHERE dead_letter_key = $1
 
 -- name: reserve_storage
 -- take room for messages in a queue, unless that would exceed its limits (no row: full)
@@ -327,13 +326,17 @@ INSERT INTO deliveries (subscription_key, message_key, kind, webhook_id, next_at
 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[])
 
 -- name: subscription_columns
+-- the subscribed queue and the dead-letter queue by their full-id hashes, from which the
+-- listing's non-secret references are derived
 SELECT s.key, s.subscription_id, s.protocol, s.status, s.filter_policy, s.created_at,
-       s.sealed_queue_id, s.url, s.policy, s.signing_secret, s.sealed_dead_letter_id,
+       q.id_hash, s.url, s.policy, s.signing_secret, dl.id_hash,
        s.delivered, s.failed,
        (SELECT count(*) FROM deliveries d WHERE d.subscription_key = s.key
         AND d.kind = 'notification'),
        s.attempts, s.last_attempt_at, s.last_status, s.last_error, s.last_success_at
 FROM subscriptions s
+LEFT JOIN queues q ON q.key = s.queue_key
+LEFT JOIN queues dl ON dl.key = s.dead_letter_key
 
 -- name: existing_queue_subscription
 SELECT key FROM subscriptions WHERE topic_key = $1 AND queue_key = $2
@@ -343,9 +346,9 @@ SELECT key FROM subscriptions WHERE topic_key = $1 AND protocol = 'http' AND url
 
 -- name: insert_subscription
 INSERT INTO subscriptions (topic_key, subscription_id, protocol, status, filter_policy,
-                           queue_key, sealed_queue_id, url, policy, signing_secret, challenge,
-                           confirm_url, dead_letter_key, sealed_dead_letter_id, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                           queue_key, url, policy, signing_secret, challenge, confirm_url,
+                           dead_letter_key, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 ON CONFLICT DO NOTHING
 RETURNING key
 

@@ -40,6 +40,7 @@ CREATE INDEX queues_dead_letter ON queues (dead_letter_key) WHERE dead_letter_ke
 CREATE INDEX queues_owner ON queues (owner) WHERE owner IS NOT NULL;
 CREATE INDEX queues_stored ON queues (stored_messages DESC);
 
+-- seq is a message's identity in receipt handles: a sequence never hands a number out twice
 CREATE TABLE messages (
     seq bigserial PRIMARY KEY,
     partition bigint NOT NULL,
@@ -78,6 +79,7 @@ CREATE TABLE subscriptions (
     status text NOT NULL,
     filter_policy text,
     queue_key bigint,
+    -- always null since version 3 (kept for nodes of version 2 during a rolling upgrade)
     sealed_queue_id bytea,
     url text,
     policy text,
@@ -85,6 +87,7 @@ CREATE TABLE subscriptions (
     challenge text UNIQUE,
     confirm_url text,
     dead_letter_key bigint,
+    -- always null since version 3, as sealed_queue_id
     sealed_dead_letter_id bytea,
     created_at bigint NOT NULL,
     delivered bigint NOT NULL DEFAULT 0,

@@ -78,9 +78,25 @@ WHERE dead_letter_key = ?
 RETURNING key
 
 -- name: insert_message
+-- numbered by SQLite: max(seq) + 1 (see insert_message_at)
 INSERT INTO messages (partition, visible_at, sent_at, message_id, correlation_id, attributes,
                       body, cipher)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: insert_message_at
+-- numbered by EMS: the first message of each insert goes at the high-water mark
+INSERT INTO messages (seq, partition, visible_at, sent_at, message_id, correlation_id,
+                      attributes, body, cipher)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+
+-- name: next_message_seq
+-- the high-water mark of message numbers: every number below it may have been handed out
+SELECT max(coalesce((SELECT max(seq) FROM messages), 0) + 1,
+           coalesce((SELECT value FROM meta WHERE name = 'next_message_seq'), 1))
+
+-- name: set_next_message_seq
+INSERT INTO meta (name, value) VALUES ('next_message_seq', ?)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value
 
 -- name: receivable
 SELECT seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
@@ -245,13 +261,17 @@ VALUES (?, ?, ?, ?, ?)
 -- subscriptions
 
 -- name: subscription_columns
+-- the subscribed queue and the dead-letter queue by their full-id hashes, from which the
+-- listing's non-secret references are derived
 SELECT s.key, s.subscription_id, s.protocol, s.status, s.filter_policy, s.created_at,
-       s.sealed_queue_id, s.url, s.policy, s.signing_secret, s.sealed_dead_letter_id,
+       q.id_hash, s.url, s.policy, s.signing_secret, dl.id_hash,
        s.delivered, s.failed,
        (SELECT count(*) FROM deliveries d WHERE d.subscription_key = s.key
         AND d.kind = 'notification'),
        s.attempts, s.last_attempt_at, s.last_status, s.last_error, s.last_success_at
 FROM subscriptions s
+LEFT JOIN queues q ON q.key = s.queue_key
+LEFT JOIN queues dl ON dl.key = s.dead_letter_key
 
 -- name: existing_queue_subscription
 SELECT key FROM subscriptions WHERE topic_key = ? AND queue_key = ?
@@ -261,9 +281,9 @@ SELECT key FROM subscriptions WHERE topic_key = ? AND protocol = 'http' AND url 
 
 -- name: insert_subscription
 INSERT INTO subscriptions (topic_key, subscription_id, protocol, status, filter_policy,
-                           queue_key, sealed_queue_id, url, policy, signing_secret, challenge,
-                           confirm_url, dead_letter_key, sealed_dead_letter_id, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                           queue_key, url, policy, signing_secret, challenge, confirm_url,
+                           dead_letter_key, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: subscription_key_in_topic
 SELECT key FROM subscriptions WHERE topic_key = ? AND subscription_id = ?
@@ -295,8 +315,7 @@ DELETE FROM deliveries WHERE subscription_key = ? AND kind = 'confirmation'
 DELETE FROM subscriptions WHERE queue_key = ?
 
 -- name: detach_subscription_dead_letters
-UPDATE subscriptions SET dead_letter_key = NULL, sealed_dead_letter_id = NULL
-WHERE dead_letter_key = ?
+UPDATE subscriptions SET dead_letter_key = NULL WHERE dead_letter_key = ?
 
 -- deliveries
 

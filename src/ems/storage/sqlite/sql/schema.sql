@@ -44,6 +44,8 @@ CREATE UNIQUE INDEX queues_receive_hash ON queues (receive_hash) WHERE receive_h
 CREATE INDEX queues_owner ON queues (owner) WHERE owner IS NOT NULL;
 
 -- Times are integer milliseconds since the Unix epoch.
+-- seq is a message's identity in receipt handles: EMS numbers messages from meta
+-- 'next_message_seq', a high-water mark that only grows, so a number is never handed out twice
 CREATE TABLE messages (
     seq INTEGER PRIMARY KEY,
     partition INTEGER NOT NULL,
@@ -86,7 +88,6 @@ CREATE TABLE subscriptions (
     filter_policy TEXT,
     -- protocol 'queue'
     queue_key INTEGER REFERENCES queues (key),
-    sealed_queue_id BLOB,
     -- protocol 'http'
     url TEXT,
     policy TEXT,
@@ -94,7 +95,6 @@ CREATE TABLE subscriptions (
     challenge TEXT,
     confirm_url TEXT,
     dead_letter_key INTEGER REFERENCES queues (key),
-    sealed_dead_letter_id BLOB,
     created_at INTEGER NOT NULL,
     -- delivery statistics
     delivered INTEGER NOT NULL DEFAULT 0,
