@@ -415,7 +415,8 @@ class QueueService:
             try:
                 report = await self.store.sweep()
             except StorageUnavailable:
-                log.warning("housekeeping sweep: storage unavailable; retrying")
+                if self.store.health.healthy:  # else the outage is logged once, by the store
+                    log.warning("housekeeping sweep: storage unavailable; retrying")
                 report = None
             except Exception:
                 log.exception("housekeeping sweep failed; retrying")
