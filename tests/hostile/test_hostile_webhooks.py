@@ -40,10 +40,11 @@ class _HostileHandler(socketserver.BaseRequestHandler):
         deadline = time.monotonic() + HOSTILE_SECONDS
         try:
             if mode == "/endless-headers":
-                self.request.sendall(b"HTTP/1.1 200 OK\r\n")
-                filler = b"X-Filler: " + b"f" * 8000 + b"\r\n"
+                # one header whose value never ends (httptools used to copy it whole on every
+                # read: quadratic time on the event loop, and all of it in memory)
+                self.request.sendall(b"HTTP/1.1 200 OK\r\nX-Filler: ")
                 while time.monotonic() < deadline:
-                    self.request.sendall(filler * 8)
+                    self.request.sendall(b"f" * 65536)
             elif mode == "/endless-body":
                 self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
                 while time.monotonic() < deadline:
@@ -119,7 +120,7 @@ def test_a_hostile_endpoint_leaves_a_healthy_one_unaffected(server: EmsServer) -
             f"{max(latencies) * 1000:.1f} ms beside 3 hostile endpoints; peak RSS "
             f"+{(peak_after - max(rss_before, peak_before)) / 1024:.0f} MiB"
         )
-        assert statistics.median(latencies) < 0.5, "the healthy lane is not held up"
+        assert statistics.median(latencies) < 0.15, "the healthy lane is not held up"
         assert max(latencies) < 3, "not even by a hostile endpoint's whole timeout"
         assert (peak_after - max(rss_before, peak_before)) < 64 * 1024, "bounded reads"
         assert set(hostile.hits) == {"/endless-headers", "/endless-body", "/trickle"}

@@ -216,12 +216,12 @@ def test_requests_cut_off_at_the_graceful_timeout_log_no_traceback(tmp_path: Pat
         )
         server.signal(signal.SIGTERM)
         # an upload that keeps moving is not "stalled", so the graceful timeout cuts it off
-        for _ in range(12):
+        for _ in range(40):
             try:
                 upload.sendall(b"x")
             except OSError:
                 break
-            time.sleep(0.25)
+            time.sleep(0.1)
         assert server.wait(15) in (0, -signal.SIGTERM)
     log = server.output()
     assert "Cancel 1 running task(s)" in log

@@ -1,8 +1,9 @@
 """A minimal keep-alive HTTP/1.1 client on asyncio streams, for generating load.
 
 One connection, one request at a time; Content-Length or chunked framing (EMS streams large
-answers). httpx's async pool serializes badly under many concurrent requests (tens of workers get fewer
-requests through than four), so load generated with it measures the client, not the server.
+answers). httpx's async pool serializes badly under many concurrent requests (tens of workers
+get fewer requests through than four), so load generated with it measures the client, not the
+server.
 """
 
 from __future__ import annotations
