@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import http.server
 import json
-import os
 import resource
 import select
 import socket
@@ -43,69 +42,38 @@ from typing import Any
 
 import httpx
 
+import sbs_targets as targets
+
 MIB = 1 << 20
 SCENARIOS = ("headers", "idle", "peek", "webhook")  # and peek300
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+class Server(targets.Process):
+    """``ems serve`` of ``python``, with ``flags`` this version knows (an older one lacks some)."""
 
-
-class Server:
     def __init__(
         self, python: str, workdir: Path, flags: dict[str, str | None], open_files: int | None
     ) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        port = targets.free_port()
         known = subprocess.run(
             [python, "-m", "ems", "serve", "--help"], capture_output=True, text=True, check=True
         ).stdout
-        command = [python, "-m", "ems", "serve", "--port", str(self.port)]
-        command += ["--data-dir", str(workdir / f"data-{self.port}")]
+        command = [python, "-m", "ems", "serve", "--port", str(port)]
+        command += ["--data-dir", str(workdir / f"data-{port}")]
         for flag, value in flags.items():
-            # a flag this version does not know is left out (an older one has no such limit)
             if flag in known:
                 command += [flag] if value is None else [flag, value]
-
-        def limit_files() -> None:
-            if open_files is not None:
-                _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-                resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, hard))
-
-        self.log = (workdir / f"ems-{self.port}.log").open("wb")
-        self.process = subprocess.Popen(
-            command,
-            stdout=self.log,
-            stderr=self.log,
-            preexec_fn=limit_files,  # noqa: PLW1509 - only sets a limit before exec
-            env={**os.environ, "EMS_DRAIN_SECONDS": "0"},
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError("ems serve did not start")
-            time.sleep(0.05)
+        if open_files is not None:  # a soft limit only: the server may raise it
+            _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            command = ["prlimit", f"--nofile={open_files}:{hard}", *command]
+        super().__init__(f"ems-{port}", command, port, workdir, EMS_DRAIN_SECONDS="0")
+        targets.wait_http(self.url + "/healthz")
 
     def memory_kib(self) -> tuple[int, int]:
         """(VmRSS, VmHWM) of the server process."""
-        status = Path(f"/proc/{self.process.pid}/status").read_text().splitlines()
+        status = Path(f"/proc/{self.pid}/status").read_text().splitlines()
         fields = {line.split(":")[0]: int(line.split()[1]) for line in status if line[:2] == "Vm"}
         return fields["VmRSS"], fields["VmHWM"]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
 
 
 @contextlib.contextmanager
