@@ -101,6 +101,8 @@ class WebhookClient:
             if connection is not None:
                 try:
                     return await self._exchange(destination, connection, request)
+                except OversizedAnswer:
+                    raise  # it answered, too much: asking again would get the same
                 except (OSError, ConnectionError, httptools.HttpParserError):
                     pass  # the server closed an idle connection: open a new one
             connection = await self._connect(destination)

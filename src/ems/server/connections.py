@@ -78,8 +78,8 @@ class ConnectionStats:
             )
         )
         lines += [
-            "# HELP ems_connections_refused_total Connections answered 503 because a "
-            "connection cap was reached.",
+            "# HELP ems_connections_refused_total Connections opened past a connection cap "
+            "(a request on one is answered 503).",
             "# TYPE ems_connections_refused_total counter",
             *(f'ems_connections_refused_total{{cap="{r}"}} {n}' for r, n in self.refused.items()),
             "# HELP ems_connections_closed_total Connections closed by a limit: header or body "
@@ -309,8 +309,11 @@ class GuardedProtocol(HttpToolsProtocol):
             self.transport.abort()  # what is buffered for a reader that stopped is dropped
             return
         cycle = self.cycle
-        if error is not None and cycle is not None and not cycle.response_complete:
-            if cycle.response_started:
+        if error is not None and cycle is not None:
+            if cycle.response_complete:
+                if self._phase == _BODY:
+                    error = None  # answered already (early, e.g. 413); the body never came
+            elif cycle.response_started:
                 error = None  # the application is answering; nothing more can be said
             else:
                 # the application is waiting (for the body): it sees a disconnect, and anything
