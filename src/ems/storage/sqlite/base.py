@@ -13,7 +13,6 @@ import os
 import sqlite3
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,12 +32,13 @@ from ems.storage.cipher import BodyCipher
 from ems.storage.health import DISK_FULL, StorageHealth
 from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full
 from ems.storage.sqlite.migrations import migrate
+from ems.storage.sqlite.opening import check_pages, lock_data_dir, unusable
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.reserve import SpaceReserve
 from ems.storage.sqlite.writer import GroupCommitWriter, Txn
 
 if sys.platform != "win32":
-    import fcntl
+    pass
 
 T = TypeVar("T")
 log = logging.getLogger("ems.storage.sqlite")
@@ -156,7 +156,7 @@ class SqliteBase:
         loop = asyncio.get_running_loop()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock = _lock_data_dir(self.path)
+            self._lock = lock_data_dir(self.path)
         except OSError as error:
             raise StoreUnusable(
                 f"cannot use the data directory {self.path.parent}: {error.strerror}"
@@ -314,65 +314,6 @@ class SqliteBase:
         return await self._write(operation)
 
     # queues
-
-
-class DataDirInUse(StoreUnusable):
-    """Another EMS process serves this SQLite file; two would corrupt each other's caches."""
-
-
-def _lock_data_dir(path: Path) -> IO[bytes]:
-    lock = open(path.with_name(path.name + ".lock"), "wb")  # noqa: SIM115 - held until close()
-    if sys.platform == "win32":  # pragma: no cover - no advisory locks there: no check
-        return lock
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        raise DataDirInUse(
-            f"another EMS process is already serving {path}; stop it, or give this one its own "
-            "--data-dir"
-        ) from None
-    return lock
-
-
-def unusable(path: Path, error: sqlite3.Error) -> StoreUnusable:
-    """Why the database at ``path`` cannot be served, for the operator, from SQLite's error."""
-    code = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
-    if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
-        return StoreUnusable(
-            f"{path} is not an SQLite database, or it is damaged ({error}); restore it from "
-            "a backup, or move it away to start empty"
-        )
-    if code == sqlite3.SQLITE_READONLY:
-        return StoreUnusable(
-            f"{path} is read-only ({error}); EMS writes its database: make the file and "
-            f"{path.parent} writable by this user"
-        )
-    if code == sqlite3.SQLITE_CANTOPEN:
-        return StoreUnusable(f"cannot open {path} ({error}); check that {path.parent} is writable")
-    if code == sqlite3.SQLITE_FULL:
-        return StoreUnusable(f"the disk holding {path} is full; free some space")
-    return StoreUnusable(f"cannot open the SQLite database {path}: {error}")
-
-
-def check_pages(conn: sqlite3.Connection, path: Path) -> None:
-    """``PRAGMA quick_check``: refuse to serve a damaged file rather than fail request by
-    request. It reads every page (about a second per GB); ``--no-quick-check`` skips it."""
-    started = time.monotonic()
-    problems = [row[0] for row in conn.execute("PRAGMA quick_check(10)")]
-    if problems != ["ok"]:
-        raise StoreUnusable(
-            f"{path} is damaged: PRAGMA quick_check reports {problems[0]!r}"
-            f"{f' and {len(problems) - 1} more problem(s)' if len(problems) > 1 else ''}; "
-            "restore it from a backup, or start with --no-quick-check to serve it anyway"
-        )
-    elapsed = time.monotonic() - started
-    log.log(
-        logging.INFO if elapsed > 1 else logging.DEBUG,
-        "quick_check of %s passed in %.1f s",
-        path,
-        elapsed,
-    )
 
 
 def _close_writer_connection(conn: sqlite3.Connection) -> None:
