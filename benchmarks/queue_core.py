@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from ems import DISTRIBUTION
 from longpoll_latency import measure as measure_long_poll
 
 HERE = Path(__file__).resolve().parent
@@ -165,7 +166,7 @@ def machine() -> dict[str, Any]:
         "sqlite": sqlite3.sqlite_version,
         "uvicorn": version("uvicorn"),
         "uvloop": version("uvloop"),
-        "ems": version("ems"),
+        "ems": version(DISTRIBUTION),
         "wrk": wrk_version_line.strip(),
     }
 

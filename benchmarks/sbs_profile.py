@@ -1,10 +1,10 @@
 """A profile of a server process while load runs: py-spy samples, summarized by function.
 
-py-spy (``pip install 'ems[bench]'``) samples the process's Python stacks from outside, without
-slowing it much, and only the thread holding the GIL (``--gil``): one event loop does all of
-EMS's Python work, so that is where its time goes. The summary lists where the samples ended
-(self time) and which EMS and server functions they passed through (inclusive time), as
-percentages of all samples, and how much of the time the GIL was held at all.
+py-spy (``pip install 'easy-message-service[bench]'``) samples the process's Python stacks from
+outside, without slowing it much, and only the thread holding the GIL (``--gil``): one event
+loop does all of EMS's Python work, so that is where its time goes. The summary lists where the
+samples ended (self time) and which EMS and server functions they passed through (inclusive
+time), as percentages of all samples, and how much of the time the GIL was held at all.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ def profiled(
     """Run ``load()`` while py-spy samples ``pid`` for ``seconds``; its result and a summary."""
     tool = py_spy()
     if tool is None:
-        return load(), {"error": "py-spy is not installed: pip install 'ems[bench]'"}
+        missing = "py-spy is not installed: pip install 'easy-message-service[bench]'"
+        return load(), {"error": missing}
     command = [
         tool, "record", "--gil", "--pid", str(pid), "--duration", str(int(seconds)),
         "--rate", str(RATE),

@@ -363,6 +363,8 @@ def section(r: dict[str, Any]) -> str:
         "",
         "### How to reproduce",
         "",
+        "<!-- docs-test: skip (a benchmark of 10-15 minutes that needs RabbitMQ; run it on an "
+        "otherwise idle machine, never in the tests) -->",
         "```sh",
         "pip install -e '.[test,bench]'     # bench: matplotlib and py-spy",
         "python benchmarks/side_by_side.py --duration 10",

@@ -10,8 +10,9 @@ Writes every figure, with the machine, the versions and the exact command behind
 
 Needs wrk and nginx (installed with apt-get when missing), PostgreSQL on 127.0.0.1:5432 (trust
 auth; a database ems_bench_<pid> is made and dropped), RabbitMQ on this machine (guest/guest; the
-management plugin is enabled when its port is not up) and ``pip install 'ems[bench]'``
-(matplotlib, py-spy; installed when missing). Takes about 10-15 minutes with --duration 10.
+management plugin is enabled when its port is not up) and
+``pip install 'easy-message-service[bench]'`` (matplotlib, py-spy; installed when missing).
+Takes about 10-15 minutes with --duration 10.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import Any
 import sbs_report
 import sbs_targets as targets
 import sbs_wrk
+from ems import DISTRIBUTION
 from ems.bench.api import create_queues
 from ems.bench.http import RawConnection
 from ems.bench.options import Target
@@ -350,7 +352,7 @@ def machine_and_versions(run: Run) -> tuple[dict[str, Any], dict[str, Any]]:
     nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True, check=False).stderr
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False).stdout
     versions: dict[str, Any] = {
-        "ems": version("ems"),
+        "ems": version(DISTRIBUTION),
         "python": platform.python_version(),
         "uvicorn": version("uvicorn"),
         "uvloop": version("uvloop"),

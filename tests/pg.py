@@ -15,6 +15,7 @@ import glob
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -41,7 +42,8 @@ def _with_database(url: str, database: str) -> str:
 def _binaries() -> Path:
     found = shutil.which("initdb")
     if found:
-        return Path(found).parent
+        # the real directory: a link to initdb alone would leave psql and pg_basebackup out
+        return Path(found).resolve().parent
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
     if candidates:
         return Path(candidates[0]).parent
@@ -53,9 +55,14 @@ def _binaries() -> Path:
 
 
 class Cluster:
-    """A throwaway PostgreSQL cluster: ``initdb``, ``pg_ctl start``, and gone at ``destroy``."""
+    """A throwaway PostgreSQL cluster: ``initdb``, ``pg_ctl start``, and gone at ``destroy``.
 
-    def __init__(self) -> None:
+    :meth:`standby` makes a streaming replica of a running cluster (``pg_basebackup -R``), for
+    failover tests; :meth:`crash`, :meth:`freeze` and :meth:`thaw` act on every process of a
+    cluster at once, as a power cut or a hung machine would.
+    """
+
+    def __init__(self, *, initdb: bool = True) -> None:
         self.bin = _binaries()
         self.directory = Path(tempfile.mkdtemp(prefix="ems-pg-"))
         self.data = self.directory / "data"
@@ -65,8 +72,9 @@ class Cluster:
         if os.geteuid() == 0:
             self._as = ["runuser", "-u", "postgres", "--"]
             shutil.chown(self.directory, "postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "--no-sync", "-E", "UTF8")  # fmt: skip
+        if initdb:
+            self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                      "--no-sync", "-E", "UTF8")  # fmt: skip
 
     @property
     def url(self) -> str:
@@ -79,6 +87,53 @@ class Cluster:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+
+    def sql(self, statement: str) -> str:
+        """Run one statement with psql over the cluster's socket; its output, unaligned."""
+        done = subprocess.run(
+            [*self._as, str(self.bin / "psql"), "-h", str(self.directory), "-p", str(self.port),
+             "-U", "postgres", "-d", "postgres", "-XAtqc", statement],
+            check=True, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    def standby(self) -> Cluster:
+        """A new cluster streaming from this running one (not started yet)."""
+        replica = Cluster(initdb=False)
+        replica._run("pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                     "-D", str(replica.data), "-R", "-X", "stream", "--no-sync")  # fmt: skip
+        return replica
+
+    def promote(self) -> None:
+        self._run("pg_ctl", "promote", "-w", "-t", "60", "-D", str(self.data))
+
+    def pids(self) -> list[int]:
+        """The postmaster's process id and its children's (backends, WAL sender, ...)."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                # the parent id is the 2nd field after the parenthesised command name
+                if int(stat.read_text().rpartition(")")[2].split()[1]) == postmaster:
+                    children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def crash(self) -> None:
+        """Kill every process of the cluster at once (SIGKILL): a crash, as far as clients see."""
+        self._signal(signal.SIGKILL)
+
+    def freeze(self) -> None:
+        """Stop every process of the cluster (SIGSTOP): connections stay open, nothing answers,
+        as with a hung machine. Always :meth:`thaw` or :meth:`crash` it afterwards."""
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, sig: int) -> None:
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
 
     def start(self) -> Cluster:
         options = (
@@ -97,6 +152,8 @@ class Cluster:
         self.start()
 
     def destroy(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.crash()  # a frozen cluster would not hear pg_ctl stop
         with contextlib.suppress(subprocess.CalledProcessError):
             self.stop("immediate")
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -9,14 +9,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+# the name to `pip install`: "ems" on the package index is somebody else's project
+DISTRIBUTION = "easy-message-service"
 
 _CLIENT_NAMES = frozenset(
     {"AsyncClient", "AsyncWorker", "Client", "ClientError", "APIError", "InvalidSignature",
-     "errors", "Message", "NoReply", "OutgoingMessage", "TransportError", "Worker",
+     "Message", "NoReply", "OutgoingMessage", "TransportError", "Worker",
      "verify_webhook"}
 )  # fmt: skip
 
 if TYPE_CHECKING:
+    from ems import errors as errors
     from ems.client import (
         APIError as APIError,
     )
@@ -51,14 +54,15 @@ if TYPE_CHECKING:
         Worker as Worker,
     )
     from ems.client import (
-        errors as errors,
-    )
-    from ems.client import (
         verify_webhook as verify_webhook,
     )
 
 
 def __getattr__(name: str) -> Any:
+    if name == "errors":
+        import ems.errors  # noqa: PLC0415 (loaded on first use, like the client)
+
+        return ems.errors
     if name in _CLIENT_NAMES:
         import ems.client  # noqa: PLC0415 (loaded on first use: the server never needs it)
 
@@ -67,6 +71,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DISTRIBUTION",
     "APIError",
     "AsyncClient",
     "AsyncWorker",

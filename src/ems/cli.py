@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import fields
 
-from ems import __version__, logs, serving
+from ems import DISTRIBUTION, __version__, logs, serving
 from ems.bench import cli as bench_cli
 from ems.client import cli as client_cli
 from ems.config import Settings, SettingsError
@@ -49,6 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--database-pool-size",
         metavar="N",
         help="PostgreSQL connections per node (EMS_DATABASE_POOL_SIZE; default 10)",
+    )
+    serve.add_argument(
+        "--database-timeout",
+        metavar="SECONDS",
+        help="how long a request waits on PostgreSQL before it is answered 503 "
+        "(EMS_DATABASE_TIMEOUT; default 5)",
+    )
+    serve.add_argument(
+        "--readiness-ignores-storage",
+        action="store_true",
+        default=None,
+        help="/readyz answers 200 even while the database cannot be written: it then says only "
+        "that the process serves (EMS_READINESS_IGNORES_STORAGE=1)",
     )
     serve.add_argument(
         "--sqlite-synchronous",
@@ -268,13 +281,14 @@ def open_store(settings: Settings, cipher: BodyCipher | None) -> Store:
         if error.name != "asyncpg":
             raise
         raise StoreUnusable(
-            "PostgreSQL needs the asyncpg driver: pip install 'ems[postgres]'"
+            f"PostgreSQL needs the asyncpg driver: pip install '{DISTRIBUTION}[postgres]'"
         ) from None
     return PostgresStore(
         settings.database_url,
         schema=settings.database_schema,
         pool_size=settings.database_pool_size,
         poll_interval=settings.database_poll_interval,
+        timeout=settings.database_timeout,
         limits=settings.storage_limits,
         cipher=cipher,
     )

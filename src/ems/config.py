@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, cast
-from urllib.parse import urlsplit
 
 from ems.core.models import StorageLimits
+from ems.storage.database_url import shown, target
 
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
 LogFormat = Literal["text", "json"]
@@ -101,6 +101,12 @@ class Settings:
     # long polls re-check the database this often (seconds), in case a wakeup from another
     # node was lost
     database_poll_interval: float = 2.0
+    # how long a request waits on PostgreSQL (seconds) before it is answered 503: a database that
+    # hangs (frozen, powered off, cut off) must not hang EMS with it (docs/deploy.md)
+    database_timeout: float = 5.0
+    # /readyz says only whether the process serves and is not stopping, as it did before it
+    # followed the store; by default it also answers 503 while the database cannot be written
+    readiness_ignores_storage: bool = False
     # ids begin with this and "_", so a proxy can route them to their shard (docs/deploy.md)
     id_prefix: str = ""
     # what one queue may hold, by default and at most
@@ -122,11 +128,10 @@ class Settings:
 
     @property
     def database_shown(self) -> str | None:
-        """Where the database is, for logs: no user name, no password."""
+        """Where the database is, for logs: hosts as written, no user name, no password."""
         if self.database_url is None:
             return None
-        parts = urlsplit(self.database_url)
-        return f"postgresql://{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+        return shown(self.database_url)
 
     @property
     def storage_limits(self) -> StorageLimits:
@@ -151,10 +156,14 @@ class Settings:
             if value is not None
         }
         settings = replace(self, **converted)
-        if settings.database_url is not None and not settings.database_url.startswith(
-            ("postgresql://", "postgres://")
-        ):
-            raise SettingsError("EMS_DATABASE_URL must be a postgresql:// URL")
+        if settings.database_url is not None:
+            if not settings.database_url.startswith(("postgresql://", "postgres://")):
+                raise SettingsError("EMS_DATABASE_URL must be a postgresql:// URL")
+            try:
+                target(settings.database_url)
+            except ValueError as error:
+                # the reason names the part, never quotes the URL (it may hold a password)
+                raise SettingsError(f"EMS_DATABASE_URL: {error}") from None
         if not _SCHEMA.fullmatch(settings.database_schema):
             raise SettingsError(
                 "EMS_DATABASE_SCHEMA: use lowercase letters, digits and _ (at most 48)"
@@ -163,6 +172,8 @@ class Settings:
             raise SettingsError(
                 "EMS_DATABASE_POOL_SIZE must be at least 2 and EMS_DATABASE_POLL_INTERVAL positive"
             )
+        if not 0 < settings.database_timeout <= 3600:
+            raise SettingsError("EMS_DATABASE_TIMEOUT: give seconds, more than 0 and at most 3600")
         if settings.id_prefix and not _ID_PREFIX.fullmatch(settings.id_prefix):
             raise SettingsError("EMS_ID_PREFIX: use 1 to 16 letters and digits, such as s1")
         try:

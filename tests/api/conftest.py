@@ -69,6 +69,7 @@ async def create_queue(client: httpx.AsyncClient, **attributes: Any) -> str:
 def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.content.endswith(b"}\n"), "JSON answers end with a newline"
     problem: dict[str, Any] = response.json()
     assert problem["type"] == f"/ems/problems/{slug}"
     assert problem["status"] == status

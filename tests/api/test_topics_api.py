@@ -177,7 +177,12 @@ async def test_publish_limits(client: httpx.AsyncClient) -> None:
     # a subscribed queue that cannot take a message is skipped, and its subscription says why
     published = await client.post(f"/ems/topic/{big_topic}/message", content=b"x" * 2000)
     assert published.status_code == 201
-    assert published.json()["queues"] == 0
+    assert published.json() | {"message_id": "m"} == {
+        "message_id": "m",
+        "queues": 0,
+        "webhooks": 0,
+        "skipped": 1,
+    }
     details = await client.get(
         f"/ems/topic/{big_topic}/subscription/{subscription.json()['subscription_id']}"
     )
@@ -186,6 +191,32 @@ async def test_publish_limits(client: httpx.AsyncClient) -> None:
     assert_problem(
         await client.post("/ems/topic", json={"max_message_bytes": 10}), 400, "invalid-attribute"
     )
+
+
+async def test_a_subscribe_naming_a_missing_queue_says_which_parameter(
+    client: httpx.AsyncClient,
+) -> None:
+    topic_id = await create_topic(client)
+    queue_id = await create_queue(client)
+    assert (await client.delete(f"/ems/queue/{queue_id}")).status_code == 204
+    subscriptions = f"/ems/topic/{topic_id}/subscription"
+    problem = assert_problem(
+        await client.post(f"{subscriptions}?queue_id={queue_id}"), 404, "queue-not-found"
+    )
+    assert problem["parameter"] == "queue_id"
+    assert problem["detail"].startswith("queue_id names no queue")
+    problem = assert_problem(
+        await client.post(
+            f"{subscriptions}?url=https://hooks.example.com/ems",
+            json={"dead_letter_queue_id": queue_id},
+        ),
+        400,
+        "dead-letter-queue-not-found",
+    )
+    assert problem["parameter"] == "dead_letter_queue_id"
+    assert "dead_letter_queue_id names no queue" in problem["detail"]
+    assert queue_id not in problem["detail"], "an id is never echoed back"
+    assert (await client.get(subscriptions)).json() == {"subscriptions": []}
 
 
 async def test_a_bad_confirmation_link_is_404(client: httpx.AsyncClient) -> None:

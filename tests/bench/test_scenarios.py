@@ -132,8 +132,10 @@ def test_fanout(server: EmsServer, capsys: pytest.CaptureFixture[str]) -> None:
     assert result["operations"] == 40
     assert result["webhook_subscribers"] == 3
     assert result["pushes"] == 120
+    assert result["pushes_not_arrived"] == 0
     assert result["push_latency_ms"]["count"] == 120
     assert result["queue_messages_written"] == 80
+    assert result["options"]["drain"] == 10.0
 
 
 def test_fanout_says_when_loopback_webhooks_are_refused(

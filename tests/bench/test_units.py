@@ -124,3 +124,16 @@ def test_progress_prints_lines_when_not_a_terminal() -> None:
     assert lines
     assert lines[-1].startswith("send:")
     assert "100 msgs" in lines[-1]
+
+
+def test_progress_shows_what_a_run_waits_for_instead_of_a_rate() -> None:
+    stream = io.StringIO()
+    phase: list[str | None] = [None]
+    with Progress("fanout", "publishes", lambda: 5, stream, interval=0.01, phase=lambda: phase[0]):
+        time.sleep(0.05)
+        phase[0] = "publishing done; waiting for pushes: 3 of 10 arrived (9 s left)"
+        time.sleep(0.05)
+    lines = stream.getvalue().splitlines()
+    assert "publishes/s" in lines[0]
+    assert lines[-1].endswith("waiting for pushes: 3 of 10 arrived (9 s left)")
+    assert "/s" not in lines[-1], "no rate while nothing is being counted"

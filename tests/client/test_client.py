@@ -161,3 +161,14 @@ def test_verify_webhook() -> None:
     verify_webhook(secret, headers, body)
     with pytest.raises(InvalidSignature):
         verify_webhook(secret, headers, body + b" ")
+
+
+def test_the_documented_error_module_is_the_clients(client: Client) -> None:
+    import ems
+    import ems.errors
+
+    assert ems.errors.ClientError is errors.ClientError
+    with pytest.raises(ems.errors.QueueNotFound) as raised:
+        client.get_queue("x" * 24)
+    assert isinstance(raised.value, ems.errors.NotFound)
+    assert raised.value.status == 404

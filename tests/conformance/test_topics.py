@@ -151,9 +151,11 @@ async def test_a_queue_that_cannot_take_a_message_is_skipped_and_recorded(
     for queue in (big, small, full):
         await store.subscribe(topic, queue_subscription(queue))
     await store.subscribe(topic, http_subscription())
-    assert (await store.publish(topic, message(b"fits all"))).queues == 3
+    fits = await store.publish(topic, message(b"fits all"))
+    assert (fits.queues, fits.skipped) == (3, 0)
     result = await store.publish(topic, message(b"x" * 2000))
     assert (result.queues, result.webhooks) == (1, 1), "one subscriber never blocks the others"
+    assert result.skipped == 2, "the publisher is told how many subscribed queues missed it"
     assert (await store.queue_stats(big)).visible == 2
     assert (await store.queue_stats(small)).visible == 1
     assert (await store.queue_stats(full)).visible == 1

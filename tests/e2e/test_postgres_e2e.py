@@ -301,3 +301,42 @@ def _restart_under_load(server: EmsServer, cluster: pg.Cluster) -> None:
     while "listening for other nodes' news again" not in server.output():
         assert time.monotonic() < deadline, "the LISTEN connection did not come back"
         time.sleep(0.1)
+    # the outage is logged as a line when it starts and one when it ends, no tracebacks
+    assert "Traceback" not in server.output()
+    assert server.output().count("storage unavailable (") == 1
+    assert server.output().count("storage available again") == 1
+
+
+def test_readyz_follows_the_database_unless_told_to_ignore_it(tmp_path: Path) -> None:
+    """While the database cannot be written /readyz answers 503 (a balancer should send the
+    requests elsewhere) and 200 again by itself once it can; --readiness-ignores-storage keeps
+    the older meaning, ready while the process serves."""
+    cluster = pg.Cluster().start()
+    following = EmsServer(tmp_path / "a", database=(cluster.url, "ems"))
+    ignoring = EmsServer(tmp_path / "b", database=(cluster.url, "ems"))
+    try:
+        following.start()
+        ignoring.start("--readiness-ignores-storage")
+        queue_id = httpx.post(f"{following.url}/ems/queue").json()["queue_id"]
+        cluster.stop()
+        for node in (following, ignoring):
+            sent = httpx.post(f"{node.url}/ems/queue/{queue_id}/message", content="x", timeout=15)
+            assert sent.status_code == 503
+            assert sent.json()["type"].endswith("/storage-unavailable")
+        not_ready = httpx.get(f"{following.url}/readyz")
+        assert not_ready.status_code == 503
+        assert not_ready.json() == {"ready": False, "storage": "unreachable"}
+        assert httpx.get(f"{ignoring.url}/readyz").status_code == 200
+        cluster.start()
+        deadline = time.monotonic() + 15
+        while httpx.get(f"{following.url}/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "never ready again"
+            time.sleep(0.1)
+        sent = httpx.post(f"{following.url}/ems/queue/{queue_id}/message", content="x")
+        assert sent.status_code == 201
+        assert following.output().count("storage unavailable (") == 1
+        assert "storage available again" in following.output()
+    finally:
+        following.stop()
+        ignoring.stop()
+        cluster.destroy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from typing import Any
@@ -68,6 +69,13 @@ def add_command(commands: Any) -> None:
     bench.add_argument("--consumers", type=int, default=8, help="e2e: consumers per process")
     bench.add_argument("--queues", type=int, default=10, help="fanout: queue subscribers")
     bench.add_argument("--webhooks", type=int, default=10, help="fanout: webhook subscribers")
+    bench.add_argument(
+        "--drain",
+        type=float,
+        default=10.0,
+        help="fanout: seconds to wait after the last publish for pushes still on their way "
+        "(default %(default)s)",
+    )
     bench.add_argument("--polls", type=int, default=1000, help="longpoll: idle long polls")
     bench.add_argument("--prefill", type=int, help="receive: messages to fill the queue with")
     bench.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -88,6 +96,7 @@ def options_from(args: argparse.Namespace) -> Options:
         consumers=args.consumers,
         queues=args.queues,
         webhooks=args.webhooks,
+        drain=args.drain,
         polls=args.polls,
         prefill=args.prefill,
     )
@@ -113,6 +122,8 @@ def options_from(args: argparse.Namespace) -> Options:
         problems.append("--size: e2e needs at least 32 bytes (the body carries a timestamp)")
     if (options.count is not None and options.count < 1) or options.duration <= 0:
         problems.append("--count and --duration must be positive")
+    if options.drain < 0:
+        problems.append("--drain must not be negative")
     if options.rate is not None and options.rate <= 0:
         problems.append("--rate must be positive")
     if options.processes > 1 and options.scenario in SINGLE_PROCESS:
@@ -136,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     except (SetupError, *TRANSPORT_ERRORS) as error:
         print(f"ems bench: {options.url}: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, or SIGTERM: cleaned up
         return 130
     print(json.dumps(result) if args.json else report.table(result))
     return 1 if result["errors"] else 0

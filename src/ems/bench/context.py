@@ -18,6 +18,8 @@ class Context:
     counter: Counter
     budget: Budget = field(init=False)
     tally: Tally = field(default_factory=Tally)
+    # what the run does when it is not counting operations (the progress line shows it)
+    phase: str | None = None
 
     def __post_init__(self) -> None:
         self.budget = Budget(self.options)

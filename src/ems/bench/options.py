@@ -25,6 +25,7 @@ class Options:
     consumers: int = 8  # e2e: long-polling consumer connections per process
     queues: int = 10  # fanout: queue subscribers
     webhooks: int = 10  # fanout: webhook subscribers (served by the bench itself)
+    drain: float = 10.0  # fanout: seconds to wait after the last publish for pushes under way
     polls: int = 1000  # longpoll: idle long polls held open, one queue each
     prefill: int | None = None  # receive: messages put in the queue first
 

@@ -16,11 +16,14 @@ class Progress:
         unit: str,
         read: Callable[[], int],
         stream: TextIO | None = None,
+        *,
         interval: float | None = None,
+        phase: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.label = label
         self.unit = unit
         self.read = read
+        self.phase = phase
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.interval = interval or (0.5 if self.tty else 5.0)
@@ -45,10 +48,14 @@ class Progress:
         while not self._stop.wait(self.interval):
             now, count = time.monotonic(), self.read()
             rate = (count - last_count) / (now - last_time)
-            line = (
-                f"{self.label}: {now - self._started:6.1f} s  {count:>10,} {self.unit}  "
-                f"{rate:>10,.0f} {self.unit}/s"
-            )
+            line = f"{self.label}: {now - self._started:6.1f} s  "
+            # a phase that is not about operations (waiting for pushes, say) shows what it
+            # waits for, rather than a rate that falls to 0/s and reads like a stall
+            phase = self.phase()
+            if phase is not None:
+                line += phase
+            else:
+                line += f"{count:>10,} {self.unit}  {rate:>10,.0f} {self.unit}/s"
             if self.tty:
                 self.stream.write("\r\033[K" + line)
             else:

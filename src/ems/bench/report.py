@@ -51,6 +51,7 @@ def table(result: dict[str, Any]) -> str:
     for key in (
         "sent_per_s",
         "pushes",
+        "pushes_not_arrived",
         "pushes_per_s",
         "queue_messages_written",
         "prefill",

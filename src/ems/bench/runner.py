@@ -8,7 +8,10 @@ The load generator must not be what it measures: each worker times its own CPU
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import signal
+import sys
 import time
 from multiprocessing.sharedctypes import Synchronized
 from typing import Any
@@ -23,6 +26,10 @@ from ems.bench.progress import Progress
 from ems.bench.scenario import Plan, Scenario
 from ems.bench.stats import Tally, percentiles
 
+CLEANING_UP = (
+    "ems bench: interrupted; deleting what the run made (its subscriptions, topic and queues, "
+    "so that the server stops pushing); interrupt again to leave them"
+)
 CPU_BOUND = 0.9
 CPU_BOUND_NOTE = (
     "client was CPU-bound ({busy:.0%} of one core): figures are a lower bound; "
@@ -82,15 +89,29 @@ def run(options: Options) -> dict[str, Any]:
     return _in_processes(scenario, options)
 
 
+def _cancel_on_sigterm() -> None:
+    """SIGTERM ends a run like Ctrl-C does: through the cleanup (asyncio handles only SIGINT)."""
+    task = asyncio.current_task()
+    if task is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows; not main thread
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
 async def _in_process(scenario: Scenario, options: Options) -> dict[str, Any]:
+    _cancel_on_sigterm()
     plan = await scenario.setup(options)
     try:
         counter = LocalCounter()
         context = Context(options, counter)
-        with Progress(options.scenario, scenario.unit, lambda: counter.value):
+        with Progress(
+            options.scenario, scenario.unit, lambda: counter.value, phase=lambda: context.phase
+        ):
             tally = await _timed(scenario, context, {**plan, "worker": 0})
         busiest = tally.cpu_seconds / tally.wall_seconds if tally.wall_seconds else 0.0
         return summarize(scenario, options, plan, tally, [busiest])
+    except asyncio.CancelledError:
+        print(CLEANING_UP, file=sys.stderr)
+        raise
     finally:
         await scenario.teardown(options, plan)
 

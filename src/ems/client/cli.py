@@ -258,7 +258,7 @@ def _topic(client: Client, args: argparse.Namespace) -> int:
             attributes=_attributes(args.attribute),
         )
         _emit(args, {"message_id": published.message_id, "queues": published.queues,
-                     "webhooks": published.webhooks})  # fmt: skip
+                     "webhooks": published.webhooks, "skipped": published.skipped})  # fmt: skip
     return 0
 
 

@@ -151,15 +151,22 @@ class Subscription:
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    """A published message: its id and how many queues and webhooks it went to."""
+    """A published message: its id, how many queues and webhooks it went to, and how many
+    subscribed queues could not take it (``skipped``: see each subscription's last_error)."""
 
     message_id: str
     queues: int
     webhooks: int
+    skipped: int = 0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Published:
-        return cls(data["message_id"], data.get("queues", 0), data.get("webhooks", 0))
+        return cls(
+            data["message_id"],
+            data.get("queues", 0),
+            data.get("webhooks", 0),
+            data.get("skipped", 0),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,11 +21,11 @@ _ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _SEAL_CONTEXT = b"ems/seal/v1"
 
 
-def new_id(prefix: str = "") -> str:
-    token = secrets.token_urlsafe(ID_BYTES)
+def new_id(prefix: str = "", random_bytes: int = ID_BYTES) -> str:
+    token = secrets.token_urlsafe(random_bytes)
     while token.startswith("-"):
         # command lines (ems, argparse, most CLIs) would read such an id as an option
-        token = secrets.token_urlsafe(ID_BYTES)
+        token = secrets.token_urlsafe(random_bytes)
     return f"{prefix}_{token}" if prefix else token
 
 

@@ -66,6 +66,10 @@ class QueueNotFound(EmsError):
     title = "Queue not found"
     default_detail = "No queue has this id; it was deleted or never existed."
 
+    def __init__(self, detail: str | None = None, *, parameter: str | None = None) -> None:
+        super().__init__(detail)
+        self.parameter = parameter  # when the id came from a parameter rather than the path
+
 
 class MessageTooLarge(EmsError):
     """A message is larger than its queue's max_message_bytes."""

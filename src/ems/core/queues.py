@@ -415,8 +415,9 @@ class QueueService:
             try:
                 report = await self.store.sweep()
             except StorageUnavailable:
-                if self.store.health.healthy:  # else the outage is logged once, by the store
-                    log.warning("housekeeping sweep: storage unavailable; retrying")
+                # an outage the store reported is logged once, by the store: not every second
+                level = logging.DEBUG if self.store.health.outage else logging.WARNING
+                log.log(level, "housekeeping sweep: storage unavailable; retrying")
                 report = None
             except Exception:
                 log.exception("housekeeping sweep failed; retrying")

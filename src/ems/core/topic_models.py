@@ -125,8 +125,11 @@ class TopicMessage:
 
 @dataclass(frozen=True, slots=True)
 class PublishResult:
-    queues: int
-    webhooks: int
+    queues: int  # subscribed queues that stored the message
+    webhooks: int  # pushes recorded in the outbox
+    # subscribed queues that matched but could not take it (too large for the queue, or the
+    # queue full): each is recorded on its subscription, and the others still get the message
+    skipped: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from ems.core import capabilities, limits
 from ems.core.errors import (
     ConfirmationNotFound,
+    DeadLetterQueueNotFound,
     InvalidAttribute,
     InvalidRequest,
     InvalidWebhookUrl,
@@ -42,6 +43,7 @@ from ems.core.topic_models import (
 from ems.storage.base import Store
 
 MAX_URL_CHARS: Final = 2048
+CHALLENGE_BYTES: Final = 24
 DEFAULT_TOPIC_MAX_BYTES: Final = TopicConfig().max_message_bytes
 MAX_FILTER_KEYS: Final = 10
 MAX_FILTER_VALUES: Final = 100
@@ -235,10 +237,15 @@ class TopicService:
         dead_letter_id = options.get("dead_letter_queue_id")
         if dead_letter_id is not None:
             if not isinstance(dead_letter_id, str):
-                raise QueueNotFound("dead_letter_queue_id names no queue.")
+                raise InvalidRequest(
+                    "dead_letter_queue_id must be a string: the queue_id or send_id of a queue.",
+                    parameter="dead_letter_queue_id",
+                )
             await self._sendable(dead_letter_id, "dead_letter_queue_id")
         await self._check_url(check_webhook_url(url))
-        challenge = secrets.token_urlsafe(24)
+        # the confirmation link carries the shard prefix like every id, so that a proxy routing
+        # by prefix sends /ems/topic/confirm/<token> to the shard that holds the subscription
+        challenge = capabilities.new_id(self._id_prefix, CHALLENGE_BYTES)
         subscription = NewSubscription(
             subscription_id=_new_subscription_id(),
             protocol=Protocol.HTTP,
@@ -260,8 +267,15 @@ class TopicService:
 
     async def _sendable(self, queue_id: str, what: str) -> bytes:
         """A queue this topic may send into: its queue_id or send_id, not its receive_id."""
-        h = queue_hash(queue_id)
-        record = await self.store.get_queue(h)
+        try:
+            h = queue_hash(queue_id)
+            record = await self.store.get_queue(h)
+        except QueueNotFound:
+            # say which parameter: a subscribe names up to two queues besides the topic in its path
+            detail = f"{what} names no queue; it was deleted or never existed."
+            if what == "dead_letter_queue_id":
+                raise DeadLetterQueueNotFound(detail, parameter=what) from None
+            raise QueueNotFound(detail, parameter=what) from None
         if record.scope is Scope.RECEIVE:
             raise WrongCapability(
                 f"{what} is a receive_id, which may only receive; a topic sends into the "

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 
 from ems.core import envelopes
 from ems.core.clock import Clock
-from ems.core.errors import ForbiddenWebhookUrl, InvalidWebhookUrl
+from ems.core.errors import ForbiddenWebhookUrl, InvalidWebhookUrl, StorageUnavailable
 from ems.core.metrics import Metrics
 from ems.core.topic_models import AttemptResult, DeliveryKind, DeliveryTask
 from ems.delivery import signing
@@ -101,6 +101,10 @@ class Dispatcher:
         while True:
             try:
                 self.kick(await self.store.due_subscriptions(1000))
+            except StorageUnavailable:
+                # an outage the store reported is logged once, by the store: not every second
+                level = logging.DEBUG if self.store.health.outage else logging.WARNING
+                log.log(level, "scanning for due webhook deliveries: storage unavailable")
             except Exception:
                 log.exception("scanning for due webhook deliveries failed; retrying")
             await asyncio.sleep(self.scan_interval)
@@ -227,6 +231,8 @@ class _Lane:
                     return  # nothing due and nothing running: the lane ends
                 if not tasks or len(self.attempts) >= self.concurrency:
                     await self._event.wait()
+        except StorageUnavailable:
+            log.info("webhook lane %d: storage unavailable; the scan will restart it", self.key)
         except Exception:
             log.exception("webhook lane %d failed; the scan will restart it", self.key)
         finally:
@@ -254,6 +260,12 @@ class _Lane:
                     (time.monotonic() - started) * 1000,
                     result.error,
                 )
+        except StorageUnavailable:
+            # nothing recorded: the lease runs out and the delivery is attempted again
+            log.info(
+                "recording a push to subscription %s: storage unavailable; it will be retried",
+                task.subscription_id,
+            )
         except Exception:
             # nothing recorded: the lease runs out and the delivery is attempted again
             log.exception("recording a push to subscription %s failed", task.subscription_id)

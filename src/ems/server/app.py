@@ -273,9 +273,9 @@ class EmsApp:
         return await respond_json(send, 200, {"status": "ok", "version": __version__})
 
     async def _ready(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
-        outage = self.store.health.outage
         if self.draining:
             return await respond_json(send, 503, {"ready": False, "stopping": True})
+        outage = None if self.settings.readiness_ignores_storage else self.store.health.outage
         if not self.ready or outage is None:
             return await respond_json(send, 200 if self.ready else 503, {"ready": self.ready})
         return await respond_json(send, 503, {"ready": False, "storage": outage.kind})

@@ -107,7 +107,9 @@ async def read_json(scope: Scope, receive: Receive, limit: int, *, optional: boo
 
 
 def dumps(document: object) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    """Compact UTF-8 JSON, ending with a newline (so a shell prompt after curl starts on a line
+    of its own)."""
+    return (json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
 async def respond(

@@ -156,7 +156,7 @@ def problem(error: errors.EmsError, *, instance: str | None = None) -> dict[str,
 
 
 def render(error: errors.EmsError) -> bytes:
-    return json.dumps(problem(error), ensure_ascii=False).encode()
+    return (json.dumps(problem(error), ensure_ascii=False) + "\n").encode()
 
 
 def catalogue() -> dict[str, type[errors.EmsError]]:

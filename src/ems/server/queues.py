@@ -254,7 +254,7 @@ class QueueHandlers:
         await self.service.send(
             target, [NewMessage(message_id, body, correlation_id, attributes, delay)]
         )
-        return await respond(send, 201, b'{"message_id":"' + message_id.encode() + b'"}', JSON)
+        return await respond(send, 201, b'{"message_id":"' + message_id.encode() + b'"}\n', JSON)
 
     async def send_batch(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         query(scope, NO_PARAMS)

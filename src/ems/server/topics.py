@@ -262,5 +262,6 @@ class TopicHandlers:
                 "message_id": message.message_id,
                 "queues": result.queues,
                 "webhooks": result.webhooks,
+                "skipped": result.skipped,
             },
         )

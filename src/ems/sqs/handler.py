@@ -186,4 +186,4 @@ def _json(document: object) -> bytes:
     try:
         return dumps(document)
     except UnicodeEncodeError:
-        return json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode()
+        return (json.dumps(document, ensure_ascii=True, separators=(",", ":")) + "\n").encode()

@@ -101,4 +101,4 @@ def document() -> dict[str, Any]:
 
 @cache
 def document_bytes() -> bytes:
-    return json.dumps(document(), ensure_ascii=False, indent=1).encode()
+    return (json.dumps(document(), ensure_ascii=False, indent=1) + "\n").encode()

@@ -315,13 +315,35 @@ def components() -> dict[str, Schema]:
         },
         "Subscription": _subscription(),
         "Subscriptions": obj({"subscriptions": {"type": "array", "items": ref("Subscription")}}),
-        "Published": obj({"message_id": STRING, "queues": COUNT, "webhooks": COUNT}),
+        "Published": obj(
+            {
+                "message_id": STRING,
+                "queues": {**COUNT, "description": "Subscribed queues that stored the message."},
+                "webhooks": {**COUNT, "description": "Webhook pushes recorded, to be made."},
+                "skipped": {
+                    **COUNT,
+                    "description": "Subscribed queues that could not take the message (larger "
+                    "than the queue accepts, or the queue full): recorded on their "
+                    "subscriptions; the others got it.",
+                },
+            }
+        ),
         "Confirmed": obj(
             {"subscription_id": STRING, "status": {"type": "string", "enum": ["confirmed"]}}
         ),
         "RandomKey": obj({"key": {"type": "string", "description": "A Fernet key."}}),
         "Health": obj({"status": {"type": "string", "enum": ["ok"]}, "version": STRING}),
-        "Ready": obj({"ready": {"type": "boolean"}}),
+        "Ready": obj(
+            {
+                "ready": {"type": "boolean"},
+                "storage": {
+                    "type": "string",
+                    "description": "Why the store cannot be written, when that is why the "
+                    "node is not ready: timeout, unreachable, read-only, disk-full, ...",
+                },
+            },
+            required=["ready"],
+        ),
         "ProblemType": obj(
             {
                 "type": STRING,

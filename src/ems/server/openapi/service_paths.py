@@ -82,7 +82,9 @@ def operations_paths() -> dict[str, dict[str, Operation]]:
                 "Readiness",
                 {
                     200: json_response("Ready", "Ready."),
-                    503: json_response("Ready", "Starting or stopping."),
+                    503: json_response(
+                        "Ready", "Starting, stopping, or the database cannot be written."
+                    ),
                 },
                 description=probe,
             )

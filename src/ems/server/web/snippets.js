@@ -1,4 +1,4 @@
-// The same call as a curl command and as Python with the EMS client (pip install ems).
+// The same call as a curl command and as Python with the EMS client (pip install easy-message-service).
 // Each playground action describes its HTTP request once; these turn it into text to copy.
 "use strict";
 

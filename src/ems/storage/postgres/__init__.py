@@ -1,4 +1,4 @@
-"""The PostgreSQL backend (``pip install 'ems[postgres]'``): see :mod:`.store`.
+"""The PostgreSQL backend (``pip install 'easy-message-service[postgres]'``): see :mod:`.store`.
 
 Importing this package imports the asyncpg driver; ``ems serve`` does so only when given a
 database URL.

@@ -5,6 +5,10 @@ reads that need no transaction run on pool connections. Every node keeps queue r
 cache that its own writes keep exact and other nodes' notifications (or, failing those, a short
 time to live) keep current; the hot paths only take a queue's key and settings from it and let
 SQL find its messages, so a stale entry cannot misplace a message.
+
+Connections are made host by host (:mod:`~ems.storage.postgres.hosts`), every use of one is
+bounded in time, and what the store does when the database stops answering is in
+:mod:`~ems.storage.postgres.availability`.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from ems.core.topic_models import TopicConfig, TopicRecord
 from ems.core.wakeups import Wakeups
 from ems.storage.cipher import BodyCipher
 from ems.storage.health import StorageHealth
+from ems.storage.postgres.availability import HOST_TIMEOUT, Availability, describe, keep_session
 from ems.storage.postgres.batcher import UNAVAILABLE, Batcher, Operation, Txn, log_failure
+from ems.storage.postgres.hosts import Connector
 from ems.storage.postgres.migrations import migrate
 from ems.storage.postgres.queries import QUERIES as Q
 from ems.storage.postgres.signals import Signals
@@ -46,6 +52,10 @@ SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 CACHE_SECONDS: Final = 10.0
 SWEEP_BUDGET: Final = 1000
 RETENTION_QUEUES_PER_SWEEP: Final = 256
+
+
+async def _probe_write(txn: Txn) -> None:
+    await txn.conn.fetchval(Q["probe_write"])
 
 
 def queue_row(row: Any) -> QueueRow:
@@ -109,13 +119,15 @@ class PostgresBase:
         cipher: BodyCipher | None = None,
         pool_size: int = 10,
         poll_interval: float = 2.0,
+        timeout: float = 5.0,
         connect_timeout: float = 30.0,
     ) -> None:
+        """``timeout``: how long a request may wait on the database (see availability.py);
+        ``connect_timeout``: how long :meth:`open` waits for it to come up."""
         if not SCHEMA_NAME.fullmatch(schema):
             raise ValueError(
                 f"schema name {schema!r}: use lowercase letters, digits and _ (at most 48)"
             )
-        self._dsn = dsn
         self.schema = schema
         self.clock: Clock = clock or SystemClock()
         self.wakeups = wakeups or Wakeups()
@@ -125,7 +137,13 @@ class PostgresBase:
         self._pool_size = pool_size
         # waiting receivers re-check this often, in case a notification was lost
         self.poll_interval: float | None = poll_interval
+        self.timeout = timeout
         self._connect_timeout = connect_timeout
+        # ValueError here if the URL cannot be read (the message never quotes it)
+        self._connector = Connector(dsn, host_timeout=min(HOST_TIMEOUT, timeout / 2))
+        self.availability = Availability(
+            self.health, self._connector, timeout, lambda: self._write(_probe_write)
+        )
         self.node = secrets.token_hex(6)
         self._pool: Pool[Any] | None = None
         self._batcher: Batcher | None = None
@@ -150,28 +168,35 @@ class PostgresBase:
             raise
 
     async def _connect(self) -> None:
+        # no minimum size: asyncpg would restore it in the background while the database is
+        # away, logging a traceback each time; requests connect as they need to
         self._pool = await asyncpg.create_pool(
-            self._dsn,
-            min_size=1,
+            None,
+            connect=self._connector.connect,
+            min_size=0,
             max_size=self._pool_size,
-            timeout=10,
-            command_timeout=60,
+            reset=keep_session,
             server_settings=self._server_settings(),
         )
+        async with self._acquire(self._connect_timeout) as conn:
+            await conn.fetchval("SELECT 1")  # one connection ready before the first request
         self._batcher = Batcher(self._acquire, self.clock, self._settle)
         self._signals = Signals(
-            lambda: asyncpg.connect(self._dsn, timeout=10, server_settings=self._server_settings()),
+            lambda: self._connector.connect(server_settings=self._server_settings()),
             f"ems_{self.schema}",
             self.node,
             on_wake=self._remote_wake,
             on_wake_all=self.wakeups.notify_all,
             on_forget=self._remote_forget,
             on_reconnect=self._reset_caches,
+            timeout=self.timeout,
+            health=self.health,
         )
         try:
             await self._signals.start(self._connect_timeout)
         except TimeoutError:
             raise StorageUnavailable("cannot LISTEN for other nodes' notifications") from None
+        self.availability.start()
 
     def _server_settings(self) -> dict[str, str]:
         return {"search_path": self.schema, "application_name": "ems"}
@@ -182,7 +207,7 @@ class PostgresBase:
         deadline = loop.time() + self._connect_timeout
         while True:
             try:
-                conn = await asyncpg.connect(self._dsn, timeout=10)
+                conn = await self._connector.connect()
                 break
             except UNAVAILABLE as error:
                 if loop.time() >= deadline:
@@ -195,6 +220,7 @@ class PostgresBase:
             await conn.close()
 
     async def close(self) -> None:
+        await self.availability.close()
         if self._batcher is not None:
             await self._batcher.stop()
             log.info(
@@ -208,16 +234,24 @@ class PostgresBase:
             await self._signals.stop()
             self._signals = None
         if self._pool is not None:
-            await self._pool.close()
+            try:
+                # closing says goodbye to the server: do not wait on one that hangs
+                async with asyncio.timeout(self.timeout):
+                    await self._pool.close()
+            except TimeoutError:
+                self._pool.terminate()
             self._pool = None
 
     # plumbing
 
     @asynccontextmanager
-    async def _acquire(self) -> AsyncIterator[Conn]:
+    async def _acquire(self, limit: float | None = None) -> AsyncIterator[Conn]:
+        """A pool connection for at most ``limit`` seconds (the store's timeout by default), the
+        wait for it included (see availability.bounded); a failure that says the database is
+        unavailable is reported on its way out."""
         if self._pool is None:
             raise RuntimeError("store is not open")
-        async with self._pool.acquire(timeout=10) as conn:
+        async with self.availability.acquire(self._pool, limit) as conn:
             yield conn
 
     def _write(self, operation: Operation[T], *, savepoint: bool = True) -> asyncio.Future[T]:
@@ -225,14 +259,17 @@ class PostgresBase:
             raise RuntimeError("store is not open")
         return self._batcher.submit(operation, savepoint=savepoint)
 
-    async def _read(self, query: Callable[[Conn], Awaitable[T]]) -> T:
+    async def _read(
+        self, query: Callable[[Conn], Awaitable[T]], *, limit: float | None = None
+    ) -> T:
         try:
-            async with self._acquire() as conn:
+            async with self._acquire(limit) as conn:
                 return await query(conn)
         except EmsError:
             raise
         except UNAVAILABLE as error:
-            log.warning("database unavailable: %s", type(error).__name__)
+            # the store's health logs the outage once; this would log it per request
+            log.debug("a read failed: %s", describe(error))
             raise StorageUnavailable() from None
         except asyncpg.PostgresError as error:
             log_failure("a read failed", error)

@@ -19,6 +19,14 @@ their first write. A database error outside a savepoint aborts the transaction: 
 re-run one operation per transaction, so that only the culprit fails. A lost connection fails
 the batch with 503 (:class:`StorageUnavailable`): a client that retries may cause a duplicate,
 which at-least-once delivery allows.
+
+The database going away. Every transaction is bounded in time by the store's connections (see
+availability.py): a batch on a database that hangs fails after the store's timeout, its connection
+terminated, so PostgreSQL rolls it back. The operations that waited behind it are then answered
+503 at once, without being run: the database was just found unavailable, and running them later,
+when their clients may long have given up and retried, would store their sends twice. For the
+same reason an operation whose request was abandoned (its future cancelled) before its batch
+began is never run.
 """
 
 from __future__ import annotations
@@ -55,6 +63,8 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.InternalClientError,
+    # a primary demoted to a standby (after a failover): the writable server is elsewhere
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
 )
 _RETRY = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
 
@@ -117,6 +127,8 @@ class Batcher:
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
+        # the running batch failed because the database is unavailable
+        self._unavailable = False
         self.batches = 0
         self.operations = 0
 
@@ -151,7 +163,12 @@ class Batcher:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        if self._pending:
+            # abandoned before they began (their requests' tasks were cancelled): never run
+            self._pending = [item for item in self._pending if not item.future.done()]
         if self._running or not self._pending:
+            if not self._running:
+                self._idle.set()
             return
         batch = self._pending[:MAX_BATCH_OPERATIONS]
         del self._pending[:MAX_BATCH_OPERATIONS]
@@ -159,6 +176,7 @@ class Batcher:
         self._task = asyncio.get_running_loop().create_task(self._run(batch))
 
     async def _run(self, batch: list[_Submitted[Any]]) -> None:
+        self._unavailable = False
         try:
             effects, outcomes = await self._commit(batch)
         except BaseException:  # pragma: no cover - _commit answers every failure itself
@@ -167,6 +185,10 @@ class Batcher:
         self._running = False
         self.batches += 1
         self.operations += len(batch)
+        if self._unavailable and self._pending:
+            # what waited behind a batch the database failed is answered now (module doc)
+            outcomes += _failed(self._pending)
+            self._pending = []
         _finish(effects, outcomes)
         if self._pending:
             self._flush()
@@ -183,11 +205,13 @@ class Batcher:
                 log.info("batch rolled back (%s); attempt %d", type(error).__name__, attempt + 1)
                 await asyncio.sleep(0.001 * 2**attempt)
             except UNAVAILABLE as error:
-                log.warning(
+                # the store's health logs the outage once; this would log it per batch
+                log.debug(
                     "database unavailable (%s); %d operations answered with 503",
                     _describe(error),
                     len(batch),
                 )
+                self._unavailable = True
                 return [], _failed(batch)
             except Exception as error:
                 if len(batch) == 1:
@@ -202,7 +226,10 @@ class Batcher:
     ) -> tuple[list[Callable[[], None]], list[_Outcome]]:
         effects: list[Callable[[], None]] = []
         outcomes: list[_Outcome] = []
-        for item in batch:
+        for index, item in enumerate(batch):
+            if self._unavailable:  # the database went away meanwhile: the rest waits no longer
+                outcomes += _failed(batch[index:])
+                break
             more_effects, more_outcomes = await self._commit([item])
             effects += more_effects
             outcomes += more_outcomes

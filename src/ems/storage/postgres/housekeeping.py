@@ -25,6 +25,9 @@ from ems.storage.postgres.queries import QUERIES as Q
 log = logging.getLogger("ems.storage")
 
 VACUUM_CHECK_SECONDS = 30.0
+# a VACUUM of a large table takes as long as it takes: it is not bounded by the store's timeout
+# (a request's), only by this, and by the store dropping its connections in an outage
+VACUUM_LIMIT_SECONDS = 6 * 3600.0
 # vacuum a table when it has this many dead rows, and more than a fifth of its live rows
 VACUUM_MIN_DEAD_ROWS = 10_000
 
@@ -35,13 +38,13 @@ class Housekeeping(PostgresBase):
             async with conn.transaction():
                 if not await conn.fetchval(Q["try_sweep_lock"], self.schema):
                     return SweepReport()  # another node is sweeping
-                report = await self._sweep(conn)
-            if time.monotonic() >= self._vacuum_due:
-                self._vacuum_due = time.monotonic() + VACUUM_CHECK_SECONDS
-                await self._vacuum_if_autovacuum_is_off(conn)
-            return report
+                return await self._sweep(conn)
 
-        return await self._read(work)
+        report = await self._read(work)
+        if time.monotonic() >= self._vacuum_due:
+            self._vacuum_due = time.monotonic() + VACUUM_CHECK_SECONDS
+            await self._read(self._vacuum_if_autovacuum_is_off, limit=VACUUM_LIMIT_SECONDS)
+        return report
 
     async def _vacuum_if_autovacuum_is_off(self, conn: Conn) -> None:
         tables = await conn.fetch(Q["tables_to_vacuum"], self.schema, VACUUM_MIN_DEAD_ROWS)

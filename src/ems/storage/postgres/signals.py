@@ -8,6 +8,12 @@ flight into the next one: a burst of sends is a few notifications, not one per s
 Notifications are a shortcut, not the truth: one lost while a connection was down only delays
 things. Waiting receivers also re-check the database every ``poll_interval`` seconds, cached
 queues expire, and on reconnecting a node forgets its caches and wakes its waiters.
+
+A listening connection hears nothing when its server hangs or a failover leaves it on the old
+primary, and silence looks like a quiet night. So the connection sends a heartbeat when it has
+had nothing to send for ``HEARTBEAT_SECONDS``, and every statement on it is bounded by the
+store's timeout: one that does not answer in time is terminated and the node connects again
+(to whichever host now takes connections: see hosts.py).
 """
 
 from __future__ import annotations
@@ -21,11 +27,15 @@ from typing import Any, Final
 
 import asyncpg
 
+from ems.storage.health import StorageHealth
+
 log = logging.getLogger("ems.storage.postgres")
 
 # PostgreSQL refuses payloads of 8000 bytes and more
 MAX_PAYLOAD: Final = 7900
 RECONNECT_DELAYS: Final = (0.1, 0.2, 0.5, 1.0, 2.0)
+# an idle listening connection proves it is alive this often
+HEARTBEAT_SECONDS: Final = 2.0
 
 
 class News:
@@ -83,6 +93,8 @@ class Signals:
         on_wake_all: Callable[[int], None],
         on_forget: Callable[[int], None],
         on_reconnect: Callable[[], None],
+        timeout: float = 5.0,
+        health: StorageHealth | None = None,
     ) -> None:
         self._connect = connect
         self.channel = channel
@@ -91,6 +103,10 @@ class Signals:
         self._on_wake_all = on_wake_all
         self._on_forget = on_forget
         self._on_reconnect = on_reconnect
+        self.timeout = timeout
+        # an outage the store has reported (and logged) explains a lost connection: then the
+        # listener's own lines are info, not a second warning for the same outage
+        self._health = health
         self._news = News()
         self._ready = asyncio.Event()  # set when there is news to send
         self._task: asyncio.Task[None] | None = None
@@ -130,21 +146,28 @@ class Signals:
 
     async def _run(self) -> None:
         failures = 0
+        lost = False  # a warning was logged: the next connection that works says so, once
         while True:
             try:
                 conn = self._conn = await self._connect()
                 # a lost connection wakes the sender, which then finds it closed
                 conn.add_termination_listener(lambda _: self._ready.set())
-                await conn.add_listener(self.channel, self._received)
+                timer = asyncio.get_running_loop().call_later(self.timeout, conn.terminate)
+                try:
+                    await conn.add_listener(self.channel, self._received)
+                finally:
+                    timer.cancel()
             except Exception as error:
-                if failures == 0:
-                    log.warning("cannot listen for other nodes' news: %s", error)
+                if not lost:
+                    log.log(self._level(), "cannot listen for other nodes' news: %s", error)
+                    lost = True
                 delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
                 failures += 1
                 await asyncio.sleep(delay)
                 continue
-            if failures:
+            if lost:
                 log.info("listening for other nodes' news again")
+                lost = False
             failures = 0
             self.connected.set()
             # whatever was said while we were not listening is lost: start afresh
@@ -152,22 +175,42 @@ class Signals:
             try:
                 await self._send_while_connected(conn)
             except Exception as error:
-                log.warning("lost the notification connection: %s", error)
+                log.log(self._level(), "lost the notification connection: %s", error)
+                lost = True
             self.connected.clear()
             if not conn.is_closed():
                 conn.terminate()
 
+    def _level(self) -> int:
+        return logging.INFO if self._health and self._health.outage else logging.WARNING
+
     async def _send_while_connected(self, conn: asyncpg.Connection) -> None:
         while True:
-            await self._ready.wait()
+            try:
+                # asyncio.timeout, not wait_for: in Python 3.11 wait_for can swallow the
+                # cancellation that stops this task when the event is set at the same moment
+                async with asyncio.timeout(HEARTBEAT_SECONDS):
+                    await self._ready.wait()
+            except TimeoutError:
+                await self._bounded(conn, "SELECT 1")
+                continue
             self._ready.clear()
             if conn.is_closed():
                 return
             news, self._news = self._news, News()
             if news:
                 for payload in news.payloads(self.node):
-                    await conn.execute("SELECT pg_notify($1, $2)", self.channel, payload)
+                    await self._bounded(conn, "SELECT pg_notify($1, $2)", self.channel, payload)
                     self.sent += 1
+
+    async def _bounded(self, conn: asyncpg.Connection, statement: str, *args: object) -> None:
+        """Run ``statement``, terminating the connection if it takes longer than the timeout
+        (which fails the statement at once, without waiting on the server to hear a cancel)."""
+        timer = asyncio.get_running_loop().call_later(self.timeout, conn.terminate)
+        try:
+            await conn.execute(statement, *args)
+        finally:
+            timer.cancel()
 
     def _received(self, conn: object, pid: int, channel: str, payload: str) -> None:
         try:

@@ -233,7 +233,7 @@ class TopicOperations(PostgresBase):
         rows: list[tuple[Any, ...]] = []
         partitions: dict[int, int] = {}
         wake: Wake = {}
-        queues = 0
+        queues = skipped = 0
         webhooks = []
         # queue subscriptions in queue-key order: queue rows are locked in that order
         for key, protocol, confirmed, policy, queue_key in await self._fanout(txn, topic.key):
@@ -253,6 +253,7 @@ class TopicOperations(PostgresBase):
                 await self._queue_subscription_failed(
                     txn, key, f"message of {size} bytes; the queue accepts at most {limit}"
                 )
+                skipped += 1
                 continue
             mark = len(rows)
             stored, receivable = self._message_rows(queue, (copy,), now, rows)
@@ -260,6 +261,7 @@ class TopicOperations(PostgresBase):
             if not isinstance(reserved, int):
                 del rows[mark:]
                 await self._queue_subscription_failed(txn, key, "the queue is full")
+                skipped += 1
                 continue
             partitions[queue.partition] = reserved
             if receivable:
@@ -282,7 +284,7 @@ class TopicOperations(PostgresBase):
                 [new_webhook_id() for _ in webhooks], [now] * count,
             )  # fmt: skip
             txn.after_commit(lambda: self._deliveries_ready(webhooks))
-        return PublishResult(queues=queues, webhooks=len(webhooks))
+        return PublishResult(queues=queues, webhooks=len(webhooks), skipped=skipped)
 
     @staticmethod
     async def _queue_subscription_failed(txn: Txn, subscription_key: int, error: str) -> None:

@@ -237,7 +237,7 @@ class TopicOperations(SqliteBase):
         size = message.size
         rows: list[tuple[Any, ...]] = []
         wake: Wake = {}
-        queues = 0
+        queues = skipped = 0
         webhooks = []
         for key, protocol, confirmed, policy, queue_key in self._fanout(txn, topic.key):
             if not confirmed or not matches(policy, message.attributes):
@@ -256,12 +256,14 @@ class TopicOperations(SqliteBase):
                 self._queue_subscription_failed(
                     txn, key, f"message of {size} bytes; the queue accepts at most {limit}"
                 )
+                skipped += 1
                 continue
             mark = len(rows)
             stored, receivable = self._message_rows(queue, (copy,), now, rows)
             if self._reserve(txn, queue, 1, stored) is not None:
                 del rows[mark:]
                 self._queue_subscription_failed(txn, key, "the queue is full")
+                skipped += 1
                 continue
             if receivable:
                 wake.setdefault(queue.record.key, []).extend(receivable)
@@ -283,7 +285,7 @@ class TopicOperations(SqliteBase):
                  for key in webhooks],
             )  # fmt: skip
             txn.after_commit(lambda: self._deliveries_ready(webhooks))
-        return PublishResult(queues=queues, webhooks=len(webhooks))
+        return PublishResult(queues=queues, webhooks=len(webhooks), skipped=skipped)
 
     @staticmethod
     def _queue_subscription_failed(txn: Txn, subscription_key: int, error: str) -> None:

@@ -448,3 +448,8 @@ UPDATE sqs_queues SET modified_at = $1, tags = coalesce($2, tags) WHERE account 
 
 -- name: sqs_delete
 DELETE FROM sqs_queues WHERE account = $1 AND name = $2
+
+-- name: probe_write
+-- an id is assigned only on a primary, and committing it waits for the WAL flush (and for the
+-- synchronous standby, if there is one): the cheapest statement that proves a write can commit
+SELECT txid_current()
