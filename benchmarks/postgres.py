@@ -204,7 +204,8 @@ def million_cycles(
 
 def ems_node(port: int, workdir: Path, env: dict[str, str]) -> Server:
     command = [sys.executable, "-m", "ems", "serve", "--port", str(port), "--data-dir",
-               str(workdir / f"data-{port}"), "--log-level", "info"]  # fmt: skip
+               str(workdir / f"data-{port}"), "--log-level", "info",
+               "--drain-seconds", "0"]  # fmt: skip
     return Server(command, port, workdir / f"ems-{port}.log", env=env)
 
 

@@ -194,7 +194,7 @@ def main() -> None:
     )  # fmt: skip
     ems = Server(
         [sys.executable, "-m", "ems", "serve", "--port", "18002", "--data-dir",
-         str(workdir / "data"), "--log-level", "info"],
+         str(workdir / "data"), "--log-level", "info", "--drain-seconds", "0"],
         18002, workdir / "ems.log",
     )  # fmt: skip
     run = Run(args.duration, args.connections)

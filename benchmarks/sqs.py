@@ -27,6 +27,9 @@ import boto3
 import httpx
 from botocore.config import Config
 
+# (no drain for a balancer when the benchmark stops it)
+EMS_SERVE = [sys.executable, "-m", "ems", "serve", "--drain-seconds", "0"]
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -110,7 +113,7 @@ def main() -> None:
     ensure_moto()
     with tempfile.TemporaryDirectory() as directory:
         servers = {
-            "ems": [sys.executable, "-m", "ems", "serve", "--data-dir", str(Path(directory))],
+            "ems": [*EMS_SERVE, "--data-dir", str(Path(directory))],
             "moto": [sys.executable, "-m", "moto.server"],
         }
         for name, command in servers.items():

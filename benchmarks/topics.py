@@ -121,7 +121,8 @@ def main() -> None:
     )  # fmt: skip
     ems = Server(
         [sys.executable, "-m", "ems", "serve", "--port", str(EMS_PORT), "--data-dir",
-         str(workdir / "data"), "--webhook-allow-private", "--log-level", "warning"],
+         str(workdir / "data"), "--webhook-allow-private", "--log-level", "warning",
+         "--drain-seconds", "0"],
         EMS_PORT, workdir / "ems.log",
     )  # fmt: skip
     results: dict[str, Any] = {"machine": machine()}

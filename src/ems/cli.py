@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
-import socket
 import sys
 from collections.abc import Sequence
-from types import FrameType
+from dataclasses import fields
 from typing import Final
 
-import uvicorn
-
-from ems import DISTRIBUTION, __version__, logs
+from ems import DISTRIBUTION, __version__, logs, serving
 from ems.bench import cli as bench_cli
 from ems.client import cli as client_cli
 from ems.config import Settings, SettingsError
+from ems.server.access import ApiKeysError
 from ems.server.app import EmsApp
 from ems.storage.base import Store, StoreUnusable
 from ems.storage.cipher import BodyCipher, EncryptionKeyError, parse_keys
 from ems.storage.sqlite import SqliteStore
-
-log = logging.getLogger("ems")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--webhook-allow-net",
+        dest="webhook_allow_nets",
         action="append",
         metavar="CIDR",
         help="let webhooks reach this network even if private; repeatable "
@@ -110,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--allow-cidr",
+        dest="allow_cidrs",
         action="append",
         metavar="CIDR",
         help="accept clients from this network only; repeatable (EMS_ALLOW_CIDRS, "
@@ -141,6 +137,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--id-prefix",
         metavar="PREFIX",
         help="start every new id with PREFIX_, to route shards by id (EMS_ID_PREFIX)",
+    )
+    serve.add_argument(
+        "--webhook-max-response-bytes",
+        metavar="N",
+        help="read at most N bytes of a webhook endpoint's answer; a longer header section "
+        "fails the attempt (EMS_WEBHOOK_MAX_RESPONSE_BYTES; default 65536)",
+    )
+    add_limit_flags(serve)
+    serve.add_argument(
+        "--drain-seconds",
+        metavar="S",
+        help="on SIGTERM, keep serving this long with /readyz answering 503 before stopping "
+        "(EMS_DRAIN_SECONDS; default 5)",
+    )
+    serve.add_argument(
+        "--disk-reserve-bytes",
+        metavar="N",
+        help="disk space kept beside the SQLite file and given up when the disk fills, so "
+        "consumers can still drain; 0 for none (EMS_DISK_RESERVE_BYTES; default 16777216)",
+    )
+    serve.add_argument(
+        "--no-quick-check",
+        dest="quick_check",
+        action="store_false",
+        default=None,
+        help="do not check the SQLite file's pages at start (EMS_QUICK_CHECK=0)",
     )
     serve.add_argument("--tls-cert", help="serve HTTPS with this certificate (EMS_TLS_CERT)")
     serve.add_argument("--tls-key", help="... and this private key (EMS_TLS_KEY)")
@@ -184,6 +206,45 @@ def _joined(argv: Sequence[str]) -> list[str]:
     return joined
 
 
+def add_limit_flags(serve: argparse.ArgumentParser) -> None:
+    """What one client may make the server hold (docs/security.md, "Limits")."""
+    serve.add_argument(
+        "--max-connections",
+        metavar="N",
+        help="open client connections in all; past it, 503 (EMS_MAX_CONNECTIONS; default "
+        "16384, lowered to what the open-file limit allows)",
+    )
+    serve.add_argument(
+        "--max-connections-per-client",
+        metavar="N",
+        help="open connections from one client address, 0 for no cap; trusted proxies are "
+        "exempt (EMS_MAX_CONNECTIONS_PER_CLIENT; default 1024)",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        metavar="S",
+        help="seconds a client has to send a request's headers (EMS_HEADER_TIMEOUT; default 10)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        metavar="S",
+        help="seconds a request or response body may make no progress before the connection "
+        "is closed (EMS_BODY_TIMEOUT; default 30)",
+    )
+    serve.add_argument(
+        "--max-header-bytes",
+        metavar="N",
+        help="bytes of a request line and headers; past it, 431 (EMS_MAX_HEADER_BYTES; "
+        "default 65536)",
+    )
+    serve.add_argument(
+        "--max-response-bytes",
+        metavar="N",
+        help="bytes of JSON in one peek answer before it stops and returns a next cursor "
+        "(EMS_MAX_RESPONSE_BYTES; default 16777216)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(_joined(sys.argv[1:] if argv is None else argv))
     if args.command in client_cli.CLIENT_COMMANDS:
@@ -192,36 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench_cli.run(args)
     if args.command == "serve":
         try:
-            settings = Settings.from_env().with_values(
-                {
-                    "host": args.host,
-                    "port": args.port,
-                    "data_dir": args.data_dir,
-                    "sqlite_synchronous": args.sqlite_synchronous,
-                    "database_url": args.database_url,
-                    "database_schema": args.database_schema,
-                    "database_pool_size": args.database_pool_size,
-                    "database_timeout": args.database_timeout,
-                    "readiness_ignores_storage": args.readiness_ignores_storage,
-                    "id_prefix": args.id_prefix,
-                    "log_level": args.log_level,
-                    "webhook_allow_private": args.webhook_allow_private,
-                    "webhook_allow_nets": args.webhook_allow_net,
-                    "webhook_skip_confirmation": args.webhook_skip_confirmation,
-                    "playground": args.playground,
-                    "public_url": args.public_url,
-                    "allow_cidrs": args.allow_cidr,
-                    "forwarded_allow_ips": args.forwarded_allow_ips,
-                    "rate_limit": args.rate_limit,
-                    "rate_burst": args.rate_burst,
-                    "queue_max_messages": args.queue_max_messages,
-                    "queue_max_bytes": args.queue_max_bytes,
-                    "tls_cert": args.tls_cert,
-                    "tls_key": args.tls_key,
-                    "access_log": args.access_log,
-                    "log_format": args.log_format,
-                }
-            )
+            # each serve flag's dest is the name of its setting; flags not given are None
+            flags = {f.name: getattr(args, f.name, None) for f in fields(Settings)}
+            settings = Settings.from_env().with_values(flags)
         except (SettingsError, ValueError) as error:
             print(f"ems: {error}", file=sys.stderr)
             return 2
@@ -240,45 +274,16 @@ def serve(settings: Settings) -> int:
         return 2
     try:
         store = open_store(settings, cipher)
-    except StoreUnusable as error:
+        app = EmsApp(store, settings)
+    except (StoreUnusable, ApiKeysError) as error:
         print(f"ems: {error}", file=sys.stderr)
         return 2
-    app = EmsApp(store, settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
-        lifespan="on",
-        # uvicorn's access log would write capability ids: queue ids are in every URL
-        access_log=False,
-        log_config=log_config,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=settings.shutdown_timeout,
-        server_header=False,
-        # X-Forwarded-For is trusted only where the operator says so (see server/access.py)
-        proxy_headers=False,
-        ssl_certfile=settings.tls_cert,
-        ssl_keyfile=settings.tls_key,
-    )
-    scheme = "https" if settings.tls_cert else "http"
     where = (
         f"{settings.database_shown} (schema {settings.database_schema})"
         if settings.database_url
         else str(settings.data_dir.resolve())
     )
-    log.info(
-        "EMS %s serving %s://%s:%d with data in %s",
-        __version__,
-        scheme,
-        settings.host,
-        settings.port,
-        where,
-    )
-    server = _Server(config, app)
-    server.run()
-    return 0 if server.started else 1
+    return serving.run(app, settings, log_config, where)
 
 
 def open_store(settings: Settings, cipher: BodyCipher | None) -> Store:
@@ -287,6 +292,8 @@ def open_store(settings: Settings, cipher: BodyCipher | None) -> Store:
         return SqliteStore(
             settings.sqlite_path,
             synchronous=settings.sqlite_synchronous,
+            quick_check=settings.quick_check,
+            disk_reserve=settings.disk_reserve_bytes,
             limits=settings.storage_limits,
             cipher=cipher,
         )
@@ -307,22 +314,3 @@ def open_store(settings: Settings, cipher: BodyCipher | None) -> Store:
         limits=settings.storage_limits,
         cipher=cipher,
     )
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server, telling the app when a stop begins so long polls end at once."""
-
-    def __init__(self, config: uvicorn.Config, app: EmsApp) -> None:
-        super().__init__(config)
-        self.app = app
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
-        self._loop = asyncio.get_running_loop()
-        await super().serve(sockets)
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        # this runs in a signal handler: hand the work to the loop rather than touch futures
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self.app.begin_shutdown)
-        super().handle_exit(sig, frame)

@@ -8,6 +8,7 @@ files only, never from flags (which other users of the machine can see), and nev
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -50,6 +51,25 @@ class Settings:
     access_log: bool = False
     # seconds to let in-flight requests finish after SIGTERM before closing connections
     shutdown_timeout: int = 30
+    # after SIGTERM, seconds to keep serving while /readyz answers 503, so that balancers stop
+    # sending here before the listener closes (SIGINT and a second SIGTERM skip it)
+    drain_seconds: float = 5.0
+    # check the SQLite file's pages (PRAGMA quick_check) before serving
+    quick_check: bool = True
+    # disk space kept beside the SQLite file and given up when the disk fills, so that
+    # consumers can still receive and delete (storage/sqlite/reserve.py); 0 keeps none
+    disk_reserve_bytes: int = 16 * 1024 * 1024
+
+    # what one client connection may hold (server/connections.py): open connections in all
+    # and per client address (0: no per-address cap), seconds to send a request's headers,
+    # seconds a request or response body may make no progress, bytes of one header section
+    max_connections: int = 16384
+    max_connections_per_client: int = 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_header_bytes: int = 64 * 1024
+    # bytes of JSON one peek answer carries before it stops and hands out a `next` cursor
+    max_response_bytes: int = 16 * 1024 * 1024
     tls_cert: Path | None = None
     tls_key: Path | None = None
 
@@ -58,6 +78,9 @@ class Settings:
     webhook_allow_nets: tuple[str, ...] = ()
     # trusted networks only: webhook subscriptions start confirmed
     webhook_skip_confirmation: bool = False
+    # the most EMS reads of an endpoint's answer: its header section must fit (or the attempt
+    # fails and is retried), and the body is read up to this many bytes
+    webhook_max_response_bytes: int = 64 * 1024
     # the URL clients use to reach this server (for confirmation links); default: as requested
     public_url: str | None = None
     # the playground at / and the API reference at /ems/docs (the OpenAPI document stays)
@@ -157,11 +180,30 @@ class Settings:
             parse_credentials(settings.sqs_credentials)
         except CredentialsError as error:
             raise SettingsError(str(error)) from None
+        _check_bounds(settings)
         if (settings.tls_cert is None) != (settings.tls_key is None):
             raise SettingsError(
                 "TLS needs both EMS_TLS_CERT and EMS_TLS_KEY (--tls-cert, --tls-key)"
             )
         return settings
+
+
+# the smallest values that still make sense, for settings that bound what clients may hold
+_LOWEST: Mapping[str, float] = {
+    "max_connections": 1,
+    "header_timeout": 0.1,
+    "body_timeout": 0.1,
+    "max_header_bytes": 1024,
+    "max_response_bytes": 64 * 1024,
+    "webhook_max_response_bytes": 1024,
+    "drain_seconds": 0,
+}
+
+
+def _check_bounds(settings: Settings) -> None:
+    for name, lowest in _LOWEST.items():
+        if getattr(settings, name) < lowest:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be at least {lowest:g}")
 
 
 class CredentialsError(ValueError):
@@ -197,7 +239,10 @@ def _convert(name: str, kind: str, value: Any) -> Any:
                 raise ValueError
             return number
         if kind == "float":
-            return float(value)
+            real = float(value)
+            if not math.isfinite(real):
+                raise ValueError
+            return real
         if kind.startswith("Path"):
             return Path(value)
         if kind.startswith("tuple"):

@@ -90,7 +90,7 @@ async def test_unknown_assets_are_problems_not_files(client: httpx.AsyncClient, 
 async def test_pages_answer_only_get(client: httpx.AsyncClient) -> None:
     response = await client.post("/ems/docs")
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD"
 
 
 async def test_the_pages_can_be_turned_off_but_the_api_description_stays(tmp_path: Path) -> None:

@@ -233,7 +233,7 @@ async def test_routing_errors_are_problems(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get(f"/ems/queue/{queue_id}/nothing"), 404, "not-found")
     put = await client.put(f"/ems/queue/{queue_id}", content=b"x")
     assert_problem(put, 405, "method-not-allowed")
-    assert put.headers["allow"] == "GET, PATCH, DELETE"
+    assert put.headers["allow"] == "GET, HEAD, PATCH, DELETE"
     assert_problem(await client.get("/ems/queue"), 405, "method-not-allowed")
     assert_problem(await client.get(f"/ems/queue/{queue_id}?verbose=1"), 400, "invalid-request")
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from ems.core.errors import ForbiddenWebhookUrl
-from ems.delivery.client import MAX_RESPONSE_BODY, WebhookClient
+from ems.delivery.client import MAX_RESPONSE_BYTES, WebhookClient
 from ems.delivery.ssrf import AddressPolicy
 from tests.webhooks import Receiver, Reply
 
@@ -48,9 +48,9 @@ async def test_requests_carry_host_length_and_basic_auth(receiver: Receiver) -> 
 
 async def test_only_the_start_of_a_large_answer_is_read(receiver: Receiver) -> None:
     client = WebhookClient(AddressPolicy(allow_private=True))
-    receiver.script = [Reply(200, b"x" * (MAX_RESPONSE_BODY * 4))]
+    receiver.script = [Reply(200, b"x" * (MAX_RESPONSE_BYTES * 4))]
     response = await client.post(receiver.url, {}, b"", seconds=5)
-    assert len(response.body) == MAX_RESPONSE_BODY
+    assert len(response.body) == MAX_RESPONSE_BYTES
     await client.close()
 
 

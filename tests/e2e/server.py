@@ -39,7 +39,9 @@ class EmsServer:
         """``database``: (PostgreSQL URL, schema) to serve from instead of SQLite."""
         self.data_dir = data_dir
         self.port = port or free_port()
-        self.env = env or {}
+        # tests stop servers with SIGTERM: skip the drain a load balancer needs, and the disk
+        # space reserve (tests/hostile tests both)
+        self.env = {"EMS_DRAIN_SECONDS": "0", "EMS_DISK_RESERVE_BYTES": "0", **(env or {})}
         if database is not None:
             self.env |= {"EMS_DATABASE_URL": database[0], "EMS_DATABASE_SCHEMA": database[1]}
         self.scheme = scheme

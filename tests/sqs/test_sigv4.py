@@ -99,7 +99,7 @@ async def test_without_credentials_on_a_public_bind_the_sqs_api_is_off(tmp_path:
         response = await http.post("/", data={"Action": "ListQueues"})
         # "/" is then only the playground page
         assert response.status_code == 405
-        assert response.headers["allow"] == "GET"
+        assert response.headers["allow"] == "GET, HEAD"
         assert response.headers["content-type"] == "application/problem+json"
         assert (await http.get("/healthz")).status_code == 200
 

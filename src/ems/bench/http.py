@@ -1,8 +1,9 @@
 """A minimal keep-alive HTTP/1.1 client on asyncio streams, for generating load.
 
-One connection, one request at a time, Content-Length framing only (what EMS answers with).
-httpx's async pool serializes badly under many concurrent requests (tens of workers get fewer
-requests through than four), so load generated with it measures the client, not the server.
+One connection, one request at a time; Content-Length or chunked framing (EMS streams large
+answers). httpx's async pool serializes badly under many concurrent requests (tens of workers
+get fewer requests through than four), so load generated with it measures the client, not the
+server.
 """
 
 from __future__ import annotations
@@ -30,11 +31,26 @@ class RawConnection:
         status_line = await self._reader.readuntil(b"\r\n")
         status = int(status_line.split()[1])
         length = 0
+        chunked = False
         while (line := await self._reader.readuntil(b"\r\n")) != b"\r\n":
             name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
+            name = name.strip().lower()
+            if name == b"content-length":
                 length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = value.strip().lower() == b"chunked"
+        if chunked:  # a large answer (EMS streams those)
+            return status, await self._chunks()
         return status, await self._reader.readexactly(length)
+
+    async def _chunks(self) -> bytes:
+        assert self._reader is not None
+        parts = []
+        while size := int((await self._reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            parts.append(await self._reader.readexactly(size))
+            await self._reader.readexactly(2)
+        await self._reader.readuntil(b"\r\n")  # the end: no trailers
+        return b"".join(parts)
 
     async def connect(self) -> None:
         """Open the connection now (``request`` opens it when needed)."""

@@ -19,7 +19,9 @@
         ├── Conflict              409: StaleReceiptHandle
         ├── PayloadTooLarge       413: MessageTooLarge, RequestTooLarge
         ├── TooManyRequests       429: QueueFull, RateLimited (.retry_after)
-        └── ServiceUnavailable    503: StorageUnavailable, ShuttingDown (retry shortly)
+        └── ServiceUnavailable    503: StorageUnavailable, ShuttingDown, TooManyConnections
+            │                     (retry shortly)
+            └── StorageFull       507: the server's disk is full (receive and delete still work)
 
 The server's problem ``type`` picks the class (``/ems/problems/queue-not-found`` is
 :class:`QueueNotFound`); a type this client does not know falls back to the class of its status.
@@ -206,6 +208,14 @@ class ShuttingDown(ServiceUnavailable):
     pass
 
 
+class TooManyConnections(ServiceUnavailable):
+    pass
+
+
+class StorageFull(ServiceUnavailable):
+    pass
+
+
 BY_SLUG: dict[str, type[APIError]] = {
     "invalid-request": InvalidRequest,
     "invalid-attribute": InvalidAttribute,
@@ -232,6 +242,8 @@ BY_SLUG: dict[str, type[APIError]] = {
     "rate-limited": RateLimited,
     "storage-unavailable": StorageUnavailable,
     "shutting-down": ShuttingDown,
+    "too-many-connections": TooManyConnections,
+    "storage-full": StorageFull,
 }
 BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequest,
@@ -242,6 +254,7 @@ BY_STATUS: dict[int, type[APIError]] = {
     413: PayloadTooLarge,
     429: TooManyRequests,
     503: ServiceUnavailable,
+    507: StorageFull,
 }
 
 

@@ -153,6 +153,21 @@ class StorageUnavailable(EmsError):
     default_detail = "The message store cannot be reached right now; retry shortly."
 
 
+class StorageFull(StorageUnavailable):
+    """The disk that holds the data is full: nothing new is stored until space is freed.
+
+    Receiving and deleting go on where the database allows, so consumers can drain the queues
+    (which frees space); sends, publishes and creations are refused until then.
+    """
+
+    slug = "storage-full"
+    title = "Storage full"
+    default_detail = (
+        "The server's disk is full, so it cannot store new messages until space is freed; "
+        "nothing was stored. Receiving and deleting still work. Retry later."
+    )
+
+
 class ShuttingDown(StorageUnavailable):
     """The server is stopping and accepts no new work."""
 

@@ -4,6 +4,13 @@ Why not httpx: a push must go to the exact addresses the SSRF guard checked (so 
 cannot redirect it), redirects are never followed, only the start of a response is read, and
 hundreds of concurrent pushes must not contend on one pool lock. Responses are parsed with
 httptools, which uvicorn already brings.
+
+An endpoint is not trusted to answer sensibly. What is read of an answer is bounded: its header
+section must fit in ``max_response_bytes`` (an endless one used to be buffered whole, and
+re-copied by the parser on every read, which took memory and the event loop from every other
+push), at most that many body bytes are read, and the caller's timeout covers the whole
+exchange, so an endpoint that trickles its answer a byte at a time holds one push slot for
+that long and no more.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import httptools
 
 from ems.delivery.ssrf import AddressPolicy, Destination, resolve
 
-MAX_RESPONSE_BODY = 64 * 1024
+MAX_RESPONSE_BYTES = 64 * 1024
 # several subscriptions often share one host, each with up to max_concurrency pushes in flight:
 # keeping fewer idle connections than that would reconnect on most pushes
 MAX_IDLE_PER_ORIGIN = 128
@@ -31,10 +38,15 @@ class Response:
     body: bytes
 
 
+class OversizedAnswer(ConnectionError):
+    """The endpoint's header section is larger than EMS reads."""
+
+
 class _Reader:
     """httptools callbacks collecting one response."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
         self.parser = httptools.HttpResponseParser(self)
         self.keep_alive = False
         self.headers: dict[str, str] = {}
@@ -50,7 +62,7 @@ class _Reader:
         self.headers_done = True
 
     def on_body(self, body: bytes) -> None:
-        room = MAX_RESPONSE_BODY - len(self.body)
+        room = self.limit - len(self.body)
         if len(body) > room:
             self.truncated = True
         self.body += body[:room]
@@ -74,6 +86,7 @@ class _Connection:
 class WebhookClient:
     policy: AddressPolicy
     user_agent: str = "EMS-Webhooks"
+    max_response_bytes: int = MAX_RESPONSE_BYTES
     _idle: dict[tuple[str, str, int], list[_Connection]] = field(default_factory=dict)
     _tls: ssl.SSLContext = field(default_factory=ssl.create_default_context)
 
@@ -88,6 +101,8 @@ class WebhookClient:
             if connection is not None:
                 try:
                     return await self._exchange(destination, connection, request)
+                except OversizedAnswer:
+                    raise  # it answered, too much: asking again would get the same
                 except (OSError, ConnectionError, httptools.HttpParserError):
                     pass  # the server closed an idle connection: open a new one
             connection = await self._connect(destination)
@@ -138,15 +153,21 @@ class WebhookClient:
         try:
             connection.writer.write(request)
             await connection.writer.drain()
-            collected = _Reader()
+            limit = self.max_response_bytes
+            collected = _Reader(limit)
             parser = collected.parser
+            head = 0  # bytes read before the header section ended
             while not collected.complete and not collected.truncated:
                 data = await connection.reader.read(65536)
                 if not data:
                     if collected.headers_done:
                         break  # a body delimited by closing the connection
                     raise ConnectionError("the server closed the connection before answering")
+                if not collected.headers_done:
+                    head += len(data)
                 parser.feed_data(data)
+                if not collected.headers_done and head > limit:
+                    raise OversizedAnswer(f"its header section is over {limit} bytes")
             status = parser.get_status_code()
             reusable = collected.complete and collected.keep_alive
             return Response(status, collected.headers, bytes(collected.body))

@@ -31,7 +31,7 @@ from ems.core.metrics import Metrics
 from ems.core.topic_models import AttemptResult, DeliveryKind, DeliveryTask
 from ems.delivery import signing
 from ems.delivery.backoff import parse_retry_after, retry_delay
-from ems.delivery.client import Response, WebhookClient
+from ems.delivery.client import OversizedAnswer, Response, WebhookClient
 from ems.delivery.ssrf import UnresolvableHost
 from ems.storage.base import Store
 
@@ -146,6 +146,8 @@ class Dispatcher:
             return self._retry(task, None, f"no answer within {task.policy.timeout_seconds} s")
         except UnresolvableHost as error:
             return self._retry(task, None, str(error))
+        except OversizedAnswer as error:
+            return self._retry(task, None, f"the endpoint's answer was not read: {error}")
         except (OSError, ConnectionError, ValueError) as error:
             return self._retry(task, None, f"connection failed: {error}")
         return self._classify(task, response)

@@ -8,6 +8,16 @@ between the check and the connection (DNS rebinding) cannot get through.
 Forbidden unless allowed: loopback, private (RFC 1918, fc00::/7), link-local (169.254/16 and
 fe80::/10, where cloud metadata services live), shared CGNAT space (100.64/10), multicast,
 unspecified and reserved addresses: everything that is not globally routable.
+
+An IPv6 address that carries an IPv4 address is judged by that IPv4 address, because that is
+where a translator, a tunnel or the host's own stack delivers it: IPv4-mapped ``::ffff:a.b.c.d``,
+IPv4-compatible ``::a.b.c.d``, SIIT ``::ffff:0:a.b.c.d``, NAT64 ``64:ff9b::a.b.c.d``, 6to4
+``2002:AABB:CCDD::`` and Teredo (server and client, whose address is stored inverted). Python's
+``is_global`` calls most of these public, so ``64:ff9b::127.0.0.1`` would otherwise reach a
+NAT64 gateway's loopback. The local-use NAT64 prefix ``64:ff9b:1::/48`` and the deprecated
+site-local ``fec0::/10`` are private by definition and refused whole. ``ipaddress`` parses every
+spelling (compressed, uppercase, dotted tail, zone id) to the same value, so the checks below
+see one form.
 """
 
 from __future__ import annotations
@@ -25,6 +35,16 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+_SIIT = ipaddress.IPv6Network("::ffff:0:0:0/96")
+_SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
+_TEREDO = ipaddress.IPv6Network("2001::/32")
+# private by definition: the local-use NAT64 prefix (RFC 8215, where the IPv4 address sits
+# depends on the operator's prefix length) and site-local addresses (deprecated by RFC 3879)
+_LOCAL_ONLY_V6 = (ipaddress.IPv6Network("64:ff9b:1::/48"), ipaddress.IPv6Network("fec0::/10"))
+
+
 class UnresolvableHost(OSError):
     """The host name does not resolve (now); a later attempt may succeed."""
 
@@ -39,11 +59,30 @@ class AddressPolicy:
         return cls(allow_private, tuple(ipaddress.ip_network(n, strict=False) for n in networks))
 
     def permits(self, address: IPAddress) -> bool:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
         if self.allow_private or any(address in network for network in self.allowed_networks):
             return True
+        if isinstance(address, ipaddress.IPv6Address):
+            if any(address in network for network in _LOCAL_ONLY_V6):
+                return False
+            embedded = embedded_ipv4(address)
+            if embedded:
+                return all(self.permits(inner) for inner in embedded)
         return address.is_global and not address.is_multicast
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 transition address stands for; empty for any other address."""
+    if address.ipv4_mapped is not None:
+        return (address.ipv4_mapped,)
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in _NAT64 or address in _IPV4_COMPATIBLE or address in _SIIT:
+        return (low32,)
+    if address in _SIX_TO_FOUR:
+        return (ipaddress.IPv4Address((int(address) >> 80) & 0xFFFFFFFF),)
+    if address in _TEREDO:
+        server = ipaddress.IPv4Address((int(address) >> 64) & 0xFFFFFFFF)
+        return (server, ipaddress.IPv4Address(int(low32) ^ 0xFFFFFFFF))
+    return ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from ems.core.errors import ClientNotAllowed, RateLimited, Unauthorized
 from ems.server.http import Scope, header
@@ -51,6 +51,10 @@ class ClientAddress:
 
     def _is_proxy(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
         return address is not None and any(address in n for n in self.trusted)
+
+    def is_trusted_proxy(self, peer: str) -> bool:
+        """Whether this peer is a proxy speaking for other clients (``--forwarded-allow-ips``)."""
+        return bool(self.trusted) and self._is_proxy(_address(peer))
 
     def of(self, scope: Scope) -> str:
         client = scope.get("client")
@@ -130,29 +134,38 @@ class ApiKeys:
     @classmethod
     def load(cls, spec: str | None, file: Path | None) -> ApiKeys:
         """``name:key[:queues[:topics]]`` entries, comma-separated, and/or a JSON file
-        ``{"keys": [{"name", "key", "queues"?, "topics"?}]}``."""
-        entries: list[dict[str, Any]] = []
-        for item in (spec or "").split(","):
+        ``{"keys": [{"name", "key", "queues"?, "topics"?}]}``. Raises :class:`ApiKeysError`,
+        whose message names the entry but never shows a key."""
+        entries: list[tuple[str, dict[str, Any]]] = []
+        for number, item in enumerate((spec or "").split(","), 1):
             if not item.strip():
                 continue
             parts = item.strip().split(":")
-            if len(parts) < 2 or not parts[0] or not parts[1]:
-                raise ValueError("EMS_API_KEYS entries are name:key[:queues[:topics]]")
+            where = f"EMS_API_KEYS entry {number}"
+            if len(parts) < 2 or len(parts) > 4 or not parts[0] or not parts[1]:
+                raise ApiKeysError(f"{where}: use name:key[:queues[:topics]]")
             entries.append(
-                {
-                    "name": parts[0],
-                    "key": parts[1],
-                    "queues": int(parts[2]) if len(parts) > 2 and parts[2] else None,
-                    "topics": int(parts[3]) if len(parts) > 3 and parts[3] else None,
-                }
+                (
+                    where,
+                    {
+                        "name": parts[0],
+                        "key": parts[1],
+                        "queues": _quota(parts, 2, where),
+                        "topics": _quota(parts, 3, where),
+                    },
+                )
             )
         if file is not None:
-            entries.extend(json.loads(file.read_text())["keys"])
+            entries.extend(_load_file(file))
         keys: dict[bytes, ApiKey] = {}
-        for entry in entries:
+        for where, entry in entries:
             key = str(entry["key"])
-            if len(key) < 16:
-                raise ValueError(f"API key {entry['name']!r} is shorter than 16 characters")
+            if len(key) < MIN_KEY_CHARS:
+                raise ApiKeysError(
+                    f"{where}: the key of {str(entry['name'])!r} is shorter than "
+                    f"{MIN_KEY_CHARS} characters; use a random key, such as python3 -c "
+                    "'import secrets; print(secrets.token_urlsafe(24))'"
+                )
             keys[_digest(key)] = ApiKey(
                 str(entry["name"]), entry.get("queues"), entry.get("topics")
             )
@@ -170,6 +183,49 @@ class ApiKeys:
                 "'Authorization: Bearer <key>'."
             )
         return key.name, key.queues if kind == "queues" else key.topics
+
+
+class ApiKeysError(ValueError):
+    """EMS_API_KEYS or EMS_API_KEYS_FILE cannot be used; the message never shows a key."""
+
+
+# a key is a password that never expires and cannot be rate limited per guess: too short a one
+# can be found by trying
+MIN_KEY_CHARS: Final = 16
+
+
+def _quota(parts: list[str], index: int, where: str) -> int | None:
+    if len(parts) <= index or not parts[index]:
+        return None
+    if not parts[index].isdigit():
+        raise ApiKeysError(f"{where}: quotas are whole numbers, as in name:key:100:10")
+    return int(parts[index])
+
+
+def _load_file(file: Path) -> list[tuple[str, dict[str, Any]]]:
+    where = f"EMS_API_KEYS_FILE {file}"
+    try:
+        document = json.loads(file.read_text())
+        items = document["keys"]
+        if not isinstance(items, list):
+            raise TypeError
+    except OSError as error:
+        raise ApiKeysError(f"{where}: cannot read it ({error.strerror})") from None
+    except (ValueError, KeyError, TypeError):
+        raise ApiKeysError(
+            f'{where}: expected JSON {{"keys": [{{"name": ..., "key": ...}}, ...]}}'
+        ) from None
+    found: list[tuple[str, dict[str, Any]]] = []
+    for number, item in enumerate(items, 1):
+        entry_where = f"{where}, key {number}"
+        if not isinstance(item, dict) or not item.get("name") or not item.get("key"):
+            raise ApiKeysError(f'{entry_where}: needs a "name" and a "key"')
+        for quota in ("queues", "topics"):
+            value = item.get(quota)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ApiKeysError(f"{entry_where}: {quota!r} must be a whole number")
+        found.append((entry_where, item))
+    return found
 
 
 def bearer(scope: Scope) -> str | None:

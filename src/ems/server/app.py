@@ -6,6 +6,7 @@ router runs on every request of the hot path.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -14,7 +15,7 @@ from typing import Final
 
 from ems import __version__
 from ems.config import Settings
-from ems.core.errors import EmsError, ForbiddenWebhookUrl, RateLimited, quoted
+from ems.core.errors import EmsError, ForbiddenWebhookUrl, RateLimited, ShuttingDown, quoted
 from ems.core.metrics import Metrics
 from ems.core.queues import QueueService
 from ems.core.topics import TopicService
@@ -24,6 +25,7 @@ from ems.delivery.ssrf import AddressPolicy, resolve
 from ems.server import problems
 from ems.server.access import AdminToken, Allowlist, ApiKeys, ClientAddress, RateLimiter
 from ems.server.admin import AdminHandlers
+from ems.server.connections import ConnectionStats
 from ems.server.crypto import CryptoHandlers
 from ems.server.http import Receive, Scope, Send, respond, respond_json
 from ems.server.observe import WORDS, access_log, render_metrics
@@ -81,6 +83,9 @@ class EmsApp:
         )
         self._sqs: SqsApi | None = None
         self._access_log = settings.access_log
+        # what the connection limits (server/connections.py) did, for /metrics
+        self.connections = ConnectionStats()
+        self.draining = False
         self._own_routes: dict[str, dict[str, problems.Handler]] = {
             "healthz": {"GET": self._health},
             "readyz": {"GET": self._ready},
@@ -100,7 +105,16 @@ class EmsApp:
             raise RuntimeError("the app has not started")
         return self._service
 
+    @property
+    def has_api_keys(self) -> bool:
+        return bool(self._api_keys)
+
+    def is_trusted_proxy(self, peer: str) -> bool:
+        return self._client.is_trusted_proxy(peer)
+
     async def startup(self) -> None:
+        if self._service is not None:
+            return  # started before the server listened (serving.py); the lifespan repeats it
         await self.store.open()
         self._service = await QueueService.create(
             self.store,
@@ -108,7 +122,11 @@ class EmsApp:
             metrics=self.metrics,
             id_prefix=self.settings.id_prefix,
         )
-        self._queues = QueueHandlers(self._service, self._api_keys.authorize)
+        self._queues = QueueHandlers(
+            self._service,
+            self._api_keys.authorize,
+            max_response_bytes=self.settings.max_response_bytes,
+        )
         topics = TopicService(
             self.store,
             check_url=self._check_webhook_url,
@@ -119,7 +137,11 @@ class EmsApp:
         self._sqs = await SqsApi.create(self._service, self._sqs_accounts, self.settings.public_url)
         self._dispatcher = Dispatcher(
             self.store,
-            WebhookClient(self.address_policy, user_agent=f"EMS-Webhooks/{__version__}"),
+            WebhookClient(
+                self.address_policy,
+                user_agent=f"EMS-Webhooks/{__version__}",
+                max_response_bytes=self.settings.webhook_max_response_bytes,
+            ),
             clock=self.store.clock,
             metrics=self.metrics,
         )
@@ -136,6 +158,11 @@ class EmsApp:
                 await resolve(url, self.address_policy)
             except ForbiddenWebhookUrl:
                 raise ForbiddenWebhookUrl(parameter="url") from None  # without the address
+
+    def begin_drain(self) -> None:
+        """A stop is coming: /readyz answers 503 so balancers move on; everything else serves."""
+        self.draining = True
+        self.ready = False
 
     def begin_shutdown(self) -> None:
         """Release long polls now; in-flight requests then finish quickly."""
@@ -195,6 +222,10 @@ class EmsApp:
             status = await handler(scope, receive, send, args)
         except EmsError as error:
             status = await self._problem(send, error)
+        except asyncio.CancelledError:
+            # the server stopped waiting for this request (its graceful timeout ran out): say
+            # so if nothing was said yet, and end quietly rather than as a traceback
+            status = await self._problem(send, ShuttingDown())
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], route)
             status = await self._problem(send, problems.InternalError())
@@ -245,13 +276,17 @@ class EmsApp:
         return await respond_json(send, 200, {"status": "ok", "version": __version__})
 
     async def _ready(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+        if self.draining:
+            return await respond_json(send, 503, {"ready": False, "stopping": True})
         outage = None if self.settings.readiness_ignores_storage else self.store.health.outage
         if not self.ready or outage is None:
             return await respond_json(send, 200 if self.ready else 503, {"ready": self.ready})
         return await respond_json(send, 503, {"ready": False, "storage": outage.kind})
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
-        return await render_metrics(send, self.metrics, self.store, self.store.wakeups.waiting)
+        return await render_metrics(
+            send, self.metrics, self.store, self.store.wakeups.waiting, self.connections
+        )
 
     @staticmethod
     async def _problem(send: Send, error: EmsError) -> int:

@@ -6,6 +6,7 @@ and a framework's per-request machinery would cost more than the rest of that pa
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
@@ -165,3 +166,63 @@ async def respond_json(
     send: Send, status: int, document: object, extra: list[tuple[bytes, bytes]] | None = None
 ) -> int:
     return await respond(send, status, dumps(document), JSON + extra if extra else JSON)
+
+
+# past this many bytes a response body is sent as it is made, in pieces, instead of whole
+STREAM_AT: Final = 256 * 1024
+
+
+class BodyWriter:
+    """A response body that is sent whole while small and streamed once it grows large.
+
+    A large answer (a peek or receive of big messages) built whole would hold its JSON, its
+    bytes and the transport's copy at once: about five times the stored bytes, for as long as
+    the client takes to read it. Written here piece by piece, it goes out in chunks of about
+    :data:`STREAM_AT` bytes, and each chunk waits until the client has taken the one before
+    (uvicorn's ``send`` waits while the socket's buffer is full): what one response holds in
+    memory is then a chunk, whatever its size and however slow its reader. A small answer still
+    goes out as one body with a ``Content-Length``.
+    """
+
+    __slots__ = ("_buffered", "_headers", "_pieces", "_send", "_started", "size", "status")
+
+    def __init__(self, send: Send, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self._send = send
+        self.status = status
+        self._headers = headers
+        self._pieces: list[bytes] = []
+        self._buffered = 0
+        self._started = False
+        self.size = 0  # bytes written so far
+
+    async def write(self, piece: bytes) -> None:
+        self._pieces.append(piece)
+        self._buffered += len(piece)
+        self.size += len(piece)
+        if self._buffered >= STREAM_AT:
+            await self._flush(more=True)
+
+    async def close(self) -> int:
+        """Send what is left; the status (for metrics)."""
+        if not self._started:
+            return await respond(self._send, self.status, self._take(), self._headers)
+        await self._flush(more=False)
+        return self.status
+
+    def _take(self) -> bytes:
+        pieces = self._pieces
+        body = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        self._pieces = []
+        self._buffered = 0
+        return body
+
+    async def _flush(self, *, more: bool) -> None:
+        if not self._started:
+            self._started = True
+            # no Content-Length: the server frames the body as chunks
+            await self._send(
+                {"type": "http.response.start", "status": self.status, "headers": self._headers}
+            )
+        await self._send({"type": "http.response.body", "body": self._take(), "more_body": more})
+        # a fast reader never makes send() wait: let other requests in between the pieces
+        await asyncio.sleep(0)

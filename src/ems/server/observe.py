@@ -8,6 +8,7 @@ from typing import Final
 
 from ems.core import metrics as metrics_format
 from ems.core.metrics import Metrics
+from ems.server.connections import ConnectionStats
 from ems.server.http import Send, respond
 from ems.storage.base import Store
 
@@ -22,8 +23,11 @@ WORDS: Final = frozenset(
 PROMETHEUS: Final = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
 
 
-async def render_metrics(send: Send, metrics: Metrics, store: Store, waiting: int) -> int:
+async def render_metrics(
+    send: Send, metrics: Metrics, store: Store, waiting: int, connections: ConnectionStats
+) -> int:
     lines = metrics.render()
+    lines += connections.render()
     deepest = await store.deepest_queues(10)
     now = store.clock.now_ms()
     lines.extend(

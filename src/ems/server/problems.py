@@ -28,6 +28,8 @@ STATUS: Final[dict[type[errors.EmsError], int]] = {
     errors.MessageTooLarge: 413,
     errors.RequestTooLarge: 413,
     errors.StorageUnavailable: 503,
+    # RFC 4918: the server cannot store what the request needs; not "retry shortly" (503)
+    errors.StorageFull: 507,
     errors.ShuttingDown: 503,
     errors.TopicNotFound: 404,
     errors.SubscriptionNotFound: 404,
@@ -74,17 +76,56 @@ class InternalError(errors.EmsError):
     )
 
 
-STATUS.update({RouteNotFound: 404, MethodNotAllowed: 405, InternalError: 500})
+class RequestTimeout(errors.EmsError):
+    """The request's headers, or its body, stopped arriving before it was complete."""
+
+    slug = "request-timeout"
+    title = "Request timeout"
+
+
+class HeadersTooLarge(errors.EmsError):
+    """The request line and header fields are larger than the server reads (--max-header-bytes)."""
+
+    slug = "headers-too-large"
+    title = "Request header fields too large"
+
+
+class TooManyConnections(errors.EmsError):
+    """The server, or this client address, has as many connections open as it allows."""
+
+    slug = "too-many-connections"
+    title = "Too many connections"
+
+
+STATUS.update(
+    {
+        RouteNotFound: 404,
+        MethodNotAllowed: 405,
+        InternalError: 500,
+        RequestTimeout: 408,
+        HeadersTooLarge: 431,
+        TooManyConnections: 503,
+    }
+)
 
 H = TypeVar("H")
 Handler = Callable[[MutableMapping[str, Any], Any, Any, list[str]], Awaitable[int]]
 
 
 def pick(methods: dict[str, H], method: str, what: str) -> H:
-    """The handler for ``method``, or a 405 that lists the methods ``what`` supports."""
+    """The handler for ``method``, or a 405 that lists the methods ``what`` supports.
+
+    HEAD is answered wherever GET is, by the GET handler (RFC 9110; the server sends the
+    headers and drops the body), unless ``methods`` gives HEAD a handler of its own.
+    """
     handler = methods.get(method)
     if handler is None:
+        if method == "HEAD" and "GET" in methods:
+            return methods["GET"]
         allowed = tuple(methods)
+        if "GET" in methods and "HEAD" not in methods:
+            at = allowed.index("GET") + 1
+            allowed = (*allowed[:at], "HEAD", *allowed[at:])
         raise MethodNotAllowed(
             f"{method} is not supported on {what}; use {', '.join(allowed)}.", allowed
         )

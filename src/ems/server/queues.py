@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from ems.core import capabilities, limits
-from ems.core.encoding import encode_body, rfc3339
 from ems.core.errors import (
     EmsError,
     InvalidMessageAttribute,
@@ -22,9 +21,8 @@ from ems.core.errors import (
     MessageTooLarge,
     quoted,
 )
-from ems.core.models import NewMessage, QueueStats, ReceiveRequest, StoredMessage
+from ems.core.models import NewMessage, QueueStats, ReceiveRequest
 from ems.core.queues import (
-    Delivery,
     NewQueue,
     QueueService,
     QueueView,
@@ -37,7 +35,6 @@ from ems.server.http import (
     Receive,
     Scope,
     Send,
-    dumps,
     query,
     read_batch,
     read_body,
@@ -45,6 +42,7 @@ from ems.server.http import (
     respond,
     respond_json,
 )
+from ems.server.message_answers import PEEK_FETCH, answer_deliveries, answer_peek
 
 ATTRIBUTE_HEADER: Final = b"ems-attribute-"
 SEND_PARAMS: Final = frozenset({"correlation_id", "delay_seconds"})
@@ -114,24 +112,6 @@ def stats_document(stats: QueueStats, now_ms: int) -> dict[str, Any]:
     }
 
 
-def message_document(message: StoredMessage) -> dict[str, Any]:
-    body, encoding = encode_body(message.body)
-    return {
-        "message_id": message.message_id,
-        "body": body,
-        "body_encoding": encoding,
-        "correlation_id": message.correlation_id,
-        "attributes": dict(message.attributes),
-        "receive_count": message.receive_count,
-        "sent_at": rfc3339(message.sent_at_ms),
-        "first_received_at": rfc3339(message.first_received_at_ms),
-    }
-
-
-def delivery_document(delivery: Delivery) -> dict[str, Any]:
-    return {"receipt_handle": delivery.receipt_handle, **message_document(delivery.message)}
-
-
 def attributes_from_headers(scope: Scope) -> dict[str, str] | None:
     found: dict[str, str] | None = None
     for name, value in scope["headers"]:
@@ -154,13 +134,21 @@ async def watch_disconnect(receive: Receive) -> None:
 
 
 class QueueHandlers:
-    def __init__(self, service: QueueService, authorize_creation: CreationCheck) -> None:
+    def __init__(
+        self,
+        service: QueueService,
+        authorize_creation: CreationCheck,
+        *,
+        max_response_bytes: int = 16 * 1024 * 1024,
+    ) -> None:
         self.service = service
         self.authorize_creation = authorize_creation
+        self.max_response_bytes = max_response_bytes
         # parts after /ems/queue/{queue_id}: (sub-resource path) -> {method: handler}
         self.routes: dict[tuple[str, ...], dict[str, Handler]] = {
             (): {"GET": self.describe, "PATCH": self.update, "DELETE": self.delete_queue},
-            ("message",): {"POST": self.send, "GET": self.receive},
+            # HEAD must not receive: answering it would hide messages nobody gets to see
+            ("message",): {"POST": self.send, "GET": self.receive, "HEAD": self.receive_head},
             ("messages",): {"POST": self.send_batch},
             ("messages", "delete"): {"POST": self.delete_batch},
             ("messages", "visibility"): {"POST": self.change_visibility_batch},
@@ -176,7 +164,12 @@ class QueueHandlers:
     def templates(self) -> list[tuple[str, str]]:
         """Every (method, route template) served here: what the API description must cover."""
         served = [("POST", "/ems/queue")]
-        served += [(m, _QUEUE_ROUTES[key]) for key, methods in self.routes.items() for m in methods]
+        served += [
+            (m, _QUEUE_ROUTES[key])
+            for key, methods in self.routes.items()
+            for m in methods
+            if m != "HEAD"  # HEAD is implied by GET
+        ]
         return served + [(m, MESSAGE_ROUTE) for m in self.message_routes]
 
     def route(self, method: str, parts: list[str]) -> tuple[Handler, str]:
@@ -305,9 +298,17 @@ class QueueHandlers:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
-        return await respond(
-            send, 200, dumps({"messages": [delivery_document(d) for d in deliveries]}), JSON
-        )
+        return await answer_deliveries(send, deliveries)
+
+    async def receive_head(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> int:
+        """HEAD of a receive: the same checks and headers, and no message leaves the queue."""
+        query(scope, RECEIVE_PARAMS)
+        await self.service.queue_for_receiving(parts[0])
+        await send({"type": "http.response.start", "status": 200, "headers": JSON})
+        await send({"type": "http.response.body", "body": b""})
+        return 200
 
     async def delete_message(
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]
@@ -369,25 +370,17 @@ class QueueHandlers:
         )
 
     async def peek(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+        """Up to max_messages messages, read PEEK_FETCH at a time and streamed; the answer
+        stops early, with a ``next`` cursor, once it holds max_response_bytes of JSON."""
         params = query(scope, PEEK_PARAMS)
         limit = _param(params, limits.PEEK_MESSAGES) or 10
         after = limits.parse_cursor(params["after"], "peek") if "after" in params else None
-        result = await self.service.peek(parts[0], after=after, limit=limit)
-        now = self.service.store.clock.now_ms()
-        messages = []
-        for message in result.messages:
-            document = message_document(message)
-            document["state"] = (
-                "visible"
-                if message.visible_at_ms <= now
-                else "in_flight"
-                if message.receive_count
-                else "delayed"
-            )
-            document["visible_at"] = rfc3339(message.visible_at_ms)
-            messages.append(document)
-        next_cursor = str(result.next_after) if result.next_after is not None else None
-        return await respond_json(send, 200, {"messages": messages, "next": next_cursor})
+        queue_id = parts[0]
+        # the first read happens before the answer starts: a bad id is still a clean 4xx
+        page = await self.service.peek(queue_id, after=after, limit=min(limit, PEEK_FETCH))
+        return await answer_peek(
+            send, self.service, queue_id, page, limit=limit, budget=self.max_response_bytes
+        )
 
 
 def _param(params: dict[str, str], bound: limits.Bound) -> int | None:

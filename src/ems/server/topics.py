@@ -12,6 +12,7 @@ from ems.core.topic_models import Protocol, SubscriptionRecord, TopicStats
 from ems.core.topics import TopicService, TopicView, new_topic_message
 from ems.server import problems
 from ems.server.http import (
+    JSON,
     Receive,
     Scope,
     Send,
@@ -128,7 +129,9 @@ class TopicHandlers:
         if not parts:
             return problems.pick({"POST": self.create}, method, "/ems/topic"), "/ems/topic"
         if len(parts) == 2 and parts[0] == "confirm":
-            handler: Handler = problems.pick({"GET": self.confirm}, method, "a confirmation link")
+            handler: Handler = problems.pick(
+                {"GET": self.confirm, "HEAD": self.confirm_head}, method, "a confirmation link"
+            )
             return handler, CONFIRM_ROUTE
         if len(parts) == 3 and parts[1] == "subscription":
             handler = problems.pick(self.subscription_routes, method, "a subscription")
@@ -226,6 +229,14 @@ class TopicHandlers:
         return await respond_json(
             send, 200, {"subscription_id": record.subscription_id, "status": record.status.value}
         )
+
+    @staticmethod
+    async def confirm_head(scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+        """HEAD of a confirmation link confirms nothing: link checkers and mail scanners send
+        it without the reader's consent."""
+        await send({"type": "http.response.start", "status": 200, "headers": JSON})
+        await send({"type": "http.response.body", "body": b""})
+        return 200
 
     async def publish(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         topic_id = parts[0]

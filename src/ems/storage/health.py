@@ -14,8 +14,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Final
+
+from ems.core.errors import StorageFull
 
 log = logging.getLogger("ems.storage")
+
+DISK_FULL: Final = "disk-full"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +63,15 @@ class StorageHealth:
             time.monotonic() - outage.since,
             outage.kind,
         )
+
+    def check_room(self) -> None:
+        """Before a write that needs new space (a send, a publish): refuse it with StorageFull
+        while the disk is full.
+
+        Refusing early keeps such writes out of the shared transactions, whose commit they
+        would fail, so that receives and deletes (which need little or no new space) keep
+        committing and consumers can drain. The store decides when there is room again.
+        """
+        outage = self.outage
+        if outage is not None and outage.kind == DISK_FULL:
+            raise StorageFull()

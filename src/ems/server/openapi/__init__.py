@@ -19,7 +19,7 @@ from ems.server.openapi.service_paths import crypto_paths, operations_paths, pag
 from ems.server.openapi.topic_paths import topic_paths
 
 # the statuses problems are answered with, as reusable responses
-PROBLEM_STATUSES = (400, 401, 403, 404, 409, 413, 429, 503)
+PROBLEM_STATUSES = (400, 401, 403, 404, 408, 409, 413, 429, 431, 503, 507)
 
 _DESCRIPTION = """\
 Durable queues, topics with webhook push, and a crypto service, over plain HTTP: `curl` is a

@@ -11,7 +11,8 @@ Operation = dict[str, Any]
 JSON: Final = "application/json"
 # every API call may meet these: a malformed query, an address not allowed, a rate limit, a
 # database that is down or a server that is stopping
-COMMON_ERRORS: Final = (400, 403, 429, 503)
+# any request may also be refused by a connection limit (408, 431, 503) or a full disk (507)
+COMMON_ERRORS: Final = (400, 403, 408, 429, 431, 503, 507)
 BINARY: Final[Schema] = {"type": "string", "format": "binary"}
 # the "next" value of a previous page; at most 2**63 - 1
 CURSOR: Final[Schema] = {"type": "string", "pattern": "^[0-9]{1,19}$"}

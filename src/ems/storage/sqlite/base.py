@@ -30,19 +30,23 @@ from ems.core.topic_models import TopicConfig, TopicRecord
 from ems.core.wakeups import Wakeups
 from ems.storage.base import StoreUnusable
 from ems.storage.cipher import BodyCipher
-from ems.storage.health import StorageHealth
+from ems.storage.health import DISK_FULL, StorageHealth
 from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full
 from ems.storage.sqlite.migrations import migrate
+from ems.storage.sqlite.opening import check_pages, lock_data_dir, unusable
 from ems.storage.sqlite.queries import QUERIES as Q
+from ems.storage.sqlite.reserve import SpaceReserve
 from ems.storage.sqlite.writer import GroupCommitWriter, Txn
 
 if sys.platform != "win32":
-    import fcntl
+    pass
 
 T = TypeVar("T")
 log = logging.getLogger("ems.storage.sqlite")
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
 
+# while the disk is full, sends resume once this much room (beyond the reserve) is free again
+ROOM_TO_RESUME: Final = 8 * 1024 * 1024
 # rows deleted per sweep operation: keeps each shared transaction short
 SWEEP_BUDGET: Final = 1000
 RETENTION_QUEUES_PER_SWEEP: Final = 256
@@ -119,8 +123,12 @@ class SqliteBase:
         synchronous: Synchronous = "FULL",
         limits: StorageLimits | None = None,
         cipher: BodyCipher | None = None,
+        quick_check: bool = False,
+        disk_reserve: int = 0,
     ) -> None:
         self.path = Path(path)
+        self._quick_check = quick_check
+        self._disk_reserve = SpaceReserve(self.path, disk_reserve)
         self.limits = limits or StorageLimits()
         self._cipher = cipher
         self.clock: Clock = clock or SystemClock()
@@ -147,21 +155,43 @@ class SqliteBase:
     # lifecycle
 
     async def open(self) -> None:
+        """Open (creating or migrating) the database; StoreUnusable says why it cannot be."""
         loop = asyncio.get_running_loop()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = _lock_data_dir(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = lock_data_dir(self.path)
+        except OSError as error:
+            raise StoreUnusable(
+                f"cannot use the data directory {self.path.parent}: {error.strerror}"
+            ) from None
 
         def connect_and_migrate() -> sqlite3.Connection:
             conn = _connect(self.path, self._synchronous, readonly=False)
-            migrate(conn)
-            # one process owns this file (see the data-dir lock), so leases still held are
-            # those of a process that died: its pushes are due again at once
-            conn.execute(Q["release_leases"])
+            try:
+                if self._quick_check:
+                    check_pages(conn, self.path)
+                migrate(conn)
+                # one process owns this file (see the data-dir lock), so leases still held
+                # are those of a process that died: its pushes are due again at once
+                conn.execute(Q["release_leases"])
+            except BaseException:
+                conn.close()
+                raise
             return conn
 
-        conn = await asyncio.to_thread(connect_and_migrate)
+        try:
+            conn = await asyncio.to_thread(connect_and_migrate)
+        except (sqlite3.Error, StoreUnusable) as error:
+            self._lock.close()
+            self._lock = None
+            if isinstance(error, StoreUnusable):
+                raise
+            raise unusable(self.path, error) from None
+        self._writer = GroupCommitWriter(
+            conn, self.clock, self.health, on_disk_full=self._disk_reserve.release
+        )
         (self._next_seq,) = conn.execute(Q["next_message_seq"]).fetchone()
-        self._writer = GroupCommitWriter(conn, self.clock)
+        self._disk_reserve.ensure()
         self._writer.start(loop)
         self._readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="ems-sqlite-read")
 
@@ -270,6 +300,23 @@ class SqliteBase:
         for key, correlation_ids in receivable.items():
             self.wakeups.notify(key, len(correlation_ids), correlation_ids)
 
+    async def _look_for_room(self) -> None:
+        """While the disk is full: is there room for new messages again? Room is free disk
+        space plus the pages that deletes freed inside the database (which SQLite reuses)."""
+        outage = self.health.outage
+        if outage is None or outage.kind != DISK_FULL:
+            return
+
+        def free_pages(conn: sqlite3.Connection) -> int:
+            (count,) = conn.execute("PRAGMA freelist_count").fetchone()
+            (size,) = conn.execute("PRAGMA page_size").fetchone()
+            return int(count) * int(size)
+
+        room = await self._read(free_pages) + self._disk_reserve.disk_free()
+        if room >= ROOM_TO_RESUME + self._disk_reserve.size:
+            self._disk_reserve.ensure()
+            self.health.recovered()
+
     @property
     def commit_stats(self) -> tuple[int, int]:
         """(batches, operations) committed so far: the group-commit factor is their ratio."""
@@ -290,29 +337,13 @@ class SqliteBase:
     # queues
 
 
-class DataDirInUse(StoreUnusable):
-    """Another EMS process serves this SQLite file; two would corrupt each other's caches."""
-
-
-def _lock_data_dir(path: Path) -> IO[bytes]:
-    lock = open(path.with_name(path.name + ".lock"), "wb")  # noqa: SIM115 - held until close()
-    if sys.platform == "win32":  # pragma: no cover - no advisory locks there: no check
-        return lock
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
-        raise DataDirInUse(
-            f"another EMS process is already serving {path}; stop it, or give this one its own "
-            "--data-dir"
-        ) from None
-    return lock
-
-
 def _close_writer_connection(conn: sqlite3.Connection) -> None:
     # a clean shutdown leaves a small database: fold the WAL back and drop it
     try:
         conn.execute("PRAGMA optimize")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as error:
+        # (a full disk) the WAL stays, and is folded back at the next start
+        log.warning("could not checkpoint the WAL on close: %s", error)
     finally:
         conn.close()

@@ -36,6 +36,8 @@ class MessageOperations(SqliteBase):
     async def send(self, queue_hash: bytes, messages: Sequence[NewMessage]) -> None:
         if self._writer is None:
             raise RuntimeError("store is not open")
+        if self.health.outage is not None:
+            self.health.check_room()
         await self._writer.submit_grouped(self._append, (queue_hash, messages))
 
     def _append(self, txn: Txn, sends: list[tuple[bytes, Sequence[NewMessage]]]) -> list[Any]:
@@ -224,6 +226,10 @@ class MessageOperations(SqliteBase):
     # housekeeping
 
     async def sweep(self) -> SweepReport:
+        if not self.health.healthy:
+            await self._look_for_room()
+        elif not self._disk_reserve.held:
+            self._disk_reserve.ensure()
         return await self._write(self._sweep)
 
     def _sweep(self, txn: Txn) -> SweepReport:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from ems.storage.base import Store
 from ems.storage.sqlite.admin import AdminOperations
-from ems.storage.sqlite.base import DataDirInUse
 from ems.storage.sqlite.deliveries import DeliveryOperations
 from ems.storage.sqlite.messages import MessageOperations
+from ems.storage.sqlite.opening import DataDirInUse
 from ems.storage.sqlite.queues import QueueOperations
 from ems.storage.sqlite.sqs import SqsOperations
 from ems.storage.sqlite.topics import TopicOperations

@@ -212,6 +212,7 @@ class TopicOperations(SqliteBase):
     # publishing
 
     async def publish(self, topic_hash: bytes, message: TopicMessage) -> PublishResult:
+        self.health.check_room()
         return await self._write(lambda txn: self._publish(txn, topic_hash, message))
 
     def _fanout(self, txn: Txn, topic_key: int) -> list[_Fanout]:

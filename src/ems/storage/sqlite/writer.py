@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from ems.core.clock import Clock
-from ems.core.errors import EmsError, ShuttingDown, StorageUnavailable
+from ems.core.errors import EmsError, ShuttingDown, StorageFull, StorageUnavailable
+from ems.storage.health import DISK_FULL, StorageHealth
 
 T = TypeVar("T")
 log = logging.getLogger("ems.storage.sqlite")
@@ -76,9 +77,18 @@ _Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
 
 
 class GroupCommitWriter:
-    def __init__(self, conn: sqlite3.Connection, clock: Clock) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        clock: Clock,
+        health: StorageHealth | None = None,
+        *,
+        on_disk_full: Callable[[], None] | None = None,
+    ) -> None:
         self.conn = conn
         self._clock = clock
+        self._health = health or StorageHealth()
+        self._on_disk_full = on_disk_full
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: list[_Submitted[Any]] = []
         self._flush_scheduled = False
@@ -139,10 +149,13 @@ class GroupCommitWriter:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             outcomes = self._run_batch(txn, batch)
-        except Exception:
-            log.exception("a write transaction failed; %d operations answered with 503", len(batch))
+        except Exception as error:
+            if not self._report(error):
+                log.exception(
+                    "a write transaction failed; %d operations answered with 503", len(batch)
+                )
             self._rollback()
-            self._finish([], _failed(batch))
+            self._finish([], _failed(batch, self._refusal(error)))
             return
         self._committing = True
         done = self._committer.commit()
@@ -160,9 +173,10 @@ class GroupCommitWriter:
         self._committing = False
         error = done.exception()
         if error is not None:
-            log.error("COMMIT failed (%s); %d operations answered with 503", error, len(batch))
+            if not self._report(error):
+                log.error("COMMIT failed (%s); %d operations answered with 503", error, len(batch))
             self._rollback()
-            self._finish([], _failed(batch))
+            self._finish([], _failed(batch, self._refusal(error)))
         else:
             self.batches += 1
             self.operations += len(batch)
@@ -185,6 +199,20 @@ class GroupCommitWriter:
                 future.set_exception(error)
         if not self._pending and not self._committing:
             self._idle.set()
+
+    def _report(self, error: BaseException) -> bool:
+        """Tell the store's health about a failure outside the requests; True if it was one
+        (the health log says it once per outage, so the caller need not log it again)."""
+        if not _disk_full(error):
+            return False
+        self._health.failed(DISK_FULL, f"the disk holding the SQLite database is full ({error})")
+        if self._on_disk_full is not None:
+            self._on_disk_full()
+        return True
+
+    @staticmethod
+    def _refusal(error: BaseException) -> StorageUnavailable:
+        return StorageFull() if _disk_full(error) else StorageUnavailable()
 
     def _rollback(self) -> None:
         if self.conn.in_transaction:
@@ -280,6 +308,8 @@ class GroupCommitWriter:
             del txn.effects[mark:]
             if isinstance(error, EmsError):
                 return item.future, None, error
+            if _disk_full(error):
+                return item.future, None, StorageFull()
             log.exception("operation failed; rolled back to its savepoint")
             if isinstance(error, sqlite3.OperationalError):
                 return item.future, None, StorageUnavailable()
@@ -298,15 +328,24 @@ class _Failed(Exception):
 
     def answer(self) -> Exception:
         """What the failed request is told (a bug is logged, with its traceback, here)."""
+        if _disk_full(self.cause):
+            return StorageFull()
         log.error("a write failed; rolled back to its savepoint", exc_info=self.cause)
         if isinstance(self.cause, sqlite3.OperationalError):
             return StorageUnavailable()
         return self.cause
 
 
-def _failed(batch: list[_Submitted[Any]]) -> list[_Outcome]:
-    failure = StorageUnavailable()
+def _failed(batch: list[_Submitted[Any]], failure: StorageUnavailable) -> list[_Outcome]:
     return [(item.future, None, failure) for item in batch]
+
+
+def _disk_full(error: BaseException) -> bool:
+    """SQLite could not write for want of space (ENOSPC, a quota, a file-size limit)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return (
+        isinstance(error, sqlite3.Error) and code is not None and code & 0xFF == sqlite3.SQLITE_FULL
+    )
 
 
 class _Committer:

@@ -1,0 +1,83 @@
+"""Opening the SQLite file: one process per file, and a sentence for each reason it cannot be.
+
+A refusal at start must tell the operator what to do in one line (``ems serve`` prints it and
+exits with status 2): another process serves the file, the file is not SQLite or is damaged, it
+or its directory is read-only, the disk is full. ``PRAGMA quick_check`` finds damaged pages
+before the first request does.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+from ems.storage.base import StoreUnusable
+
+if sys.platform != "win32":
+    import fcntl
+
+log = logging.getLogger("ems.storage.sqlite")
+
+
+class DataDirInUse(StoreUnusable):
+    """Another EMS process serves this SQLite file; two would corrupt each other's caches."""
+
+
+def lock_data_dir(path: Path) -> IO[bytes]:
+    lock = open(path.with_name(path.name + ".lock"), "wb")  # noqa: SIM115 - held until close()
+    if sys.platform == "win32":  # pragma: no cover - no advisory locks there: no check
+        return lock
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise DataDirInUse(
+            f"another EMS process is already serving {path}; stop it, or give this one its own "
+            "--data-dir"
+        ) from None
+    return lock
+
+
+def unusable(path: Path, error: sqlite3.Error) -> StoreUnusable:
+    """Why the database at ``path`` cannot be served, for the operator, from SQLite's error."""
+    code = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+        return StoreUnusable(
+            f"{path} is not an SQLite database, or it is damaged ({error}); restore it from "
+            "a backup, or move it away to start empty"
+        )
+    if code == sqlite3.SQLITE_READONLY:
+        return StoreUnusable(
+            f"{path} is read-only ({error}); EMS writes its database: make the file and "
+            f"{path.parent} writable by this user"
+        )
+    if code == sqlite3.SQLITE_CANTOPEN:
+        return StoreUnusable(f"cannot open {path} ({error}); check that {path.parent} is writable")
+    if code == sqlite3.SQLITE_FULL:
+        return StoreUnusable(f"the disk holding {path} is full; free some space")
+    return StoreUnusable(f"cannot open the SQLite database {path}: {error}")
+
+
+def check_pages(conn: sqlite3.Connection, path: Path) -> None:
+    """``PRAGMA quick_check``: refuse to serve a damaged file rather than fail request by
+    request. It reads every page (2.4 s for a 1 GB file of 1 MiB messages on the 2-core test
+    machine, warm cache); ``--no-quick-check`` skips it."""
+    started = time.monotonic()
+    problems = [row[0] for row in conn.execute("PRAGMA quick_check(10)")]
+    if problems != ["ok"]:
+        raise StoreUnusable(
+            f"{path} is damaged: PRAGMA quick_check reports {problems[0]!r}"
+            f"{f' and {len(problems) - 1} more problem(s)' if len(problems) > 1 else ''}; "
+            "restore it from a backup, or start with --no-quick-check to serve it anyway"
+        )
+    elapsed = time.monotonic() - started
+    log.log(
+        logging.INFO if elapsed > 1 else logging.DEBUG,
+        "quick_check of %s passed in %.1f s",
+        path,
+        elapsed,
+    )
