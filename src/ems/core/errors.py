@@ -272,3 +272,10 @@ class RateLimited(EmsError):
             f"Too many requests from this client; retry in {max(1, round(retry_after))} s."
         )
         self.retry_after = retry_after
+
+
+class TooManyStreams(EmsError):
+    """This client, or this queue or topic, has as many live streams open as the server allows."""
+
+    slug = "too-many-streams"
+    title = "Too many streams"

@@ -68,6 +68,7 @@ MAX_STORED_BYTES: Final = Bound("max_stored_bytes", 1024, 10**15, "bytes")
 WAIT: Final = Bound("wait_seconds", 0, 20)
 MAX_RECEIVES: Final = Bound("max_receives", 1, 1000, "receives")
 MAX_MESSAGES: Final = Bound("max_messages", 1, 100, "messages")
+MAX_IN_FLIGHT: Final = Bound("max_in_flight", 1, 100, "messages")
 PEEK_MESSAGES: Final = Bound("max_messages", 1, 1000, "messages")
 
 MAX_BATCH_ENTRIES: Final = 1000
