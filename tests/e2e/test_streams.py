@@ -245,3 +245,103 @@ def test_a_stopping_server_ends_its_streams_cleanly(tmp_path: Path) -> None:
         assert node.wait(10) in (0, -signal.SIGTERM)
     finally:
         node.stop()
+
+
+def test_a_stream_on_one_postgresql_node_is_woken_by_a_send_on_the_other(
+    tmp_path: Path,
+) -> None:
+    url_and_schema = database("postgres", tmp_path)
+    # polls re-check the database only every 30 s: an event sooner is the notification's
+    env = {**QUICK, "EMS_DATABASE_POLL_INTERVAL": "30"}
+    a = EmsServer(tmp_path / "a", database=url_and_schema, env=env).start()
+    b = EmsServer(tmp_path / "b", database=url_and_schema, env=env).start()
+
+    async def scenario() -> list[float]:
+        async with connect(a) as on_a, connect(b) as on_b:
+            queue = await new_queue(on_a)
+            latencies = []
+            async with streaming(on_b, f"/ems/queue/{queue['queue_id']}/stream") as events:
+                await events.nothing_for(0.3)
+                for i in range(10):
+                    sent_at = time.monotonic()
+                    sent = await send(on_a, queue["queue_id"], f"across {i}")
+                    message = await events.message(timeout=5)
+                    latencies.append(time.monotonic() - sent_at)
+                    assert message["message_id"] == sent
+                    await on_b.delete(
+                        f"/ems/queue/{queue['queue_id']}/message/{message['receipt_handle']}"
+                    )
+            return latencies
+
+    try:
+        latencies = asyncio.run(scenario())
+    finally:
+        a.stop()
+        b.stop()
+    assert max(latencies) < 2, latencies
+
+
+async def _raw_stream(port: int, path: str, events: list[str], ready: asyncio.Event) -> None:
+    """One stream on a bare socket (lighter than an HTTP client for a thousand of them): the
+    ids of the messages it is sent go to ``events``."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: ems\r\n\r\n".encode())
+    await writer.drain()
+    try:
+        assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+        while True:
+            line = await reader.readline()
+            if not line:
+                return
+            if line.startswith(b"retry:"):
+                ready.set()
+            elif line.startswith(b"id: "):
+                events.append(line[4:].strip().decode())
+    finally:
+        writer.close()
+
+
+def test_a_thousand_concurrent_streams_on_one_node(tmp_path: Path) -> None:
+    node = EmsServer(tmp_path / "data", env=QUICK).start(
+        "--max-streams-per-client", "2000", "--max-streams-per-queue", "200"
+    )
+
+    async def scenario() -> tuple[list[str], list[str], str]:
+        async with connect(node) as client:
+            queues = [(await new_queue(client))["queue_id"] for _ in range(10)]
+            received: list[str] = []
+            readies = [asyncio.Event() for _ in range(1000)]
+            streams = [
+                asyncio.create_task(
+                    _raw_stream(
+                        node.port, f"/ems/queue/{queues[i % 10]}/stream", received, readies[i]
+                    )
+                )
+                for i in range(1000)
+            ]
+            async with asyncio.timeout(60):
+                for ready in readies:
+                    await ready.wait()
+            metrics = (await client.get("/metrics")).text
+            sent: list[str] = []
+            for queue_id in queues:
+                batch = await client.post(
+                    f"/ems/queue/{queue_id}/messages",
+                    json={"messages": [{"body": f"m{i}"} for i in range(100)]},
+                )
+                sent += batch.json()["message_ids"]
+            async with asyncio.timeout(60):
+                while len(received) < len(sent):
+                    await asyncio.sleep(0.05)
+            for stream in streams:
+                stream.cancel()
+            await asyncio.gather(*streams, return_exceptions=True)
+            return sent, received, metrics
+
+    try:
+        sent, received, metrics = asyncio.run(scenario())
+    finally:
+        node.stop()
+    assert 'ems_streams_open{kind="queue"} 1000' in metrics
+    # every message reached exactly one of the thousand streams
+    assert sorted(received) == sorted(sent)
