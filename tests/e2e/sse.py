@@ -34,9 +34,9 @@ class EventReader:
         finally:
             await self._lines.put(None)
 
-    async def next(self, timeout: float = 5.0) -> Event:
+    async def next(self, within: float = 5.0) -> Event:
         """The next event; TimeoutError if none arrives in time, EOFError when the stream ends."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while (line := await self._lines.get()) is not None:
                 if line.startswith(":"):
                     self.comments.append(line)
@@ -51,8 +51,8 @@ class EventReader:
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
 
-    async def message(self, timeout: float = 5.0) -> dict[str, Any]:
-        event = await self.next(timeout)
+    async def message(self, within: float = 5.0) -> dict[str, Any]:
+        event = await self.next(within)
         assert event.event == "message", event
         document: dict[str, Any] = json.loads(event.data)
         assert event.id == document["message_id"]

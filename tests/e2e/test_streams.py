@@ -7,6 +7,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -82,7 +83,7 @@ async def test_unacknowledged_messages_come_back_after_a_disconnect(server: EmsS
         # disconnected with two unacknowledged: they are in flight, then back
         info = (await client.get(f"/ems/queue/{queue['queue_id']}")).json()
         assert info["messages_in_flight"] == 2
-        back: list[dict[str, object]] = []
+        back: list[dict[str, Any]] = []
         deadline = time.monotonic() + 10
         while len(back) < 2 and time.monotonic() < deadline:
             got = await client.get(
@@ -139,7 +140,7 @@ async def test_max_in_flight_holds_messages_back_until_one_is_acknowledged(
             await events.nothing_for(0.7)
             started = time.monotonic()
             await client.delete(f"/ems/queue/{queue_id}/message/{first['receipt_handle']}")
-            third = await events.message(timeout=5)
+            third = await events.message(within=5)
             assert third["body"] == "m2"
             assert second["body"] == "m1"
             # on one node the acknowledgement wakes the stream at once; across PostgreSQL
@@ -234,10 +235,10 @@ def test_a_stopping_server_ends_its_streams_cleanly(tmp_path: Path) -> None:
                 await events.nothing_for(0.3)
                 node.signal(signal.SIGTERM)
                 started = time.monotonic()
-                end = await events.next(timeout=5)
+                end = await events.next(within=5)
                 assert end.event == "end"
                 with pytest.raises(EOFError):
-                    await events.next(timeout=5)
+                    await events.next(within=5)
                 return time.monotonic() - started
 
     try:
@@ -265,7 +266,7 @@ def test_a_stream_on_one_postgresql_node_is_woken_by_a_send_on_the_other(
                 for i in range(10):
                     sent_at = time.monotonic()
                     sent = await send(on_a, queue["queue_id"], f"across {i}")
-                    message = await events.message(timeout=5)
+                    message = await events.message(within=5)
                     latencies.append(time.monotonic() - sent_at)
                     assert message["message_id"] == sent
                     await on_b.delete(
@@ -281,9 +282,23 @@ def test_a_stream_on_one_postgresql_node_is_woken_by_a_send_on_the_other(
     assert max(latencies) < 2, latencies
 
 
-async def _raw_stream(port: int, path: str, events: list[str], ready: asyncio.Event) -> None:
+class Arrivals:
+    """Message ids streamed to any of many streams; ``all_in`` is set once ``expected`` came."""
+
+    def __init__(self, expected: int) -> None:
+        self.ids: list[str] = []
+        self.expected = expected
+        self.all_in = asyncio.Event()
+
+    def add(self, message_id: str) -> None:
+        self.ids.append(message_id)
+        if len(self.ids) >= self.expected:
+            self.all_in.set()
+
+
+async def _raw_stream(port: int, path: str, arrivals: Arrivals, ready: asyncio.Event) -> None:
     """One stream on a bare socket (lighter than an HTTP client for a thousand of them): the
-    ids of the messages it is sent go to ``events``."""
+    ids of the messages it is sent go to ``arrivals``."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(f"GET {path} HTTP/1.1\r\nHost: ems\r\n\r\n".encode())
     await writer.drain()
@@ -296,7 +311,7 @@ async def _raw_stream(port: int, path: str, events: list[str], ready: asyncio.Ev
             if line.startswith(b"retry:"):
                 ready.set()
             elif line.startswith(b"id: "):
-                events.append(line[4:].strip().decode())
+                arrivals.add(line[4:].strip().decode())
     finally:
         writer.close()
 
@@ -309,7 +324,7 @@ def test_a_thousand_concurrent_streams_on_one_node(tmp_path: Path) -> None:
     async def scenario() -> tuple[list[str], list[str], str]:
         async with connect(node) as client:
             queues = [(await new_queue(client))["queue_id"] for _ in range(10)]
-            received: list[str] = []
+            received = Arrivals(1000)
             readies = [asyncio.Event() for _ in range(1000)]
             streams = [
                 asyncio.create_task(
@@ -331,12 +346,11 @@ def test_a_thousand_concurrent_streams_on_one_node(tmp_path: Path) -> None:
                 )
                 sent += batch.json()["message_ids"]
             async with asyncio.timeout(60):
-                while len(received) < len(sent):
-                    await asyncio.sleep(0.05)
+                await received.all_in.wait()
             for stream in streams:
                 stream.cancel()
             await asyncio.gather(*streams, return_exceptions=True)
-            return sent, received, metrics
+            return sent, received.ids, metrics
 
     try:
         sent, received, metrics = asyncio.run(scenario())
