@@ -16,6 +16,7 @@ from ems.server.openapi.operation import Operation
 from ems.server.openapi.queue_paths import queue_paths
 from ems.server.openapi.schemas import components, ref
 from ems.server.openapi.service_paths import crypto_paths, operations_paths, page_paths
+from ems.server.openapi.stream_paths import stream_paths
 from ems.server.openapi.topic_paths import topic_paths
 
 # the statuses problems are answered with, as reusable responses
@@ -53,6 +54,7 @@ def paths() -> dict[str, dict[str, Operation]]:
     return {
         **queue_paths(),
         **topic_paths(),
+        **stream_paths(),
         **crypto_paths(),
         **operations_paths(),
         **page_paths(),
