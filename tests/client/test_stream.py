@@ -111,7 +111,11 @@ def test_receive_follow_prints_messages_as_they_arrive(server: EmsServer) -> Non
                     client.send(queue, f"live {i}".encode())
                     lines.append(follower.stdout.readline().decode().strip())
                 assert lines == ["live 0", "live 1", "live 2"]
+                # each is deleted once printed (the last one just after its line)
+                for _ in range(50):
+                    if client.get_queue(queue).raw["stored_messages"] == 0:
+                        break
+                    time.sleep(0.1)
+                assert client.get_queue(queue).raw["stored_messages"] == 0
             finally:
                 follower.terminate()
-        time.sleep(0.2)
-        assert client.get_queue(queue).raw["stored_messages"] == 0

@@ -3,9 +3,11 @@ server's live stream (``GET /ems/queue/{id}/stream``, docs/streams.md).
 
 Each message is in flight until it is acknowledged (:meth:`MessageStream.ack` deletes it); one
 that is not comes back after its visibility timeout, to this stream or another consumer. When
-the connection drops or the server stops, the stream reconnects after the server's ``retry``
-hint (with ``reconnect=False`` it ends instead); nothing is lost meanwhile, since the queue
-keeps whatever was not acknowledged.
+the connection drops, the server stops or answers with a server error (5xx: storage down, too
+many connections), the stream reconnects after the server's ``retry`` hint (with
+``reconnect=False`` it ends, or raises the error, instead); nothing is lost meanwhile, since the
+queue keeps whatever was not acknowledged. A client error (an unknown queue, a ``send_id``, too
+many streams) is raised.
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ def stream_request(
     return path, {k: str(v) for k, v in params.items() if v is not None}
 
 
+class _Again(Exception):
+    """The server cannot serve the stream now (a 5xx answer or problem event): reconnect."""
+
+
 class _Events:
     """What both streams do with an event: a message, a problem, the server's stop."""
 
@@ -62,8 +68,15 @@ class _Events:
             return Message.from_json(json.loads(event.data))
         if event.event == "error":
             problem = json.loads(event.data)
-            raise errors.from_response(int(problem.get("status", 500)), problem, None)
+            self.refused(int(problem.get("status", 500)), problem)
         return None  # "end" (the server stops: the connection ends next) or unknown
+
+    def refused(self, status: int, problem: dict[str, Any]) -> None:
+        """A problem that ends the stream: the server's (5xx) is waited out when reconnecting;
+        the client's (4xx: an unknown queue, too many streams) is raised."""
+        if status >= 500 and self.reconnect:
+            raise _Again()
+        raise errors.from_response(status, problem, None)
 
     @property
     def retry_seconds(self) -> float:
@@ -98,6 +111,8 @@ class MessageStream(_Events):
         while not self.closed:
             try:
                 yield from self._connection()
+            except _Again:
+                pass
             except httpx.HTTPError as error:
                 if not self.reconnect or self.closed:
                     raise translate(error) from error
@@ -113,6 +128,8 @@ class MessageStream(_Events):
         try:
             if not response.is_success:
                 response.read()
+                if response.status_code >= 500 and self.reconnect:
+                    raise _Again()
                 raise_for_problem(response)
             for line in response.iter_lines():
                 event = self.parser.feed(line)
@@ -167,6 +184,8 @@ class AsyncMessageStream(_Events):
             try:
                 async for message in self._connection():
                     yield message
+            except _Again:
+                pass
             except httpx.HTTPError as error:
                 if not self.reconnect or self.closed:
                     raise translate(error) from error
@@ -182,6 +201,8 @@ class AsyncMessageStream(_Events):
         try:
             if not response.is_success:
                 await response.aread()
+                if response.status_code >= 500 and self.reconnect:
+                    raise _Again()
                 raise_for_problem(response)
             async for line in response.aiter_lines():
                 event = self.parser.feed(line)
