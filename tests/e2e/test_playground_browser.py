@@ -173,9 +173,7 @@ def test_topics_and_crypto_round_trip(page: Page, server: EmsServer) -> None:
     assert run_shell(page.locator("#curl").text_content() or "") == "Encrypt This"
 
 
-def test_the_live_stream_panel_shows_messages_as_they_arrive(
-    page: Page, server: EmsServer
-) -> None:
+def test_the_live_stream_panel_shows_messages_as_they_arrive(page: Page, server: EmsServer) -> None:
     status = page.locator("#status")
     page.get_by_role("button", name="Create queue").click()
     expect(status).to_have_text("201 Created")

@@ -156,11 +156,17 @@ async def test_bad_requests_are_refused_before_the_stream_starts(server: EmsServ
             ({"max_in_flight": "101"}, 400),
             ({"delete": "yes"}, 400),
             ({"visibility_timeout": "-1"}, 400),
+            ({"visibility_timeout": "0"}, 400),
             ({"wait_seconds": "5"}, 400),
         ]:
             answer = await client.get(f"/ems/queue/{queue['queue_id']}/stream", params=params)
             assert answer.status_code == status, (params, answer.text)
             assert answer.headers["content-type"] == "application/problem+json"
+        # a queue whose default visibility is 0 would stream one message endlessly
+        instant = await new_queue(client, visibility_timeout=0)
+        refused = await client.get(f"/ems/queue/{instant['queue_id']}/stream")
+        assert refused.status_code == 400
+        assert "visibility_timeout" in refused.json()["detail"]
         sender = await client.get(f"/ems/queue/{queue['send_id']}/stream")
         assert sender.status_code == 403
         unknown = await client.get("/ems/queue/q_0000000000000000000000/stream")

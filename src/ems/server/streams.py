@@ -103,12 +103,20 @@ class StreamHandlers:
         if correlation_id is not None:
             correlation_id = limits.check_correlation_id(correlation_id)
         record = await self.queues.queue_for_receiving(queue_id)
-        timeout = _param(params, limits.VISIBILITY_TIMEOUT)
+        timeout = _param(params, limits.STREAM_VISIBILITY_TIMEOUT)
+        if timeout is None:
+            timeout = record.config.visibility_timeout
+            if timeout == 0:
+                raise InvalidRequest(
+                    "This queue's visibility_timeout is 0, which would stream the same message "
+                    "endlessly; give the stream one with ?visibility_timeout=N (1 to 43200).",
+                    parameter="visibility_timeout",
+                )
         stream = QueueStream(
             self.queues,
             queue_id,
             record.key,
-            visibility_timeout=record.config.visibility_timeout if timeout is None else timeout,
+            visibility_timeout=timeout,
             max_in_flight=_param(params, limits.MAX_IN_FLIGHT) or DEFAULT_MAX_IN_FLIGHT,
             delete=delete,
             correlation_id=correlation_id,

@@ -35,8 +35,9 @@ def stream_paths() -> dict[str, dict[str, Operation]]:
                     param(
                         "visibility_timeout",
                         "query",
-                        bounded(limits.VISIBILITY_TIMEOUT, ""),
-                        "How long a streamed message stays in flight; default the queue's.",
+                        bounded(limits.STREAM_VISIBILITY_TIMEOUT, ""),
+                        "How long a streamed message stays in flight; default the queue's "
+                        "(which must then not be 0).",
                     ),
                     param(
                         "max_in_flight",
