@@ -91,7 +91,7 @@ async def test_query_errors_are_error_responses(http: httpx.AsyncClient) -> None
         "AWS.SimpleQueueService.NonExistentQueue"
     )
     assert missing.findtext("sqs:Error/sqs:Type", namespaces=NS) == "Sender"
-    unknown = await call(http, {"Action": "AddPermission"}, status=400)
+    unknown = await call(http, {"Action": "Frobnicate"}, status=400)
     assert unknown.findtext("sqs:Error/sqs:Code", namespaces=NS) == "InvalidAction"
     no_action = await call(http, {"QueueName": "x"}, status=400)
     assert no_action.findtext("sqs:Error/sqs:Code", namespaces=NS) == "MissingAction"
@@ -108,7 +108,7 @@ async def test_malformed_json_requests_are_sqs_errors(http: httpx.AsyncClient) -
         ("Other.Thing", b"{}", "UnknownOperationException"),
         ("AmazonSQS.ListQueues", b'{"MaxResults": "many"}', "InvalidParameterValue"),
         ("AmazonSQS.SendMessage", b'{"QueueUrl": 5}', "InvalidParameterValue"),
-        ("AmazonSQS.ReceiveMessage", b'{"QueueUrl": "http://x/1/2"}', "InvalidParameterValue"),
+        ("AmazonSQS.ReceiveMessage", b'{"QueueUrl": "http://x/1/2"}', "QueueDoesNotExist"),
     ]:
         response = await http.post("/", content=body, headers={**headers, "x-amz-target": target})
         assert response.status_code == 400, (target, body, response.text)

@@ -28,7 +28,7 @@ from ems.sqs.wire import Call, Protocol, parse, protocol_of
 
 log = logging.getLogger("ems.sqs")
 
-# ten 256 KiB messages, form-encoded, fit
+# a 1 MiB message or batch, form-encoded (up to three bytes per byte), fits
 MAX_REQUEST_BYTES: Final = 8 * 1024 * 1024
 JSON_TYPE: Final = [(b"content-type", b"application/x-amz-json-1.0")]
 XML_TYPE: Final = [(b"content-type", b"text/xml")]
@@ -37,6 +37,17 @@ _FORWARDED: Final = frozenset({b"x-forwarded-for", b"forwarded", b"x-real-ip"})
 DEV_SIGNATURE: Final = sigv4.Signed("anonymous", "", "us-east-1", "sqs", [], "")
 
 Action = Callable[[Caller, dict[str, Any], list[str]], Awaitable[Any]]
+
+
+async def _no_permissions(caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
+    """Permissions are refused rather than recorded: EMS decides access by its own rules (each
+    access key is an account of its own), so a recorded grant would pretend to a sharing that
+    does not happen. The Policy attribute, by contrast, is kept as data."""
+    raise error(
+        "UnsupportedOperation",
+        "EMS does not grant permissions across accounts: AddPermission and RemovePermission are "
+        "not supported. The Policy attribute is stored and returned, but not enforced.",
+    )
 
 
 class SqsApi:
@@ -65,6 +76,8 @@ class SqsApi:
             "DeleteMessageBatch": self.messages.delete_message_batch,
             "ChangeMessageVisibility": self.messages.change_message_visibility,
             "ChangeMessageVisibilityBatch": self.messages.change_message_visibility_batch,
+            "AddPermission": _no_permissions,
+            "RemovePermission": _no_permissions,
         }
 
     @classmethod

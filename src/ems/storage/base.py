@@ -265,10 +265,16 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def update_sqs_queue(
-        self, account: str, name: str, *, modified_at_ms: int, tags: Mapping[str, str] | None
+        self,
+        account: str,
+        name: str,
+        *,
+        modified_at_ms: int,
+        tags: Mapping[str, str] | None,
+        policy: str | None = None,
     ) -> None:
-        """Set the time of the last change and, unless None, the tags; a missing name is a
-        no-op."""
+        """Set the time of the last change and, unless None, the tags and the policy; a missing
+        name is a no-op."""
 
     @abc.abstractmethod
     async def delete_sqs_queue(self, account: str, name: str) -> None:

@@ -285,13 +285,21 @@ def sqs_queue_values(entry: SqsQueue) -> tuple[Any, ...]:
         sqs_tags_value(entry.tags),
         entry.created_at_ms,
         entry.modified_at_ms,
+        entry.policy,
     )
 
 
 def sqs_queue_from_row(row: Sequence[Any]) -> SqsQueue:
-    account, name, id_hash, sealed, created_at, modified_at, tags = row
+    account, name, id_hash, sealed, created_at, modified_at, tags, policy = row
     return SqsQueue(
-        account, name, bytes(id_hash), bytes(sealed), created_at, modified_at, json.loads(tags)
+        account,
+        name,
+        bytes(id_hash),
+        bytes(sealed),
+        created_at,
+        modified_at,
+        json.loads(tags),
+        policy,
     )
 
 

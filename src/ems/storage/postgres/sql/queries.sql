@@ -434,20 +434,22 @@ SELECT dead_letter_key FROM subscriptions WHERE key = $1
 -- SQS queue names
 
 -- name: sqs_insert
-INSERT INTO sqs_queues (account, name, id_hash, sealed_queue_id, tags, created_at, modified_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account, name) DO NOTHING
+INSERT INTO sqs_queues (account, name, id_hash, sealed_queue_id, tags, created_at, modified_at,
+                        policy)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (account, name) DO NOTHING
 
 -- name: sqs_get
-SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags
+SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags, policy
 FROM sqs_queues WHERE account = $1 AND name = $2
 
 -- name: sqs_list
-SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags
+SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags, policy
 FROM sqs_queues WHERE account = $1 AND starts_with(name, $2) AND name > $3
 ORDER BY name LIMIT $4
 
 -- name: sqs_touch
-UPDATE sqs_queues SET modified_at = $1, tags = coalesce($2, tags) WHERE account = $3 AND name = $4
+UPDATE sqs_queues SET modified_at = $1, tags = coalesce($2, tags), policy = coalesce($3, policy)
+WHERE account = $4 AND name = $5
 
 -- name: sqs_delete
 DELETE FROM sqs_queues WHERE account = $1 AND name = $2

@@ -373,20 +373,22 @@ SELECT dead_letter_key FROM subscriptions WHERE key = ?
 -- SQS queue names
 
 -- name: sqs_insert
-INSERT INTO sqs_queues (account, name, id_hash, sealed_queue_id, tags, created_at, modified_at)
-VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, name) DO NOTHING
+INSERT INTO sqs_queues (account, name, id_hash, sealed_queue_id, tags, created_at, modified_at,
+                        policy)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, name) DO NOTHING
 
 -- name: sqs_get
-SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags
+SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags, policy
 FROM sqs_queues WHERE account = ? AND name = ?
 
 -- name: sqs_list
-SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags
+SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags, policy
 FROM sqs_queues WHERE account = ?1 AND substr(name, 1, length(?2)) = ?2 AND name > ?3
 ORDER BY name LIMIT ?4
 
 -- name: sqs_touch
-UPDATE sqs_queues SET modified_at = ?, tags = coalesce(?, tags) WHERE account = ? AND name = ?
+UPDATE sqs_queues SET modified_at = ?, tags = coalesce(?, tags), policy = coalesce(?, policy)
+WHERE account = ? AND name = ?
 
 -- name: sqs_delete
 DELETE FROM sqs_queues WHERE account = ? AND name = ?
