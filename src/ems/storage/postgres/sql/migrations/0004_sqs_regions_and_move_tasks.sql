@@ -19,10 +19,9 @@ CREATE TABLE move_tasks (
     handle text NOT NULL UNIQUE,
     -- the dead-letter queue the messages leave
     source_key bigint NOT NULL,
-    -- where they go; null: each back to the queue it was dead-lettered from
-    destination_key bigint,
-    -- the destination's id sealed under the source's (shown to the source's owner)
-    destination_sealed bytea,
+    -- the full-id hash of where they go (a hash: a key of a deleted queue can be reused);
+    -- null: each back to the queue it was dead-lettered from
+    destination_hash bytea,
     -- what the caller named the queues by (SQS ARNs), shown back in listings
     source_label text,
     destination_label text,
