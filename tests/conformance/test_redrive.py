@@ -9,8 +9,8 @@ import pytest
 
 from ems.core.clock import ManualClock
 from ems.core.errors import (
-    InvalidRequest,
     InvalidReceiptHandle,
+    InvalidRequest,
     MoveTaskNotFound,
     MoveTaskRunning,
     NotADeadLetterQueue,
@@ -45,7 +45,7 @@ async def dead_lettered(
             for body in bodies
         ],
     )
-    handles = []
+    handles: list[str] = []
     for _ in range(max_receives):
         got = await service.receive(queue_id, ReceiveRequest(max_messages=10), wait_seconds=0)
         handles.extend(d.receipt_handle for d in got)
@@ -186,7 +186,8 @@ async def test_one_node_drives_a_task_until_its_lease_ends(
     # the first node dies: its lease ends, the second takes over
     clock.advance(11)
     taken = await store.claim_move_task(second.owner, 10_000)
-    assert taken is not None and taken.key == task.key
+    assert taken is not None
+    assert taken.key == task.key
     # the first node, paused rather than dead, moves nothing more
     assert (await store.move_messages(task.key, first.owner, 1, 10_000)).lost
     await second.drive(taken)

@@ -220,7 +220,7 @@ def test_system_attributes_policy_and_wildcards(sqs: SQSClient, queue_url: str) 
     assert code_of(error.value) == "InvalidAttributeValue"
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": ""})
     cleared = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["Policy"])
-    assert "Attributes" not in cleared.keys()
+    assert "Attributes" not in dict(cleared)
     with pytest.raises(sqs.exceptions.UnsupportedOperation) as refused:
         sqs.add_permission(QueueUrl=queue_url, Label="l", AWSAccountIds=["1"], Actions=["*"])
     assert "not enforced" in message_of(refused.value)
