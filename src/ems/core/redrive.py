@@ -23,7 +23,7 @@ import secrets
 from typing import Final
 
 from ems.core import capabilities, limits
-from ems.core.errors import InvalidRequest, StorageUnavailable
+from ems.core.errors import InvalidRequest, QueueNotFound, StorageUnavailable
 from ems.core.move_models import MoveStatus, MoveTask, NewMoveTask
 from ems.core.queues import QueueService, queue_hash
 from ems.storage.base import Store
@@ -79,7 +79,13 @@ class Redrive:
             rate = RATE.check(rate, error=InvalidRequest)
         if destination_id is not None:
             # any id that may send there (its queue_id or its send_id) names the destination
-            await self.service.sending_target(destination_id)
+            try:
+                await self.service.sending_target(destination_id)
+            except QueueNotFound:
+                raise QueueNotFound(
+                    "No queue has the destination's id; it was deleted or never existed.",
+                    parameter="destination_queue_id",
+                ) from None
         task = NewMoveTask(
             handle=capabilities.new_id(),
             source_hash=queue_hash(dead_letter_id),

@@ -15,12 +15,14 @@ from typing import Any, Final
 
 from ems.core.errors import EmsError
 from ems.core.queues import QueueService
+from ems.core.redrive import Redrive
 from ems.server.http import Receive, Scope, Send, dumps, header, read_body, respond
 from ems.server.queues import watch_disconnect
 from ems.sqs import render, sigv4
 from ems.sqs.accounts import Accounts
 from ems.sqs.errors import SqsError, error, from_ems
 from ems.sqs.message_actions import MessageActions
+from ems.sqs.move_tasks import MoveTaskActions
 from ems.sqs.names import Caller, is_queue_path
 from ems.sqs.queue_actions import QueueActions
 from ems.sqs.registry import Registry
@@ -52,12 +54,18 @@ async def _no_permissions(caller: Caller, params: dict[str, Any], path: list[str
 
 class SqsApi:
     def __init__(
-        self, service: QueueService, accounts: Accounts, registry: Registry, public_url: str | None
+        self,
+        service: QueueService,
+        redrive: Redrive,
+        accounts: Accounts,
+        registry: Registry,
+        public_url: str | None,
     ) -> None:
         self.accounts = accounts
         self.public_url = public_url.rstrip("/") if public_url else None
         queues = QueueActions(service, registry)
         self.messages = MessageActions(service, registry)
+        moves = MoveTaskActions(redrive, registry)
         self.actions: dict[str, Action] = {
             "CreateQueue": queues.create_queue,
             "GetQueueUrl": queues.get_queue_url,
@@ -76,19 +84,26 @@ class SqsApi:
             "DeleteMessageBatch": self.messages.delete_message_batch,
             "ChangeMessageVisibility": self.messages.change_message_visibility,
             "ChangeMessageVisibilityBatch": self.messages.change_message_visibility_batch,
+            "StartMessageMoveTask": moves.start_task,
+            "ListMessageMoveTasks": moves.list_tasks,
+            "CancelMessageMoveTask": moves.cancel_task,
             "AddPermission": _no_permissions,
             "RemovePermission": _no_permissions,
         }
 
     @classmethod
     async def create(
-        cls, service: QueueService, accounts: Accounts | None, public_url: str | None
+        cls,
+        service: QueueService,
+        redrive: Redrive,
+        accounts: Accounts | None,
+        public_url: str | None,
     ) -> SqsApi | None:
         """The SQS API, or None when it is off (see :class:`~ems.sqs.accounts.Accounts`)."""
         if accounts is None:
             return None
         registry = Registry(service, await service.store.server_secret("sqs"))
-        return cls(service, accounts, registry, public_url)
+        return cls(service, redrive, accounts, registry, public_url)
 
     @staticmethod
     def claims(method: str, parts: list[str]) -> bool:
