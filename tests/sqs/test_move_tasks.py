@@ -143,10 +143,10 @@ def test_refusals_in_aws_words(sqs: SQSClient, queue_url: str) -> None:
     assert sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"] == []
 
 
-def test_move_tasks_with_the_cli(server: EmsServer, sqs: SQSClient, tmp_path: Path) -> None:
+def test_move_tasks_with_the_cli(server: EmsServer, tmp_path: Path) -> None:
     # the CLI's region (eu-west-1) is not boto3's here: the queues are made in the CLI's
     name = f"cli-dlq-{uuid.uuid4().hex[:8]}"
-    dlq = aws(server, tmp_path, "create-queue", "--queue-name", name)["QueueUrl"]
+    aws(server, tmp_path, "create-queue", "--queue-name", name)
     dlq_arn = f"arn:aws:sqs:eu-west-1:000000000000:{name}"
     policy = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})
     source = aws(server, tmp_path, "create-queue", "--queue-name", f"{name}-src", "--attributes",
