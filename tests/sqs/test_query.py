@@ -114,3 +114,33 @@ async def test_malformed_json_requests_are_sqs_errors(http: httpx.AsyncClient) -
         assert response.json()["__type"] == f"com.amazonaws.sqs#{code}"
         assert response.headers["x-amzn-query-error"] == f"{code};Sender"
         assert response.headers["x-amzn-requestid"]
+
+
+async def test_move_tasks_in_the_query_protocol(http: httpx.AsyncClient) -> None:
+    """Start/ListMessageMoveTasks as older SDKs send them, in the Query protocol's XML shapes."""
+    await call(http, {"Action": "CreateQueue", "QueueName": "q-dlq"})
+    arn = "arn:aws:sqs:us-east-1:000000000000:q-dlq"
+    redrive = f'{{"deadLetterTargetArn": "{arn}", "maxReceiveCount": 1}}'
+    source = await call(http, {"Action": "CreateQueue", "QueueName": "q-src",
+                               "Attribute.1.Name": "RedrivePolicy",
+                               "Attribute.1.Value": redrive})  # fmt: skip
+    src_url = source.findtext("sqs:CreateQueueResult/sqs:QueueUrl", namespaces=NS)
+    assert src_url is not None
+    await call(http, {"Action": "SendMessage", "QueueUrl": src_url, "MessageBody": "x"})
+    for _ in range(2):
+        await call(http, {"Action": "ReceiveMessage", "QueueUrl": src_url,
+                          "VisibilityTimeout": "0"})  # fmt: skip
+    started = await call(http, {"Action": "StartMessageMoveTask", "SourceArn": arn,
+                                "MaxNumberOfMessagesPerSecond": "7"})  # fmt: skip
+    assert started.findtext("sqs:StartMessageMoveTaskResult/sqs:TaskHandle", namespaces=NS)
+    listed = await call(http, {"Action": "ListMessageMoveTasks", "SourceArn": arn,
+                               "MaxResults": "10"})  # fmt: skip
+    entries = listed.findall(
+        "sqs:ListMessageMoveTasksResult/sqs:ListMessageMoveTasksResultEntry", NS
+    )
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry.findtext("sqs:SourceArn", namespaces=NS) == arn
+    assert entry.findtext("sqs:MaxNumberOfMessagesPerSecond", namespaces=NS) == "7"
+    assert entry.findtext("sqs:ApproximateNumberOfMessagesToMove", namespaces=NS) == "1"
+    assert entry.findtext("sqs:Status", namespaces=NS) in ("RUNNING", "COMPLETED")
