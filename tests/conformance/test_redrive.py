@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ems.core import capabilities
 from ems.core.clock import ManualClock
 from ems.core.errors import (
     InvalidReceiptHandle,
@@ -193,3 +194,21 @@ async def test_one_node_drives_a_task_until_its_lease_ends(
     await second.drive(taken)
     (done,) = await second.tasks(dlq)
     assert (done.status, done.moved) == (MoveStatus.COMPLETED, 3)
+
+
+async def test_the_operator_redrives_by_hash(store: Store) -> None:
+    """The admin console sees queues by the hashes of their full ids, never their ids."""
+    service = await service_on(store)
+    redrive = Redrive(service)
+    dlq = (await service.create_queue({})).view.queue_id
+    source, _ = await dead_lettered(service, dlq, ["op"])
+    dlq_hash = capabilities.id_hash(dlq)
+    started = await redrive.start_by_hash(dlq_hash, rate=10)
+    assert started.status is MoveStatus.RUNNING
+    assert await redrive.cancel_by_hash(dlq_hash)
+    await run_to_end(redrive)
+    (done,) = await redrive.tasks_by_hash(dlq_hash)
+    assert done.status is MoveStatus.CANCELLED
+    await redrive.start_by_hash(dlq_hash, destination_hash=capabilities.id_hash(source))
+    await run_to_end(redrive)
+    assert (await redrive.tasks_by_hash(dlq_hash))[0].moved == 1

@@ -75,8 +75,6 @@ class Redrive:
         """Start moving the dead-letter queue's messages out; ``labels`` are the names the
         caller gave the source and destination (SQS ARNs), shown back in listings."""
         await self.service.queue_for_owner(dead_letter_id)
-        if rate is not None:
-            rate = RATE.check(rate, error=InvalidRequest)
         if destination_id is not None:
             # any id that may send there (its queue_id or its send_id) names the destination
             try:
@@ -86,17 +84,12 @@ class Redrive:
                     "No queue has the destination's id; it was deleted or never existed.",
                     parameter="destination_queue_id",
                 ) from None
-        task = NewMoveTask(
-            handle=capabilities.new_id(),
-            source_hash=queue_hash(dead_letter_id),
+        return await self.start_by_hash(
+            queue_hash(dead_letter_id),
             destination_hash=None if destination_id is None else queue_hash(destination_id),
             rate=rate,
-            source_label=labels[0],
-            destination_label=labels[1],
+            labels=labels,
         )
-        started = await self.store.start_move_task(task, keep_finished=KEEP_FINISHED)
-        self._wake.set()
-        return started
 
     async def tasks(self, dead_letter_id: str, *, limit: int = 1) -> list[MoveTask]:
         """The queue's most recent tasks, newest first."""
@@ -107,7 +100,38 @@ class Redrive:
         """Ask the queue's running task (the one by ``handle``, if given) to stop; it is
         CANCELLING until its runner stops it. Messages already moved stay moved."""
         await self.service.queue_for_owner(dead_letter_id)
-        cancelled = await self.store.cancel_move_task(queue_hash(dead_letter_id), handle)
+        return await self.cancel_by_hash(queue_hash(dead_letter_id), handle)
+
+    # what the operator asks (the admin console): queues by the hashes of their full ids, which
+    # is all an operator sees of them; the admin token is the capability, checked by the caller
+
+    async def start_by_hash(
+        self,
+        source_hash: bytes,
+        *,
+        destination_hash: bytes | None = None,
+        rate: int | None = None,
+        labels: tuple[str | None, str | None] = (None, None),
+    ) -> MoveTask:
+        if rate is not None:
+            rate = RATE.check(rate, error=InvalidRequest)
+        task = NewMoveTask(
+            handle=capabilities.new_id(),
+            source_hash=source_hash,
+            destination_hash=destination_hash,
+            rate=rate,
+            source_label=labels[0],
+            destination_label=labels[1],
+        )
+        started = await self.store.start_move_task(task, keep_finished=KEEP_FINISHED)
+        self._wake.set()
+        return started
+
+    async def tasks_by_hash(self, source_hash: bytes, *, limit: int = 1) -> list[MoveTask]:
+        return await self.store.list_move_tasks(source_hash, limit)
+
+    async def cancel_by_hash(self, source_hash: bytes, handle: str | None = None) -> MoveTask:
+        cancelled = await self.store.cancel_move_task(source_hash, handle)
         self._wake.set()
         return cancelled
 
