@@ -175,6 +175,7 @@ class Redrive:
         while True:
             began = loop.time()
             step = await self.store.move_messages(task.key, self.owner, limit, self.lease_ms)
+            self.service.metrics.count("redriven", step.moved)
             if step.lost or step.status is not MoveStatus.RUNNING:
                 log.info("redrive %s: %s", task.key, "lost" if step.lost else step.status.value)
                 return
