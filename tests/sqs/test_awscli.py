@@ -104,3 +104,16 @@ def test_sqs_as_aws_answers_it_with_the_cli(server: EmsServer, tmp_path: Path) -
     policy = aws(server, tmp_path, "get-queue-attributes", "--queue-url", url,
                  "--attribute-names", "Policy")["Attributes"]["Policy"]  # fmt: skip
     assert json.loads(policy) == {"Statement": []}
+    assert "UnsupportedOperation" in aws_fails(
+        server, tmp_path, "add-permission", "--queue-url", url, "--label", "l",
+        "--aws-account-ids", "111111111111", "--actions", "SendMessage",
+    )  # fmt: skip
+    # prefix wildcards: "Custom.*" selects every attribute whose name starts with "Custom"
+    aws(server, tmp_path, "send-message", "--queue-url", url, "--message-body", "attrs",
+        "--message-attributes", json.dumps({
+            name: {"DataType": "String", "StringValue": "v"}
+            for name in ("Custom", "Custom.a", "CustomerId", "Other")
+        }))  # fmt: skip
+    got = aws(server, tmp_path, "receive-message", "--queue-url", url,
+              "--message-attribute-names", "Custom.*")  # fmt: skip
+    assert sorted(got["Messages"][0]["MessageAttributes"]) == ["Custom", "Custom.a", "CustomerId"]
