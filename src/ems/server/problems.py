@@ -45,6 +45,9 @@ STATUS: Final[dict[type[errors.EmsError], int]] = {
     errors.ClientNotAllowed: 403,
     errors.RateLimited: 429,
     errors.TooManyStreams: 429,
+    errors.NotADeadLetterQueue: 400,
+    errors.MoveTaskRunning: 409,
+    errors.MoveTaskNotFound: 404,
 }
 
 
