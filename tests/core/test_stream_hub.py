@@ -9,6 +9,7 @@ import pytest
 from ems.core.errors import ShuttingDown, TooManyStreams
 from ems.core.stream_hub import LISTENER_BUFFER, StreamHub
 from ems.core.topic_models import TopicMessage
+from ems.core.wakeups import Wakeups
 
 
 async def test_caps_per_client_and_per_resource_and_places_given_back() -> None:
@@ -61,3 +62,12 @@ async def test_closing_ends_every_stream_and_admits_no_new_one() -> None:
     assert all(slot.stop.done() for slot in slots)
     with pytest.raises(ShuttingDown):
         hub.admit("queue", "10.0.0.1", 9)
+
+
+async def test_waits_on_one_stop_future_leave_no_callbacks_behind() -> None:
+    """A stream passes its stop future to every wait of its life: none may accumulate."""
+    wakeups = Wakeups()
+    stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    for _ in range(100):
+        await wakeups.wait(1, None, 0.001, since_version=0, cancel=stop)
+    assert not stop._callbacks

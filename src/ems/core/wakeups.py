@@ -94,12 +94,19 @@ class Wakeups:
         key = (queue_key, correlation_id)
         self._waiters.setdefault(key, {})[future] = None
         timer = loop.call_later(seconds, _resolve, future, TIMED_OUT)
+
+        def cancelled(_: asyncio.Future[Any]) -> None:
+            _resolve(future, TIMED_OUT)
+
         if cancel is not None:
-            cancel.add_done_callback(lambda _: _resolve(future, TIMED_OUT))
+            cancel.add_done_callback(cancelled)
         try:
             return await future
         finally:
             timer.cancel()
+            if cancel is not None:
+                # a live stream passes the same future to every wait of its life
+                cancel.remove_done_callback(cancelled)
             waiters = self._waiters.get(key)
             if waiters is not None:
                 waiters.pop(future, None)
