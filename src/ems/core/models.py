@@ -65,6 +65,8 @@ class QueueConfig:
     # None: the server's default limit
     max_stored_messages: int | None = None
     max_stored_bytes: int | None = None
+    # a human name for operators (the console, /metrics): not secret, grants nothing
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +178,11 @@ class QueueChanges:
     clear_dead_letter: bool = False
     max_stored_messages: int | None = None
     max_stored_bytes: int | None = None
+    label: str | None = None
+    clear_label: bool = False
+
+    def new_label(self, old: str | None) -> str | None:
+        return None if self.clear_label else (self.label or old)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +213,9 @@ class QueueSummary:
     stored_messages: int
     stored_bytes: int
     oldest_sent_at_ms: int | None
+    label: str | None = None
+    # the hash of its dead-letter queue's id, if it has one
+    dead_letter_hash: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

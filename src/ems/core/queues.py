@@ -272,6 +272,8 @@ class QueueService:
             receive_wait_seconds=attributes.get("receive_wait_seconds"),
             max_stored_messages=attributes.get("max_stored_messages"),
             max_stored_bytes=attributes.get("max_stored_bytes"),
+            label=attributes.get("label"),
+            clear_label="label" in attributes and attributes["label"] is None,
         )
         if "dead_letter" in attributes:
             changes.dead_letter = self._dead_letter(queue_id, attributes["dead_letter"])

@@ -209,7 +209,18 @@ def components() -> dict[str, Schema]:
             "max_receives": bounded(limits.MAX_RECEIVES, "Receives before a message moves."),
         }
     )
-    settings = {**attributes, "dead_letter": {"oneOf": [dead_letter, {"type": "null"}]}}
+    label = {
+        "type": ["string", "null"],
+        "minLength": 1,
+        "maxLength": limits.MAX_LABEL_CHARS,
+        "description": "A name for operators (the admin console, /metrics); not secret, grants "
+        "nothing. null removes it.",
+    }
+    settings = {
+        **attributes,
+        "label": label,
+        "dead_letter": {"oneOf": [dead_letter, {"type": "null"}]},
+    }
     queue_ids = {"queue_id": STRING, "send_id": STRING, "receive_id": STRING}
     stats = {
         "messages_visible": COUNT,

@@ -6,7 +6,8 @@ SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_mess
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
        q.max_stored_bytes,
-       CASE WHEN q.id_hash = ?1 THEN 'full' WHEN q.send_hash = ?1 THEN 'send' ELSE 'receive' END
+       CASE WHEN q.id_hash = ?1 THEN 'full' WHEN q.send_hash = ?1 THEN 'send' ELSE 'receive' END,
+       q.label
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.id_hash = ?1 OR q.send_hash = ?1 OR q.receive_hash = ?1
 
@@ -56,14 +57,14 @@ UPDATE partitions SET retired = 1 WHERE id = ?
 INSERT INTO queues (id_hash, partition, visibility_timeout, retention_seconds,
                     max_message_bytes, delay_seconds, receive_wait_seconds, dead_letter_key,
                     max_receives, dead_letter_sealed, created_at, send_hash, receive_hash, owner,
-                    max_stored_messages, max_stored_bytes)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    max_stored_messages, max_stored_bytes, label)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: update_queue
 UPDATE queues SET visibility_timeout = ?, retention_seconds = ?, max_message_bytes = ?,
                   delay_seconds = ?, receive_wait_seconds = ?, dead_letter_key = ?,
                   max_receives = ?, dead_letter_sealed = ?, max_stored_messages = ?,
-                  max_stored_bytes = ?
+                  max_stored_bytes = ?, label = ?
 WHERE key = ?
 
 -- name: repartition_queue
@@ -245,7 +246,7 @@ SELECT key, protocol, status, filter_policy, queue_key FROM subscriptions WHERE 
 SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
-       q.max_stored_bytes, 'full'
+       q.max_stored_bytes, 'full', q.label
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.key = ?
 
