@@ -225,3 +225,49 @@ class TopicSummary:
     created_at_ms: int
     owner: str | None
     subscriptions: int
+
+
+class QueueOrder(enum.StrEnum):
+    """How the console may sort queues: each is served by an index or a cheap sort."""
+
+    CREATED = "created"
+    LABEL = "label"
+    MESSAGES = "messages"
+    BYTES = "bytes"
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    """One page of the console's queue table, sorted and filtered by the database.
+
+    ``text`` matches inside labels (lowercased); ``hash_prefix`` matches the start of id hashes.
+    With both set a queue matching either is listed.
+    """
+
+    order: QueueOrder = QueueOrder.CREATED
+    descending: bool = False
+    text: str | None = None
+    hash_prefix: bytes | None = None
+    offset: int = 0
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class StoreTotals:
+    """What the whole database holds (every node's work, on PostgreSQL)."""
+
+    queues: int
+    topics: int
+    subscriptions: int
+    pending_confirmations: int
+    stored_messages: int
+    stored_bytes: int
+    oldest_sent_at_ms: int | None
+    # webhook pushes not yet made (notifications and confirmation requests)
+    webhook_backlog: int
+    # subscriptions whose last push failed and that still have pushes to make
+    failing_subscriptions: int
+    # bytes the database takes on disk
+    storage_bytes: int
+    # what the store is and where (file path, or database server and whether it is a primary)
+    location: str

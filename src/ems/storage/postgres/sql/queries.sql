@@ -457,3 +457,36 @@ DELETE FROM sqs_queues WHERE account = $1 AND name = $2
 -- an id is assigned only on a primary, and committing it waits for the WAL flush (and for the
 -- synchronous standby, if there is one): the cheapest statement that proves a write can commit
 SELECT txid_current()
+
+-- the admin console (storage/postgres/admin.py builds the sorted queue page around these)
+
+-- name: admin_totals
+SELECT (SELECT count(*) FROM queues),
+       (SELECT coalesce(sum(stored_messages), 0) FROM queues),
+       (SELECT coalesce(sum(stored_bytes), 0) FROM queues),
+       (SELECT count(*) FROM topics),
+       (SELECT count(*) FROM subscriptions),
+       (SELECT count(*) FROM subscriptions WHERE status = 'pending_confirmation'),
+       (SELECT count(*) FROM deliveries),
+       (SELECT count(*) FROM subscriptions s WHERE s.last_error IS NOT NULL
+        AND EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_key = s.key))
+
+-- name: admin_oldest_sent_at
+-- the oldest message of a live queue (a retired partition's rows wait for the sweeper)
+SELECT m.sent_at FROM messages m WHERE m.partition IN (SELECT partition FROM queues)
+ORDER BY m.seq LIMIT 1
+
+-- name: admin_database
+-- which server this node talks to (null address: a Unix socket), and whether it is a primary
+SELECT pg_database_size(current_database()), host(inet_server_addr()), inet_server_port(),
+       current_database(), pg_is_in_recovery()
+
+-- name: admin_next_attempts
+SELECT subscription_key, min(next_attempt_at) FROM deliveries
+WHERE subscription_key IN (SELECT key FROM subscriptions WHERE topic_key = $1)
+GROUP BY subscription_key
+
+-- name: admin_retry_now
+-- pushes waiting for a later attempt become due now; a push being made (leased) is left alone
+UPDATE deliveries SET next_attempt_at = $1
+WHERE subscription_key = $2 AND next_attempt_at > $1 AND lease_until <= $1

@@ -391,3 +391,31 @@ UPDATE sqs_queues SET modified_at = ?, tags = coalesce(?, tags) WHERE account = 
 
 -- name: sqs_delete
 DELETE FROM sqs_queues WHERE account = ? AND name = ?
+
+-- the admin console (storage/sqlite/admin.py builds the sorted queue page around these)
+
+-- name: admin_totals
+SELECT (SELECT count(*) FROM queues),
+       (SELECT coalesce(sum(stored_messages), 0) FROM queues),
+       (SELECT coalesce(sum(stored_bytes), 0) FROM queues),
+       (SELECT count(*) FROM topics),
+       (SELECT count(*) FROM subscriptions),
+       (SELECT count(*) FROM subscriptions WHERE status = 'pending_confirmation'),
+       (SELECT count(*) FROM deliveries),
+       (SELECT count(*) FROM subscriptions s WHERE s.last_error IS NOT NULL
+        AND EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_key = s.key))
+
+-- name: admin_oldest_sent_at
+-- the oldest message of a live queue (a retired partition's rows wait for the sweeper)
+SELECT m.sent_at FROM messages m WHERE m.partition IN (SELECT partition FROM queues)
+ORDER BY m.seq LIMIT 1
+
+-- name: admin_next_attempts
+SELECT subscription_key, min(next_attempt_at) FROM deliveries
+WHERE subscription_key IN (SELECT key FROM subscriptions WHERE topic_key = ?)
+GROUP BY subscription_key
+
+-- name: admin_retry_now
+-- pushes waiting for a later attempt become due now; a push being made (leased) is left alone
+UPDATE deliveries SET next_attempt_at = ?1
+WHERE subscription_key = ?2 AND next_attempt_at > ?1 AND lease_until <= ?1
