@@ -64,7 +64,7 @@ class EmsApp:
         self._dispatcher: Dispatcher | None = None
         self._crypto = CryptoHandlers()
         self._pages = PageHandlers(enabled=settings.playground)
-        self._admin = AdminHandlers(store, AdminToken(settings.admin_token))
+        self._admin = AdminHandlers(store, AdminToken(settings.admin_token), self.metrics)
         self.address_policy = AddressPolicy.from_settings(
             settings.webhook_allow_private, settings.webhook_allow_nets
         )
@@ -288,8 +288,8 @@ class EmsApp:
             send, self.metrics, self.store, self.store.wakeups.waiting, self.connections
         )
 
-    @staticmethod
-    async def _problem(send: Send, error: EmsError) -> int:
+    async def _problem(self, send: Send, error: EmsError) -> int:
+        self.metrics.problems[error.slug] += 1
         headers = [(b"content-type", problems.CONTENT_TYPE)]
         if isinstance(error, problems.MethodNotAllowed):
             headers.append((b"allow", ", ".join(error.allowed).encode()))

@@ -18,7 +18,8 @@ access_log = logging.getLogger("ems.access")
 WORDS: Final = frozenset(
     {"ems", "queue", "topic", "message", "messages", "delete", "visibility", "purge", "peek",
      "rotate", "subscription", "confirm", "crypto", "random-key", "encryption", "decryption",
-     "admin", "queues", "topics", "healthz", "readyz", "metrics"}
+     "admin", "queues", "topics", "healthz", "readyz", "metrics", "console", "overview",
+     "queue-table", "subscriptions", "retry"}
 )  # fmt: skip
 PROMETHEUS: Final = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
 
