@@ -69,6 +69,11 @@ WAIT: Final = Bound("wait_seconds", 0, 20)
 MAX_RECEIVES: Final = Bound("max_receives", 1, 1000, "receives")
 MAX_MESSAGES: Final = Bound("max_messages", 1, 100, "messages")
 PEEK_MESSAGES: Final = Bound("max_messages", 1, 1000, "messages")
+# the admin console's queue table and peek
+ADMIN_TABLE_PAGE: Final = Bound("limit", 1, 500, "queues")
+ADMIN_OFFSET: Final = Bound("offset", 0, 100_000_000, "queues")
+ADMIN_PEEK: Final = Bound("limit", 1, 100, "messages")
+MAX_ADMIN_FILTER_CHARS: Final = 80
 
 MAX_BATCH_ENTRIES: Final = 1000
 MAX_MESSAGE_ATTRIBUTES: Final = 10

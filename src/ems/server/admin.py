@@ -13,7 +13,22 @@ from typing import Any, Final
 
 from ems.core.encoding import rfc3339
 from ems.core.errors import InvalidRequest, QueueNotFound, TopicNotFound, quoted
-from ems.core.limits import Bound, parse_cursor
+from ems.core.limits import (
+    ADMIN_OFFSET as OFFSET,
+)
+from ems.core.limits import (
+    ADMIN_PEEK as PEEK,
+)
+from ems.core.limits import (
+    ADMIN_TABLE_PAGE as TABLE_PAGE,
+)
+from ems.core.limits import (
+    MAX_ADMIN_FILTER_CHARS as MAX_FILTER_CHARS,
+)
+from ems.core.limits import (
+    Bound,
+    parse_cursor,
+)
 from ems.core.metrics import Metrics
 from ems.core.models import QueueOrder, QueuePage
 from ems.core.models import Scope as IdScope
@@ -33,10 +48,6 @@ from ems.server.topics import stats_document
 from ems.storage.base import Store
 
 PAGE: Final = Bound("limit", 1, 1000, "items")
-TABLE_PAGE: Final = Bound("limit", 1, 500, "queues")
-OFFSET: Final = Bound("offset", 0, 100_000_000, "queues")
-PEEK: Final = Bound("limit", 1, 100, "messages")
-MAX_FILTER_CHARS: Final = 80
 LIST_PARAMS: Final = frozenset({"after", "limit"})
 TABLE_PARAMS: Final = frozenset({"sort", "order", "filter", "offset", "limit"})
 _HEX: Final = re.compile(r"[0-9a-f]+")

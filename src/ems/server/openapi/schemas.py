@@ -251,7 +251,6 @@ def components() -> dict[str, Schema]:
         "max_message_bytes": bounded(limits.MAX_MESSAGE_BYTES, "Largest message published."),
         "created_at": TIMESTAMP,
     }
-    page_item = {"id_hash": STRING, "created_at": TIMESTAMP, "owner": NULLABLE_STRING}
     return {
         "Problem": _problem(),
         "QueueSettings": {
@@ -377,31 +376,6 @@ def components() -> dict[str, Schema]:
                 "title": STRING,
                 "status": {"type": "integer"},
                 "description": STRING,
-            }
-        ),
-        "QueuePage": obj(
-            {
-                "queues": {
-                    "type": "array",
-                    "items": obj(
-                        {
-                            **page_item,
-                            "stored_messages": COUNT,
-                            "stored_bytes": COUNT,
-                            "oldest_message_age_seconds": {"type": ["integer", "null"]},
-                        }
-                    ),
-                },
-                "next": NULLABLE_STRING,
-            }
-        ),
-        "TopicPage": obj(
-            {
-                "topics": {
-                    "type": "array",
-                    "items": obj({**page_item, "subscriptions": COUNT}),
-                },
-                "next": NULLABLE_STRING,
             }
         ),
     }
