@@ -51,7 +51,7 @@ PAGE: Final = Bound("limit", 1, 1000, "items")
 LIST_PARAMS: Final = frozenset({"after", "limit"})
 TABLE_PARAMS: Final = frozenset({"sort", "order", "filter", "offset", "limit"})
 _HEX: Final = re.compile(r"[0-9a-f]+")
-CONSOLE_FILES: Final = frozenset({"console.js", "console.css", "ems.css", "logo.svg"})
+CONSOLE_FILES: Final = frozenset({"console.js", "charts.js", "console.css", "ems.css", "logo.svg"})
 _NONE: Final = frozenset[str]()
 
 
