@@ -285,7 +285,12 @@ class EmsApp:
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
         return await render_metrics(
-            send, self.metrics, self.store, self.store.wakeups.waiting, self.connections
+            send,
+            self.metrics,
+            self.store,
+            self.store.wakeups.waiting,
+            self.connections,
+            self.settings.metrics_labelled_queues,
         )
 
     async def _problem(self, send: Send, error: EmsError) -> int:
