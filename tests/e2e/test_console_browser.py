@@ -150,7 +150,6 @@ def test_queue_counts_peek_purge_and_delete_without_ever_showing_an_id(
     expect(console.locator("#facts")).to_contain_text("Messages stored")
     if "postgres" in (admin_server.env.get("EMS_DATABASE_URL") or ""):
         expect(console.locator("#facts")).to_contain_text("PostgreSQL at")
-    screenshot(console, "console-overview.png")
     console.get_by_role("link", name="Queues").click()
     row = console.locator("#queue-table tbody tr", has_text="orders").first
     cells = row.locator("td")
@@ -218,6 +217,36 @@ def test_a_failing_webhook_shows_its_last_error_and_can_be_retried_and_removed(
     finally:
         receiver.close()
     assert topic_id not in console.content()
+
+
+def test_the_overview_charts_move_with_the_traffic(console: Page, admin_server: EmsServer) -> None:
+    base = admin_server.url
+    sign_in(console)
+    expect(console.locator("#facts")).to_contain_text("Messages stored")
+    queue_id = httpx.post(f"{base}/ems/queue", json={"label": "traffic"}).json()["queue_id"]
+    sent = console.locator("[data-chart=messages] .series-0")
+    with httpx.Client(base_url=base) as client:
+        deadline = time.monotonic() + 20
+        # about 100 sends a second, with receives and a few errors, until the chart shows them
+        while not re.fullmatch(r"sent/s [1-9][0-9,.]*", sent.text_content() or ""):
+            assert time.monotonic() < deadline, sent.text_content()
+            for _ in range(10):
+                client.post(f"/ems/queue/{queue_id}/message", content=b"tick")
+            client.get(f"/ems/queue/{queue_id}/message?max_messages=5")
+            client.get("/ems/queue/no-such-queue-id-xxxxxxxx")
+            console.wait_for_timeout(100)
+        if os.environ.get("EMS_CONSOLE_SCREENSHOTS"):
+            # half a minute of uneven traffic, so that the screenshot's charts have a shape
+            for step in range(300):
+                for _ in range(1 + step % 40 // 4):
+                    client.post(f"/ems/queue/{queue_id}/message", content=b"tick")
+                client.get(f"/ems/queue/{queue_id}/message?max_messages=8")
+                console.wait_for_timeout(80)
+    expect(console.locator("#problems")).to_contain_text("queue-not-found")
+    expect(console.locator("[data-chart=batch] svg polyline")).to_have_attribute(
+        "points", re.compile(r"\d")
+    )
+    screenshot(console, "console-overview.png")
 
 
 def add_queues(data_dir: Path, count: int) -> None:

@@ -104,12 +104,14 @@ function link(text, href) {
 
 function facts(list, entries) {
   list.replaceChildren(
-    ...entries.flatMap(([name, value]) => {
+    ...entries.map(([name, value]) => {
+      const pair = document.createElement("div");
       const dt = document.createElement("dt");
       dt.textContent = name;
       const dd = document.createElement("dd");
       dd.textContent = value;
-      return [dt, dd];
+      pair.append(dt, dd);
+      return pair;
     })
   );
 }
@@ -189,10 +191,11 @@ async function overview() {
 function chartRates(now) {
   const before = state.previous;
   state.previous = { reading: now, at: performance.now() };
+  const is = now.counters;
+  problemTable(is.problems, before);
   if (!before) return;
   const seconds = (state.previous.at - before.at) / 1000;
   const was = before.reading.counters;
-  const is = now.counters;
   const per = (a, b) => (seconds > 0 ? (a - b) / seconds : 0);
   const commits = is.commits - was.commits;
   state.charts.requests.add([per(is.requests, was.requests)]);
@@ -202,12 +205,18 @@ function chartRates(now) {
   ]);
   state.charts.batch.add([commits ? (is.committed_operations - was.committed_operations) / commits : 0]);
   state.charts.latency.add([commits ? ((is.commit_seconds - was.commit_seconds) / commits) * 1000 : 0]);
-  const body = $("#problems tbody");
-  const rows = Object.entries(is.problems).map(([type, count]) => {
+}
+
+// errors by problem type: totals since the node started, and the rate since the last reading
+function problemTable(problems, before) {
+  const seconds = before ? (state.previous.at - before.at) / 1000 : 0;
+  const previous = before ? before.reading.counters.problems : null;
+  const rows = Object.entries(problems).map(([type, count]) => {
     const row = document.createElement("tr");
     cell(row, type);
     cell(row, number(count), "num");
-    cell(row, rate(per(count, was.problems[type] || 0)), "num");
+    const since = previous && seconds > 0 ? (count - (previous[type] || 0)) / seconds : null;
+    cell(row, since == null ? "–" : rate(since), "num");
     return row;
   });
   if (!rows.length) {
@@ -215,7 +224,7 @@ function chartRates(now) {
     cell(row, "No errors since this node started.").colSpan = 3;
     rows.push(row);
   }
-  body.replaceChildren(...rows);
+  $("#problems tbody").replaceChildren(...rows);
 }
 
 // queues: one page of the server-side sorted, filtered table
