@@ -183,3 +183,33 @@ async def test_every_admin_route_needs_the_token(client: httpx.AsyncClient) -> N
     console = await client.get("/ems/admin/console")
     assert console.status_code == 200
     assert "default-src 'none'" in console.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/ems/admin/queue-table?filter=%00"),
+        ("GET", "/ems/admin/queue-table?filter=%25_%5C"),
+        ("GET", "/ems/admin/queue-table?filter=%ED%A0%80"),
+        ("GET", "/ems/admin/queue-table?filter=abc&offset=99999999"),
+        ("GET", "/ems/admin/queue-table?sort=label&order=desc&offset=1e3"),
+        ("GET", "/ems/admin/queues/%00/messages?after=x"),
+        ("GET", "/ems/admin/queues/" + "ab" * 32 + "/messages?limit=0"),
+        ("POST", "/ems/admin/queues/" + "0" * 64 + "/purge"),
+        ("GET", "/ems/admin/topics/" + "0" * 63),
+        ("POST", "/ems/admin/topics/" + "0" * 64 + "/subscriptions/%00/retry"),
+        ("DELETE", "/ems/admin/topics/" + "0" * 64 + "/subscriptions/" + "x" * 300),
+        ("PUT", "/ems/admin/overview"),
+        ("GET", "/ems/admin/console/console.html"),
+        ("GET", "/ems/admin/console/..%2Fems.css"),
+    ],
+)
+async def test_odd_admin_requests_get_a_problem_never_a_server_error(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    topic_id = (await client.post("/ems/topic")).json()["topic_id"]
+    path = path.replace("0" * 64, id_hash(topic_id)) if "/topics/" in path else path
+    response = await client.request(method, path, headers=AUTH)
+    assert 200 <= response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert response.headers["content-type"] == "application/problem+json"

@@ -12,7 +12,13 @@ import re
 from typing import Any, Final
 
 from ems.core.encoding import rfc3339
-from ems.core.errors import InvalidRequest, QueueNotFound, TopicNotFound, quoted
+from ems.core.errors import (
+    InvalidRequest,
+    QueueNotFound,
+    SubscriptionNotFound,
+    TopicNotFound,
+    quoted,
+)
 from ems.core.limits import (
     ADMIN_OFFSET as OFFSET,
 )
@@ -51,6 +57,10 @@ PAGE: Final = Bound("limit", 1, 1000, "items")
 LIST_PARAMS: Final = frozenset({"after", "limit"})
 TABLE_PARAMS: Final = frozenset({"sort", "order", "filter", "offset", "limit"})
 _HEX: Final = re.compile(r"[0-9a-f]+")
+# control characters and lone surrogates match no label, and PostgreSQL refuses them as text
+_UNMATCHABLE: Final = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+# what subscription ids are made of: anything else names no subscription
+_SUBSCRIPTION_ID: Final = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 CONSOLE_FILES: Final = frozenset({"console.js", "charts.js", "console.css", "ems.css", "logo.svg"})
 _NONE: Final = frozenset[str]()
 
@@ -262,13 +272,13 @@ class AdminHandlers:
     ) -> int:
         self.token.check(scope)
         query(scope, _NONE)
-        await self.store.unsubscribe(_hash(parts[1], TopicNotFound), parts[3])
+        await self.store.unsubscribe(_hash(parts[1], TopicNotFound), _subscription(parts[3]))
         return await respond(send, 204)
 
     async def retry(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         self.token.check(scope)
         query(scope, _NONE)
-        moved = await self.store.retry_now(_hash(parts[1], TopicNotFound), parts[3])
+        moved = await self.store.retry_now(_hash(parts[1], TopicNotFound), _subscription(parts[3]))
         return await respond_json(send, 200, {"due_now": moved})
 
 
@@ -287,9 +297,10 @@ def _table_page(params: dict[str, str]) -> QueuePage:
     if order not in ("asc", "desc"):
         raise InvalidRequest(f"order must be asc or desc; got {quoted(order)}.", parameter="order")
     text = params.get("filter", "").strip().lower()
-    if len(text) > MAX_FILTER_CHARS:
+    if len(text) > MAX_FILTER_CHARS or _UNMATCHABLE.search(text):
         raise InvalidRequest(
-            f"filter may be at most {MAX_FILTER_CHARS} characters.", parameter="filter"
+            f"filter may be at most {MAX_FILTER_CHARS} characters, without control characters.",
+            parameter="filter",
         )
     # hex digits also match the start of id hashes, by whole bytes
     whole = len(text) - len(text) % 2
@@ -302,6 +313,12 @@ def _table_page(params: dict[str, str]) -> QueuePage:
         offset=OFFSET.parse(params["offset"]) if "offset" in params else 0,
         limit=TABLE_PAGE.parse(params["limit"]) if "limit" in params else 50,
     )
+
+
+def _subscription(text: str) -> str:
+    if _SUBSCRIPTION_ID.fullmatch(text) is None:
+        raise SubscriptionNotFound()
+    return text
 
 
 def _hash(text: str, not_found: type[QueueNotFound] | type[TopicNotFound]) -> bytes:
