@@ -10,6 +10,7 @@ on PostgreSQL each node counts what it served.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Final
 
@@ -22,8 +23,10 @@ class QueueRates:
     def __init__(self, capacity: int = 100_000, clock: Callable[[], float] = time.monotonic):
         self.capacity = capacity
         self._clock = clock
-        # queue key -> [window number, sent, received, sent before, received before]
-        self._windows: dict[int, list[int]] = {}
+        # queue key -> [window number, sent, received, sent before, received before], the
+        # queue counted longest ago first (an OrderedDict forgets it in O(1); a dict's first
+        # entry gets slower to find as deleted entries pile up before it)
+        self._windows: OrderedDict[int, list[int]] = OrderedDict()
 
     def count(self, queue_key: int, event: int, amount: int) -> None:
         window = self._window(queue_key, create=True)
@@ -44,8 +47,7 @@ class QueueRates:
             if not create:
                 return None
             if len(self._windows) >= self.capacity:
-                # dicts keep insertion order: the first entry is the one counted longest ago
-                del self._windows[next(iter(self._windows))]
+                self._windows.popitem(last=False)
             window = self._windows[queue_key] = [number, 0, 0, 0, 0]
             return window
         if window[0] != number:
@@ -53,7 +55,5 @@ class QueueRates:
             window[3], window[4] = (window[1], window[2]) if previous else (0, 0)
             window[0], window[1], window[2] = number, 0, 0
             if create:
-                # busy again: it moves to the end, the last to be forgotten
-                del self._windows[queue_key]
-                self._windows[queue_key] = window
+                self._windows.move_to_end(queue_key)  # busy again: the last to be forgotten
         return window
