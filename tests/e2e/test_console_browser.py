@@ -154,10 +154,11 @@ def test_queue_counts_peek_purge_and_delete_without_ever_showing_an_id(
     row = console.locator("#queue-table tbody tr", has_text="orders").first
     cells = row.locator("td")
     expect(cells.nth(0)).to_have_text("orders")
-    expect(cells.nth(2)).to_have_text("2")  # visible
-    expect(cells.nth(3)).to_have_text("1")  # in flight
-    expect(cells.nth(4)).to_have_text("0")  # delayed
-    expect(cells.nth(8)).not_to_have_text("\N{EN DASH}")  # its dead-letter queue
+    expect(cells.nth(2)).to_have_text("3")  # stored
+    expect(cells.nth(3)).to_have_text("2")  # visible
+    expect(cells.nth(4)).to_have_text("1")  # in flight
+    expect(cells.nth(5)).to_have_text("0")  # delayed
+    expect(cells.nth(10)).not_to_have_text("\N{EN DASH}")  # its dead-letter queue
     screenshot(console, "console-queues.png")
 
     row.get_by_role("link", name="orders").click()
@@ -288,12 +289,21 @@ def test_paging_sorting_and_filtering_100000_queues(
         expect(page.locator("#queues-page")).to_have_text("Page 2,000 of 2,000")
         expect(page.locator("#queue-table tbody tr").last).to_contain_text("bulk-099999")
 
-        form = page.locator("#queue-filter")
-        form.get_by_label("Sort by").select_option("label")
-        form.get_by_label("Order").select_option("desc")
-        form.get_by_role("button", name="Apply").click()
+        # a column header sorts; a second click reverses, and says so
+        header = page.locator("#queue-table th", has_text="Label")
+        header.get_by_role("button").click()
+        expect(header).to_have_attribute("aria-sort", "ascending")
+        expect(page.locator("#queue-table tbody tr").first).to_contain_text("bulk-000000")
+        header.get_by_role("button").click()
+        expect(header).to_have_attribute("aria-sort", "descending")
         expect(page.locator("#queues-page")).to_have_text("Page 1 of 2,000")
         expect(page.locator("#queue-table tbody tr").first).to_contain_text("bulk-099999")
+        form = page.locator("#queue-filter")
+        expect(form.get_by_label("Order")).to_have_value("desc")
+        form.get_by_label("Sort by").select_option("created")
+        form.get_by_label("Order").select_option("asc")
+        form.get_by_role("button", name="Apply").click()
+        expect(page.locator("#queue-table tbody tr").first).to_contain_text("bulk-000000")
         form.get_by_label("Filter by label or id hash").fill("BULK-0420")
         form.get_by_role("button", name="Apply").click()
         expect(page.locator("#queue-count")).to_have_text("100 queues")

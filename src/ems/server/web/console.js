@@ -239,6 +239,7 @@ async function queues() {
       limit: PAGE_SIZE,
     });
     table.total = page.total;
+    showSort();
     $("#queue-table tbody").replaceChildren(...page.queues.map(queueRow));
     const pages = Math.max(1, Math.ceil(page.total / PAGE_SIZE));
     const current = Math.floor(table.offset / PAGE_SIZE) + 1;
@@ -256,12 +257,37 @@ function queueRow(q) {
   const row = document.createElement("tr");
   cell(row, link(q.label || "(no label)", `#queue/${q.id_hash}`));
   cell(row, shortHash(q.id_hash), "hash");
-  for (const value of [q.visible, q.in_flight, q.delayed]) cell(row, number(value), "num");
+  for (const value of [q.stored_messages, q.visible, q.in_flight, q.delayed]) {
+    cell(row, number(value), "num");
+  }
   cell(row, age(q.oldest_message_age_seconds), "num");
   cell(row, rate(q.sent_per_second), "num");
   cell(row, rate(q.received_per_second), "num");
+  cell(row, bytes(q.stored_bytes), "num");
   cell(row, q.dead_letter_hash ? link(shortHash(q.dead_letter_hash), `#queue/${q.dead_letter_hash}`) : "–");
   return row;
+}
+
+// the column the table is sorted by says so (aria-sort); the form shows the same choice
+function showSort() {
+  const table = state.table;
+  for (const th of document.querySelectorAll("#queue-table th[data-sort]")) {
+    const sorted = th.dataset.sort === table.sort;
+    th.setAttribute("aria-sort", sorted ? (table.order === "asc" ? "ascending" : "descending") : "none");
+  }
+  const form = $("#queue-filter");
+  form.sort.value = table.sort;
+  form.order.value = table.order;
+}
+
+function sortBy(column) {
+  const table = state.table;
+  // a second click reverses; numbers start with the largest, labels with A
+  if (table.sort === column) table.order = table.order === "asc" ? "desc" : "asc";
+  else table.order = column === "messages" || column === "bytes" ? "desc" : "asc";
+  table.sort = column;
+  table.offset = 0;
+  queues();
 }
 
 function turnPage(offset) {
@@ -315,7 +341,7 @@ async function peek(more) {
       const item = document.createElement("li");
       const meta = document.createElement("div");
       meta.className = "meta";
-      meta.textContent = `${m.state} · sent ${m.sent_at} · received ${m.receive_count}×`;
+      meta.textContent = `${m.state.replace("_", " ")} · sent ${m.sent_at} · received ${m.receive_count}×`;
       const body = document.createElement("pre");
       body.textContent = m.body_encoding === "base64" ? `(base64) ${m.body}` : m.body;
       item.append(meta, body);
@@ -462,6 +488,9 @@ $("#queue-filter").addEventListener("submit", (event) => {
   queues();
 });
 
+for (const th of document.querySelectorAll("#queue-table th[data-sort]")) {
+  th.querySelector("button").addEventListener("click", () => sortBy(th.dataset.sort));
+}
 $("#queues-first").addEventListener("click", () => turnPage(0));
 $("#queues-previous").addEventListener("click", () => turnPage(state.table.offset - PAGE_SIZE));
 $("#queues-next").addEventListener("click", () => turnPage(state.table.offset + PAGE_SIZE));
