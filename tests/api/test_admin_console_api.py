@@ -8,13 +8,14 @@ import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from ems.config import Settings
-from tests.api.conftest import assert_problem, create_queue
+from tests.api.conftest import assert_problem, create_queue, serving
 from tests.webhooks import Receiver, Reply
 
 ADMIN = "admin-token-of-thirty-two-characters"
@@ -213,3 +214,15 @@ async def test_odd_admin_requests_get_a_problem_never_a_server_error(
     assert 200 <= response.status_code < 500, response.text
     if response.status_code >= 400:
         assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_console_stays_when_the_playground_is_off(tmp_path: Path) -> None:
+    settings = Settings(admin_token=ADMIN, playground=False)
+    async with serving(tmp_path, settings) as (_, client):
+        assert (await client.get("/")).status_code == 404
+        page = await client.get("/ems/admin/console")
+        assert page.status_code == 200
+        assert "text/html" in page.headers["content-type"]
+        for name in ("console.js", "charts.js", "console.css", "ems.css", "logo.svg"):
+            assert (await client.get(f"/ems/admin/console/{name}")).status_code == 200
+        assert_problem(await client.get("/ems/admin/console/docs.js"), 404, "not-found")
