@@ -223,6 +223,12 @@ async def test_the_console_stays_when_the_playground_is_off(tmp_path: Path) -> N
         page = await client.get("/ems/admin/console")
         assert page.status_code == 200
         assert "text/html" in page.headers["content-type"]
-        for name in ("console.js", "charts.js", "console.css", "ems.css", "logo.svg"):
+        for name in (
+            "console.js",
+            "console-base.js",
+            "console-queues.js",
+            "charts.js",
+            "console.css",
+        ):
             assert (await client.get(f"/ems/admin/console/{name}")).status_code == 200
         assert_problem(await client.get("/ems/admin/console/docs.js"), 404, "not-found")

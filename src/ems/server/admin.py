@@ -61,7 +61,10 @@ _HEX: Final = re.compile(r"[0-9a-f]+")
 _UNMATCHABLE: Final = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 # what subscription ids are made of: anything else names no subscription
 _SUBSCRIPTION_ID: Final = re.compile(r"[A-Za-z0-9_.-]{1,100}")
-CONSOLE_FILES: Final = frozenset({"console.js", "charts.js", "console.css", "ems.css", "logo.svg"})
+CONSOLE_FILES: Final = frozenset(
+    {"console.js", "console-base.js", "console-queues.js", "charts.js", "console.css", "ems.css",
+     "logo.svg"}
+)  # fmt: skip
 _NONE: Final = frozenset[str]()
 
 

@@ -293,7 +293,7 @@ def console_paths() -> dict[str, dict[str, Operation]]:
         }
 
     files = {kind: {"schema": STRING} for kind in ("text/javascript", "text/css", "image/svg+xml")}
-    name = param("name", "path", STRING, "console.js, charts.js, console.css, ems.css or logo.svg.")
+    name = param("name", "path", STRING, "A script, style sheet or image the console page names.")
     return {
         "/ems/admin/console": {
             "get": page(
