@@ -36,7 +36,7 @@ from ems.core.limits import (
     parse_cursor,
 )
 from ems.core.metrics import Metrics
-from ems.core.models import QueueOrder, QueuePage
+from ems.core.models import QueueOrder, QueuePage, QueueRecord
 from ems.core.models import Scope as IdScope
 from ems.server import problems
 from ems.server.access import AdminToken
@@ -179,18 +179,18 @@ class AdminHandlers:
         next_page = str(found[-1].key) if len(found) == limit else None
         return await respond_json(send, 200, {"queues": items, "next": next_page})
 
-    async def _queue_hash(self, text: str) -> bytes:
-        """The hash of a queue's full id; a send or receive id's hash names no queue here."""
+    async def _full_queue(self, text: str) -> tuple[bytes, QueueRecord]:
+        """The queue whose full id hashes to ``text``; a send or receive id's hash names none."""
         queue_hash = _hash(text, QueueNotFound)
-        if (await self.store.get_queue(queue_hash)).scope is not IdScope.FULL:
+        record = await self.store.get_queue(queue_hash)
+        if record.scope is not IdScope.FULL:
             raise QueueNotFound()
-        return queue_hash
+        return queue_hash, record
 
     async def queue(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         self.token.check(scope)
         query(scope, _NONE)
-        queue_hash = await self._queue_hash(parts[1])
-        record = await self.store.get_queue(queue_hash)
+        queue_hash, record = await self._full_queue(parts[1])
         stats = await self.store.queue_stats(queue_hash)
         now = self.store.clock.now_ms()
         return await respond_json(
@@ -202,7 +202,8 @@ class AdminHandlers:
         params = query(scope, LIST_PARAMS)
         after = parse_cursor(params["after"], "peek") if "after" in params else None
         limit = PEEK.parse(params["limit"]) if "limit" in params else 20
-        page = await self.store.peek(await self._queue_hash(parts[1]), after=after, limit=limit)
+        queue_hash, _ = await self._full_queue(parts[1])
+        page = await self.store.peek(queue_hash, after=after, limit=limit)
         now = self.store.clock.now_ms()
         return await respond_json(
             send,
@@ -216,7 +217,7 @@ class AdminHandlers:
     async def purge(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
         self.token.check(scope)
         query(scope, _NONE)
-        await self.store.purge_queue(await self._queue_hash(parts[1]))
+        await self.store.purge_queue((await self._full_queue(parts[1]))[0])
         return await respond(send, 204)
 
     async def delete_queue(
@@ -224,7 +225,7 @@ class AdminHandlers:
     ) -> int:
         self.token.check(scope)
         query(scope, _NONE)
-        await self.store.delete_queue(await self._queue_hash(parts[1]))
+        await self.store.delete_queue((await self._full_queue(parts[1]))[0])
         return await respond(send, 204)
 
     # topics
