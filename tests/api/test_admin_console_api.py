@@ -155,6 +155,8 @@ async def test_a_failing_webhook_shows_its_error_and_can_be_retried_and_removed(
         overview = await admin(client, "/overview")
         assert overview["totals"]["webhook_backlog"] == 1
         assert overview["totals"]["failing_subscriptions"] == 1
+        (listed,) = (await admin(client, "/topics"))["topics"]
+        assert (listed["webhook_backlog"], listed["failing_subscriptions"]) == (1, 1)
 
         sid = webhook["subscription_id"]
         retried = await admin(client, f"/topics/{topic_hash}/subscriptions/{sid}/retry", "POST")

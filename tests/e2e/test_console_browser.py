@@ -202,6 +202,15 @@ def test_a_failing_webhook_shows_its_last_error_and_can_be_retried_and_removed(
         httpx.post(f"{base}/ems/topic/{topic_id}/message", content="hello")
         sign_in(console)
         console.get_by_role("link", name="Topics").click()
+        # the listing shows which topics have failing endpoints (once the first push failed)
+        listed = console.locator("#topic-table tbody tr").first
+        expect(listed.locator("td").nth(2)).to_have_text("1")
+        deadline = time.monotonic() + 15
+        while listed.locator("td").nth(4).text_content() != "1":
+            assert time.monotonic() < deadline, "the failing webhook was never listed"
+            console.reload()  # the listing does not refresh itself
+            console.wait_for_timeout(200)
+        expect(listed.locator("td").nth(3)).to_have_text("1")  # the backlog
         console.locator("#topic-table tbody a").first.click()
         row = console.locator("#subscription-table tbody tr").first
         expect(row).to_contain_text(receiver.url + "/hook")

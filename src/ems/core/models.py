@@ -225,6 +225,9 @@ class TopicSummary:
     created_at_ms: int
     owner: str | None
     subscriptions: int
+    # webhook pushes not yet made, and subscriptions whose last push failed with more to make
+    webhook_backlog: int = 0
+    failing_subscriptions: int = 0
 
 
 class QueueOrder(enum.StrEnum):

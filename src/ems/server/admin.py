@@ -240,6 +240,8 @@ class AdminHandlers:
                 "created_at": rfc3339(t.created_at_ms),
                 "owner": t.owner,
                 "subscriptions": t.subscriptions,
+                "webhook_backlog": t.webhook_backlog,
+                "failing_subscriptions": t.failing_subscriptions,
             }
             for t in found
         ]

@@ -63,7 +63,17 @@ def admin_components() -> dict[str, Schema]:
         ),
         "TopicPage": obj(
             {
-                "topics": {"type": "array", "items": obj({**page_item, "subscriptions": COUNT})},
+                "topics": {
+                    "type": "array",
+                    "items": obj(
+                        {
+                            **page_item,
+                            "subscriptions": COUNT,
+                            "webhook_backlog": COUNT,
+                            "failing_subscriptions": COUNT,
+                        }
+                    ),
+                },
                 "next": NULLABLE_STRING,
             }
         ),

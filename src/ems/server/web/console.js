@@ -116,6 +116,8 @@ async function topics(more) {
       cell(row, link(shortHash(t.id_hash), `#topic/${t.id_hash}`), "hash");
       cell(row, t.created_at);
       cell(row, number(t.subscriptions), "num");
+      cell(row, number(t.webhook_backlog), "num");
+      cell(row, number(t.failing_subscriptions), t.failing_subscriptions ? "num error" : "num");
       return row;
     });
     if (more) $("#topic-table tbody").append(...rows);

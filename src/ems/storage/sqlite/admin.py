@@ -120,12 +120,7 @@ class AdminOperations(SqliteBase):
 
     async def list_topics(self, *, after: int, limit: int) -> list[TopicSummary]:
         def query(conn: sqlite3.Connection) -> list[TopicSummary]:
-            return [
-                TopicSummary(key, id_hash, created_at, owner, subscriptions)
-                for key, id_hash, created_at, owner, subscriptions in conn.execute(
-                    Q["admin_topics"], (after, limit)
-                )
-            ]
+            return [TopicSummary(*row) for row in conn.execute(Q["admin_topics"], (after, limit))]
 
         return await self._read(query)
 

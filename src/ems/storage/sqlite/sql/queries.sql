@@ -185,7 +185,12 @@ FROM queues WHERE key > ? ORDER BY key LIMIT ?
 
 -- name: admin_topics
 SELECT t.key, t.id_hash, t.created_at, t.owner,
-       (SELECT count(*) FROM subscriptions s WHERE s.topic_key = t.key)
+       (SELECT count(*) FROM subscriptions s WHERE s.topic_key = t.key),
+       (SELECT count(*) FROM deliveries d JOIN subscriptions s ON s.key = d.subscription_key
+        WHERE s.topic_key = t.key),
+       (SELECT count(*) FROM subscriptions s WHERE s.topic_key = t.key
+        AND s.last_error IS NOT NULL
+        AND EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_key = s.key))
 FROM topics t WHERE t.key > ? ORDER BY t.key LIMIT ?
 
 -- name: deepest_queues
