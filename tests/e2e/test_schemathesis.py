@@ -19,6 +19,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -94,6 +95,16 @@ def real_ids(server: EmsServer) -> dict[str, str]:
     }
 
 
+def leaves_the_token_out(case: Case[Any]) -> bool:
+    """Whether this negative case is about the admin token missing: adding it back would make
+    the request valid, and its acceptance a false failure."""
+    data = case.meta.phase.data if case.meta is not None else None
+    return any(
+        m.parameter_location is ParameterLocation.HEADER and m.original_value == "Authorization"
+        for m in getattr(data, "mutations", None) or ()
+    )
+
+
 def aim(case: Case[Any], ids: dict[str, str]) -> None:
     """Point most cases at real resources; keep long polls short."""
     params = case.path_parameters or {}
@@ -129,6 +140,7 @@ def test_the_api_answers_as_documented(
     )
     def check(case: Case[Any]) -> None:
         aim(case, ids)
-        case.call_and_validate(base_url=server.url, headers=admin, checks=CHECKS, timeout=30)
+        token = admin if admin and not leaves_the_token_out(case) else None
+        case.call_and_validate(base_url=server.url, headers=token, checks=CHECKS, timeout=30)
 
     check()
