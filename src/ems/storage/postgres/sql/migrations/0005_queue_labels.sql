@@ -1,4 +1,4 @@
--- EMS PostgreSQL schema, version 4: queues may carry a label.
+-- EMS PostgreSQL schema, version 5: queues may carry a label.
 
 -- A label is a human name an operator sees in the console and in /metrics (opt-in); it is not
 -- secret and grants nothing. The index serves the console's sort by label.
