@@ -234,3 +234,38 @@ async def test_the_console_stays_when_the_playground_is_off(tmp_path: Path) -> N
         ):
             assert (await client.get(f"/ems/admin/console/{name}")).status_code == 200
         assert_problem(await client.get("/ems/admin/console/docs.js"), 404, "not-found")
+
+
+async def test_the_admin_redrives_a_dead_letter_queue_by_hash(client: httpx.AsyncClient) -> None:
+    dead = await create_queue(client, label="orders-dead")
+    source = await create_queue(client, dead_letter={"queue_id": dead, "max_receives": 1})
+    await client.post(f"/ems/queue/{source}/message", content=b"poison")
+    for _ in range(2):  # the second receive moves it to the dead-letter queue
+        await client.get(f"/ems/queue/{source}/message?visibility_timeout=0")
+    assert (await client.get(f"/ems/queue/{dead}")).json()["messages_visible"] == 1
+    path = f"/queues/{id_hash(dead)}/redrive"
+    assert await admin(client, path) == {"tasks": []}
+    # a queue nothing dead-letters into has nothing to redrive
+    refused = await client.post(f"/ems/admin/queues/{id_hash(source)}/redrive", headers=AUTH)
+    assert_problem(refused, 400, "not-a-dead-letter-queue")
+    bad = await client.post(
+        "/ems/admin" + path, headers=AUTH, json={"destination_id_hash": "not-a-hash"}
+    )
+    assert_problem(bad, 404, "queue-not-found")
+
+    started = await client.post("/ems/admin" + path, headers=AUTH)
+    assert started.status_code == 201, started.text
+    assert started.json()["destination_id_hash"] is None
+    assert started.json()["messages_to_move"] == 1
+
+    async def completed() -> dict[str, Any] | None:
+        (task,) = (await admin(client, path))["tasks"]
+        return task if task["status"] == "COMPLETED" else None
+
+    task = await until(completed)
+    assert task["messages_moved"] == 1
+    assert (await client.get(f"/ems/queue/{source}")).json()["messages_visible"] == 1
+    nothing = await client.delete("/ems/admin" + path, headers=AUTH)
+    assert_problem(nothing, 404, "move-task-not-found")
+    assert dead not in json.dumps(task)
+    assert source not in json.dumps(task)

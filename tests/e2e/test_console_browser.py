@@ -259,6 +259,30 @@ def test_the_overview_charts_move_with_the_traffic(console: Page, admin_server: 
     screenshot(console, "console-overview.png")
 
 
+def test_a_dead_letter_queue_is_redriven_from_its_page(
+    console: Page, admin_server: EmsServer
+) -> None:
+    base = admin_server.url
+    dead = httpx.post(f"{base}/ems/queue", json={"label": "payments-dead"}).json()["queue_id"]
+    rule = {"dead_letter": {"queue_id": dead, "max_receives": 1}, "label": "payments"}
+    source = httpx.post(f"{base}/ems/queue", json=rule).json()["queue_id"]
+    httpx.post(f"{base}/ems/queue/{source}/message", content="declined card")
+    for _ in range(2):  # the second receive dead-letters it
+        httpx.get(f"{base}/ems/queue/{source}/message?visibility_timeout=0")
+    sign_in(console)
+    console.get_by_role("link", name="Queues").click()
+    console.get_by_role("link", name="payments-dead").click()
+    expect(console.locator("#redrive-status")).to_contain_text("No redrive yet")
+    console.get_by_role("button", name="Redrive to source queues").click()
+    expect(console.locator("#redrive-status")).to_contain_text("completed: 1 of 1", timeout=15_000)
+    assert httpx.get(f"{base}/ems/queue/{source}").json()["messages_visible"] == 1
+    # a queue nothing dead-letters into says so
+    console.get_by_role("link", name="All queues").click()
+    console.get_by_role("link", name="payments", exact=True).click()
+    console.get_by_role("button", name="Redrive to source queues").click()
+    expect(console.locator("#notice")).to_contain_text("Dead Letter Queue")
+
+
 def add_queues(data_dir: Path, count: int) -> None:
     """``count`` labelled queues straight into the SQLite file (100,000 HTTP calls would take
     minutes), as the store writes them: a partition each, random id hashes."""

@@ -40,6 +40,7 @@ from ems.core.models import QueueOrder, QueuePage, QueueRecord
 from ems.core.models import Scope as IdScope
 from ems.server import problems
 from ems.server.access import AdminToken
+from ems.server.admin_redrive import AdminRedrive
 from ems.server.admin_views import (
     ServerFacts,
     admin_subscription,
@@ -78,6 +79,8 @@ class AdminHandlers:
         self.token = token
         self.metrics = metrics or Metrics()
         self.facts = ServerFacts(store)
+        # dead-letter redrive; its Redrive is set when the app starts
+        self.moves = AdminRedrive()
         self._assets = load_assets(CONSOLE_FILES | {"console.html"}) if token.enabled else {}
         # route template parts ({...}: any one path segment) -> {method: handler}
         self.routes: dict[tuple[str, ...], dict[str, problems.Handler]] = {
@@ -89,6 +92,11 @@ class AdminHandlers:
             ("queues", "{hash}"): {"GET": self.queue, "DELETE": self.delete_queue},
             ("queues", "{hash}", "messages"): {"GET": self.peek},
             ("queues", "{hash}", "purge"): {"POST": self.purge},
+            ("queues", "{hash}", "redrive"): {
+                "GET": self.redrive_show,
+                "POST": self.redrive_start,
+                "DELETE": self.redrive_cancel,
+            },
             ("topics",): {"GET": self.topics},
             ("topics", "{hash}"): {"GET": self.topic, "DELETE": self.delete_topic},
             ("topics", "{hash}", "subscriptions", "{subscription_id}"): {
@@ -219,6 +227,25 @@ class AdminHandlers:
         query(scope, _NONE)
         await self.store.purge_queue((await self._full_queue(parts[1]))[0])
         return await respond(send, 204)
+
+    async def redrive_show(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> int:
+        self.token.check(scope)
+        return await self.moves.show(scope, send, (await self._full_queue(parts[1]))[0])
+
+    async def redrive_start(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> int:
+        self.token.check(scope)
+        source_hash = (await self._full_queue(parts[1]))[0]
+        return await self.moves.start(scope, receive, send, source_hash)
+
+    async def redrive_cancel(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+    ) -> int:
+        self.token.check(scope)
+        return await self.moves.cancel(scope, send, (await self._full_queue(parts[1]))[0])
 
     async def delete_queue(
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]

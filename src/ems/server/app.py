@@ -140,6 +140,7 @@ class EmsApp:
         )
         self._redrive = Redrive(self._service)
         self._redrive_handlers = RedriveHandlers(self._redrive)
+        self._admin.moves.redrive = self._redrive
         topics = TopicService(
             self.store,
             check_url=self._check_webhook_url,

@@ -9,7 +9,16 @@ from typing import Any
 
 from ems.core.limits import ADMIN_OFFSET, ADMIN_PEEK, ADMIN_TABLE_PAGE, MAX_ADMIN_FILTER_CHARS
 from ems.core.models import QueueOrder
-from ems.server.openapi.operation import CURSOR, NO_CONTENT, Operation, json_response, op, param
+from ems.core.redrive import RATE
+from ems.server.openapi.operation import (
+    CURSOR,
+    NO_CONTENT,
+    Operation,
+    json_body,
+    json_response,
+    op,
+    param,
+)
 from ems.server.openapi.schemas import (
     COUNT,
     NULLABLE_STRING,
@@ -18,6 +27,7 @@ from ems.server.openapi.schemas import (
     TIMESTAMP,
     Schema,
     obj,
+    ref,
 )
 
 ADMIN: list[dict[str, list[str]]] = [{"adminToken": []}]
@@ -139,6 +149,37 @@ def admin_components() -> dict[str, Schema]:
                 },
             }
         ),
+        "AdminMoveTask": obj(
+            {
+                "status": {"enum": ["RUNNING", "COMPLETED", "CANCELLING", "CANCELLED", "FAILED"]},
+                "destination_id_hash": {
+                    "type": ["string", "null"],
+                    "description": "null: each message returns to the queue it came from.",
+                },
+                "max_messages_per_second": {"type": ["integer", "null"]},
+                "messages_moved": COUNT,
+                "messages_to_move": COUNT,
+                "failure_reason": NULLABLE_STRING,
+                "started_at": TIMESTAMP,
+                "finished_at": NULLABLE_TIMESTAMP,
+            }
+        ),
+        "AdminRedriveStart": {
+            "type": "object",
+            "properties": {
+                "destination_id_hash": {
+                    "type": ["string", "null"],
+                    "pattern": "^[0-9a-f]{64}$",
+                    "description": "Absent or null: each message back to its source queue.",
+                },
+                "max_messages_per_second": {
+                    "type": "integer",
+                    "minimum": RATE.low,
+                    "maximum": RATE.high,
+                },
+            },
+            "additionalProperties": False,
+        },
         "Overview": obj(
             {
                 "version": STRING,
@@ -194,13 +235,15 @@ def admin_paths() -> dict[str, dict[str, Operation]]:
         _bounded(ADMIN_TABLE_PAGE, "Default 50."),
     )
 
-    def admin(operation_id: str, summary: str, answer: Any, *params: Any) -> Operation:
+    def admin(
+        operation_id: str, summary: str, answer: Any, *params: Any, errors: tuple[int, ...] = ()
+    ) -> Operation:
         return op(
             operation_id,
             "Admin",
             summary,
             answer,
-            errors=(401, 404),
+            errors=(401, 404, *errors),
             parameters=params,
             security=ADMIN,
         )
@@ -248,6 +291,34 @@ def admin_paths() -> dict[str, dict[str, Operation]]:
         "/ems/admin/queues/{hash}/purge": {
             "post": admin("adminPurgeQueue", "Delete every message of a queue", done, queue_hash)
         },
+        "/ems/admin/queues/{hash}/redrive": {
+            "get": admin(
+                "adminListRedrives",
+                "A dead-letter queue's recent redrives, newest first",
+                {
+                    200: _json_response(
+                        obj({"tasks": {"type": "array", "items": ref("AdminMoveTask")}})
+                    )
+                },
+                queue_hash,
+            ),
+            "post": {
+                **admin(
+                    "adminStartRedrive",
+                    "Start moving a dead-letter queue's messages back (or to a destination)",
+                    {201: _ok("AdminMoveTask")},
+                    queue_hash,
+                    errors=(409, 413),
+                ),
+                "requestBody": json_body("AdminRedriveStart", required=False),
+            },
+            "delete": admin(
+                "adminCancelRedrive",
+                "Cancel the running redrive (messages moved stay moved)",
+                {200: _ok("AdminMoveTask")},
+                queue_hash,
+            ),
+        },
         "/ems/admin/topics": {"get": listing("topic")},
         "/ems/admin/topics/{hash}": {
             "get": admin(
@@ -282,6 +353,10 @@ def admin_paths() -> dict[str, dict[str, Operation]]:
 
 def _ok(schema_name: str) -> Any:
     return json_response(schema_name, "OK.")
+
+
+def _json_response(schema: Schema) -> Any:
+    return {"description": "OK.", "content": _json(schema)}
 
 
 def _json(schema: Schema) -> dict[str, Any]:

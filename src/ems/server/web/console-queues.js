@@ -99,11 +99,26 @@ async function queue(hash) {
       ["Largest message", bytes(q.max_message_bytes)],
       ["Dead-letter queue", q.dead_letter ? `${shortHash(q.dead_letter.id_hash)} after ${q.dead_letter.max_receives} receives` : "–"],
     ]);
+    await redriveStatus(hash);
   } catch (error) {
     failed(error);
     return;
   }
   every(3, "queue", () => queue(hash));
+}
+
+// a dead-letter queue's latest message move task (redrive), and what may be done now
+async function redriveStatus(hash) {
+  const { tasks } = await api("GET", `/queues/${hash}/redrive`);
+  const task = tasks[0];
+  const running = Boolean(task) && (task.status === "RUNNING" || task.status === "CANCELLING");
+  $("#redrive-status").textContent = task
+    ? `${task.status.toLowerCase()}: ${number(task.messages_moved)} of ${number(task.messages_to_move)} ` +
+      `messages moved, started ${task.started_at}` +
+      (task.failure_reason ? ` (${task.failure_reason})` : "")
+    : "No redrive yet. A redrive moves this queue's messages back to the queues they were dead-lettered from.";
+  $("#redrive-start").hidden = running;
+  $("#redrive-cancel").hidden = !running;
 }
 
 async function peek(more) {
@@ -140,3 +155,15 @@ function ask(text, action, run) {
 }
 
 // topics: listing, and a topic's subscriptions
+
+async function startRedrive() {
+  await api("POST", `/queues/${state.queue}/redrive`);
+  notify("Redrive started.");
+  await redriveStatus(state.queue);
+}
+
+async function cancelRedrive() {
+  await api("DELETE", `/queues/${state.queue}/redrive`);
+  notify("Redrive cancelled; messages already moved stay moved.");
+  await redriveStatus(state.queue);
+}

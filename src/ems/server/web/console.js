@@ -230,6 +230,8 @@ $("#queues-previous").addEventListener("click", () => turnPage(state.table.offse
 $("#queues-next").addEventListener("click", () => turnPage(state.table.offset + PAGE_SIZE));
 $("#queues-last").addEventListener("click", () => turnPage(Number.MAX_SAFE_INTEGER));
 $("#queue-peek").addEventListener("click", () => peek(false));
+$("#redrive-start").addEventListener("click", () => startRedrive().catch(failed));
+$("#redrive-cancel").addEventListener("click", () => cancelRedrive().catch(failed));
 $("#peek-more").addEventListener("click", () => peek(true));
 $("#topics-more").addEventListener("click", () => topics(true));
 
