@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ems.core import capabilities, limits
+from ems.core import capabilities, idempotency, limits
 from ems.core.errors import (
     DeadLetterQueueNotFound,
     EmsError,
@@ -27,6 +27,7 @@ from ems.core.errors import (
     StorageUnavailable,
     WrongCapability,
 )
+from ems.core.idempotency import KeyedSend
 from ems.core.metrics import Metrics
 from ems.core.models import (
     DeadLetter,
@@ -295,6 +296,12 @@ class QueueService:
             target = await self.sending_target(target)
         await self.store.send(target.hash, messages)
         self.metrics.messages["sent"] += len(messages)
+
+    async def send_keyed(self, target: QueueTarget, send: KeyedSend) -> list[str | None]:
+        """Send with idempotency keys: per message, the id it repeats (None: stored)."""
+        originals = await self.store.send_idempotent(target.hash, send, idempotency.WINDOW_MS)
+        self.metrics.messages["sent"] += originals.count(None)
+        return originals
 
     async def receive(
         self,

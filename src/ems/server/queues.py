@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from ems.core import capabilities, limits
+from ems.core import capabilities, idempotency, limits
 from ems.core.errors import (
     EmsError,
     InvalidMessageAttribute,
@@ -21,6 +21,7 @@ from ems.core.errors import (
     MessageTooLarge,
     quoted,
 )
+from ems.core.idempotency import KeyedSend
 from ems.core.models import NewMessage, QueueStats, ReceiveRequest
 from ems.core.queues import (
     NewQueue,
@@ -29,7 +30,7 @@ from ems.core.queues import (
     new_message_id,
     new_message_ids,
 )
-from ems.server import problems
+from ems.server import idempotent_sends, problems
 from ems.server.http import (
     JSON,
     Receive,
@@ -52,7 +53,7 @@ RECEIVE_PARAMS: Final = frozenset(
 VISIBILITY_PARAMS: Final = frozenset({"visibility_timeout"})
 PEEK_PARAMS: Final = frozenset({"max_messages", "after"})
 BATCH_ENTRY_FIELDS: Final = frozenset(
-    {"body", "body_encoding", "correlation_id", "delay_seconds", "attributes"}
+    {"body", "body_encoding", "correlation_id", "delay_seconds", "attributes", "idempotency_key"}
 )
 NO_PARAMS: Final = frozenset[str]()
 _QUEUE_ROUTES: Final = {
@@ -251,13 +252,17 @@ class QueueHandlers:
             if "delay_seconds" in params:
                 delay = limits.DELAY.parse(params["delay_seconds"])
         attributes = attributes_from_headers(scope)
+        key = idempotent_sends.header_key(scope)
         body = await read_body(
             scope, receive, record.config.max_message_bytes, too_large=MessageTooLarge
         )
         message_id = new_message_id()
-        await self.service.send(
-            target, [NewMessage(message_id, body, correlation_id, attributes, delay)]
-        )
+        message = NewMessage(message_id, body, correlation_id, attributes, delay)
+        if key is not None:
+            keyed = KeyedSend([message], [idempotency.key_hash(key)])
+            (original,) = await self.service.send_keyed(target, keyed)
+            return await idempotent_sends.answer_send(send, message_id, original)
+        await self.service.send(target, [message])
         return await respond(send, 201, b'{"message_id":"' + message_id.encode() + b'"}\n', JSON)
 
     async def send_batch(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
@@ -268,6 +273,10 @@ class QueueHandlers:
         max_bytes = target.record.config.max_message_bytes
         ids = new_message_ids(len(entries))
         messages = [_batch_message(i, entry, max_bytes, ids[i]) for i, entry in enumerate(entries)]
+        keys = idempotent_sends.batch_keys(entries, idempotent_sends.header_key(scope))
+        if keys is not None:
+            originals = await self.service.send_keyed(target, KeyedSend(messages, keys))
+            return await idempotent_sends.answer_batch(send, ids, originals)
         await self.service.send(target, messages)
         return await respond_json(send, 201, {"message_ids": [m.message_id for m in messages]})
 

@@ -243,6 +243,10 @@ class MessageOperations(SqliteBase):
             if budget <= 0:
                 return SweepReport(dropped=dropped, more=True)
             conn.execute(Q["forget_partition"], (partition,))
+        # idempotency keys past their window (see ems.core.idempotency): no counters to adjust
+        budget -= conn.execute(Q["delete_expired_idempotency_keys"], (txn.now_ms, budget)).rowcount
+        if budget <= 0:
+            return SweepReport(dropped=dropped, more=True)
         expired = 0
         queues = conn.execute(
             Q["queues_for_retention"], (self._retention_cursor, RETENTION_QUEUES_PER_SWEEP)

@@ -556,3 +556,29 @@ UPDATE move_tasks SET lease_until = 0 WHERE lease_owner = $1
 
 -- name: delete_move_tasks_of_queue
 DELETE FROM move_tasks WHERE source_key = $1
+
+-- name: claim_idempotency_keys
+-- record a send's keys unless live ones are recorded (the keys returned: claimed, sends new);
+-- in key order, so that two nodes claiming overlapping keys wait rather than deadlock
+INSERT INTO idempotency_keys (queue_key, key_hash, message_id, expires_at)
+SELECT $1, k.key_hash, k.message_id, $4
+FROM unnest($2::bytea[], $3::text[]) AS k (key_hash, message_id) ORDER BY k.key_hash
+ON CONFLICT (queue_key, key_hash) DO UPDATE
+    SET message_id = EXCLUDED.message_id, expires_at = EXCLUDED.expires_at
+    WHERE idempotency_keys.expires_at <= $5
+RETURNING key_hash
+
+-- name: remembered_idempotency_keys
+SELECT key_hash, message_id FROM idempotency_keys WHERE queue_key = $1 AND key_hash = ANY($2)
+
+-- name: forget_idempotency_keys_of_queue
+DELETE FROM idempotency_keys WHERE queue_key = $1
+
+-- name: delete_expired_idempotency_keys
+WITH gone AS (
+    DELETE FROM idempotency_keys WHERE (queue_key, key_hash) IN (
+        SELECT queue_key, key_hash FROM idempotency_keys WHERE expires_at <= $1
+        ORDER BY expires_at LIMIT $2
+    ) RETURNING 1
+)
+SELECT count(*) FROM gone

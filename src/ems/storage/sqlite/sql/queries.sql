@@ -486,3 +486,23 @@ UPDATE move_tasks SET lease_until = 0 WHERE lease_until > 0
 
 -- name: delete_move_tasks_of_queue
 DELETE FROM move_tasks WHERE source_key = ?
+
+-- name: claim_idempotency_key
+-- record a send's key unless a live one is recorded (a row back: claimed, the send is new)
+INSERT INTO idempotency_keys (queue_key, key_hash, message_id, expires_at) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (queue_key, key_hash) DO UPDATE
+    SET message_id = excluded.message_id, expires_at = excluded.expires_at
+    WHERE idempotency_keys.expires_at <= ?5
+RETURNING key_hash
+
+-- name: remembered_idempotency_key
+SELECT message_id FROM idempotency_keys WHERE queue_key = ? AND key_hash = ?
+
+-- name: forget_idempotency_keys_of_queue
+DELETE FROM idempotency_keys WHERE queue_key = ?
+
+-- name: delete_expired_idempotency_keys
+DELETE FROM idempotency_keys WHERE (queue_key, key_hash) IN (
+    SELECT queue_key, key_hash FROM idempotency_keys INDEXED BY idempotency_keys_expiry
+    WHERE expires_at <= ? ORDER BY expires_at LIMIT ?
+)

@@ -1,0 +1,14 @@
+-- EMS PostgreSQL schema, version 5: idempotency keys (see ems.core.idempotency).
+
+-- a send's idempotency key (hashed), remembered per queue until expires_at: a repeat answers
+-- message_id and stores nothing. The primary key is what makes two nodes agree on which send
+-- was first. Kept apart from messages so that it outlives their deletion.
+CREATE TABLE idempotency_keys (
+    queue_key bigint NOT NULL,
+    key_hash bytea NOT NULL,
+    message_id text NOT NULL,
+    expires_at bigint NOT NULL,
+    PRIMARY KEY (queue_key, key_hash)
+);
+-- the sweeper drops expired keys oldest first
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);

@@ -1,0 +1,13 @@
+-- EMS SQLite schema, version 7: idempotency keys (see ems.core.idempotency).
+
+-- a send's idempotency key (hashed), remembered per queue until expires_at: a repeat answers
+-- message_id and stores nothing. Kept apart from messages so that it outlives their deletion.
+CREATE TABLE idempotency_keys (
+    queue_key INTEGER NOT NULL,
+    key_hash BLOB NOT NULL,
+    message_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (queue_key, key_hash)
+) WITHOUT ROWID;
+-- the sweeper drops expired keys oldest first
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
