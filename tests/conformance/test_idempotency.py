@@ -36,9 +36,7 @@ async def test_a_repeat_within_the_window_stores_nothing_and_names_the_original(
     first, again = message("a"), message("a, retried")
     assert await store.send_idempotent(queue, keyed((first, K1)), WINDOW_MS) == [None]
     clock.advance(WINDOW_MS / 1000 - 1)
-    assert await store.send_idempotent(queue, keyed((again, K1)), WINDOW_MS) == [
-        first.message_id
-    ]
+    assert await store.send_idempotent(queue, keyed((again, K1)), WINDOW_MS) == [first.message_id]
     assert await bodies(store, queue) == [b"a"]
 
 
