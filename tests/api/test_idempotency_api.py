@@ -45,7 +45,7 @@ async def test_a_bad_key_is_refused_and_stores_nothing(client: httpx.AsyncClient
     queue_id = await create_queue(client)
     for bad in [b"has space", b"x" * 129, "é".encode()]:
         response = await client.post(
-            f"/ems/queue/{queue_id}/message", content=b"a", headers={"Idempotency-Key": bad}
+            f"/ems/queue/{queue_id}/message", content=b"a", headers={b"Idempotency-Key": bad}
         )
         problem = assert_problem(response, 400, "invalid-request")
         assert "Idempotency-Key" in problem["detail"]

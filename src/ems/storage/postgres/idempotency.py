@@ -3,12 +3,15 @@
 The rules are :mod:`ems.core.idempotency`'s; this module only runs its statements. The claim is
 one ``INSERT ... ON CONFLICT``: when two nodes send with the same key at once, the second waits
 on the first's row and, once that commits, finds the key taken, so the table's primary key (not
-any node's memory) decides which send was first. A send whose messages cannot be stored raises,
+any node's memory) decides which send was first. The queue's row is locked before the keys, so
+that two nodes' batches claiming the same keys in different orders queue up behind each other
+instead of deadlocking. A send whose messages cannot be stored raises,
 so that its savepoint takes the claimed keys back with it.
 """
 
 from __future__ import annotations
 
+from ems.core.errors import QueueNotFound
 from ems.core.idempotency import KeyedSend, plan
 from ems.storage.postgres.base import queue_in
 from ems.storage.postgres.batcher import Txn
@@ -24,6 +27,8 @@ class IdempotencyOperations(MessageOperations):
             conn, now = txn.conn, txn.now_ms
             queue = await queue_in(txn, queue_hash)
             first = send.first_by_key()
+            if await conn.fetchval(Q["lock_queue_for_keys"], queue.record.key) is None:
+                raise QueueNotFound()
             rows = await conn.fetch(
                 Q["claim_idempotency_keys"],
                 queue.record.key,

@@ -568,6 +568,11 @@ ON CONFLICT (queue_key, key_hash) DO UPDATE
     WHERE idempotency_keys.expires_at <= $5
 RETURNING key_hash
 
+-- name: lock_queue_for_keys
+-- idempotent sends to one queue take its row first: two nodes' claims then follow each other
+-- instead of deadlocking on each other's keys (the row is locked by the send's reservation anyway)
+SELECT 1 FROM queues WHERE key = $1 FOR NO KEY UPDATE
+
 -- name: remembered_idempotency_keys
 SELECT key_hash, message_id FROM idempotency_keys WHERE queue_key = $1 AND key_hash = ANY($2)
 
