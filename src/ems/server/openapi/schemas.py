@@ -227,6 +227,11 @@ def components() -> dict[str, Schema]:
             "correlation_id": CORRELATION_ID,
             "delay_seconds": bounded(limits.DELAY, "Overrides the queue's delay."),
             "attributes": MESSAGE_ATTRIBUTES,
+            "idempotency_key": {
+                "type": "string",
+                "maxLength": 128,
+                "description": "A repeat within 5 minutes is not stored (see Idempotency-Key).",
+            },
         },
         "required": ["body"],
         "additionalProperties": False,
@@ -267,7 +272,13 @@ def components() -> dict[str, Schema]:
             "required": ["messages"],
             "additionalProperties": False,
         },
-        "SentBatch": obj({"message_ids": {"type": "array", "items": STRING}}),
+        "SentBatch": obj(
+            {
+                "message_ids": {"type": "array", "items": STRING},
+                "duplicates": {"type": "array", "items": {"type": "boolean"}},
+            },
+            required=["message_ids"],  # duplicates: when an idempotency key was given
+        ),
         "ReceivedMessage": _message({"receipt_handle": STRING}),
         "Received": obj({"messages": {"type": "array", "items": ref("ReceivedMessage")}}),
         "PeekedMessage": _message(
