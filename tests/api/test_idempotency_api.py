@@ -101,3 +101,22 @@ async def test_a_send_only_id_may_use_keys(client: httpx.AsyncClient) -> None:
     first = await client.post(url, content=b"a", headers={"Idempotency-Key": "k"})
     again = await client.post(url, content=b"a", headers={"Idempotency-Key": "k"})
     assert (first.status_code, again.status_code) == (201, 200)
+
+
+async def test_the_window_is_a_queue_attribute_up_to_a_day(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    queue_id = await create_queue(client, deduplication_window_seconds=3600)
+    url = f"/ems/queue/{queue_id}/message"
+    headers = {"Idempotency-Key": "k"}
+    assert (await client.post(url, content=b"a", headers=headers)).status_code == 201
+    clock.advance(3599)
+    assert (await client.post(url, content=b"a", headers=headers)).status_code == 200
+    clock.advance(1)
+    assert (await client.post(url, content=b"a", headers=headers)).status_code == 201
+    patched = await client.patch(
+        f"/ems/queue/{queue_id}", json={"deduplication_window_seconds": 10}
+    )
+    assert patched.json()["deduplication_window_seconds"] == 10
+    too_long = await client.post("/ems/queue", json={"deduplication_window_seconds": 86401})
+    assert_problem(too_long, 400, "invalid-attribute")

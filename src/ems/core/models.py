@@ -76,6 +76,8 @@ class QueueConfig:
     # None: the server's default limit
     max_stored_messages: int | None = None
     max_stored_bytes: int | None = None
+    # how long an idempotency key is remembered (see ems.core.idempotency)
+    deduplication_window_seconds: int = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +189,7 @@ class QueueChanges:
     clear_dead_letter: bool = False
     max_stored_messages: int | None = None
     max_stored_bytes: int | None = None
+    deduplication_window_seconds: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

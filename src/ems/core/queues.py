@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ems.core import capabilities, idempotency, limits
+from ems.core import capabilities, limits
 from ems.core.errors import (
     DeadLetterQueueNotFound,
     EmsError,
@@ -273,6 +273,7 @@ class QueueService:
             receive_wait_seconds=attributes.get("receive_wait_seconds"),
             max_stored_messages=attributes.get("max_stored_messages"),
             max_stored_bytes=attributes.get("max_stored_bytes"),
+            deduplication_window_seconds=attributes.get("deduplication_window_seconds"),
         )
         if "dead_letter" in attributes:
             changes.dead_letter = self._dead_letter(queue_id, attributes["dead_letter"])
@@ -299,7 +300,8 @@ class QueueService:
 
     async def send_keyed(self, target: QueueTarget, send: KeyedSend) -> list[str | None]:
         """Send with idempotency keys: per message, the id it repeats (None: stored)."""
-        originals = await self.store.send_idempotent(target.hash, send, idempotency.WINDOW_MS)
+        window_ms = target.record.config.deduplication_window_seconds * 1000
+        originals = await self.store.send_idempotent(target.hash, send, window_ms)
         self.metrics.messages["sent"] += originals.count(None)
         return originals
 

@@ -80,6 +80,7 @@ def queue_document(view: QueueView) -> dict[str, Any]:
         "max_message_bytes": config.max_message_bytes,
         "delay_seconds": config.delay_seconds,
         "receive_wait_seconds": config.receive_wait_seconds,
+        "deduplication_window_seconds": config.deduplication_window_seconds,
         "max_stored_messages": view.max_stored_messages,
         "max_stored_bytes": view.max_stored_bytes,
         "dead_letter": (

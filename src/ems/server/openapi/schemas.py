@@ -85,6 +85,9 @@ def _queue_attributes() -> dict[str, Schema]:
         "max_stored_bytes": bounded(
             limits.MAX_STORED_BYTES, "Bytes of bodies the queue may hold (ceiling: the server's)."
         ),
+        "deduplication_window_seconds": bounded(
+            limits.DEDUPLICATION_WINDOW, "How long an Idempotency-Key is remembered (default 300)."
+        ),
     }
 
 

@@ -37,7 +37,7 @@ class QueueOperations(PostgresBase):
                 config.retention_seconds, config.max_message_bytes, config.delay_seconds,
                 config.receive_wait_seconds, dl_key, max_receives, sealed, txn.now_ms,
                 capabilities.send, capabilities.receive, owner, config.max_stored_messages,
-                config.max_stored_bytes,
+                config.max_stored_bytes, config.deduplication_window_seconds,
             )  # fmt: skip
             return QueueRecord(key, config, txn.now_ms)
 
@@ -75,6 +75,9 @@ class QueueOperations(PostgresBase):
                 dead_letter=dead_letter,
                 max_stored_messages=changes.max_stored_messages or old.max_stored_messages,
                 max_stored_bytes=changes.max_stored_bytes or old.max_stored_bytes,
+                deduplication_window_seconds=_pick(
+                    changes.deduplication_window_seconds, old.deduplication_window_seconds
+                ),
             )
             key = queue.record.key
             dl_key, max_receives, sealed = await _resolve_dead_letter(
@@ -85,6 +88,7 @@ class QueueOperations(PostgresBase):
                 new.visibility_timeout, new.retention_seconds, new.max_message_bytes,
                 new.delay_seconds, new.receive_wait_seconds, dl_key, max_receives, sealed,
                 new.max_stored_messages, new.max_stored_bytes, key,
+                new.deduplication_window_seconds,
             )  # fmt: skip
             txn.memo.clear()
             txn.after_commit(lambda: self._forget(key))

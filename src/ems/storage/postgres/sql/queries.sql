@@ -5,7 +5,7 @@
 SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
-       q.max_stored_bytes,
+       q.max_stored_bytes, q.deduplication_window_seconds,
        CASE WHEN q.id_hash = $1 THEN 'full' WHEN q.send_hash = $1 THEN 'send' ELSE 'receive' END
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.id_hash = $1 OR q.send_hash = $1 OR q.receive_hash = $1
@@ -14,7 +14,7 @@ WHERE q.id_hash = $1 OR q.send_hash = $1 OR q.receive_hash = $1
 SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
-       q.max_stored_bytes, 'full'
+       q.max_stored_bytes, q.deduplication_window_seconds, 'full'
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.key = $1
 
@@ -31,8 +31,8 @@ UPDATE partitions SET retired = true WHERE id = $1
 INSERT INTO queues (id_hash, partition, visibility_timeout, retention_seconds,
                     max_message_bytes, delay_seconds, receive_wait_seconds, dead_letter_key,
                     max_receives, dead_letter_sealed, created_at, send_hash, receive_hash, owner,
-                    max_stored_messages, max_stored_bytes)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                    max_stored_messages, max_stored_bytes, deduplication_window_seconds)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 RETURNING key
 
 -- name: count_owned_queues
@@ -45,7 +45,7 @@ SELECT count(*) FROM topics WHERE owner = $1
 UPDATE queues SET visibility_timeout = $1, retention_seconds = $2, max_message_bytes = $3,
                   delay_seconds = $4, receive_wait_seconds = $5, dead_letter_key = $6,
                   max_receives = $7, dead_letter_sealed = $8, max_stored_messages = $9,
-                  max_stored_bytes = $10
+                  max_stored_bytes = $10, deduplication_window_seconds = $12
 WHERE key = $11
 
 -- name: rotate_queue

@@ -34,7 +34,9 @@ CREATE TABLE queues (
     max_stored_messages bigint,
     max_stored_bytes bigint,
     stored_messages bigint NOT NULL DEFAULT 0,
-    stored_bytes bigint NOT NULL DEFAULT 0
+    stored_bytes bigint NOT NULL DEFAULT 0,
+    -- how long the queue remembers a send's idempotency key
+    deduplication_window_seconds integer NOT NULL DEFAULT 300
 );
 CREATE INDEX queues_dead_letter ON queues (dead_letter_key) WHERE dead_letter_key IS NOT NULL;
 CREATE INDEX queues_owner ON queues (owner) WHERE owner IS NOT NULL;

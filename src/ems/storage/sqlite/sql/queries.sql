@@ -5,7 +5,7 @@
 SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
-       q.max_stored_bytes,
+       q.max_stored_bytes, q.deduplication_window_seconds,
        CASE WHEN q.id_hash = ?1 THEN 'full' WHEN q.send_hash = ?1 THEN 'send' ELSE 'receive' END
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.id_hash = ?1 OR q.send_hash = ?1 OR q.receive_hash = ?1
@@ -56,14 +56,14 @@ UPDATE partitions SET retired = 1 WHERE id = ?
 INSERT INTO queues (id_hash, partition, visibility_timeout, retention_seconds,
                     max_message_bytes, delay_seconds, receive_wait_seconds, dead_letter_key,
                     max_receives, dead_letter_sealed, created_at, send_hash, receive_hash, owner,
-                    max_stored_messages, max_stored_bytes)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    max_stored_messages, max_stored_bytes, deduplication_window_seconds)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: update_queue
 UPDATE queues SET visibility_timeout = ?, retention_seconds = ?, max_message_bytes = ?,
                   delay_seconds = ?, receive_wait_seconds = ?, dead_letter_key = ?,
                   max_receives = ?, dead_letter_sealed = ?, max_stored_messages = ?,
-                  max_stored_bytes = ?
+                  max_stored_bytes = ?, deduplication_window_seconds = ?
 WHERE key = ?
 
 -- name: repartition_queue
@@ -247,7 +247,7 @@ SELECT key, protocol, status, filter_policy, queue_key FROM subscriptions WHERE 
 SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
-       q.max_stored_bytes, 'full'
+       q.max_stored_bytes, q.deduplication_window_seconds, 'full'
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.key = ?
 

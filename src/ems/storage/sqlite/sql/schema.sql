@@ -36,7 +36,9 @@ CREATE TABLE queues (
     max_stored_bytes INTEGER,
     -- what the queue holds now, kept with every write so that a full queue can refuse sends
     stored_messages INTEGER NOT NULL DEFAULT 0,
-    stored_bytes INTEGER NOT NULL DEFAULT 0
+    stored_bytes INTEGER NOT NULL DEFAULT 0,
+    -- how long the queue remembers a send's idempotency key
+    deduplication_window_seconds INTEGER NOT NULL DEFAULT 300
 );
 CREATE INDEX queues_dead_letter ON queues (dead_letter_key) WHERE dead_letter_key IS NOT NULL;
 CREATE UNIQUE INDEX queues_send_hash ON queues (send_hash) WHERE send_hash IS NOT NULL;
