@@ -120,3 +120,37 @@ async def test_the_window_is_a_queue_attribute_up_to_a_day(
     assert patched.json()["deduplication_window_seconds"] == 10
     too_long = await client.post("/ems/queue", json={"deduplication_window_seconds": 86401})
     assert_problem(too_long, 400, "invalid-attribute")
+
+
+async def test_a_retried_publish_reaches_each_subscriber_once(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    topic_id = (await client.post("/ems/topic")).json()["topic_id"]
+    queues = [await create_queue(client) for _ in range(2)]
+    for queue_id in queues:
+        await client.post(f"/ems/topic/{topic_id}/subscription?queue_id={queue_id}")
+    url = f"/ems/topic/{topic_id}/message"
+    headers = {"Idempotency-Key": "event-9"}
+    first = await client.post(url, content=b"shipped", headers=headers)
+    assert first.status_code == 201
+    assert first.json()["queues"] == 2
+    again = await client.post(url, content=b"shipped", headers=headers)
+    assert again.status_code == 200
+    assert again.headers["ems-duplicate"] == "true"
+    assert again.json() == {
+        "message_id": first.json()["message_id"],
+        "queues": 0,
+        "webhooks": 0,
+        "skipped": 0,
+    }
+    for queue_id in queues:
+        assert [m["body"] for m in await receive(client, queue_id, "?max_messages=10")] == [
+            "shipped"
+        ]
+    clock.advance(300)
+    assert (await client.post(url, content=b"shipped", headers=headers)).status_code == 201
+    # the topic's keys are its own: the same key on a queue is a different key
+    queue_url = f"/ems/queue/{queues[0]}/message"
+    assert (await client.post(queue_url, content=b"x", headers=headers)).status_code == 201
+    bad = await client.post(url, content=b"x", headers={"Idempotency-Key": "a b"})
+    assert_problem(bad, 400, "invalid-request")

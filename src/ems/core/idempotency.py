@@ -79,10 +79,15 @@ def plan(
         elif key in claimed:
             duplicates.append(first[key])  # a repeat within the same request
         else:
-            original = remembered.get(key)
-            if original is None:
-                # the row that made the claim fail is gone: only a racing sweep of an expired
-                # row could do that; the client retries and finds the key free
-                raise StorageUnavailable("an idempotency key changed meanwhile; retry the send")
-            duplicates.append(original)
+            duplicates.append(repeated(key, remembered))
     return fresh, duplicates
+
+
+def repeated(key: bytes, remembered: Mapping[bytes, str]) -> str:
+    """The message id recorded for a key that could not be claimed."""
+    original = remembered.get(key)
+    if original is None:
+        # the row that made the claim fail is gone: only a racing sweep of an expired row
+        # could do that; the client retries and finds the key free
+        raise StorageUnavailable("An idempotency key changed meanwhile; retry the send.")
+    return original

@@ -135,6 +135,8 @@ class PublishResult:
     # subscribed queues that matched but could not take it (too large for the queue, or the
     # queue full): each is recorded on its subscription, and the others still get the message
     skipped: int = 0
+    # an idempotent publish that repeated an earlier one: that one's message id (nothing stored)
+    duplicate_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,12 @@ async def answer_send(send: Send, message_id: str, original: str | None) -> int:
     )
 
 
+async def answer_publish_repeat(send: Send, original: str) -> int:
+    """A publish that repeated an earlier one's key: nothing was delivered by this request."""
+    document = {"message_id": original, "queues": 0, "webhooks": 0, "skipped": 0}
+    return await respond_json(send, 200, document, DUPLICATE)
+
+
 async def answer_batch(send: Send, message_ids: list[str], originals: list[str | None]) -> int:
     """201 if any entry was stored (200 with ``EMS-Duplicate`` if none was); ``message_ids``
     holds each repeat's original id, ``duplicates`` says which entries were repeats."""

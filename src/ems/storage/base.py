@@ -139,6 +139,13 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def publish_idempotent(
+        self, topic_hash: bytes, message: TopicMessage, key_hash: bytes, window_ms: int
+    ) -> PublishResult:
+        """Publish unless ``key_hash`` was used on this topic within ``window_ms``: then store
+        nothing and answer the earlier message's id as ``duplicate_of``."""
+
+    @abc.abstractmethod
     async def receive(self, queue_hash: bytes, request: ReceiveRequest) -> ReceiveResult:
         """Claim up to ``max_messages`` visible messages, oldest first (best effort).
 

@@ -115,7 +115,7 @@ class QueueOperations(PostgresBase):
             await conn.execute(Q["detach_subscription_dead_letters"], key)
             await conn.execute(Q["delete_move_tasks_of_queue"], key)
             await conn.execute(Q["delete_queue"], key)
-            await conn.execute(Q["forget_idempotency_keys_of_queue"], key)
+            await conn.execute(Q["forget_idempotency_keys"], key)
             await conn.execute(Q["retire_partition"], queue.partition)
             txn.memo.clear()
             txn.adjustments.pop(key, None)  # nothing left to count

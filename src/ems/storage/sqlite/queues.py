@@ -154,7 +154,7 @@ class QueueOperations(SqliteBase):
             conn.execute(Q["detach_subscription_dead_letters"], (key,))
             conn.execute(Q["delete_move_tasks_of_queue"], (key,))
             conn.execute(Q["delete_queue"], (key,))
-            conn.execute(Q["forget_idempotency_keys_of_queue"], (key,))
+            conn.execute(Q["forget_idempotency_keys"], (key,))
             conn.execute(Q["retire_partition"], (queue.partition,))
             txn.memo.clear()
 

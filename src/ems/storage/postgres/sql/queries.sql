@@ -573,10 +573,13 @@ RETURNING key_hash
 -- instead of deadlocking on each other's keys (the row is locked by the send's reservation anyway)
 SELECT 1 FROM queues WHERE key = $1 FOR NO KEY UPDATE
 
+-- name: lock_topic_for_keys
+SELECT 1 FROM topics WHERE key = $1 FOR NO KEY UPDATE
+
 -- name: remembered_idempotency_keys
 SELECT key_hash, message_id FROM idempotency_keys WHERE queue_key = $1 AND key_hash = ANY($2)
 
--- name: forget_idempotency_keys_of_queue
+-- name: forget_idempotency_keys
 DELETE FROM idempotency_keys WHERE queue_key = $1
 
 -- name: delete_expired_idempotency_keys

@@ -498,7 +498,7 @@ RETURNING key_hash
 -- name: remembered_idempotency_key
 SELECT message_id FROM idempotency_keys WHERE queue_key = ? AND key_hash = ?
 
--- name: forget_idempotency_keys_of_queue
+-- name: forget_idempotency_keys
 DELETE FROM idempotency_keys WHERE queue_key = ?
 
 -- name: delete_expired_idempotency_keys

@@ -189,7 +189,8 @@ CREATE UNIQUE INDEX move_tasks_active ON move_tasks (source_key)
     WHERE status IN ('RUNNING', 'CANCELLING');
 CREATE INDEX move_tasks_by_source ON move_tasks (source_key, key);
 
--- a send's idempotency key (hashed), remembered per queue until expires_at: a repeat answers
+-- a send's idempotency key (hashed), remembered per queue (queue_key) or topic (minus the
+-- topic's key: one table for both) until expires_at: a repeat answers
 -- message_id and stores nothing. Kept apart from messages so that it outlives their deletion.
 CREATE TABLE idempotency_keys (
     queue_key INTEGER NOT NULL,

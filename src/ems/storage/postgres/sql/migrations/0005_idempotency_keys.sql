@@ -3,7 +3,8 @@
 -- how long a queue remembers a send's idempotency key
 ALTER TABLE queues ADD COLUMN deduplication_window_seconds integer NOT NULL DEFAULT 300;
 
--- a send's idempotency key (hashed), remembered per queue until expires_at: a repeat answers
+-- a send's idempotency key (hashed), remembered per queue (queue_key) or topic (minus the
+-- topic's key: one table for both) until expires_at: a repeat answers
 -- message_id and stores nothing. The primary key is what makes two nodes agree on which send
 -- was first. Kept apart from messages so that it outlives their deletion.
 CREATE TABLE idempotency_keys (
