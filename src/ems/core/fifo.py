@@ -1,0 +1,116 @@
+"""FIFO queue rules, pure: which deduplication key a FIFO send has, and what a receive may take.
+
+Not wired to the stores or the API yet (issue 19 continues): these are the rules both drivers are
+to run, written once here so that SQLite and PostgreSQL cannot disagree.
+
+Order. A FIFO queue delivers each message group in send order, one receive's worth at a time:
+while any message of a group is in flight, the later ones are withheld (LocalStack #6762/#12457
+returned them). A message's ``sequence_number`` is its store-wide ``seq``, which only grows, so it
+increases within every group as SQS requires.
+
+Deduplication reuses the idempotency keys (:mod:`ems.core.idempotency`): a FIFO send's key is its
+deduplication id (or, with content-based deduplication, the SHA-256 of its body), qualified by its
+group when the queue's ``deduplication_scope`` is ``group`` (so the same id in two groups stores
+both: LocalStack #10460).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, NamedTuple
+
+from ems.core.errors import InvalidRequest, quoted
+
+# SQS: MessageGroupId and MessageDeduplicationId are up to 128 characters of letters, digits and
+# punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~)
+MAX_ID_CHARS: Final = 128
+_ID: Final = re.compile(r"[!-~]{1,128}")
+
+
+class DeduplicationScope(enum.StrEnum):
+    QUEUE = "queue"
+    GROUP = "group"
+
+
+class ThroughputLimit(enum.StrEnum):
+    """Accepted and reported as SQS's FifoThroughputLimit; EMS has no per-queue rate limit to
+    raise, so both values deliver the same."""
+
+    QUEUE = "queue"
+    GROUP = "group"
+
+
+@dataclass(frozen=True, slots=True)
+class FifoSettings:
+    content_based_deduplication: bool = False
+    deduplication_scope: DeduplicationScope = DeduplicationScope.QUEUE
+    throughput_limit: ThroughputLimit = ThroughputLimit.QUEUE
+
+
+def check_id(value: object, name: str) -> str:
+    """A group or deduplication id as given, if SQS would take it."""
+    if not isinstance(value, str) or _ID.fullmatch(value) is None:
+        raise InvalidRequest(
+            f"{name} must be 1 to {MAX_ID_CHARS} letters, digits or punctuation; "
+            f"got {quoted(value)}.",
+            parameter=name,
+        )
+    return value
+
+
+def deduplication_key(
+    settings: FifoSettings, group_id: str, deduplication_id: str | None, body: bytes
+) -> bytes:
+    """The idempotency key hash of a FIFO send (see the module doc)."""
+    if deduplication_id is None:
+        if not settings.content_based_deduplication:
+            raise InvalidRequest(
+                "A FIFO queue needs a deduplication id on every send (EMS-Deduplication-Id, "
+                "deduplication_id or Idempotency-Key) unless content_based_deduplication is on.",
+                parameter="deduplication_id",
+            )
+        deduplication_id = hashlib.sha256(body).hexdigest()
+    if settings.deduplication_scope is DeduplicationScope.GROUP:
+        # a NUL cannot occur in either id: no two (group, id) pairs join to the same text
+        deduplication_id = f"{group_id}\0{deduplication_id}"
+    return hashlib.sha256(deduplication_id.encode()).digest()
+
+
+class Waiting(NamedTuple):
+    """A message of a FIFO queue as a receive sees it: its place, group, and whether it could
+    be delivered now on its own (visible, within retention)."""
+
+    seq: int
+    group_id: str
+    receivable: bool
+
+
+def plan_receive(waiting: Sequence[Waiting], max_messages: int) -> list[int]:
+    """The seqs one receive takes, in delivery order.
+
+    ``waiting`` holds, in seq order, every message of the groups considered that precedes or is
+    receivable (a group's messages after its first non-receivable one may be left out). Each
+    group yields its leading run of receivable messages, and nothing if its first message is in
+    flight or delayed; the group whose run starts earliest is taken first and as far as the
+    receive allows, then the next (SQS: "as many of one group as possible, then other groups").
+    """
+    runs: dict[str, list[int]] = {}
+    blocked: set[str] = set()
+    for message in waiting:
+        group = message.group_id
+        if group in blocked:
+            continue
+        if not message.receivable:
+            blocked.add(group)  # everything after it in this group waits for it
+            continue
+        runs.setdefault(group, []).append(message.seq)
+    taken: list[int] = []
+    for run in sorted(runs.values(), key=lambda seqs: seqs[0]):
+        taken.extend(run[: max_messages - len(taken)])
+        if len(taken) == max_messages:
+            break
+    return taken
