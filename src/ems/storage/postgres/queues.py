@@ -14,6 +14,7 @@ from ems.core.models import (
 from ems.storage.postgres.base import Conn, PostgresBase, lookup_queue, queue_in
 from ems.storage.postgres.batcher import Txn
 from ems.storage.postgres.queries import QUERIES as Q
+from ems.storage.rows import fifo_value
 
 
 class QueueOperations(PostgresBase):
@@ -38,6 +39,7 @@ class QueueOperations(PostgresBase):
                 config.receive_wait_seconds, dl_key, max_receives, sealed, txn.now_ms,
                 capabilities.send, capabilities.receive, owner, config.max_stored_messages,
                 config.max_stored_bytes, config.deduplication_window_seconds,
+                fifo_value(config.fifo),
             )  # fmt: skip
             return QueueRecord(key, config, txn.now_ms)
 
@@ -78,6 +80,7 @@ class QueueOperations(PostgresBase):
                 deduplication_window_seconds=_pick(
                     changes.deduplication_window_seconds, old.deduplication_window_seconds
                 ),
+                fifo=old.fifo,  # set at creation only
             )
             key = queue.record.key
             dl_key, max_receives, sealed = await _resolve_dead_letter(

@@ -217,7 +217,7 @@ class MessageOperations(SqliteBase):
             queue = lookup_queue(conn, queue_hash)
             cutoff = self.clock.now_ms() - queue.record.config.retention_seconds * 1000
             rows = conn.execute(Q["peek"], (queue.partition, after or 0, cutoff, limit)).fetchall()
-            messages = [stored_message(row, row[9], self._cipher) for row in rows]
+            messages = [stored_message(row, row[9], self._cipher, group_id=row[10]) for row in rows]
             next_after = messages[-1].seq if len(messages) == limit else None
             return PeekResult(messages, next_after)
 

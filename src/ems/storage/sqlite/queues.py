@@ -13,6 +13,7 @@ from ems.core.models import (
     QueueRecord,
     QueueStats,
 )
+from ems.storage.rows import fifo_value
 from ems.storage.sqlite.base import SqliteBase, lookup_queue, queue_in
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import Txn
@@ -44,7 +45,8 @@ class QueueOperations(SqliteBase):
                  config.retention_seconds, config.max_message_bytes, config.delay_seconds,
                  config.receive_wait_seconds, dl_key, max_receives, sealed, txn.now_ms,
                  capabilities.send, capabilities.receive, owner, config.max_stored_messages,
-                 config.max_stored_bytes, config.deduplication_window_seconds),
+                 config.max_stored_bytes, config.deduplication_window_seconds,
+                 fifo_value(config.fifo)),
             ).lastrowid  # fmt: skip
             assert key is not None
             return QueueRecord(key, config, txn.now_ms)
@@ -117,6 +119,7 @@ class QueueOperations(SqliteBase):
                 deduplication_window_seconds=_pick(
                     changes.deduplication_window_seconds, old.deduplication_window_seconds
                 ),
+                fifo=old.fifo,  # set at creation only
             )
             dl_key, max_receives, sealed = self._resolve_dead_letter(
                 conn, dead_letter, owner_key=queue.record.key

@@ -5,7 +5,7 @@
 SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
-       q.max_stored_bytes, q.deduplication_window_seconds,
+       q.max_stored_bytes, q.deduplication_window_seconds, q.fifo,
        CASE WHEN q.id_hash = $1 THEN 'full' WHEN q.send_hash = $1 THEN 'send' ELSE 'receive' END
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.id_hash = $1 OR q.send_hash = $1 OR q.receive_hash = $1
@@ -14,7 +14,7 @@ WHERE q.id_hash = $1 OR q.send_hash = $1 OR q.receive_hash = $1
 SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
-       q.max_stored_bytes, q.deduplication_window_seconds, 'full'
+       q.max_stored_bytes, q.deduplication_window_seconds, q.fifo, 'full'
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.key = $1
 
@@ -31,8 +31,8 @@ UPDATE partitions SET retired = true WHERE id = $1
 INSERT INTO queues (id_hash, partition, visibility_timeout, retention_seconds,
                     max_message_bytes, delay_seconds, receive_wait_seconds, dead_letter_key,
                     max_receives, dead_letter_sealed, created_at, send_hash, receive_hash, owner,
-                    max_stored_messages, max_stored_bytes, deduplication_window_seconds)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                    max_stored_messages, max_stored_bytes, deduplication_window_seconds, fifo)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 RETURNING key
 
 -- name: count_owned_queues
@@ -90,9 +90,9 @@ SELECT stored_messages, stored_bytes FROM queues WHERE key = $1
 
 -- name: insert_messages
 INSERT INTO messages (partition, visible_at, sent_at, message_id, correlation_id, attributes,
-                      body, cipher)
+                      body, cipher, group_id)
 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
-                     $6::text[], $7::bytea[], $8::bigint[])
+                     $6::text[], $7::bytea[], $8::bigint[], $9::text[])
 
 -- name: receive
 -- Claim up to $4 visible messages of queue $1 in one statement. Rows another node's receive
@@ -212,7 +212,7 @@ SELECT sent_at FROM messages WHERE partition = $1 ORDER BY seq LIMIT 1
 
 -- name: peek
 SELECT seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
-       first_received_at, cipher, visible_at
+       first_received_at, cipher, visible_at, group_id
 FROM messages
 WHERE partition = $1 AND seq > $2 AND sent_at > $3
 ORDER BY seq

@@ -5,7 +5,7 @@
 SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
-       q.max_stored_bytes, q.deduplication_window_seconds,
+       q.max_stored_bytes, q.deduplication_window_seconds, q.fifo,
        CASE WHEN q.id_hash = ?1 THEN 'full' WHEN q.send_hash = ?1 THEN 'send' ELSE 'receive' END
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.id_hash = ?1 OR q.send_hash = ?1 OR q.receive_hash = ?1
@@ -56,8 +56,8 @@ UPDATE partitions SET retired = 1 WHERE id = ?
 INSERT INTO queues (id_hash, partition, visibility_timeout, retention_seconds,
                     max_message_bytes, delay_seconds, receive_wait_seconds, dead_letter_key,
                     max_receives, dead_letter_sealed, created_at, send_hash, receive_hash, owner,
-                    max_stored_messages, max_stored_bytes, deduplication_window_seconds)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    max_stored_messages, max_stored_bytes, deduplication_window_seconds, fifo)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: update_queue
 UPDATE queues SET visibility_timeout = ?, retention_seconds = ?, max_message_bytes = ?,
@@ -80,14 +80,14 @@ RETURNING key
 -- name: insert_message
 -- numbered by SQLite: max(seq) + 1 (see insert_message_at)
 INSERT INTO messages (partition, visible_at, sent_at, message_id, correlation_id, attributes,
-                      body, cipher)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                      body, cipher, group_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: insert_message_at
 -- numbered by EMS: the first message of each insert goes at the high-water mark
 INSERT INTO messages (seq, partition, visible_at, sent_at, message_id, correlation_id,
-                      attributes, body, cipher)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      attributes, body, cipher, group_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: next_message_seq
 -- the high-water mark of message numbers: every number below it may have been handed out
@@ -158,7 +158,7 @@ LIMIT 1
 
 -- name: peek
 SELECT seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
-       first_received_at, cipher, visible_at
+       first_received_at, cipher, visible_at, group_id
 FROM messages INDEXED BY messages_by_partition
 WHERE partition = ? AND seq > ? AND sent_at > ?
 ORDER BY seq
@@ -247,7 +247,7 @@ SELECT key, protocol, status, filter_policy, queue_key FROM subscriptions WHERE 
 SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
-       q.max_stored_bytes, q.deduplication_window_seconds, 'full'
+       q.max_stored_bytes, q.deduplication_window_seconds, q.fifo, 'full'
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.key = ?
 

@@ -38,7 +38,9 @@ CREATE TABLE queues (
     stored_messages INTEGER NOT NULL DEFAULT 0,
     stored_bytes INTEGER NOT NULL DEFAULT 0,
     -- how long the queue remembers a send's idempotency key
-    deduplication_window_seconds INTEGER NOT NULL DEFAULT 300
+    deduplication_window_seconds INTEGER NOT NULL DEFAULT 300,
+    -- a FIFO queue's settings as JSON; null: a standard queue
+    fifo TEXT
 );
 CREATE INDEX queues_dead_letter ON queues (dead_letter_key) WHERE dead_letter_key IS NOT NULL;
 CREATE UNIQUE INDEX queues_send_hash ON queues (send_hash) WHERE send_hash IS NOT NULL;
@@ -62,7 +64,9 @@ CREATE TABLE messages (
     -- at-rest encryption: the id of the key that sealed the body, null for plaintext
     cipher INTEGER,
     -- the full-id hash of the queue it was dead-lettered from (null: sent to this queue)
-    source_hash BLOB
+    source_hash BLOB,
+    -- a FIFO message's group (null on standard queues)
+    group_id TEXT
 );
 -- receive: the first visible messages of a partition; counts by state are covered by it too
 CREATE INDEX messages_receivable ON messages (partition, visible_at, receive_count);
@@ -71,6 +75,8 @@ CREATE INDEX messages_correlated ON messages (partition, correlation_id, visible
     WHERE correlation_id IS NOT NULL;
 -- send order within a partition (rowid is the implicit last column): peek, age, retention
 CREATE INDEX messages_by_partition ON messages (partition);
+-- a FIFO receive looks for what precedes a message in its group
+CREATE INDEX messages_grouped ON messages (partition, group_id, seq) WHERE group_id IS NOT NULL;
 
 
 CREATE TABLE topics (

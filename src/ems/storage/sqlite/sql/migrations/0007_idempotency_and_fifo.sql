@@ -1,4 +1,5 @@
--- EMS SQLite schema, version 7: idempotency keys (see ems.core.idempotency).
+-- EMS SQLite schema, version 7: idempotency keys (see ems.core.idempotency) and FIFO
+-- queues (ems.core.fifo).
 
 -- how long a queue remembers a send's idempotency key
 ALTER TABLE queues ADD COLUMN deduplication_window_seconds INTEGER NOT NULL DEFAULT 300;
@@ -15,3 +16,11 @@ CREATE TABLE idempotency_keys (
 ) WITHOUT ROWID;
 -- the sweeper drops expired keys oldest first
 CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+
+-- a FIFO queue's settings as JSON (content_based_deduplication, deduplication_scope,
+-- throughput_limit); null: a standard queue
+ALTER TABLE queues ADD COLUMN fifo TEXT;
+-- a FIFO message's group (null on standard queues)
+ALTER TABLE messages ADD COLUMN group_id TEXT;
+-- a FIFO receive looks for what precedes a message in its group
+CREATE INDEX messages_grouped ON messages (partition, group_id, seq) WHERE group_id IS NOT NULL;
