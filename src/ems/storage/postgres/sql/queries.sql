@@ -590,3 +590,50 @@ WITH gone AS (
     ) RETURNING 1
 )
 SELECT count(*) FROM gone
+
+-- name: fifo_receivable
+-- a FIFO queue's receivable messages in send order, each only if nothing before it in its group
+-- is in flight or delayed (expired messages, never delivered again, block nothing)
+SELECT m.seq, m.group_id
+FROM messages m
+WHERE m.partition = (SELECT partition FROM queues WHERE key = $1)
+  AND m.visible_at <= $2 AND m.sent_at > $3
+  AND NOT EXISTS (
+      SELECT FROM messages e
+      WHERE e.partition = m.partition AND e.group_id IS NOT NULL AND e.group_id = m.group_id
+        AND e.seq < m.seq AND e.visible_at > $2 AND e.sent_at > $3
+  )
+ORDER BY m.seq
+LIMIT $4
+
+-- name: fifo_group_receivable
+-- fifo_receivable for one group, read again once this transaction holds the group's lock
+SELECT m.seq, m.message_id, m.body, m.correlation_id, m.attributes, m.receive_count, m.sent_at,
+       m.first_received_at, m.cipher, m.group_id
+FROM messages m
+WHERE m.partition = (SELECT partition FROM queues WHERE key = $1) AND m.group_id = $2
+  AND m.visible_at <= $3 AND m.sent_at > $4
+  AND NOT EXISTS (
+      SELECT FROM messages e
+      WHERE e.partition = m.partition AND e.group_id = $2
+        AND e.seq < m.seq AND e.visible_at > $3 AND e.sent_at > $4
+  )
+ORDER BY m.seq
+LIMIT $5
+FOR UPDATE OF m
+
+-- name: lock_fifo_group
+-- one transaction at a time, across all nodes, decides what a FIFO group delivers
+SELECT pg_try_advisory_xact_lock($1, $2)
+
+-- name: fifo_claim
+UPDATE messages SET visible_at = $1, receive_count = receive_count + 1,
+                    first_received_at = coalesce(first_received_at, $2)
+WHERE seq = ANY($3)
+
+-- name: fifo_dead_letter_move
+-- the message remembers the queue it came from (by its full id's hash), for a redrive
+UPDATE messages SET partition = (SELECT partition FROM queues WHERE key = $1), visible_at = $2,
+                    receive_count = 0, first_received_at = NULL,
+                    source_hash = (SELECT id_hash FROM queues WHERE key = $3)
+WHERE seq = ANY($4)

@@ -506,3 +506,18 @@ DELETE FROM idempotency_keys WHERE (queue_key, key_hash) IN (
     SELECT queue_key, key_hash FROM idempotency_keys INDEXED BY idempotency_keys_expiry
     WHERE expires_at <= ? ORDER BY expires_at LIMIT ?
 )
+
+-- name: fifo_receivable
+-- a FIFO queue's receivable messages in send order, each only if nothing before it in its group
+-- is in flight or delayed (expired messages, never delivered again, block nothing)
+SELECT m.seq, m.message_id, m.body, m.correlation_id, m.attributes, m.receive_count, m.sent_at,
+       m.first_received_at, m.cipher, m.group_id
+FROM messages m INDEXED BY messages_by_partition
+WHERE m.partition = ?1 AND m.visible_at <= ?2 AND m.sent_at > ?3
+  AND NOT EXISTS (
+      SELECT 1 FROM messages e
+      WHERE e.partition = ?1 AND e.group_id IS NOT NULL AND e.group_id = m.group_id
+        AND e.seq < m.seq AND e.visible_at > ?2 AND e.sent_at > ?3
+  )
+ORDER BY m.seq
+LIMIT ?4
