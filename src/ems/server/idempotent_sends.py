@@ -27,8 +27,8 @@ def header_key(scope: Scope) -> str | None:
     return None
 
 
-def batch_keys(entries: list[Any], header: str | None) -> list[bytes | None] | None:
-    """Each entry's key hash (None: no key), or None when no entry has one."""
+def batch_key_texts(entries: list[Any], header: str | None) -> list[str | None]:
+    """Each entry's idempotency key as given (None: no key)."""
     if header is not None:
         if any(isinstance(e, dict) and "idempotency_key" in e for e in entries):
             raise InvalidRequest(
@@ -36,16 +36,20 @@ def batch_keys(entries: list[Any], header: str | None) -> list[bytes | None] | N
                 "idempotency_key per entry, not both.",
                 parameter="idempotency_key",
             )
-        return [idempotency.key_hash(f"{header}#{i}") for i in range(len(entries))]
-    keys: list[bytes | None] = []
+        return [f"{header}#{i}" for i in range(len(entries))]
+    texts: list[str | None] = []
     for index, entry in enumerate(entries):
         text = entry.get("idempotency_key") if isinstance(entry, dict) else None
-        if text is None:
-            keys.append(None)
-        else:
-            where = f"messages[{index}].idempotency_key"
-            keys.append(idempotency.key_hash(idempotency.check_key(text, where=where)))
-    return keys if any(key is not None for key in keys) else None
+        where = f"messages[{index}].idempotency_key"
+        texts.append(None if text is None else idempotency.check_key(text, where=where))
+    return texts
+
+
+def batch_keys(texts: list[str | None]) -> list[bytes | None] | None:
+    """Each entry's key hash, or None when no entry has a key."""
+    if all(text is None for text in texts):
+        return None
+    return [None if text is None else idempotency.key_hash(text) for text in texts]
 
 
 async def answer_send(send: Send, message_id: str, original: str | None) -> int:

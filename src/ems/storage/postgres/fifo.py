@@ -46,27 +46,36 @@ class FifoReceives(PostgresBase):
         claimed: list[StoredMessage] = []
         moved: list[Any] = []
         for group in groups:
-            wanted = request.max_messages - len(claimed)
-            if wanted <= 0:
+            if len(claimed) >= request.max_messages:
                 break
             if not await conn.fetchval(Q["lock_fifo_group"], *_lock_key(key, group)):
                 continue  # another receive is deciding this group
-            rows = await conn.fetch(Q["fifo_group_receivable"], key, group, now, cutoff, wanted)
-            for row in rows:
-                if dl_key is not None and max_receives is not None and row[5] >= max_receives:
-                    moved.append(row)  # to the (FIFO) dead-letter queue: the group moves on
-                else:
-                    claimed.append(
-                        stored_message(
-                            row, visible_at, self._cipher, received_at=now, group_id=row[9]
-                        )
-                    )
-        if claimed:
-            await conn.execute(Q["fifo_claim"], visible_at, now, [m.seq for m in claimed])
+            while len(claimed) < request.max_messages:
+                wanted = request.max_messages - len(claimed)
+                rows = await conn.fetch(Q["fifo_group_receivable"], key, group, now, cutoff, wanted)
+                over = [
+                    row
+                    for row in rows
+                    if dl_key is not None and max_receives is not None and row[5] >= max_receives
+                ]
+                taken = [
+                    stored_message(row, visible_at, self._cipher, received_at=now, group_id=group)
+                    for row in rows
+                    if row not in over
+                ]
+                if taken:
+                    await conn.execute(Q["fifo_claim"], visible_at, now, [m.seq for m in taken])
+                    claimed += taken
+                if not over:
+                    break
+                # to the (FIFO) dead-letter queue: the group moves on to its next message
+                await conn.execute(
+                    Q["fifo_dead_letter_move"], dl_key, now, key, [row[0] for row in over]
+                )
+                moved += over
         if moved and dl_key is not None:
-            await conn.execute(Q["fifo_dead_letter_move"], dl_key, now, key, [r[0] for r in moved])
-            count, size = len(moved), sum(len(r[2]) for r in moved)
-            correlations = [r[3] for r in moved]
+            count, size = len(moved), sum(len(row[2]) for row in moved)
+            correlations = [row[3] for row in moved]
             txn.adjust(key, -count, -size)
             txn.adjust(dl_key, count, size)
             txn.after_commit(lambda: self._wake({dl_key: correlations}))

@@ -33,33 +33,41 @@ class FifoReceives(SqliteBase):
             if config.dead_letter is not None and queue.dead_letter_partition is not None
             else None
         )
-        rows: dict[int, Any] = {
-            row[0]: row
-            for row in conn.execute(
-                Q["fifo_receivable"], (queue.partition, now, cutoff, SCAN_LIMIT)
-            ).fetchall()
-        }
-        planned = plan_receive(
-            [Waiting(seq, row[9], True) for seq, row in rows.items()], request.max_messages
-        )
         claimed: list[StoredMessage] = []
         moves: list[tuple[Any, ...]] = []
         moved_bytes = 0
         moved_correlations: list[str | None] = []
-        for seq in planned:
-            row = rows[seq]
-            if max_receives is not None and row[5] >= max_receives:
-                # to the dead-letter queue (which is FIFO too): its group moves on
-                moves.append((queue.dead_letter_partition, now, queue.record.key, seq))
-                moved_bytes += len(row[2])
-                moved_correlations.append(row[3])
-                continue
-            claimed.append(
-                stored_message(row, visible_at, self._cipher, received_at=now, group_id=row[9])
+        while len(claimed) < request.max_messages:
+            rows: dict[int, Any] = {
+                row[0]: row
+                for row in conn.execute(
+                    Q["fifo_receivable"], (queue.partition, now, cutoff, SCAN_LIMIT)
+                ).fetchall()
+            }
+            planned = plan_receive(
+                [Waiting(seq, row[9], True) for seq, row in rows.items()],
+                request.max_messages - len(claimed),
             )
-        conn.executemany(Q["claim"], [(visible_at, now, m.seq) for m in claimed])
+            taken: list[StoredMessage] = []
+            over: list[tuple[Any, ...]] = []
+            for seq in planned:
+                row = rows[seq]
+                if max_receives is not None and row[5] >= max_receives:
+                    over.append((queue.dead_letter_partition, now, queue.record.key, seq))
+                    moved_bytes += len(row[2])
+                    moved_correlations.append(row[3])
+                    continue
+                taken.append(
+                    stored_message(row, visible_at, self._cipher, received_at=now, group_id=row[9])
+                )
+            conn.executemany(Q["claim"], [(visible_at, now, m.seq) for m in taken])
+            claimed += taken
+            if not over:
+                break
+            # to the dead-letter queue (which is FIFO too): their groups move on; plan again
+            conn.executemany(Q["dead_letter_move"], over)
+            moves += over
         if moves:
-            conn.executemany(Q["dead_letter_move"], moves)
             self._dead_lettered(txn, queue, moved_bytes, moved_correlations)
         next_visible = None
         if not claimed:
