@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests import pg
 from tests.e2e.server import EmsServer
@@ -53,9 +54,13 @@ def test_retries_spread_over_two_nodes_store_each_key_once(tmp_path: Path) -> No
         b.stop()
 
 
-def test_a_producer_retrying_after_kill_9_stores_each_message_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fifo", [False, True], ids=["standard", "fifo"])
+def test_a_producer_retrying_after_kill_9_stores_each_message_once(
+    tmp_path: Path, fifo: bool
+) -> None:
     server = EmsServer(tmp_path / "data").start()
-    queue_id = httpx.post(f"{server.url}/ems/queue").json()["queue_id"]
+    attributes = {"fifo": True} if fifo else {}
+    queue_id = httpx.post(f"{server.url}/ems/queue", json=attributes).json()["queue_id"]
     batches = [[f"m{b:03d}-{i}" for i in range(10)] for b in range(200)]
     url = f"/ems/queue/{queue_id}/messages"
 
@@ -63,7 +68,12 @@ def test_a_producer_retrying_after_kill_9_stores_each_message_once(tmp_path: Pat
         for batch in batches:
             if stop is not None and stop.is_set():
                 return
-            entries = [{"body": body, "idempotency_key": body} for body in batch]
+            entries: list[dict[str, str]] = [
+                {"body": body, "idempotency_key": body} for body in batch
+            ]
+            if fifo:  # groups across batches: each group's order must survive the crash too
+                for entry in entries:
+                    entry["group_id"] = f"g{int(entry['body'][-1]) % 3}"
             client.post(url, json={"messages": entries}).raise_for_status()
 
     def producer() -> None:
@@ -88,11 +98,21 @@ def test_a_producer_retrying_after_kill_9_stores_each_message_once(tmp_path: Pat
                     f"/ems/queue/{queue_id}/message",
                     params={"max_messages": 10, "visibility_timeout": 300},
                 ).json()["messages"]
+                if fifo:  # a FIFO group gives nothing more while its messages are in flight
+                    client.post(
+                        f"/ems/queue/{queue_id}/messages/delete",
+                        json={"receipt_handles": [m["receipt_handle"] for m in got]},
+                    )
                 if not got:
                     break
                 bodies += [m["body"] for m in got]
         expected = [body for batch in batches for body in batch]
         assert sorted(bodies) == expected  # none lost, none twice
-        assert bodies == expected  # and in send order
+        if fifo:  # in send order within each group
+            for group in range(3):
+                mine = [b for b in bodies if int(b[-1]) % 3 == group]
+                assert mine == [b for b in expected if int(b[-1]) % 3 == group]
+        else:
+            assert bodies == expected  # and in send order
     finally:
         server.stop()
