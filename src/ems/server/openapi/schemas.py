@@ -12,6 +12,7 @@ from ems.core import limits
 from ems.core.topic_models import Protocol, Status
 from ems.core.topics import MAX_FILTER_KEYS, POLICY_BOUNDS
 from ems.server import problems
+from ems.server.openapi import fifo_schemas
 
 Schema = dict[str, Any]
 
@@ -116,19 +117,23 @@ def _problem() -> Schema:
 
 
 def _message(extra: dict[str, Schema]) -> Schema:
-    return obj(
-        {
-            **extra,
-            "message_id": {"type": "string", "format": "uuid"},
-            "body": {"type": "string", "description": "Text, or base64 per body_encoding."},
-            "body_encoding": {"type": "string", "enum": ["utf-8", "base64"]},
-            "correlation_id": NULLABLE_STRING,
-            "attributes": {"type": "object", "additionalProperties": STRING},
-            "receive_count": COUNT,
-            "sent_at": TIMESTAMP,
-            "first_received_at": NULLABLE_TIMESTAMP,
-        }
-    )
+    properties = {
+        **extra,
+        "message_id": {"type": "string", "format": "uuid"},
+        "body": {"type": "string", "description": "Text, or base64 per body_encoding."},
+        "body_encoding": {"type": "string", "enum": ["utf-8", "base64"]},
+        "correlation_id": NULLABLE_STRING,
+        "attributes": {"type": "object", "additionalProperties": STRING},
+        "receive_count": COUNT,
+        "sent_at": TIMESTAMP,
+        "first_received_at": NULLABLE_TIMESTAMP,
+        **fifo_schemas.MESSAGE_FIELDS,
+    }
+    return obj(properties, required=fifo_schemas.without_fifo(properties))
+
+
+def _queue(properties: dict[str, Schema]) -> Schema:
+    return obj(properties, required=[*fifo_schemas.without_fifo(properties), "fifo"])
 
 
 def _batch_results() -> Schema:
@@ -212,7 +217,11 @@ def components() -> dict[str, Schema]:
             "max_receives": bounded(limits.MAX_RECEIVES, "Receives before a message moves."),
         }
     )
-    settings = {**attributes, "dead_letter": {"oneOf": [dead_letter, {"type": "null"}]}}
+    settings = {
+        **attributes,
+        **fifo_schemas.ATTRIBUTES,
+        "dead_letter": {"oneOf": [dead_letter, {"type": "null"}]},
+    }
     queue_ids = {"queue_id": STRING, "send_id": STRING, "receive_id": STRING}
     stats = {
         "messages_visible": COUNT,
@@ -230,6 +239,7 @@ def components() -> dict[str, Schema]:
             "correlation_id": CORRELATION_ID,
             "delay_seconds": bounded(limits.DELAY, "Overrides the queue's delay."),
             "attributes": MESSAGE_ATTRIBUTES,
+            **fifo_schemas.ENTRY_FIELDS,
             "idempotency_key": {
                 "type": "string",
                 "maxLength": 128,
@@ -257,9 +267,9 @@ def components() -> dict[str, Schema]:
             "additionalProperties": False,
             "description": "Queue attributes; any subset may be given.",
         },
-        "NewQueue": obj({**queue_ids, "queue_ref": QUEUE_REF, **settings}),
-        "Queue": obj({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings}),
-        "QueueWithStats": obj({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings, **stats}),
+        "NewQueue": _queue({**queue_ids, "queue_ref": QUEUE_REF, **settings}),
+        "Queue": _queue({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings}),
+        "QueueWithStats": _queue({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings, **stats}),
         "QueueIds": obj(queue_ids),
         "Sent": obj({"message_id": {"type": "string", "format": "uuid"}}),
         "SendBatch": {
