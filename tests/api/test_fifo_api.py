@@ -163,3 +163,28 @@ async def test_the_dead_letter_queue_unblocks_the_group(
     assert (dead["body"], dead["group_id"]) == ("poison", "g")
     redrive = await client.post(f"/ems/queue/{dlq}/redrive")
     assert_problem(redrive, 400, "invalid-request")
+
+
+async def test_peek_visibility_purge_and_retention_on_fifo(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    queue_id = await fifo_queue(client, retention_seconds=60)
+    await send(client, queue_id, "a0", "a", dedup="d0")
+    await send(client, queue_id, "a1", "a", dedup="d1")
+    (head,) = await receive(client, queue_id)
+    peeked = (await client.get(f"/ems/queue/{queue_id}/peek")).json()["messages"]
+    assert [(m["group_id"], m["state"]) for m in peeked] == [("a", "in_flight"), ("a", "visible")]
+    # released at once: the group comes again, head first
+    handle = head["receipt_handle"]
+    await client.patch(f"/ems/queue/{queue_id}/message/{handle}?visibility_timeout=0")
+    assert [m["body"] for m in await receive(client, queue_id, "?max_messages=5")] == ["a0", "a1"]
+    assert (await client.post(f"/ems/queue/{queue_id}/purge")).status_code == 204
+    assert (await send(client, queue_id, "a0", "a", dedup="d0")).status_code == 200
+    # an expired head holds nothing back
+    await send(client, queue_id, "old", "b", dedup="d2")
+    clock.advance(40)
+    await send(client, queue_id, "new", "b", dedup="d3")
+    (old,) = await receive(client, queue_id)
+    assert old["body"] == "old"
+    clock.advance(30)  # "old" expired while in flight; its group goes on
+    assert [m["body"] for m in await receive(client, queue_id)] == ["new"]
