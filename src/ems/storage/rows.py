@@ -20,6 +20,7 @@ from ems.core.models import (
     NewMessage,
     QueueConfig,
     QueueRecord,
+    ReceiveRequest,
     Scope,
     SqsQueue,
     StorageLimits,
@@ -156,6 +157,17 @@ def stored_message(
         visible_at_ms=visible_at,
         group_id=group_id,
     )
+
+
+def receive_times(config: QueueConfig, request: ReceiveRequest, now: int) -> tuple[int, int]:
+    """Until when a receive's messages stay invisible, and the send time before which messages
+    are past retention."""
+    timeout = (
+        config.visibility_timeout
+        if request.visibility_timeout is None
+        else request.visibility_timeout
+    )
+    return now + timeout * 1000, now - config.retention_seconds * 1000
 
 
 def fifo_value(settings: FifoSettings | None) -> str | None:

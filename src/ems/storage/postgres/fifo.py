@@ -18,7 +18,7 @@ from ems.core.models import ReceiveRequest, ReceiveResult, StoredMessage
 from ems.storage.postgres.base import PostgresBase
 from ems.storage.postgres.batcher import Txn
 from ems.storage.postgres.queries import QUERIES as Q
-from ems.storage.rows import QueueRow, stored_message
+from ems.storage.rows import QueueRow, receive_times, stored_message
 
 
 class FifoReceives(PostgresBase):
@@ -27,13 +27,7 @@ class FifoReceives(PostgresBase):
     ) -> ReceiveResult:
         conn, now, key = txn.conn, txn.now_ms, queue.record.key
         config = queue.record.config
-        timeout = (
-            config.visibility_timeout
-            if request.visibility_timeout is None
-            else request.visibility_timeout
-        )
-        visible_at = now + timeout * 1000
-        cutoff = now - config.retention_seconds * 1000
+        visible_at, cutoff = receive_times(config, request, now)
         dead_letter = config.dead_letter
         dl_key = queue.dead_letter_key if dead_letter is not None else None
         max_receives = dead_letter.max_receives if dead_letter is not None else None

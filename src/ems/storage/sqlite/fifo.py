@@ -11,7 +11,7 @@ from typing import Any
 
 from ems.core.fifo import SCAN_LIMIT, Waiting, plan_receive
 from ems.core.models import ReceiveRequest, ReceiveResult, StoredMessage
-from ems.storage.rows import QueueRow, stored_message
+from ems.storage.rows import QueueRow, receive_times, stored_message
 from ems.storage.sqlite.base import SqliteBase
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import Txn
@@ -21,13 +21,7 @@ class FifoReceives(SqliteBase):
     def _receive_fifo(self, txn: Txn, queue: QueueRow, request: ReceiveRequest) -> ReceiveResult:
         conn, now = txn.conn, txn.now_ms
         config = queue.record.config
-        timeout = (
-            config.visibility_timeout
-            if request.visibility_timeout is None
-            else request.visibility_timeout
-        )
-        visible_at = now + timeout * 1000
-        cutoff = now - config.retention_seconds * 1000
+        visible_at, cutoff = receive_times(config, request, now)
         max_receives = (
             config.dead_letter.max_receives
             if config.dead_letter is not None and queue.dead_letter_partition is not None
