@@ -16,7 +16,8 @@ import pytest
 
 from tests.e2e.server import EmsServer
 
-pytestmark = pytest.mark.e2e
+# timing: asserts wall-clock bounds, so never beside another such test (tests/conftest.py)
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 ADMIN = "fanout-bench-admin-token"
 

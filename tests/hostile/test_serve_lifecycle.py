@@ -23,7 +23,8 @@ from ems.storage.sqlite import SqliteStore
 from tests.e2e.server import EmsServer, free_port
 from tests.hostile.limits_support import connect, status_of, wait_until
 
-pytestmark = pytest.mark.e2e
+# timing: asserts wall-clock bounds, so never beside another such test (tests/conftest.py)
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 
 @pytest.fixture
