@@ -45,6 +45,7 @@ from ems.core.models import (
     StorageLimits,
     StoredMessage,
 )
+from ems.core.rates import RECEIVED, SENT
 from ems.core.receipts import ReceiptSigner
 from ems.core.wakeups import SHUTDOWN
 from ems.storage.base import Store
@@ -278,6 +279,8 @@ class QueueService:
             max_stored_messages=attributes.get("max_stored_messages"),
             max_stored_bytes=attributes.get("max_stored_bytes"),
             deduplication_window_seconds=attributes.get("deduplication_window_seconds"),
+            label=attributes.get("label"),
+            clear_label="label" in attributes and attributes["label"] is None,
         )
         if "dead_letter" in attributes:
             changes.dead_letter = self._dead_letter(queue_id, attributes["dead_letter"])
@@ -304,6 +307,7 @@ class QueueService:
             target = await self.sending_target(target)
         await self.store.send(target.hash, messages)
         self.metrics.messages["sent"] += len(messages)
+        self.metrics.queue_rates.count(target.record.key, SENT, len(messages))
 
     async def send_keyed(self, target: QueueTarget, send: KeyedSend) -> list[str | None]:
         """Send with idempotency keys: per message, the id it repeats (None: stored)."""
@@ -338,6 +342,7 @@ class QueueService:
             self.metrics.count("dead_lettered", result.dead_lettered)
             if result.messages:
                 self.metrics.count("received", len(result.messages))
+                self.metrics.queue_rates.count(result.queue_key, RECEIVED, len(result.messages))
                 return [self._delivery(result.queue_key, m) for m in result.messages]
             remaining = deadline - loop.time()
             if remaining <= 0 or (disconnected is not None and disconnected.done()):

@@ -55,7 +55,7 @@ class QueueRow:
 def queue_from_row(row: tuple[Any, ...]) -> QueueRow:
     (key, partition, visibility, retention, max_bytes, delay, wait, dl_key, dl_hash,
      max_receives, sealed, created_at, dl_partition, max_stored_messages, max_stored_bytes,
-     deduplication_window, fifo, scope) = row  # fmt: skip
+     scope, label, deduplication_window, fifo) = row  # fmt: skip
     dead_letter = (
         DeadLetter(queue_hash=dl_hash, max_receives=max_receives, sealed_queue_id=sealed)
         if dl_key is not None and dl_hash is not None
@@ -72,6 +72,7 @@ def queue_from_row(row: tuple[Any, ...]) -> QueueRow:
         max_stored_bytes=max_stored_bytes,
         deduplication_window_seconds=deduplication_window,
         fifo=None if fifo is None else fifo_settings(fifo),
+        label=label,
     )
     record = QueueRecord(key, config, created_at, Scope(scope))
     return QueueRow(record, partition, dl_key, dl_partition)

@@ -38,7 +38,7 @@ class QueueOperations(PostgresBase):
                 config.retention_seconds, config.max_message_bytes, config.delay_seconds,
                 config.receive_wait_seconds, dl_key, max_receives, sealed, txn.now_ms,
                 capabilities.send, capabilities.receive, owner, config.max_stored_messages,
-                config.max_stored_bytes, config.deduplication_window_seconds,
+                config.max_stored_bytes, config.label, config.deduplication_window_seconds,
                 fifo_value(config.fifo),
             )  # fmt: skip
             return QueueRecord(key, config, txn.now_ms)
@@ -81,6 +81,7 @@ class QueueOperations(PostgresBase):
                     changes.deduplication_window_seconds, old.deduplication_window_seconds
                 ),
                 fifo=old.fifo,  # set at creation only
+                label=changes.new_label(old.label),
             )
             key = queue.record.key
             dl_key, max_receives, sealed = await _resolve_dead_letter(
@@ -90,7 +91,7 @@ class QueueOperations(PostgresBase):
                 Q["update_queue"],
                 new.visibility_timeout, new.retention_seconds, new.max_message_bytes,
                 new.delay_seconds, new.receive_wait_seconds, dl_key, max_receives, sealed,
-                new.max_stored_messages, new.max_stored_bytes, key,
+                new.max_stored_messages, new.max_stored_bytes, key, new.label,
                 new.deduplication_window_seconds,
             )  # fmt: skip
             txn.memo.clear()

@@ -45,7 +45,7 @@ class QueueOperations(SqliteBase):
                  config.retention_seconds, config.max_message_bytes, config.delay_seconds,
                  config.receive_wait_seconds, dl_key, max_receives, sealed, txn.now_ms,
                  capabilities.send, capabilities.receive, owner, config.max_stored_messages,
-                 config.max_stored_bytes, config.deduplication_window_seconds,
+                 config.max_stored_bytes, config.label, config.deduplication_window_seconds,
                  fifo_value(config.fifo)),
             ).lastrowid  # fmt: skip
             assert key is not None
@@ -120,6 +120,7 @@ class QueueOperations(SqliteBase):
                     changes.deduplication_window_seconds, old.deduplication_window_seconds
                 ),
                 fifo=old.fifo,  # set at creation only
+                label=changes.new_label(old.label),
             )
             dl_key, max_receives, sealed = self._resolve_dead_letter(
                 conn, dead_letter, owner_key=queue.record.key
@@ -128,7 +129,7 @@ class QueueOperations(SqliteBase):
                 Q["update_queue"],
                 (new.visibility_timeout, new.retention_seconds, new.max_message_bytes,
                  new.delay_seconds, new.receive_wait_seconds, dl_key, max_receives, sealed,
-                 new.max_stored_messages, new.max_stored_bytes,
+                 new.max_stored_messages, new.max_stored_bytes, new.label,
                  new.deduplication_window_seconds, queue.record.key),
             )  # fmt: skip
             txn.memo.clear()

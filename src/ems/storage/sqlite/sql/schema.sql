@@ -37,6 +37,8 @@ CREATE TABLE queues (
     -- what the queue holds now, kept with every write so that a full queue can refuse sends
     stored_messages INTEGER NOT NULL DEFAULT 0,
     stored_bytes INTEGER NOT NULL DEFAULT 0,
+    -- a human name for operators (not secret, grants nothing)
+    label TEXT,
     -- how long the queue remembers a send's idempotency key
     deduplication_window_seconds INTEGER NOT NULL DEFAULT 300,
     -- a FIFO queue's settings as JSON; null: a standard queue
@@ -46,6 +48,7 @@ CREATE INDEX queues_dead_letter ON queues (dead_letter_key) WHERE dead_letter_ke
 CREATE UNIQUE INDEX queues_send_hash ON queues (send_hash) WHERE send_hash IS NOT NULL;
 CREATE UNIQUE INDEX queues_receive_hash ON queues (receive_hash) WHERE receive_hash IS NOT NULL;
 CREATE INDEX queues_owner ON queues (owner) WHERE owner IS NOT NULL;
+CREATE INDEX queues_label ON queues (label) WHERE label IS NOT NULL;
 
 -- Times are integer milliseconds since the Unix epoch.
 -- seq is a message's identity in receipt handles: EMS numbers messages from meta

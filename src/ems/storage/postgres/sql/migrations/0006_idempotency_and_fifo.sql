@@ -1,4 +1,4 @@
--- EMS PostgreSQL schema, version 5: idempotency keys (see ems.core.idempotency) and FIFO
+-- EMS PostgreSQL schema, version 6: idempotency keys (see ems.core.idempotency) and FIFO
 -- queues (ems.core.fifo).
 
 -- how long a queue remembers a send's idempotency key

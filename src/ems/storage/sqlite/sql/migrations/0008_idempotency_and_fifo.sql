@@ -1,4 +1,4 @@
--- EMS SQLite schema, version 7: idempotency keys (see ems.core.idempotency) and FIFO
+-- EMS SQLite schema, version 8: idempotency keys (see ems.core.idempotency) and FIFO
 -- queues (ems.core.fifo).
 
 -- how long a queue remembers a send's idempotency key
