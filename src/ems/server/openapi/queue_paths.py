@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ems.core import limits
-from ems.server.openapi import fifo_schemas
+from ems.server.openapi import exactly_once
 from ems.server.openapi.operation import (
     API_KEY,
     BINARY,
@@ -110,8 +110,8 @@ def queue_paths() -> dict[str, dict[str, Operation]]:
                     QUEUE_ID,
                     CORRELATION,
                     IDEMPOTENCY_KEY,
-                    fifo_schemas.GROUP_HEADER,
-                    fifo_schemas.DEDUPLICATION_HEADER,
+                    exactly_once.GROUP_HEADER,
+                    exactly_once.DEDUPLICATION_HEADER,
                     param("delay_seconds", "query", bounded(limits.DELAY, ""), "Delay delivery."),
                 ),
                 body=body_of({"application/octet-stream": BINARY, "text/plain": STRING}),

@@ -12,7 +12,7 @@ from ems.core import limits
 from ems.core.topic_models import Protocol, Status
 from ems.core.topics import MAX_FILTER_KEYS, POLICY_BOUNDS
 from ems.server import problems
-from ems.server.openapi import fifo_schemas
+from ems.server.openapi import exactly_once
 
 Schema = dict[str, Any]
 
@@ -86,9 +86,6 @@ def _queue_attributes() -> dict[str, Schema]:
         "max_stored_bytes": bounded(
             limits.MAX_STORED_BYTES, "Bytes of bodies the queue may hold (ceiling: the server's)."
         ),
-        "deduplication_window_seconds": bounded(
-            limits.DEDUPLICATION_WINDOW, "How long an Idempotency-Key is remembered (default 300)."
-        ),
     }
 
 
@@ -127,13 +124,8 @@ def _message(extra: dict[str, Schema]) -> Schema:
         "receive_count": COUNT,
         "sent_at": TIMESTAMP,
         "first_received_at": NULLABLE_TIMESTAMP,
-        **fifo_schemas.MESSAGE_FIELDS,
     }
-    return obj(properties, required=fifo_schemas.without_fifo(properties))
-
-
-def _queue(properties: dict[str, Schema]) -> Schema:
-    return obj(properties, required=[*fifo_schemas.without_fifo(properties), "fifo"])
+    return exactly_once.message(properties)
 
 
 def _batch_results() -> Schema:
@@ -207,7 +199,7 @@ def _subscription() -> Schema:
 
 
 def components() -> dict[str, Schema]:
-    attributes = _queue_attributes()
+    attributes = {**_queue_attributes(), **exactly_once.ATTRIBUTES}
     dead_letter = obj(
         {
             "queue_id": {
@@ -226,11 +218,11 @@ def components() -> dict[str, Schema]:
     }
     settings = {
         **attributes,
-        **fifo_schemas.ATTRIBUTES,
         "label": label,
         "dead_letter": {"oneOf": [dead_letter, {"type": "null"}]},
     }
     queue_ids = {"queue_id": STRING, "send_id": STRING, "receive_id": STRING}
+    queue = exactly_once.optional_fifo
     stats = {
         "messages_visible": COUNT,
         "messages_in_flight": COUNT,
@@ -247,12 +239,7 @@ def components() -> dict[str, Schema]:
             "correlation_id": CORRELATION_ID,
             "delay_seconds": bounded(limits.DELAY, "Overrides the queue's delay."),
             "attributes": MESSAGE_ATTRIBUTES,
-            **fifo_schemas.ENTRY_FIELDS,
-            "idempotency_key": {
-                "type": "string",
-                "maxLength": 128,
-                "description": "A repeat within 5 minutes is not stored (see Idempotency-Key).",
-            },
+            **exactly_once.ENTRY_FIELDS,
         },
         "required": ["body"],
         "additionalProperties": False,
@@ -274,9 +261,9 @@ def components() -> dict[str, Schema]:
             "additionalProperties": False,
             "description": "Queue attributes; any subset may be given.",
         },
-        "NewQueue": _queue({**queue_ids, "queue_ref": QUEUE_REF, **settings}),
-        "Queue": _queue({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings}),
-        "QueueWithStats": _queue({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings, **stats}),
+        "NewQueue": queue({**queue_ids, "queue_ref": QUEUE_REF, **settings}),
+        "Queue": queue({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings}),
+        "QueueWithStats": queue({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings, **stats}),
         "QueueIds": obj(queue_ids),
         "Sent": obj({"message_id": {"type": "string", "format": "uuid"}}),
         "SendBatch": {
@@ -292,13 +279,7 @@ def components() -> dict[str, Schema]:
             "required": ["messages"],
             "additionalProperties": False,
         },
-        "SentBatch": obj(
-            {
-                "message_ids": {"type": "array", "items": STRING},
-                "duplicates": {"type": "array", "items": {"type": "boolean"}},
-            },
-            required=["message_ids"],  # duplicates: when an idempotency key was given
-        ),
+        "SentBatch": exactly_once.SENT_BATCH,
         "ReceivedMessage": _message({"receipt_handle": STRING}),
         "Received": obj({"messages": {"type": "array", "items": ref("ReceivedMessage")}}),
         "PeekedMessage": _message(

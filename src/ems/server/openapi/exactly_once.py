@@ -1,13 +1,14 @@
-"""The OpenAPI pieces of FIFO queues: their attributes, send fields and message fields.
+"""The OpenAPI pieces of exactly-once sends: idempotency keys, and FIFO queues' attributes, send
+fields and message fields.
 
-They appear only on FIFO queues and their messages, so none of them is required.
+The FIFO fields appear only on FIFO queues and their messages, so none of them is required.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-from ems.core import fifo
+from ems.core import fifo, idempotency, limits
 
 Schema = dict[str, Any]
 
@@ -19,6 +20,13 @@ _ID: Final = {
 }
 
 ATTRIBUTES: Final[dict[str, Schema]] = {
+    "deduplication_window_seconds": {
+        "type": "integer",
+        "minimum": limits.DEDUPLICATION_WINDOW.low,
+        "maximum": limits.DEDUPLICATION_WINDOW.high,
+        "description": "How long an Idempotency-Key (or FIFO deduplication id) is remembered "
+        "(default 300).",
+    },
     "fifo": {"type": "boolean", "description": "A FIFO queue (set at creation only)."},
     "content_based_deduplication": {
         "type": "boolean",
@@ -37,6 +45,11 @@ ATTRIBUTES: Final[dict[str, Schema]] = {
     },
 }
 ENTRY_FIELDS: Final[dict[str, Schema]] = {
+    "idempotency_key": {
+        "type": "string",
+        "maxLength": idempotency.MAX_KEY_CHARS,
+        "description": "A repeat within the window is not stored (see Idempotency-Key).",
+    },
     "group_id": {**_ID, "description": "FIFO: the message group (required there)."},
     "deduplication_id": {**_ID, "description": "FIFO: a repeat within the window is not stored."},
 }
@@ -63,6 +76,25 @@ DEDUPLICATION_HEADER: Final = {
 }
 
 
-def without_fifo(properties: dict[str, Schema]) -> list[str]:
-    """The properties required of every queue or message: all but the FIFO ones."""
-    return [name for name in properties if name not in ATTRIBUTES and name not in MESSAGE_FIELDS]
+SENT_BATCH: Final = {
+    "type": "object",
+    "properties": {
+        "message_ids": {"type": "array", "items": {"type": "string"}},
+        "duplicates": {"type": "array", "items": {"type": "boolean"}},
+    },
+    "required": ["message_ids"],  # duplicates: when an idempotency key was given
+}
+_FIFO_ONLY: Final = (
+    ATTRIBUTES.keys() - {"fifo", "deduplication_window_seconds"}
+) | MESSAGE_FIELDS.keys()
+
+
+def optional_fifo(properties: dict[str, Schema]) -> Schema:
+    """An object with these properties, each required but the FIFO-only ones."""
+    required = [name for name in properties if name not in _FIFO_ONLY]
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def message(properties: dict[str, Schema]) -> Schema:
+    """A message's schema: these properties, and a FIFO message's group and sequence number."""
+    return optional_fifo({**properties, **MESSAGE_FIELDS})
