@@ -201,6 +201,15 @@ class Store(abc.ABC):
         """Delete the subscription and the pushes not yet made to it."""
 
     @abc.abstractmethod
+    async def find_subscription(self, subscription_id: str) -> SubscriptionRecord | None:
+        """The subscription with this id in any topic (for unsubscribe links, which carry no
+        topic id), or None."""
+
+    @abc.abstractmethod
+    async def remove_subscription(self, subscription_id: str) -> None:
+        """:meth:`unsubscribe` by the subscription's id alone; raise SubscriptionNotFound."""
+
+    @abc.abstractmethod
     async def confirm_subscription(self, challenge: str) -> SubscriptionRecord:
         """Confirm the subscription waiting with this challenge; raise ConfirmationNotFound."""
 

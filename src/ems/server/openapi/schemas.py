@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ems.core import limits
+from ems.core.subscription_rules import MAX_FILTER_KEYS, POLICY_BOUNDS
 from ems.core.topic_models import Protocol, Status
-from ems.core.topics import MAX_FILTER_KEYS, POLICY_BOUNDS
 from ems.server import problems
 
 Schema = dict[str, Any]
