@@ -211,6 +211,11 @@ def _check_email(settings: Settings) -> None:
         raise SettingsError(
             "email needs both EMS_SMTP_URL and EMS_SMTP_FROM (--smtp-url, --smtp-from)"
         )
+    if settings.smtp_url is not None and not settings.public_url:
+        raise SettingsError(
+            "email needs EMS_PUBLIC_URL (--public-url): every mail carries links back to this "
+            "server (confirm, unsubscribe), and they must work from the reader's machine"
+        )
     if settings.smtp_url is not None:
         try:
             SmtpTarget.parse(settings.smtp_url)
