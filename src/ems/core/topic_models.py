@@ -140,6 +140,7 @@ class PublishResult:
     # subscribed queues that matched but could not take it (too large for the queue, or the
     # queue full): each is recorded on its subscription, and the others still get the message
     skipped: int = 0
+    emails: int = 0  # mails recorded in the outbox (email subscriptions)
 
 
 @dataclass(frozen=True, slots=True)

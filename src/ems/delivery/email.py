@@ -23,7 +23,9 @@ counted as an attempt.
 from __future__ import annotations
 
 import logging
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Final
@@ -51,14 +53,15 @@ class SendFailure:
 class RecipientLimiter:
     """A token bucket per recipient: ``per_minute`` mails, refilled evenly over the minute."""
 
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, now: Callable[[], float] = time.monotonic) -> None:
+        self.now = now
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
         self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, at)
 
-    def wait(self, address: str, now: float | None = None) -> float:
+    def wait(self, address: str) -> float:
         """Take a token and return 0, or return the seconds until one is free."""
-        now = time.monotonic() if now is None else now
+        now = self.now()
         key = address.lower()
         tokens, at = self._buckets.get(key, (self.capacity, now))
         tokens = min(self.capacity, tokens + (now - at) * self.rate)
@@ -156,9 +159,8 @@ class Mailer:
         except OSError as error:
             # the reason only: the server's address is the operator's business, not the
             # topic holder's, who reads this in the subscription's last_error
-            return SendFailure(
-                f"cannot reach the SMTP server: {error.strerror or type(error).__name__}"
-            )
+            reason = os.strerror(error.errno) if error.errno else type(error).__name__
+            return SendFailure(f"cannot reach the SMTP server: {reason}")
         return None
 
     async def close(self) -> None:

@@ -70,7 +70,7 @@ class SmtpPool:
             while self._idle:
                 client = self._idle.pop()
                 if not client.is_connected:
-                    client.close()
+                    _discard(client)
                     continue
                 try:
                     await self._send_on(client, mail, sender, recipient)
@@ -86,7 +86,7 @@ class SmtpPool:
         try:
             await client.send_message(mail, sender=sender, recipients=[recipient])
         except BaseException:
-            client.close()
+            _discard(client)
             raise
         if len(self._idle) < MAX_IDLE:
             self._idle.append(client)
@@ -122,7 +122,7 @@ class SmtpPool:
                 if target.username is not None:
                     await client.login(target.username, target.password or "")
             except BaseException:
-                client.close()
+                _discard(client)
                 raise
             self.connections_opened += 1
             return client
@@ -135,7 +135,19 @@ class SmtpPool:
 
 
 async def _quit(client: aiosmtplib.SMTP) -> None:
+    """Say goodbye (politely, briefly), then close."""
+    transport = client.transport
     with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
         async with asyncio.timeout(2):
             await client.quit()
+    _discard(client, transport)
+
+
+def _discard(client: aiosmtplib.SMTP, transport: asyncio.BaseTransport | None = None) -> None:
+    """Close a connection now. ``close()`` alone starts a TLS shutdown that may outlive the
+    event loop (and leave the socket open); aborting the transport closes the socket at once.
+    Nothing is lost: the connection is idle or already failed."""
+    transport = transport or client.transport
     client.close()
+    if isinstance(transport, asyncio.Transport):
+        transport.abort()

@@ -286,5 +286,6 @@ class TopicHandlers:
                 "queues": result.queues,
                 "webhooks": result.webhooks,
                 "skipped": result.skipped,
+                "emails": result.emails,
             },
         )

@@ -41,6 +41,7 @@ from ems.storage.rows import (
 )
 
 _QUEUE = Protocol.QUEUE.value
+_EMAIL = Protocol.EMAIL.value
 _BY_KEY = Q["subscription_columns"] + " WHERE s.key = $1"
 _IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = $1 ORDER BY s.key"
 _ONE_IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = $1 AND s.subscription_id = $2"
@@ -254,12 +255,14 @@ class TopicOperations(PostgresBase):
         wake: Wake = {}
         queues = skipped = 0
         webhooks = []
+        emails = 0
         # queue subscriptions in queue-key order: queue rows are locked in that order
         for key, protocol, confirmed, policy, queue_key in await self._fanout(txn, topic.key):
             if not confirmed or not matches(policy, message.attributes):
                 continue
             if protocol != _QUEUE:
                 webhooks.append(key)
+                emails += protocol == _EMAIL
                 continue
             assert queue_key is not None
             queue = await queue_by_key(txn, queue_key)
@@ -303,7 +306,9 @@ class TopicOperations(PostgresBase):
                 [new_webhook_id() for _ in webhooks], [now] * count,
             )  # fmt: skip
             txn.after_commit(lambda: self._deliveries_ready(webhooks))
-        return PublishResult(queues=queues, webhooks=len(webhooks), skipped=skipped)
+        return PublishResult(
+            queues=queues, webhooks=len(webhooks) - emails, skipped=skipped, emails=emails
+        )
 
     @staticmethod
     async def _queue_subscription_failed(txn: Txn, subscription_key: int, error: str) -> None:

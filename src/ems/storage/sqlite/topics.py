@@ -46,6 +46,7 @@ from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import Txn
 
 _QUEUE = Protocol.QUEUE.value
+_EMAIL = Protocol.EMAIL.value
 _BY_KEY = Q["subscription_columns"] + " WHERE s.key = ?"
 _IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = ? ORDER BY s.key"
 _ONE_IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = ? AND s.subscription_id = ?"
@@ -258,11 +259,13 @@ class TopicOperations(SqliteBase):
         wake: Wake = {}
         queues = skipped = 0
         webhooks = []
+        emails = 0
         for key, protocol, confirmed, policy, queue_key in self._fanout(txn, topic.key):
             if not confirmed or not matches(policy, message.attributes):
                 continue
             if protocol != _QUEUE:
                 webhooks.append(key)
+                emails += protocol == _EMAIL
                 continue
             assert queue_key is not None
             queue = queue_by_key(txn, queue_key)
@@ -304,7 +307,9 @@ class TopicOperations(SqliteBase):
                  for key in webhooks],
             )  # fmt: skip
             txn.after_commit(lambda: self._deliveries_ready(webhooks))
-        return PublishResult(queues=queues, webhooks=len(webhooks), skipped=skipped)
+        return PublishResult(
+            queues=queues, webhooks=len(webhooks) - emails, skipped=skipped, emails=emails
+        )
 
     @staticmethod
     def _queue_subscription_failed(txn: Txn, subscription_key: int, error: str) -> None:
