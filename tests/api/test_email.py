@@ -15,7 +15,7 @@ import pytest
 from ems.config import Settings
 from ems.core.clock import ManualClock
 from ems.server.app import EmsApp
-from tests.api.conftest import assert_problem, create_queue
+from tests.api.conftest import assert_problem, create_queue, serving
 from tests.api.test_webhooks import new_topic, until
 from tests.smtp import SmtpServer
 
@@ -356,3 +356,11 @@ async def _failed(client: httpx.AsyncClient, topic_id: str, sid: str) -> bool:
 async def _delivered(client: httpx.AsyncClient, topic_id: str, sid: str, count: int = 1) -> bool:
     details = (await client.get(f"/ems/topic/{topic_id}/subscription/{sid}")).json()
     return bool(details["deliveries"]["delivered"] == count)
+
+
+async def test_without_smtp_settings_email_subscribe_is_a_400(tmp_path: Path) -> None:
+    async with serving(tmp_path, Settings()) as (_, http):
+        topic_id, _ = await new_topic(http)
+        response = await http.post(f"/ems/topic/{topic_id}/subscription", params={"email": ADDRESS})
+        problem = assert_problem(response, 400, "email-not-configured")
+        assert "EMS_SMTP_URL" in problem["detail"]
