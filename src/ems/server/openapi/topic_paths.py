@@ -18,6 +18,8 @@ from ems.server.openapi.operation import (
 )
 from ems.server.openapi.schemas import STRING
 
+UNSUBSCRIBE_TOKEN = param("token", "path", STRING, "From the mail's List-Unsubscribe link.")
+
 
 def topic_paths() -> dict[str, dict[str, Operation]]:
     t = "/ems/topic/{topic_id}"
@@ -56,7 +58,7 @@ def topic_paths() -> dict[str, dict[str, Operation]]:
             "post": op(
                 "subscribe",
                 "Topics",
-                "Subscribe a queue (?queue_id=) or a webhook (?url=)",
+                "Subscribe a queue (?queue_id=), a webhook (?url=) or an email address (?email=)",
                 {
                     200: json_response(
                         "Subscription", "Already subscribed: the existing subscription."
@@ -68,9 +70,17 @@ def topic_paths() -> dict[str, dict[str, Operation]]:
                     TOPIC_ID,
                     param("queue_id", "query", STRING, "A queue to deliver to."),
                     param("url", "query", STRING, "An http(s) URL to push to (confirmed first)."),
+                    param(
+                        "email",
+                        "query",
+                        STRING,
+                        "An email address to mail each message to (double opt-in: it gets a "
+                        "confirmation mail first). Needs the server's SMTP settings.",
+                    ),
                 ),
                 body=json_body("SubscriptionOptions", required=False),
-                description="Give exactly one of queue_id and url.",
+                description="Give exactly one of queue_id, url and email. Without SMTP "
+                "settings, an email subscription is a 400 email-not-configured.",
             ),
             "get": op(
                 "listSubscriptions",
@@ -120,6 +130,28 @@ def topic_paths() -> dict[str, dict[str, Operation]]:
                 {200: json_response("Confirmed", "Confirmed.")},
                 errors=(404,),
                 parameters=(param("token", "path", STRING, "From the confirm_url."),),
+                description="Browsers (Accept: text/html) get a small page instead of JSON.",
             )
+        },
+        "/ems/topic/unsubscribe/{token}": {
+            "get": op(
+                "unsubscribeLinkPage",
+                "Topics",
+                "An email unsubscribe link: shows a button (changes nothing)",
+                {200: json_response("UnsubscribeHint", "What to POST; HTML for browsers.")},
+                parameters=(UNSUBSCRIBE_TOKEN,),
+                description="Opening the link must not unsubscribe: mail scanners open links.",
+            ),
+            "post": op(
+                "unsubscribeByLink",
+                "Topics",
+                "Unsubscribe an email subscription (RFC 8058 one-click)",
+                {200: json_response("Unsubscribed", "Unsubscribed; HTML for browsers.")},
+                errors=(404,),
+                parameters=(UNSUBSCRIBE_TOKEN,),
+                body=body_of({"application/x-www-form-urlencoded": STRING}, required=False),
+                description="What a mail client's unsubscribe button sends (body "
+                "List-Unsubscribe=One-Click; any body is accepted).",
+            ),
         },
     }
