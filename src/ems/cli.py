@@ -289,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             # each serve flag's dest is the name of its setting; flags not given are None
             flags = {f.name: getattr(args, f.name, None) for f in fields(Settings)}
-            settings = Settings.from_env().with_values(flags)
+            settings = Settings.from_env(flags=flags)
         except (SettingsError, ValueError) as error:
             print(f"ems: {error}", file=sys.stderr)
             return 2

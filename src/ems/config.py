@@ -155,13 +155,18 @@ class Settings:
         return StorageLimits(self.queue_max_messages, self.queue_max_bytes)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, flags: Mapping[str, Any] | None = None
+    ) -> Settings:
+        """The environment's settings, overridden by ``flags`` (None: not given); checked
+        together, so that a pair may come half from each (EMS_SMTP_URL and --smtp-from)."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for setting in fields(cls):
             raw = environ.get(PREFIX + setting.name.upper())
             if raw is not None and raw != "":
                 values[setting.name] = raw
+        values.update((name, value) for name, value in (flags or {}).items() if value is not None)
         return cls().with_values(values)
 
     def with_values(self, values: Mapping[str, Any]) -> Settings:

@@ -71,6 +71,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--queue", metavar="SEND_ID", help="the send_id (or queue_id) of a queue to fan out to"
     )
     target.add_argument("--webhook", metavar="URL", help="a webhook URL to push to")
+    target.add_argument(
+        "--email", metavar="ADDRESS", help="an email address to mail (it confirms by a link first)"
+    )
     publish = topic_commands.add_parser("publish", parents=[common], help="publish a message")
     publish.add_argument("topic")
     publish.add_argument("body", nargs="?", help="the message; without it, standard input")
@@ -249,6 +252,8 @@ def _topic(client: Client, args: argparse.Namespace) -> int:
     elif args.action == "subscribe":
         if args.queue:
             subscription = client.subscribe_queue(args.topic, args.queue)
+        elif args.email:
+            subscription = client.subscribe_email(args.topic, args.email)
         else:
             subscription = client.subscribe_url(args.topic, args.webhook)
         _emit(args, subscription.raw)
@@ -260,7 +265,8 @@ def _topic(client: Client, args: argparse.Namespace) -> int:
             attributes=_attributes(args.attribute),
         )
         _emit(args, {"message_id": published.message_id, "queues": published.queues,
-                     "webhooks": published.webhooks, "skipped": published.skipped})  # fmt: skip
+                     "webhooks": published.webhooks, "emails": published.emails,
+                     "skipped": published.skipped})  # fmt: skip
     return 0
 
 
