@@ -240,7 +240,8 @@ class Store(abc.ABC):
         """Store what an attempt gave: done, retry later, or failed for good.
 
         A notification that failed for good goes to the subscription's dead-letter queue, if
-        it names one, as a JSON envelope.
+        it names one, as a JSON envelope. A deferred result (held back by a rate limit, never
+        attempted) only moves the delivery to ``retry_at_ms``: it counts as no attempt.
         """
 
     # administration
