@@ -61,6 +61,8 @@ def test_subscribe_an_email_address_confirm_and_get_a_mail(
     link = next(line.strip() for line in confirmation.text.splitlines() if "/confirm/" in line)
     playground = page.url
     page.goto(link)
+    expect(page.get_by_role("heading")).to_have_text("Confirm your subscription")
+    page.get_by_role("button", name="Confirm").click()
     expect(page.get_by_role("heading")).to_have_text("Subscription confirmed")
     page.goto(playground)
 

@@ -1,4 +1,5 @@
-"""The links in mails: what a person (or a mail client) gets from an unsubscribe link.
+"""The links in mails: what a person (or a mail client) gets from an unsubscribe link, and the
+pages of confirmation links (server/topics.py).
 
 ``/ems/topic/unsubscribe/{token}``:
 
@@ -22,7 +23,7 @@ from ems.server.http import Receive, Scope, Send, header, read_body, respond, re
 
 UNSUBSCRIBE_ROUTE: Final = "/ems/topic/unsubscribe/{token}"
 # RFC 8058's body is 26 bytes; a browser form posts a few more
-MAX_UNSUBSCRIBE_BODY: Final = 1024
+MAX_LINK_BODY: Final = 1024
 HTML: Final = [
     (b"content-type", b"text/html; charset=utf-8"),
     # the page is for people: nothing on it loads anything, and no other site may frame it
@@ -42,20 +43,23 @@ def wants_html(scope: Scope) -> bool:
     return b"text/html" in accept
 
 
-def page(title: str, text: str, form: bool = False) -> bytes:
-    button = (
-        '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
-        '<button type="submit">Unsubscribe</button></form>'
-        if form
+def page(title: str, text: str, button: str | None = None) -> bytes:
+    """A page for people; ``button`` POSTs to the page's own URL."""
+    # the unsubscribe form posts what a mail client's one-click button posts (RFC 8058)
+    field = (
+        '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+        if button == "Unsubscribe"
         else ""
     )
+    form = f'<form method="post">{field}<button type="submit">{button}</button></form>'
+    form = form if button else ""
     return (
         "<!doctype html><html lang=en><meta charset=utf-8>"
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{title}</title>"
         "<style>body{font:16px system-ui,sans-serif;max-width:32em;margin:3em auto;"
         "padding:0 1em}button{font:inherit;padding:.5em 1.5em}</style>"
-        f"<h1>{title}</h1><p>{text}</p>{button}</html>"
+        f"<h1>{title}</h1><p>{text}</p>{form}</html>"
     ).encode()
 
 
@@ -70,7 +74,7 @@ class EmailLinks:
             body = page(
                 "Unsubscribe",
                 "Stop receiving these mails? Nothing changes until you press the button.",
-                form=True,
+                button="Unsubscribe",
             )
             return await respond(send, 200, body, HTML)
         return await respond_json(
@@ -80,12 +84,20 @@ class EmailLinks:
     async def unsubscribe(
         self, scope: Scope, receive: Receive, send: Send, parts: list[str]
     ) -> int:
-        await read_body(scope, receive, MAX_UNSUBSCRIBE_BODY)
+        await read_body(scope, receive, MAX_LINK_BODY)
         await self.service.unsubscribe_by_link(parts[1])
         if wants_html(scope):
             body = page("Unsubscribed", "You will receive no more mails from this subscription.")
             return await respond(send, 200, body, HTML)
         return await respond_json(send, 200, {"status": "unsubscribed"})
+
+
+def confirm_page() -> bytes:
+    return page(
+        "Confirm your subscription",
+        "Receive this topic's messages? Nothing is sent until you press the button.",
+        button="Confirm",
+    )
 
 
 def confirmed_page() -> bytes:

@@ -11,7 +11,15 @@ from ems.core.errors import InvalidRequest, MessageTooLarge, quoted
 from ems.core.topic_models import Protocol, SubscriptionRecord, TopicStats
 from ems.core.topics import TopicService, TopicView, new_topic_message
 from ems.server import problems
-from ems.server.email_links import HTML, UNSUBSCRIBE_ROUTE, EmailLinks, confirmed_page, wants_html
+from ems.server.email_links import (
+    HTML,
+    MAX_LINK_BODY,
+    UNSUBSCRIBE_ROUTE,
+    EmailLinks,
+    confirm_page,
+    confirmed_page,
+    wants_html,
+)
 from ems.server.http import (
     JSON,
     Receive,
@@ -128,7 +136,7 @@ class TopicHandlers:
 
     def templates(self) -> list[tuple[str, str]]:
         """Every (method, route template) served here: what the API description must cover."""
-        served = [("POST", "/ems/topic"), ("GET", CONFIRM_ROUTE)]
+        served = [("POST", "/ems/topic"), ("GET", CONFIRM_ROUTE), ("POST", CONFIRM_ROUTE)]
         served += [(m, UNSUBSCRIBE_ROUTE) for m in self.email_links.routes]
         for key, methods in self.routes.items():
             served += [(m, "/ems/topic/{id}" + "".join("/" + p for p in key)) for m in methods]
@@ -141,7 +149,9 @@ class TopicHandlers:
             return problems.pick({"POST": self.create}, method, "/ems/topic"), "/ems/topic"
         if len(parts) == 2 and parts[0] == "confirm":
             handler: Handler = problems.pick(
-                {"GET": self.confirm, "HEAD": self.confirm_head}, method, "a confirmation link"
+                {"GET": self.confirm, "POST": self.confirm, "HEAD": self.confirm_head},
+                method,
+                "a confirmation link",
             )
             return handler, CONFIRM_ROUTE
         if len(parts) == 2 and parts[0] == "unsubscribe":
@@ -242,8 +252,19 @@ class TopicHandlers:
         return await respond(send, 204)
 
     async def confirm(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+        """GET or POST confirms; but a browser's GET only gets a page with a button that POSTs.
+
+        Mail security scanners and link previews open every link in a mail, as browsers: if
+        that confirmed, double opt-in would confirm addresses whose owners never asked. Programs
+        (curl, an operator's script, a webhook endpoint) GET without asking for HTML, and
+        confirm at once as before."""
+        html = wants_html(scope)
+        if html and scope["method"] == "GET":
+            return await respond(send, 200, confirm_page(), HTML)
+        if scope["method"] == "POST":
+            await read_body(scope, receive, MAX_LINK_BODY)
         record = await self.service.confirm(parts[1])
-        if wants_html(scope):  # a person who opened the link of a confirmation mail
+        if html:
             return await respond(send, 200, confirmed_page(), HTML)
         return await respond_json(
             send, 200, {"subscription_id": record.subscription_id, "status": record.status.value}

@@ -18,6 +18,7 @@ from ems.server.openapi.operation import (
 )
 from ems.server.openapi.schemas import STRING
 
+CONFIRM_TOKEN = param("token", "path", STRING, "From the confirm_url or the confirmation mail.")
 UNSUBSCRIBE_TOKEN = param("token", "path", STRING, "From the mail's List-Unsubscribe link.")
 
 
@@ -126,12 +127,23 @@ def topic_paths() -> dict[str, dict[str, Operation]]:
             "get": op(
                 "confirmSubscription",
                 "Topics",
-                "Confirm a webhook subscription (its confirm_url)",
+                "Confirm a webhook or email subscription (its confirm_url)",
                 {200: json_response("Confirmed", "Confirmed.")},
                 errors=(404,),
-                parameters=(param("token", "path", STRING, "From the confirm_url."),),
-                description="Browsers (Accept: text/html) get a small page instead of JSON.",
-            )
+                parameters=(CONFIRM_TOKEN,),
+                description="A browser's GET (Accept: text/html) confirms nothing: it gets a "
+                "page whose button POSTs (mail scanners open links as browsers). Any other GET "
+                "confirms.",
+            ),
+            "post": op(
+                "confirmSubscriptionByPost",
+                "Topics",
+                "Confirm a webhook or email subscription (the page's button)",
+                {200: json_response("Confirmed", "Confirmed; HTML for browsers.")},
+                errors=(404,),
+                parameters=(CONFIRM_TOKEN,),
+                body=body_of({"application/x-www-form-urlencoded": STRING}, required=False),
+            ),
         },
         "/ems/topic/unsubscribe/{token}": {
             "get": op(
