@@ -24,6 +24,7 @@ from ems.core.models import (
     StorageLimits,
     StoredMessage,
 )
+from ems.core.move_models import MoveStatus, MoveTask
 from ems.core.topic_models import (
     DeliveryKind,
     DeliveryPolicy,
@@ -285,15 +286,44 @@ def sqs_queue_values(entry: SqsQueue) -> tuple[Any, ...]:
         sqs_tags_value(entry.tags),
         entry.created_at_ms,
         entry.modified_at_ms,
+        entry.policy,
     )
 
 
 def sqs_queue_from_row(row: Sequence[Any]) -> SqsQueue:
-    account, name, id_hash, sealed, created_at, modified_at, tags = row
+    account, name, id_hash, sealed, created_at, modified_at, tags, policy = row
     return SqsQueue(
-        account, name, bytes(id_hash), bytes(sealed), created_at, modified_at, json.loads(tags)
+        account,
+        name,
+        bytes(id_hash),
+        bytes(sealed),
+        created_at,
+        modified_at,
+        json.loads(tags),
+        policy,
     )
 
 
 def sqs_tags_value(tags: Mapping[str, str] | None) -> str | None:
     return None if tags is None else json.dumps(dict(tags), separators=(",", ":"))
+
+
+def move_task_from_row(row: Sequence[Any]) -> MoveTask:
+    """A task as both stores' move-task queries return it."""
+    (key, handle, source_key, destination_hash, rate, status, to_move, moved, failure,
+     started_at, finished_at, source_label, destination_label) = row  # fmt: skip
+    return MoveTask(
+        key=key,
+        handle=handle,
+        source_key=source_key,
+        destination_hash=None if destination_hash is None else bytes(destination_hash),
+        rate=rate,
+        status=MoveStatus(status),
+        to_move=to_move,
+        moved=moved,
+        failure=failure,
+        started_at_ms=started_at,
+        finished_at_ms=finished_at,
+        source_label=source_label,
+        destination_label=destination_label,
+    )

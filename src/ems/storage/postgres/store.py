@@ -13,6 +13,7 @@ from ems.storage.postgres.admin import AdminOperations
 from ems.storage.postgres.deliveries import DeliveryOperations
 from ems.storage.postgres.housekeeping import Housekeeping
 from ems.storage.postgres.messages import MessageOperations
+from ems.storage.postgres.moves import MoveTaskOperations
 from ems.storage.postgres.queues import QueueOperations
 from ems.storage.postgres.sqs import SqsOperations
 from ems.storage.postgres.topics import TopicOperations
@@ -25,6 +26,7 @@ class PostgresStore(
     DeliveryOperations,
     AdminOperations,
     SqsOperations,
+    MoveTaskOperations,
     Housekeeping,
     Store,
 ):

@@ -12,6 +12,7 @@ from ems.storage.base import Store
 from ems.storage.sqlite.admin import AdminOperations
 from ems.storage.sqlite.deliveries import DeliveryOperations
 from ems.storage.sqlite.messages import MessageOperations
+from ems.storage.sqlite.moves import MoveTaskOperations
 from ems.storage.sqlite.opening import DataDirInUse
 from ems.storage.sqlite.queues import QueueOperations
 from ems.storage.sqlite.sqs import SqsOperations
@@ -25,6 +26,7 @@ class SqliteStore(
     DeliveryOperations,
     AdminOperations,
     SqsOperations,
+    MoveTaskOperations,
     Store,
 ):
     """The embedded store. See the module docstrings of ``ems.storage.sqlite.*``."""
