@@ -142,6 +142,7 @@ async def test_a_retried_publish_reaches_each_subscriber_once(
         "queues": 0,
         "webhooks": 0,
         "skipped": 0,
+        "emails": 0,
     }
     for queue_id in queues:
         assert [m["body"] for m in await receive(client, queue_id, "?max_messages=10")] == [

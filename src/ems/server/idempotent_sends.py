@@ -63,7 +63,7 @@ async def answer_send(send: Send, message_id: str, original: str | None) -> int:
 
 async def answer_publish_repeat(send: Send, original: str) -> int:
     """A publish that repeated an earlier one's key: nothing was delivered by this request."""
-    document = {"message_id": original, "queues": 0, "webhooks": 0, "skipped": 0}
+    document = {"message_id": original, "queues": 0, "webhooks": 0, "skipped": 0, "emails": 0}
     return await respond_json(send, 200, document, DUPLICATE)
 
 

@@ -205,7 +205,7 @@ def encode_attributes(attributes: Any) -> str | None:
 
 def subscription_values(sub: NewSubscription) -> tuple[str | None, str | None]:
     """How a new subscription's filter and delivery policy are stored."""
-    policy = json.dumps(asdict(sub.policy)) if sub.protocol is Protocol.HTTP else None
+    policy = json.dumps(asdict(sub.policy)) if sub.protocol is not Protocol.QUEUE else None
     return (json.dumps(sub.filter_policy) if sub.filter_policy else None), policy
 
 
