@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ems.core.errors import InvalidRequest, InvalidWebhookUrl
-from ems.core.topics import check_webhook_url, matches, parse_filter_policy
+from ems.core.subscription_rules import check_webhook_url, matches, parse_filter_policy
 
 
 def test_every_named_attribute_must_match_one_of_its_values() -> None:

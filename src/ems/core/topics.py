@@ -8,32 +8,37 @@ so a subscribed endpoint can tell topics apart but cannot publish to, subscribe 
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
 
-from ems.core import capabilities, limits
+from ems.core import capabilities, idempotency, limits, unsubscribe
+from ems.core.email_address import check_email_address
 from ems.core.errors import (
     ConfirmationNotFound,
     DeadLetterQueueNotFound,
+    EmailNotConfigured,
     InvalidAttribute,
     InvalidRequest,
-    InvalidWebhookUrl,
     MessageTooLarge,
     QueueNotFound,
+    SubscriptionNotFound,
     TopicNotFound,
+    UnsubscribeLinkNotFound,
     WrongCapability,
     quoted,
     redacted,
 )
 from ems.core.models import Scope
 from ems.core.queues import new_message_id, queue_hash
+from ems.core.subscription_rules import (
+    check_webhook_url,
+    delivery_policy,
+    display_name,
+    parse_filter_policy,
+)
 from ems.core.topic_models import (
-    DeliveryPolicy,
-    FilterPolicy,
     NewSubscription,
     Protocol,
     PublishResult,
@@ -45,24 +50,20 @@ from ems.core.topic_models import (
 )
 from ems.storage.base import Store
 
-MAX_URL_CHARS: Final = 2048
 CHALLENGE_BYTES: Final = 24
 DEFAULT_TOPIC_MAX_BYTES: Final = TopicConfig().max_message_bytes
-MAX_FILTER_KEYS: Final = 10
-MAX_FILTER_VALUES: Final = 100
 TOPIC_FIELDS: Final = frozenset({"max_message_bytes"})
 QUEUE_OPTIONS: Final = frozenset({"filter_policy"})
 HTTP_OPTIONS: Final = frozenset(
     {"filter_policy", "envelope", "max_attempts", "min_retry_seconds", "max_retry_seconds",
      "timeout_seconds", "max_concurrency", "dead_letter_queue_id"}
 )  # fmt: skip
-POLICY_BOUNDS: Final = {
-    "max_attempts": limits.Bound("max_attempts", 1, 50, "attempts"),
-    "min_retry_seconds": limits.Bound("min_retry_seconds", 1, 3600),
-    "max_retry_seconds": limits.Bound("max_retry_seconds", 1, 86_400),
-    "timeout_seconds": limits.Bound("timeout_seconds", 1, 30),
-    "max_concurrency": limits.Bound("max_concurrency", 1, 100, "requests"),
-}
+
+EMAIL_OPTIONS: Final = frozenset(
+    {"filter_policy", "max_attempts", "min_retry_seconds", "max_retry_seconds",
+     "dead_letter_queue_id", "display_name"}
+)  # fmt: skip
+EMAIL_TIMEOUT_SECONDS: Final = 30
 
 UrlCheck = Callable[[str], Awaitable[None]]
 # hands a committed publish to the topic's live streams
@@ -84,95 +85,6 @@ def topic_hash(topic_id: str) -> bytes:
 def new_signing_secret() -> str:
     """A Standard Webhooks secret: ``whsec_`` and the base64 of 32 random bytes."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def parse_filter_policy(value: object) -> FilterPolicy | None:
-    """``{"attribute": ["v1", "v2"], ...}``; names ignore case, as message attributes do."""
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not value or len(value) > MAX_FILTER_KEYS:
-        raise InvalidRequest(
-            "filter_policy must be an object of 1 to 10 attributes, each with a list of allowed "
-            'values: {"color": ["red", "blue"]}.',
-            parameter="filter_policy",
-        )
-    names = limits.check_message_attributes(dict.fromkeys(value, ""))
-    policy: dict[str, tuple[str, ...]] = {}
-    total = 0
-    for (name, allowed), key in zip(value.items(), names, strict=True):
-        if (
-            not isinstance(allowed, list)
-            or not allowed
-            or not all(isinstance(v, str) for v in allowed)
-        ):
-            raise InvalidRequest(
-                f"filter_policy.{name} must be a non-empty list of strings.",
-                parameter="filter_policy",
-            )
-        total += len(allowed)
-        policy[key] = tuple(allowed)
-    if total > MAX_FILTER_VALUES:
-        raise InvalidRequest(
-            f"filter_policy allows at most {MAX_FILTER_VALUES} values in all; got {total}.",
-            parameter="filter_policy",
-        )
-    return policy
-
-
-def matches(policy: FilterPolicy | None, attributes: Mapping[str, str] | None) -> bool:
-    """Every attribute the policy names must be present with one of its allowed values."""
-    if not policy:
-        return True
-    attributes = attributes or {}
-    return all(attributes.get(name) in allowed for name, allowed in policy.items())
-
-
-def check_webhook_url(url: str) -> str:
-    """An absolute http(s) URL with a host that DNS can name; the SSRF guard checks where it
-    leads separately."""
-    if len(url) > MAX_URL_CHARS:
-        raise InvalidWebhookUrl(f"The webhook URL is longer than {MAX_URL_CHARS} characters.")
-    if _UNSAFE_IN_URL.search(url):
-        # urlsplit would quietly drop tabs and newlines, and a NUL cannot be stored (PostgreSQL
-        # text): a URL that is not what it looks like is refused, not repaired
-        raise InvalidWebhookUrl(
-            "The webhook URL must not contain spaces or control characters; percent-encode them."
-        )
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as error:
-        raise InvalidWebhookUrl(f"The webhook URL is not valid: {error}.") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidWebhookUrl(
-            "The webhook URL must be an absolute http:// or https:// URL with a host; got "
-            f"{quoted(url, 80)}."
-        )
-    if parts.fragment:
-        raise InvalidWebhookUrl("The webhook URL must not have a #fragment.")
-    del port
-    _check_host(parts.hostname)
-    return url
-
-
-# C0 and C1 controls, DEL, and every Unicode space (a lone surrogate cannot be stored either)
-_UNSAFE_IN_URL: Final = re.compile(r"[\x00-\x20\x7f-\x9f\s\ud800-\udfff]")
-
-
-def _check_host(host: str) -> None:
-    """A host name DNS can carry (RFC 1035: labels of 1 to 63 octets, 253 in all, after IDNA),
-    or an IP literal; anything else would fail later, deep inside the resolver."""
-    if ":" in host:  # an IPv6 literal: urlsplit has already taken the brackets off
-        return
-    try:
-        encoded = host.encode("idna")
-    except UnicodeError:
-        raise InvalidWebhookUrl(
-            "The webhook URL's host is not a valid host name: each dot-separated label must be "
-            "1 to 63 characters (after IDNA encoding)."
-        ) from None
-    if len(encoded.rstrip(b".")) > 253:
-        raise InvalidWebhookUrl("The webhook URL's host name is longer than 253 characters.")
 
 
 def _check_fields(document: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
@@ -203,8 +115,12 @@ class TopicService:
         skip_confirmation: bool = False,
         id_prefix: str = "",
         live: LiveDelivery | None = None,
+        email_base: str | None = None,
     ) -> None:
+        """``email_base``: where people reach this server, for the links in mails; None when
+        this server sends no email."""
         self.store = store
+        self._email_base = email_base.rstrip("/") if email_base else None
         self._id_prefix = id_prefix
         self._check_url = check_url
         self._skip_confirmation = skip_confirmation
@@ -261,27 +177,10 @@ class TopicService:
         h = topic_hash(topic_id)
         await self.store.get_topic(h)  # an unknown topic is 404 before any network check
         options = _options(document, HTTP_OPTIONS, "webhook subscription")
-        policy = DeliveryPolicy(
-            envelope=_boolean(options.get("envelope", False), "envelope"),
-            **{
-                name: bound.check(options[name])
-                for name, bound in POLICY_BOUNDS.items()
-                if name in options
-            },
+        policy = delivery_policy(
+            options, envelope=_boolean(options.get("envelope", False), "envelope")
         )
-        if policy.min_retry_seconds > policy.max_retry_seconds:
-            raise InvalidRequest(
-                "min_retry_seconds must not exceed max_retry_seconds.",
-                parameter="min_retry_seconds",
-            )
-        dead_letter_id = options.get("dead_letter_queue_id")
-        if dead_letter_id is not None:
-            if not isinstance(dead_letter_id, str):
-                raise InvalidRequest(
-                    "dead_letter_queue_id must be a string: the queue_id or send_id of a queue.",
-                    parameter="dead_letter_queue_id",
-                )
-            await self._sendable(dead_letter_id, "dead_letter_queue_id")
+        dead_letter_id = await self._dead_letter(options)
         await self._check_url(check_webhook_url(url))
         # the confirmation link carries the shard prefix like every id, so that a proxy routing
         # by prefix sends /ems/topic/confirm/<token> to the shard that holds the subscription
@@ -304,6 +203,73 @@ class TopicService:
             dead_letter_hash=capabilities.id_hash(dead_letter_id) if dead_letter_id else None,
         )
         return await self.store.subscribe(h, subscription)
+
+    async def subscribe_email(
+        self, topic_id: str, address: str, document: object | None
+    ) -> SubscriptionRecord:
+        """Subscribe an email address: always double opt-in (a confirmation mail with a link,
+        and nothing else until it is opened), whatever --webhook-skip-confirmation says: a
+        mailbox, unlike a webhook, belongs to someone other than the topic's holder."""
+        h = topic_hash(topic_id)
+        await self.store.get_topic(h)
+        if self._email_base is None:
+            raise EmailNotConfigured(parameter="email")
+        address = check_email_address(address)
+        options = _options(document, EMAIL_OPTIONS, "email subscription")
+        name = options.get("display_name")
+        policy = delivery_policy(
+            options,
+            # one mail at a time per subscription, so they arrive in the order published
+            max_concurrency=1,
+            timeout_seconds=EMAIL_TIMEOUT_SECONDS,
+            display_name=None if name is None else display_name(name),
+        )
+        dead_letter_id = await self._dead_letter(options)
+        challenge = capabilities.new_id(self._id_prefix, CHALLENGE_BYTES)
+        subscription = NewSubscription(
+            subscription_id=_new_subscription_id(),
+            protocol=Protocol.EMAIL,
+            filter_policy=parse_filter_policy(options.get("filter_policy")),
+            url="mailto:" + address,
+            policy=policy,
+            # never shown for email: the key of the subscription's unsubscribe link
+            signing_secret=new_signing_secret(),
+            confirmed=False,
+            challenge=challenge,
+            confirm_url=f"{self._email_base}/ems/topic/confirm/{challenge}",
+            dead_letter_hash=capabilities.id_hash(dead_letter_id) if dead_letter_id else None,
+        )
+        return await self.store.subscribe(h, subscription)
+
+    async def unsubscribe_by_link(self, token: str) -> SubscriptionRecord:
+        """Remove the email subscription an unsubscribe link names (core/unsubscribe.py)."""
+        subscription_id = unsubscribe.subscription_of(token)
+        if subscription_id is None:
+            raise UnsubscribeLinkNotFound()
+        record = await self.store.find_subscription(subscription_id)
+        if (
+            record is None
+            or record.protocol is not Protocol.EMAIL
+            or record.signing_secret is None
+            or not unsubscribe.verify(token, subscription_id, record.signing_secret)
+        ):
+            raise UnsubscribeLinkNotFound()
+        try:
+            await self.store.remove_subscription(subscription_id)
+        except SubscriptionNotFound:
+            raise UnsubscribeLinkNotFound() from None
+        return record
+
+    async def _dead_letter(self, options: Mapping[str, Any]) -> str | None:
+        dead_letter_id = options.get("dead_letter_queue_id")
+        if dead_letter_id is not None:
+            if not isinstance(dead_letter_id, str):
+                raise InvalidRequest(
+                    "dead_letter_queue_id must be a string: the queue_id or send_id of a queue.",
+                    parameter="dead_letter_queue_id",
+                )
+            await self._sendable(dead_letter_id, "dead_letter_queue_id")
+        return dead_letter_id
 
     async def _sendable(self, queue_id: str, what: str) -> bytes:
         """A queue this topic may send into: its queue_id or send_id, not its receive_id."""
@@ -350,10 +316,16 @@ class TopicService:
         await self.store.get_topic(h)
         return h
 
+    async def publish_keyed(self, topic_id: str, message: TopicMessage, key: str) -> PublishResult:
+        """Publish with an idempotency key: a repeat within 5 minutes stores nothing."""
+        h = topic_hash(topic_id)
+        key_hash = idempotency.key_hash(key)
+        return await self.store.publish_idempotent(h, message, key_hash, idempotency.WINDOW_MS)
+
     @staticmethod
     def endpoint(record: SubscriptionRecord) -> str | None:
         """What a subscription delivers to, as the topic's holder may see it: the webhook URL,
-        or the queue's reference (never an id of the queue)."""
+        ``mailto:`` and the address, or the queue's reference (never an id of the queue)."""
         if record.url is not None:
             return record.url
         if record.queue_id_hash is not None:

@@ -15,6 +15,7 @@ import abc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ems.core.clock import Clock
+from ems.core.idempotency import KeyedSend
 from ems.core.models import (
     NewMessage,
     Outcome,
@@ -129,6 +130,24 @@ class Store(abc.ABC):
         and QueueFull if they would take the queue past its stored messages or bytes."""
 
     @abc.abstractmethod
+    async def send_idempotent(
+        self, queue_hash: bytes, send: KeyedSend, window_ms: int
+    ) -> list[str | None]:
+        """Send, storing only the messages whose key is new (or None) within ``window_ms``.
+
+        Per message, the id of the message it repeats (None: stored). The keys of stored
+        messages are remembered in the same transaction (see :mod:`ems.core.idempotency`);
+        raises as :meth:`send` does, and then remembers nothing.
+        """
+
+    @abc.abstractmethod
+    async def publish_idempotent(
+        self, topic_hash: bytes, message: TopicMessage, key_hash: bytes, window_ms: int
+    ) -> PublishResult:
+        """Publish unless ``key_hash`` was used on this topic within ``window_ms``: then store
+        nothing and answer the earlier message's id as ``duplicate_of``."""
+
+    @abc.abstractmethod
     async def receive(self, queue_hash: bytes, request: ReceiveRequest) -> ReceiveResult:
         """Claim up to ``max_messages`` visible messages, oldest first (best effort).
 
@@ -204,6 +223,15 @@ class Store(abc.ABC):
         """Delete the subscription and the pushes not yet made to it."""
 
     @abc.abstractmethod
+    async def find_subscription(self, subscription_id: str) -> SubscriptionRecord | None:
+        """The subscription with this id in any topic (for unsubscribe links, which carry no
+        topic id), or None."""
+
+    @abc.abstractmethod
+    async def remove_subscription(self, subscription_id: str) -> None:
+        """:meth:`unsubscribe` by the subscription's id alone; raise SubscriptionNotFound."""
+
+    @abc.abstractmethod
     async def confirm_subscription(self, challenge: str) -> SubscriptionRecord:
         """Confirm the subscription waiting with this challenge; raise ConfirmationNotFound."""
 
@@ -234,7 +262,8 @@ class Store(abc.ABC):
         """Store what an attempt gave: done, retry later, or failed for good.
 
         A notification that failed for good goes to the subscription's dead-letter queue, if
-        it names one, as a JSON envelope.
+        it names one, as a JSON envelope. A deferred result (held back by a rate limit, never
+        attempted) only moves the delivery to ``retry_at_ms``: it counts as no attempt.
         """
 
     # administration

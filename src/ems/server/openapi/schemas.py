@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ems.core import limits
-from ems.core.topic_models import Protocol, Status
-from ems.core.topics import MAX_FILTER_KEYS, POLICY_BOUNDS
 from ems.server import problems
+from ems.server.openapi import exactly_once
 
 Schema = dict[str, Any]
 
@@ -113,19 +112,18 @@ def _problem() -> Schema:
 
 
 def _message(extra: dict[str, Schema]) -> Schema:
-    return obj(
-        {
-            **extra,
-            "message_id": {"type": "string", "format": "uuid"},
-            "body": {"type": "string", "description": "Text, or base64 per body_encoding."},
-            "body_encoding": {"type": "string", "enum": ["utf-8", "base64"]},
-            "correlation_id": NULLABLE_STRING,
-            "attributes": {"type": "object", "additionalProperties": STRING},
-            "receive_count": COUNT,
-            "sent_at": TIMESTAMP,
-            "first_received_at": NULLABLE_TIMESTAMP,
-        }
-    )
+    properties = {
+        **extra,
+        "message_id": {"type": "string", "format": "uuid"},
+        "body": {"type": "string", "description": "Text, or base64 per body_encoding."},
+        "body_encoding": {"type": "string", "enum": ["utf-8", "base64"]},
+        "correlation_id": NULLABLE_STRING,
+        "attributes": {"type": "object", "additionalProperties": STRING},
+        "receive_count": COUNT,
+        "sent_at": TIMESTAMP,
+        "first_received_at": NULLABLE_TIMESTAMP,
+    }
+    return exactly_once.message(properties)
 
 
 def _batch_results() -> Schema:
@@ -140,66 +138,8 @@ def _batch_results() -> Schema:
     return obj({"results": {"type": "array", "items": entry}})
 
 
-def _webhook_policy() -> dict[str, Schema]:
-    bounds = {name: bounded(bound, name.replace("_", " ")) for name, bound in POLICY_BOUNDS.items()}
-    return {
-        "envelope": {"type": "boolean", "description": "Push a JSON envelope, not the raw body."},
-        **bounds,
-    }
-
-
-def _webhook_options() -> dict[str, Schema]:
-    return {
-        **_webhook_policy(),
-        "dead_letter_queue_id": {
-            "type": ["string", "null"],
-            "description": "Where pushes that failed for good go: the queue's send_id (or its "
-            "queue_id).",
-        },
-    }
-
-
-def _subscription() -> Schema:
-    deliveries = {
-        "type": "object",
-        "properties": {
-            "delivered": COUNT,
-            "failed": COUNT,
-            "pending": COUNT,
-            "attempts": COUNT,
-            "last_attempt_at": NULLABLE_TIMESTAMP,
-            "last_status": {"type": ["integer", "null"]},
-            "last_error": NULLABLE_STRING,
-            "last_success_at": NULLABLE_TIMESTAMP,
-        },
-        "required": ["failed", "last_attempt_at", "last_error"],
-    }
-    properties: dict[str, Schema] = {
-        "subscription_id": STRING,
-        "protocol": {"type": "string", "enum": [p.value for p in Protocol]},
-        "endpoint": {
-            "type": ["string", "null"],
-            "description": "The webhook URL, or the queue's queue_ref (never one of its ids).",
-        },
-        "status": {"type": "string", "enum": [s.value for s in Status]},
-        "filter_policy": {"type": ["object", "null"], "additionalProperties": ALLOWED_VALUES},
-        "created_at": TIMESTAMP,
-        "deliveries": deliveries,
-        "signing_secret": {"type": "string", "description": "Webhooks: the whsec_ secret."},
-        **_webhook_policy(),
-        "dead_letter_queue": {
-            "oneOf": [QUEUE_REF, {"type": "null"}],
-            "description": "Webhooks: the queue_ref of the dead-letter queue.",
-        },
-    }
-    return obj(
-        properties,
-        required=["subscription_id", "protocol", "endpoint", "status", "filter_policy"],
-    )
-
-
 def components() -> dict[str, Schema]:
-    attributes = _queue_attributes()
+    attributes = {**_queue_attributes(), **exactly_once.ATTRIBUTES}
     dead_letter = obj(
         {
             "queue_id": {
@@ -222,6 +162,7 @@ def components() -> dict[str, Schema]:
         "dead_letter": {"oneOf": [dead_letter, {"type": "null"}]},
     }
     queue_ids = {"queue_id": STRING, "send_id": STRING, "receive_id": STRING}
+    queue = exactly_once.optional_fifo
     stats = {
         "messages_visible": COUNT,
         "messages_in_flight": COUNT,
@@ -238,18 +179,10 @@ def components() -> dict[str, Schema]:
             "correlation_id": CORRELATION_ID,
             "delay_seconds": bounded(limits.DELAY, "Overrides the queue's delay."),
             "attributes": MESSAGE_ATTRIBUTES,
+            **exactly_once.ENTRY_FIELDS,
         },
         "required": ["body"],
         "additionalProperties": False,
-    }
-    topic = {
-        "topic_id": STRING,
-        "public_id": {
-            "type": "string",
-            "description": "Names the topic to webhooks; grants nothing.",
-        },
-        "max_message_bytes": bounded(limits.MAX_MESSAGE_BYTES, "Largest message published."),
-        "created_at": TIMESTAMP,
     }
     return {
         "Problem": _problem(),
@@ -259,9 +192,9 @@ def components() -> dict[str, Schema]:
             "additionalProperties": False,
             "description": "Queue attributes; any subset may be given.",
         },
-        "NewQueue": obj({**queue_ids, "queue_ref": QUEUE_REF, **settings}),
-        "Queue": obj({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings}),
-        "QueueWithStats": obj({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings, **stats}),
+        "NewQueue": queue({**queue_ids, "queue_ref": QUEUE_REF, **settings}),
+        "Queue": queue({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings}),
+        "QueueWithStats": queue({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings, **stats}),
         "QueueIds": obj(queue_ids),
         "Sent": obj({"message_id": {"type": "string", "format": "uuid"}}),
         "SendBatch": {
@@ -277,7 +210,7 @@ def components() -> dict[str, Schema]:
             "required": ["messages"],
             "additionalProperties": False,
         },
-        "SentBatch": obj({"message_ids": {"type": "array", "items": STRING}}),
+        "SentBatch": exactly_once.SENT_BATCH,
         "ReceivedMessage": _message({"receipt_handle": STRING}),
         "Received": obj({"messages": {"type": "array", "items": ref("ReceivedMessage")}}),
         "PeekedMessage": _message(
@@ -309,54 +242,6 @@ def components() -> dict[str, Schema]:
             "New visibility timeouts, up to 1000.",
         ),
         "BatchResults": _batch_results(),
-        "TopicSettings": {
-            "type": "object",
-            "properties": {"max_message_bytes": topic["max_message_bytes"]},
-            "additionalProperties": False,
-        },
-        "Topic": obj(topic),
-        "TopicWithStats": obj(
-            {
-                **topic,
-                "subscriptions": obj(
-                    {"queue": COUNT, "http_confirmed": COUNT, "http_pending_confirmation": COUNT}
-                ),
-                "pending_deliveries": COUNT,
-            }
-        ),
-        "SubscriptionOptions": {
-            "type": "object",
-            "description": "Queues take only filter_policy; webhooks take all of these.",
-            "properties": {
-                "filter_policy": {
-                    "type": "object",
-                    "minProperties": 1,
-                    "maxProperties": MAX_FILTER_KEYS,
-                    "additionalProperties": ALLOWED_VALUES,
-                    "description": "Deliver only messages whose attributes have these values.",
-                },
-                **_webhook_options(),
-            },
-            "additionalProperties": False,
-        },
-        "Subscription": _subscription(),
-        "Subscriptions": obj({"subscriptions": {"type": "array", "items": ref("Subscription")}}),
-        "Published": obj(
-            {
-                "message_id": STRING,
-                "queues": {**COUNT, "description": "Subscribed queues that stored the message."},
-                "webhooks": {**COUNT, "description": "Webhook pushes recorded, to be made."},
-                "skipped": {
-                    **COUNT,
-                    "description": "Subscribed queues that could not take the message (larger "
-                    "than the queue accepts, or the queue full): recorded on their "
-                    "subscriptions; the others got it.",
-                },
-            }
-        ),
-        "Confirmed": obj(
-            {"subscription_id": STRING, "status": {"type": "string", "enum": ["confirmed"]}}
-        ),
         "RandomKey": obj({"key": {"type": "string", "description": "A Fernet key."}}),
         "Health": obj({"status": {"type": "string", "enum": ["ok"]}, "version": STRING}),
         "Ready": obj(
