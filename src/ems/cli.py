@@ -105,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_email_flags(serve)
     serve.add_argument(
+        "--cors-origin",
+        dest="cors_origins",
+        action="append",
+        metavar="ORIGIN",
+        help="let web pages on this origin (https://app.example.com, or * for any) call the "
+        "API; repeatable (EMS_CORS_ORIGINS, comma-separated). Default: none",
+    )
+    serve.add_argument(
         "--allow-cidr",
         dest="allow_cidrs",
         action="append",
@@ -276,6 +284,18 @@ def add_limit_flags(serve: argparse.ArgumentParser) -> None:
         metavar="N",
         help="bytes of a request line and headers; past it, 431 (EMS_MAX_HEADER_BYTES; "
         "default 65536)",
+    )
+    serve.add_argument(
+        "--max-streams-per-client",
+        metavar="N",
+        help="live streams open from one client address, 0 for no cap; past it, 429 "
+        "(EMS_MAX_STREAMS_PER_CLIENT; default 100)",
+    )
+    serve.add_argument(
+        "--max-streams-per-queue",
+        metavar="N",
+        help="live streams open on one queue or topic, 0 for no cap; past it, 429 "
+        "(EMS_MAX_STREAMS_PER_QUEUE; default 1000)",
     )
     serve.add_argument(
         "--max-response-bytes",

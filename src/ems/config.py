@@ -33,6 +33,7 @@ _SECRETS = frozenset(
 )
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 _ID_PREFIX = re.compile(r"[A-Za-z0-9]{1,16}")
+_ORIGIN = re.compile(r"https?://[^/?#\s]+")
 _NETWORK_LISTS = frozenset({"webhook_allow_nets", "allow_cidrs", "forwarded_allow_ips"})
 
 
@@ -91,6 +92,13 @@ class Settings:
     public_url: str | None = None
     # the playground at / and the API reference at /ems/docs (the OpenAPI document stays)
     playground: bool = True
+    # web pages on these origins may call the API (server/cors.py); "*" for any; none: off
+    cors_origins: tuple[str, ...] = ()
+    # live streams (server/streams.py) open from one client address, and on one queue or
+    # topic (0: no cap), and the seconds between heartbeats on a quiet stream
+    max_streams_per_client: int = 100
+    max_streams_per_queue: int = 1000
+    stream_heartbeat_seconds: float = 15.0
 
     # email subscriptions (delivery/email.py): the SMTP server (smtp:// STARTTLS or smtps://,
     # optional user:password; a secret), the From address, a private CA for its certificate,
@@ -207,6 +215,12 @@ class Settings:
             raise SettingsError(str(error)) from None
         _check_email(settings)
         _check_bounds(settings)
+        for origin in settings.cors_origins:
+            if origin != "*" and not _ORIGIN.fullmatch(origin.rstrip("/")):
+                raise SettingsError(
+                    f"EMS_CORS_ORIGINS: {origin!r} is not an origin; give scheme://host[:port] "
+                    "(such as https://app.example.com) or *"
+                )
         if (settings.tls_cert is None) != (settings.tls_key is None):
             raise SettingsError(
                 "TLS needs both EMS_TLS_CERT and EMS_TLS_KEY (--tls-cert, --tls-key)"
@@ -247,6 +261,7 @@ _LOWEST: Mapping[str, float] = {
     "max_response_bytes": 64 * 1024,
     "webhook_max_response_bytes": 1024,
     "drain_seconds": 0,
+    "stream_heartbeat_seconds": 0.05,
 }
 
 

@@ -202,6 +202,45 @@ def test_topics_and_crypto_round_trip(page: Page, server: EmsServer) -> None:
     assert run_shell(page.locator("#curl").text_content() or "") == "Encrypt This"
 
 
+def test_the_live_stream_panel_shows_messages_as_they_arrive(page: Page, server: EmsServer) -> None:
+    status = page.locator("#status")
+    page.get_by_role("button", name="Create queue").click()
+    expect(status).to_have_text("201 Created")
+    queue_id = page.locator("#queue").input_value()
+    live = page.locator("#live")
+    live.get_by_role("button", name="Start stream").click()
+    expect(page.locator("#live-state")).to_have_text("Streaming the queue.")
+    expect(page.locator("#live-curl")).to_contain_text(f"/ems/queue/{queue_id}/stream")
+
+    # sent from elsewhere, shown at once
+    httpx.post(f"{server.url}/ems/queue/{queue_id}/message", content="from a worker")
+    streamed = page.locator("#live-messages li")
+    expect(streamed).to_have_count(1)
+    expect(streamed).to_contain_text("from a worker")
+    assert queue_counts(server, queue_id) == (0, 1)
+    # Delete acknowledges it
+    streamed.get_by_role("button", name="Acknowledge").click()
+    expect(status).to_have_text("204 No Content")
+    expect(streamed).to_have_count(0)
+    assert queue_counts(server, queue_id) == (0, 0)
+
+    live.get_by_role("button", name="Stop stream").click()
+    expect(page.locator("#live-state")).to_have_text("Not streaming.")
+    httpx.post(f"{server.url}/ems/queue/{queue_id}/message", content="after the stop")
+    page.wait_for_timeout(300)
+    assert queue_counts(server, queue_id) == (1, 0)
+
+    # a topic's stream shows what is published while it is open
+    page.get_by_role("button", name="Create topic").click()
+    expect(status).to_have_text("201 Created")
+    live.get_by_label("the topic below").check()
+    live.get_by_role("button", name="Start stream").click()
+    expect(page.locator("#live-state")).to_have_text("Streaming the topic.")
+    page.locator("#publish").get_by_role("button", name="Publish").click()
+    expect(status).to_have_text("201 Created")
+    expect(page.locator("#live-messages li")).to_contain_text("CS 61A, seat 14")
+
+
 def test_every_control_has_a_label_and_the_keyboard_reaches_it(page: Page) -> None:
     unlabelled = page.evaluate(
         """() => [...document.querySelectorAll('input, select, textarea')]

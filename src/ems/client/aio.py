@@ -24,6 +24,7 @@ from ems.client.models import (
     Subscription,
     Topic,
 )
+from ems.client.stream import AsyncMessageStream, stream_request
 
 T = TypeVar("T")
 
@@ -161,6 +162,41 @@ class AsyncClient(BaseClient):
 
     async def delete(self, queue_id: str, receipt_handle: str) -> None:
         await self._run(calls.delete(queue_id, receipt_handle))
+
+    def stream(
+        self,
+        queue_id: str,
+        *,
+        visibility_timeout: int | None = None,
+        max_in_flight: int | None = None,
+        delete: bool = False,
+        correlation_id: str | None = None,
+        reconnect: bool = True,
+    ) -> AsyncMessageStream:
+        """The queue's messages as they arrive, over one live stream (docs/streams.md).
+
+        Iterate it with ``async for``; acknowledge each message, once handled, with
+        ``await stream.ack(message)``: one not acknowledged comes back after its visibility
+        timeout. At most ``max_in_flight``
+        (server default 10) are unacknowledged at once. ``delete=True`` deletes each message as
+        it is sent (at most once: for notifications). ``correlation_id`` streams only messages
+        with that correlation id. The stream reconnects when the connection drops or the
+        server stops, unless ``reconnect=False``.
+        """
+        request = stream_request(
+            queue_id,
+            visibility_timeout=visibility_timeout,
+            max_in_flight=max_in_flight,
+            delete=delete,
+            correlation_id=correlation_id,
+        )
+        return AsyncMessageStream(
+            self._http,
+            request,
+            lambda handle: self.delete(queue_id, handle),
+            connect_timeout=self.timeout,
+            reconnect=reconnect,
+        )
 
     async def delete_batch(
         self, queue_id: str, receipt_handles: Iterable[str]

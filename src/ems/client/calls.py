@@ -47,6 +47,9 @@ def _id(value: str) -> str:
     return quote(value, safe="")
 
 
+quote_id = _id  # for the live stream (client/stream.py)
+
+
 def _json(response: httpx.Response) -> Any:
     return response.json()
 

@@ -70,7 +70,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     receive.add_argument("--visibility-timeout", type=int, metavar="S")
     receive.add_argument("--correlation-id")
     receive.add_argument("--delete", action="store_true", help="delete what was printed")
-    receive.add_argument("--follow", action="store_true", help="keep receiving until Ctrl-C")
+    receive.add_argument(
+        "--follow",
+        action="store_true",
+        help="print messages as they arrive (a live stream; --max bounds those in flight) "
+        "until Ctrl-C",
+    )
 
     _add_topic_commands(commands, common)
 
@@ -264,20 +269,38 @@ def _print_message(args: argparse.Namespace, message: Message) -> None:
 
 
 def _receive(client: Client, args: argparse.Namespace) -> int:
-    while True:
-        messages = client.receive(
-            args.queue,
-            max_messages=args.max,
-            wait_seconds=args.wait if not args.follow else max(args.wait, 20),
-            visibility_timeout=args.visibility_timeout,
-            correlation_id=args.correlation_id,
-        )
-        for message in messages:
+    if args.follow:
+        return _follow(client, args)
+    messages = client.receive(
+        args.queue,
+        max_messages=args.max,
+        wait_seconds=args.wait,
+        visibility_timeout=args.visibility_timeout,
+        correlation_id=args.correlation_id,
+    )
+    for message in messages:
+        _print_message(args, message)
+    if args.delete and messages:
+        client.delete_batch(args.queue, [m.receipt_handle for m in messages])
+    return 0
+
+
+def _follow(client: Client, args: argparse.Namespace) -> int:
+    """Print messages as they arrive, over the queue's live stream, until interrupted: each
+    is deleted once printed with --delete; otherwise at most --max are held in flight (they
+    come back to the queue after their visibility timeout)."""
+    with client.stream(
+        args.queue,
+        visibility_timeout=args.visibility_timeout,
+        max_in_flight=args.max,
+        correlation_id=args.correlation_id,
+    ) as stream:
+        for message in stream:
             _print_message(args, message)
-        if args.delete and messages:
-            client.delete_batch(args.queue, [m.receipt_handle for m in messages])
-        if not args.follow:
-            return 0
+            sys.stdout.flush()
+            if args.delete:
+                stream.ack(message)
+    return 0
 
 
 def _topic(client: Client, args: argparse.Namespace) -> int:

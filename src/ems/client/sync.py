@@ -24,6 +24,7 @@ from ems.client.models import (
     Subscription,
     Topic,
 )
+from ems.client.stream import MessageStream, stream_request
 
 T = TypeVar("T")
 
@@ -161,6 +162,40 @@ class Client(BaseClient):
 
     def delete(self, queue_id: str, receipt_handle: str) -> None:
         self._run(calls.delete(queue_id, receipt_handle))
+
+    def stream(
+        self,
+        queue_id: str,
+        *,
+        visibility_timeout: int | None = None,
+        max_in_flight: int | None = None,
+        delete: bool = False,
+        correlation_id: str | None = None,
+        reconnect: bool = True,
+    ) -> MessageStream:
+        """The queue's messages as they arrive, over one live stream (docs/streams.md).
+
+        Iterate it, and acknowledge each message with ``stream.ack(message)`` once handled;
+        one not acknowledged comes back after its visibility timeout. At most ``max_in_flight``
+        (server default 10) are unacknowledged at once. ``delete=True`` deletes each message as
+        it is sent (at most once: for notifications). ``correlation_id`` streams only messages
+        with that correlation id. The stream reconnects when the connection drops or the
+        server stops, unless ``reconnect=False``.
+        """
+        request = stream_request(
+            queue_id,
+            visibility_timeout=visibility_timeout,
+            max_in_flight=max_in_flight,
+            delete=delete,
+            correlation_id=correlation_id,
+        )
+        return MessageStream(
+            self._http,
+            request,
+            lambda handle: self.delete(queue_id, handle),
+            connect_timeout=self.timeout,
+            reconnect=reconnect,
+        )
 
     def delete_batch(self, queue_id: str, receipt_handles: Iterable[str]) -> list[BatchResult]:
         return self._run(calls.delete_batch(queue_id, receipt_handles))

@@ -304,6 +304,13 @@ class RateLimited(EmsError):
         self.retry_after = retry_after
 
 
+class TooManyStreams(EmsError):
+    """This client, or this queue or topic, has as many live streams open as the server allows."""
+
+    slug = "too-many-streams"
+    title = "Too many streams"
+
+
 class NotADeadLetterQueue(InvalidRequest):
     """A redrive (message move task) was asked of a queue no queue dead-letters into."""
 

@@ -69,6 +69,9 @@ MAX_STORED_BYTES: Final = Bound("max_stored_bytes", 1024, 10**15, "bytes")
 WAIT: Final = Bound("wait_seconds", 0, 20)
 MAX_RECEIVES: Final = Bound("max_receives", 1, 1000, "receives")
 MAX_MESSAGES: Final = Bound("max_messages", 1, 100, "messages")
+MAX_IN_FLIGHT: Final = Bound("max_in_flight", 1, 100, "messages")
+# a stream's messages must stay in flight a while: at 0 it would stream one message endlessly
+STREAM_VISIBILITY_TIMEOUT: Final = Bound("visibility_timeout", 1, 43_200)
 PEEK_MESSAGES: Final = Bound("max_messages", 1, 1000, "messages")
 # the admin console's queue table and peek
 ADMIN_TABLE_PAGE: Final = Bound("limit", 1, 500, "queues")

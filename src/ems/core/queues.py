@@ -47,7 +47,7 @@ from ems.core.models import (
 )
 from ems.core.rates import RECEIVED, SENT
 from ems.core.receipts import ReceiptSigner
-from ems.core.wakeups import SHUTDOWN
+from ems.core.wakeups import SHUTDOWN, Releases
 from ems.storage.base import Store
 
 log = logging.getLogger("ems.queues")
@@ -152,6 +152,8 @@ class QueueService:
         self.limits = limits or StorageLimits()
         self.metrics = metrics or Metrics()
         self._housekeeping: asyncio.Task[None] | None = None
+        # live streams at their max_in_flight wait here for a delete (core/streams.py)
+        self.releases = Releases()
 
     @classmethod
     async def create(
@@ -321,7 +323,7 @@ class QueueService:
         queue_id: str,
         request: ReceiveRequest,
         *,
-        wait_seconds: int | None = None,
+        wait_seconds: float | None = None,
         disconnected: asyncio.Future[Any] | None = None,
     ) -> list[Delivery]:
         """Receive, long-polling up to ``wait_seconds`` (default: the queue's setting).
@@ -376,10 +378,12 @@ class QueueService:
         self, queue_id: str, receipt_handles: Sequence[str]
     ) -> list[EmsError | None]:
         """Per handle: None when deleted (or already gone), else the error for that handle."""
-        h, _ = await self._resolve(queue_id, _RECEIVE)
+        h, record = await self._resolve(queue_id, _RECEIVE)
         parsed = [self._verify(handle) for handle in receipt_handles]
         valid = [p for p in parsed if isinstance(p, Receipt)]
         results = await self.store.delete_messages(h, valid) if valid else []
+        if valid:
+            self.releases.notify(record.key)
         self.metrics.count("deleted", results.count(Outcome.DONE))
         outcomes = iter(results)
         return [
@@ -399,10 +403,12 @@ class QueueService:
     async def change_visibilities(
         self, queue_id: str, entries: Sequence[tuple[str, int]]
     ) -> list[EmsError | None]:
-        h, _ = await self._resolve(queue_id, _RECEIVE)
+        h, record = await self._resolve(queue_id, _RECEIVE)
         parsed = [(self._verify(handle), timeout) for handle, timeout in entries]
         valid = [(p, t) for p, t in parsed if isinstance(p, Receipt)]
         outcomes = iter(await self.store.change_visibility(h, valid) if valid else [])
+        if valid:
+            self.releases.notify(record.key)
         return [
             p if isinstance(p, EmsError) else _outcome_error(next(outcomes), deleting=False)
             for p, _ in parsed

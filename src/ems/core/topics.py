@@ -66,6 +66,8 @@ EMAIL_OPTIONS: Final = frozenset(
 EMAIL_TIMEOUT_SECONDS: Final = 30
 
 UrlCheck = Callable[[str], Awaitable[None]]
+# hands a committed publish to the topic's live streams
+LiveDelivery = Callable[[bytes, TopicMessage], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ class TopicService:
         check_url: UrlCheck,
         skip_confirmation: bool = False,
         id_prefix: str = "",
+        live: LiveDelivery | None = None,
         email_base: str | None = None,
     ) -> None:
         """``email_base``: where people reach this server, for the links in mails; None when
@@ -121,6 +124,8 @@ class TopicService:
         self._id_prefix = id_prefix
         self._check_url = check_url
         self._skip_confirmation = skip_confirmation
+        # the topic streams open on this node (core/stream_hub.py): told of each publish
+        self._live = live
 
     async def create_topic(
         self, document: object | None, *, owner: str | None = None, quota: int | None = None
@@ -300,7 +305,16 @@ class TopicService:
 
     async def publish(self, topic_id: str, message: TopicMessage) -> PublishResult:
         h = topic_hash(topic_id)
-        return await self.store.publish(h, message)
+        result = await self.store.publish(h, message)
+        if self._live is not None:
+            self._live(h, message)  # after the commit: a stream never shows what was refused
+        return result
+
+    async def topic_for_streaming(self, topic_id: str) -> bytes:
+        """The hash a topic stream listens on, once the topic is known to exist."""
+        h = topic_hash(topic_id)
+        await self.store.get_topic(h)
+        return h
 
     async def publish_keyed(self, topic_id: str, message: TopicMessage, key: str) -> PublishResult:
         """Publish with an idempotency key: a repeat within 5 minutes stores nothing."""

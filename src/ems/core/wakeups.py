@@ -1,4 +1,4 @@
-"""Long-poll wakeups within one process.
+"""Long-poll (and live stream) wakeups within one process.
 
 Receivers waiting on a queue park a future here; a store that commits receivable messages calls
 :meth:`Wakeups.notify`, which wakes at most as many waiters as there are new messages (no
@@ -94,12 +94,19 @@ class Wakeups:
         key = (queue_key, correlation_id)
         self._waiters.setdefault(key, {})[future] = None
         timer = loop.call_later(seconds, _resolve, future, TIMED_OUT)
+
+        def cancelled(_: asyncio.Future[Any]) -> None:
+            _resolve(future, TIMED_OUT)
+
         if cancel is not None:
-            cancel.add_done_callback(lambda _: _resolve(future, TIMED_OUT))
+            cancel.add_done_callback(cancelled)
         try:
             return await future
         finally:
             timer.cancel()
+            if cancel is not None:
+                # a live stream passes the same future to every wait of its life
+                cancel.remove_done_callback(cancelled)
             waiters = self._waiters.get(key)
             if waiters is not None:
                 waiters.pop(future, None)
@@ -117,6 +124,33 @@ class Wakeups:
     @property
     def waiting(self) -> int:
         return sum(len(w) for w in self._waiters.values())
+
+
+class Releases:
+    """Wakes the streams of a queue, on this node, when one of its messages is deleted or its
+    visibility is changed: a stream at its ``max_in_flight`` may have room again."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[int, set[asyncio.Future[None]]] = {}
+
+    def notify(self, queue_key: int) -> None:
+        for future in self._waiters.pop(queue_key, ()):
+            if not future.done():
+                future.set_result(None)
+
+    async def wait(self, queue_key: int, seconds: float, stop: asyncio.Future[Any]) -> None:
+        """Until notified, ``seconds`` pass or ``stop`` completes."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiters = self._waiters.setdefault(queue_key, set())
+        waiters.add(future)
+        try:
+            await asyncio.wait((future, stop), timeout=seconds, return_when="FIRST_COMPLETED")
+        finally:
+            left = self._waiters.get(queue_key)
+            if left is not None:
+                left.discard(future)
+                if not left:
+                    del self._waiters[queue_key]
 
 
 def _resolve(future: asyncio.Future[str], result: str) -> None:

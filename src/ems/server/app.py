@@ -19,6 +19,7 @@ from ems.core.errors import EmsError, ForbiddenWebhookUrl, RateLimited, Shutting
 from ems.core.metrics import Metrics
 from ems.core.queues import QueueService
 from ems.core.redrive import Redrive
+from ems.core.stream_hub import StreamHub
 from ems.core.topics import TopicService
 from ems.delivery.client import WebhookClient
 from ems.delivery.dispatcher import Dispatcher
@@ -31,12 +32,14 @@ from ems.server import problems
 from ems.server.access import AdminToken, Allowlist, ApiKeys, ClientAddress, RateLimiter
 from ems.server.admin import AdminHandlers
 from ems.server.connections import ConnectionStats
+from ems.server.cors import Cors
 from ems.server.crypto import CryptoHandlers
-from ems.server.http import Receive, Scope, Send, respond, respond_json
+from ems.server.http import Receive, Scope, Send, header, respond, respond_json
 from ems.server.observe import WORDS, access_log, render_metrics
 from ems.server.pages import PageHandlers
 from ems.server.queues import QueueHandlers
 from ems.server.redrive import RedriveHandlers
+from ems.server.streams import StreamHandlers
 from ems.server.topics import TopicHandlers
 from ems.sqs.accounts import Accounts
 from ems.sqs.handler import SqsApi
@@ -93,6 +96,9 @@ class EmsApp:
         self._access_log = settings.access_log
         # what the connection limits (server/connections.py) did, for /metrics
         self.connections = ConnectionStats()
+        # live streams: their limits, counts and topic listeners (core/stream_hub.py)
+        self.streams = StreamHub(settings.max_streams_per_client, settings.max_streams_per_queue)
+        self._cors = Cors(settings.cors_origins)
         self.draining = False
         self._own_routes: dict[str, dict[str, problems.Handler]] = {
             "healthz": {"GET": self._health},
@@ -137,11 +143,6 @@ class EmsApp:
             metrics=self.metrics,
             id_prefix=self.settings.id_prefix,
         )
-        self._queues = QueueHandlers(
-            self._service,
-            self._api_keys.authorize,
-            max_response_bytes=self.settings.max_response_bytes,
-        )
         self._redrive = Redrive(self._service)
         self._redrive_handlers = RedriveHandlers(self._redrive)
         self._admin.moves.redrive = self._redrive
@@ -151,8 +152,24 @@ class EmsApp:
             skip_confirmation=self.settings.webhook_skip_confirmation,
             id_prefix=self.settings.id_prefix,
             email_base=self.settings.public_url if self.settings.email_enabled else None,
+            live=self.streams.published,
         )
-        self._topics = TopicHandlers(topics, self.settings.public_url, self._api_keys.authorize)
+        streams = StreamHandlers(
+            self._service,
+            topics,
+            self.streams,
+            self._client.of,
+            heartbeat_seconds=self.settings.stream_heartbeat_seconds,
+        )
+        self._queues = QueueHandlers(
+            self._service,
+            self._api_keys.authorize,
+            max_response_bytes=self.settings.max_response_bytes,
+            stream=streams.queue_stream,
+        )
+        self._topics = TopicHandlers(
+            topics, self.settings.public_url, self._api_keys.authorize, streams.topic_stream
+        )
         self._sqs = await SqsApi.create(
             self._service, self._redrive, self._sqs_accounts, self.settings.public_url
         )
@@ -208,8 +225,10 @@ class EmsApp:
         self.ready = False
 
     def begin_shutdown(self) -> None:
-        """Release long polls now; in-flight requests then finish quickly."""
+        """Release long polls and end live streams now; in-flight requests then finish
+        quickly."""
         self.ready = False
+        self.streams.close()
         self.store.wakeups.close()
 
     async def shutdown(self) -> None:
@@ -263,6 +282,17 @@ class EmsApp:
                         self._allowlist.check(client)
                     if self._limiter is not None:
                         self._limiter.check(client)
+            if self._cors.enabled and self._cors.applies(parts):
+                origin = header(scope, b"origin")
+                if origin is not None:
+                    if scope["method"] == "OPTIONS" and header(
+                        scope, b"access-control-request-method"
+                    ):
+                        route = "/ems/* (CORS preflight)"
+                        status = await self._cors.preflight(scope, send, origin)
+                        self._count(scope, route, status, started, client)
+                        return
+                    send = self._cors.wrap(send, origin)
             handler, route, args = self._route(scope["method"], parts, path)
             status = await handler(scope, receive, send, args)
         except EmsError as error:
@@ -274,6 +304,9 @@ class EmsApp:
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], route)
             status = await self._problem(send, problems.InternalError())
+        self._count(scope, route, status, started, client)
+
+    def _count(self, scope: Scope, route: str, status: int, started: float, client: str) -> None:
         elapsed = time.perf_counter() - started
         self.metrics.request(route, scope["method"], status, elapsed)
         if self._access_log:
@@ -340,6 +373,7 @@ class EmsApp:
             self.store.wakeups.waiting,
             self.connections,
             self.settings.metrics_labelled_queues,
+            streams=self.streams,
         )
 
     async def _problem(self, send: Send, error: EmsError) -> int:

@@ -9,6 +9,7 @@ from typing import Final
 from ems.core import metrics as metrics_format
 from ems.core.metrics import Metrics
 from ems.core.models import QueueOrder, QueuePage
+from ems.core.stream_hub import StreamHub
 from ems.server.connections import ConnectionStats
 from ems.server.http import Send, respond
 from ems.storage.base import Store
@@ -20,7 +21,7 @@ WORDS: Final = frozenset(
     {"ems", "queue", "topic", "message", "messages", "delete", "visibility", "purge", "peek",
      "rotate", "subscription", "confirm", "crypto", "random-key", "encryption", "decryption",
      "admin", "queues", "topics", "healthz", "readyz", "metrics", "console", "overview",
-     "queue-table", "subscriptions", "retry"}
+     "queue-table", "subscriptions", "retry", "stream"}
 )  # fmt: skip
 PROMETHEUS: Final = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
 
@@ -32,9 +33,12 @@ async def render_metrics(  # noqa: PLR0917 - what one scrape reads
     waiting: int,
     connections: ConnectionStats,
     labelled_queues: int = 0,
+    *,
+    streams: StreamHub,
 ) -> int:
     lines = metrics.render()
     lines += connections.render()
+    lines += stream_metrics(streams)
     lines += await _database_gauges(store)
     if labelled_queues:
         lines += await _labelled_queue_gauges(store, labelled_queues)
@@ -66,6 +70,26 @@ async def render_metrics(  # noqa: PLR0917 - what one scrape reads
         )
     )
     return await respond(send, 200, ("\n".join(lines) + "\n").encode(), PROMETHEUS)
+
+
+def stream_metrics(streams: StreamHub) -> list[str]:
+    lines = list(
+        metrics_format.gauge(
+            "ems_streams_open",
+            "Live streams (Server-Sent Events) open, by kind.",
+            [((kind,), n) for kind, n in streams.open.items()],
+            ("kind",),
+        )
+    )
+    lines += [
+        "# HELP ems_streams_refused_total Streams refused by a cap (429 too-many-streams).",
+        "# TYPE ems_streams_refused_total counter",
+        *(f'ems_streams_refused_total{{cap="{c}"}} {n}' for c, n in streams.refused.items()),
+        "# HELP ems_stream_events_total Messages written to live streams, by kind.",
+        "# TYPE ems_stream_events_total counter",
+        *(f'ems_stream_events_total{{kind="{k}"}} {n}' for k, n in streams.events.items()),
+    ]
+    return lines
 
 
 async def _database_gauges(store: Store) -> list[str]:

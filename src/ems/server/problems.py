@@ -47,6 +47,7 @@ STATUS: Final[dict[type[errors.EmsError], int]] = {
     errors.QuotaExceeded: 403,
     errors.ClientNotAllowed: 403,
     errors.RateLimited: 429,
+    errors.TooManyStreams: 429,
     errors.NotADeadLetterQueue: 400,
     errors.MoveTaskRunning: 409,
     errors.MoveTaskNotFound: 404,
@@ -103,8 +104,16 @@ class TooManyConnections(errors.EmsError):
     title = "Too many connections"
 
 
+class OriginNotAllowed(errors.EmsError):
+    """A page on an origin this server does not allow asked to call it (see --cors-origin)."""
+
+    slug = "origin-not-allowed"
+    title = "Origin not allowed"
+
+
 STATUS.update(
     {
+        OriginNotAllowed: 403,
         RouteNotFound: 404,
         MethodNotAllowed: 405,
         InternalError: 500,

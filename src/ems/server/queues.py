@@ -68,7 +68,7 @@ NO_PARAMS: Final = frozenset[str]()
 _QUEUE_ROUTES: Final = {
     key: "/ems/queue/{id}" + "".join("/" + p for p in key)
     for key in [(), ("message",), ("messages",), ("messages", "delete"),
-                ("messages", "visibility"), ("purge",), ("rotate",), ("peek",)]
+                ("messages", "visibility"), ("purge",), ("rotate",), ("peek",), ("stream",)]
 }  # fmt: skip
 MESSAGE_ROUTE: Final = "/ems/queue/{id}/message/{receipt_handle}"
 
@@ -153,6 +153,7 @@ class QueueHandlers:
         authorize_creation: CreationCheck,
         *,
         max_response_bytes: int = 16 * 1024 * 1024,
+        stream: Handler | None = None,
     ) -> None:
         self.service = service
         self.authorize_creation = authorize_creation
@@ -169,6 +170,8 @@ class QueueHandlers:
             ("rotate",): {"POST": self.rotate},
             ("peek",): {"GET": self.peek},
         }
+        if stream is not None:  # the live stream (server/streams.py)
+            self.routes[("stream",)] = {"GET": stream}
         self.message_routes: dict[str, Handler] = {
             "DELETE": self.delete_message,
             "PATCH": self.change_visibility,

@@ -118,7 +118,11 @@ def subscription_document(record: SubscriptionRecord) -> dict[str, Any]:
 
 class TopicHandlers:
     def __init__(
-        self, service: TopicService, public_url: str | None, authorize_creation: CreationCheck
+        self,
+        service: TopicService,
+        public_url: str | None,
+        authorize_creation: CreationCheck,
+        stream: Handler | None = None,
     ) -> None:
         self.service = service
         self.public_url = public_url
@@ -128,6 +132,8 @@ class TopicHandlers:
             ("subscription",): {"POST": self.subscribe, "GET": self.list_subscriptions},
             ("message",): {"POST": self.publish},
         }
+        if stream is not None:  # the live stream (server/streams.py)
+            self.routes[("stream",)] = {"GET": stream}
         self.subscription_routes: dict[str, Handler] = {
             "GET": self.subscription,
             "DELETE": self.unsubscribe,

@@ -18,6 +18,7 @@ from ems.server.openapi.queue_paths import queue_paths
 from ems.server.openapi.redrive_paths import redrive_paths, redrive_schemas
 from ems.server.openapi.schemas import components, ref
 from ems.server.openapi.service_paths import crypto_paths, operations_paths, page_paths
+from ems.server.openapi.stream_paths import stream_paths
 from ems.server.openapi.topic_paths import topic_paths
 from ems.server.openapi.topic_schemas import topic_components
 
@@ -57,6 +58,7 @@ def paths() -> dict[str, dict[str, Operation]]:
         **queue_paths(),
         **redrive_paths(),
         **topic_paths(),
+        **stream_paths(),
         **crypto_paths(),
         **operations_paths(),
         **admin_paths(),
