@@ -6,10 +6,10 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ems.core.filter_policy import FilterPolicy
 from ems.core.models import message_size
 
-# attribute name -> the values that let a message through
-FilterPolicy = Mapping[str, tuple[str, ...]]
+__all__ = ["FilterPolicy"]
 
 
 class Protocol(enum.StrEnum):

@@ -29,6 +29,7 @@ from ems.core.errors import (
     quoted,
     redacted,
 )
+from ems.core.filter_policy import FilterScope
 from ems.core.models import Scope
 from ems.core.queues import new_message_id, queue_hash
 from ems.core.topic_models import (
@@ -51,10 +52,10 @@ DEFAULT_TOPIC_MAX_BYTES: Final = TopicConfig().max_message_bytes
 MAX_FILTER_KEYS: Final = 10
 MAX_FILTER_VALUES: Final = 100
 TOPIC_FIELDS: Final = frozenset({"max_message_bytes"})
-QUEUE_OPTIONS: Final = frozenset({"filter_policy"})
+QUEUE_OPTIONS: Final = frozenset({"filter_policy", "filter_policy_scope"})
 HTTP_OPTIONS: Final = frozenset(
-    {"filter_policy", "envelope", "max_attempts", "min_retry_seconds", "max_retry_seconds",
-     "timeout_seconds", "max_concurrency", "dead_letter_queue_id"}
+    {"filter_policy", "filter_policy_scope", "envelope", "max_attempts", "min_retry_seconds",
+     "max_retry_seconds", "timeout_seconds", "max_concurrency", "dead_letter_queue_id"}
 )  # fmt: skip
 POLICY_BOUNDS: Final = {
     "max_attempts": limits.Bound("max_attempts", 1, 50, "attempts"),
@@ -84,31 +85,29 @@ def new_signing_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def parse_filter_policy(value: object) -> FilterPolicy | None:
-    """``{"attribute": ["v1", "v2"], ...}``; names ignore case, as message attributes do."""
+def parse_filter_policy(value: object, scope: object = None) -> FilterPolicy | None:
+    """A native subscription's policy: SNS's grammar (:mod:`ems.core.filter_policy`), whose
+    simplest form is ``{"attribute": ["v1", "v2"], ...}``. In attribute scope the names ignore
+    case, as message attributes do; the native API keeps its limits of 10 attributes and 100
+    values in all."""
     if value is None:
         return None
-    if not isinstance(value, dict) or not value or len(value) > MAX_FILTER_KEYS:
+    try:
+        chosen = FilterScope(scope or FilterScope.ATTRIBUTES.value)  # type: ignore[arg-type]
+    except ValueError:
+        raise InvalidRequest(
+            "filter_policy_scope must be MessageAttributes or MessageBody.",
+            parameter="filter_policy_scope",
+        ) from None
+    if not isinstance(value, dict) or not value:
         raise InvalidRequest(
             "filter_policy must be an object of 1 to 10 attributes, each with a list of allowed "
             'values: {"color": ["red", "blue"]}.',
             parameter="filter_policy",
         )
-    names = limits.check_message_attributes(dict.fromkeys(value, ""))
-    policy: dict[str, tuple[str, ...]] = {}
-    total = 0
-    for (name, allowed), key in zip(value.items(), names, strict=True):
-        if (
-            not isinstance(allowed, list)
-            or not allowed
-            or not all(isinstance(v, str) for v in allowed)
-        ):
-            raise InvalidRequest(
-                f"filter_policy.{name} must be a non-empty list of strings.",
-                parameter="filter_policy",
-            )
-        total += len(allowed)
-        policy[key] = tuple(allowed)
+    document = _folded(value) if chosen is FilterScope.ATTRIBUTES else value
+    policy = FilterPolicy.parse(document, chosen, max_keys=MAX_FILTER_KEYS)
+    total = _conditions(document)
     if total > MAX_FILTER_VALUES:
         raise InvalidRequest(
             f"filter_policy allows at most {MAX_FILTER_VALUES} values in all; got {total}.",
@@ -117,12 +116,30 @@ def parse_filter_policy(value: object) -> FilterPolicy | None:
     return policy
 
 
-def matches(policy: FilterPolicy | None, attributes: Mapping[str, str] | None) -> bool:
-    """Every attribute the policy names must be present with one of its allowed values."""
-    if not policy:
-        return True
-    attributes = attributes or {}
-    return all(attributes.get(name) in allowed for name, allowed in policy.items())
+def _folded(document: dict[str, Any]) -> dict[str, Any]:
+    """Attribute names in lower case (``$or`` branches too), checked as attribute names."""
+    names = [name for name in document if name != "$or"]
+    checked = limits.check_message_attributes(dict.fromkeys(names, ""))
+    folded = dict(zip(checked, (document[n] for n in names), strict=True))
+    branches = document.get("$or")
+    if isinstance(branches, list) and all(isinstance(b, dict) and b for b in branches):
+        folded["$or"] = [_folded(branch) for branch in branches]
+    elif "$or" in document:
+        folded["$or"] = branches
+    return folded
+
+
+def _conditions(node: object) -> int:
+    if isinstance(node, dict):
+        return sum(_conditions(value) for value in node.values())
+    if isinstance(node, list):
+        return sum(_conditions(v) if isinstance(v, dict | list) else 1 for v in node) or 1
+    return 1
+
+
+def matches(policy: FilterPolicy | None, message: TopicMessage) -> bool:
+    """Whether a subscription with ``policy`` gets ``message``."""
+    return policy is None or policy.matches(message.attributes, message.body)
 
 
 def check_webhook_url(url: str) -> str:
@@ -242,7 +259,9 @@ class TopicService:
         subscription = NewSubscription(
             subscription_id=_new_subscription_id(),
             protocol=Protocol.QUEUE,
-            filter_policy=parse_filter_policy(options.get("filter_policy")),
+            filter_policy=parse_filter_policy(
+                options.get("filter_policy"), options.get("filter_policy_scope")
+            ),
             queue_hash=target,
         )
         return await self.store.subscribe(h, subscription)
@@ -285,7 +304,9 @@ class TopicService:
         subscription = NewSubscription(
             subscription_id=_new_subscription_id(),
             protocol=Protocol.HTTP,
-            filter_policy=parse_filter_policy(options.get("filter_policy")),
+            filter_policy=parse_filter_policy(
+                options.get("filter_policy"), options.get("filter_policy_scope")
+            ),
             url=url,
             policy=policy,
             signing_secret=new_signing_secret(),

@@ -173,7 +173,7 @@ def encode_attributes(attributes: Any) -> str | None:
 def subscription_values(sub: NewSubscription) -> tuple[str | None, str | None]:
     """How a new subscription's filter and delivery policy are stored."""
     policy = json.dumps(asdict(sub.policy)) if sub.protocol is Protocol.HTTP else None
-    return (json.dumps(sub.filter_policy) if sub.filter_policy else None), policy
+    return (sub.filter_policy.stored() if sub.filter_policy else None), policy
 
 
 def new_webhook_id() -> str:
@@ -181,9 +181,7 @@ def new_webhook_id() -> str:
 
 
 def parse_filter(text: str | None) -> FilterPolicy | None:
-    if text is None:
-        return None
-    return {name: tuple(values) for name, values in json.loads(text).items()}
+    return None if text is None else FilterPolicy.from_stored(text)
 
 
 def subscription_from_row(row: tuple[Any, ...], *, created: bool = True) -> SubscriptionRecord:

@@ -21,7 +21,6 @@ TIMESTAMP: Final[Schema] = {"type": "string", "format": "date-time"}
 NULLABLE_TIMESTAMP: Final[Schema] = {"type": ["string", "null"], "format": "date-time"}
 COUNT: Final[Schema] = {"type": "integer", "minimum": 0}
 # a filter policy's allowed values for one attribute
-ALLOWED_VALUES: Final[Schema] = {"type": "array", "items": STRING, "minItems": 1}
 CORRELATION_ID: Final[Schema] = {
     "type": "string",
     "minLength": 1,
@@ -182,7 +181,11 @@ def _subscription() -> Schema:
             "description": "The webhook URL, or the queue's queue_ref (never one of its ids).",
         },
         "status": {"type": "string", "enum": [s.value for s in Status]},
-        "filter_policy": {"type": ["object", "null"], "additionalProperties": ALLOWED_VALUES},
+        "filter_policy": {
+            "type": ["object", "null"],
+            "description": "The filter policy as given (attribute names in lower case).",
+        },
+        "filter_policy_scope": {"type": "string", "enum": ["MessageAttributes", "MessageBody"]},
         "created_at": TIMESTAMP,
         "deliveries": deliveries,
         "signing_secret": {"type": "string", "description": "Webhooks: the whsec_ secret."},
@@ -322,8 +325,17 @@ def components() -> dict[str, Schema]:
                     "type": "object",
                     "minProperties": 1,
                     "maxProperties": MAX_FILTER_KEYS,
-                    "additionalProperties": ALLOWED_VALUES,
-                    "description": "Deliver only messages whose attributes have these values.",
+                    "description": (
+                        "Deliver only the messages this policy matches: Amazon SNS's filter "
+                        'policy grammar, whose simplest form is {"attribute": ["v1", "v2"]} '
+                        "(docs/topics.md)."
+                    ),
+                },
+                "filter_policy_scope": {
+                    "type": "string",
+                    "enum": ["MessageAttributes", "MessageBody"],
+                    "default": "MessageAttributes",
+                    "description": "What filter_policy looks at: the attributes or the JSON body.",
                 },
                 **_webhook_options(),
             },

@@ -236,7 +236,7 @@ class TopicOperations(PostgresBase):
         webhooks = []
         # queue subscriptions in queue-key order: queue rows are locked in that order
         for key, protocol, confirmed, policy, queue_key in await self._fanout(txn, topic.key):
-            if not confirmed or not matches(policy, message.attributes):
+            if not confirmed or not matches(policy, message):
                 continue
             if protocol != _QUEUE:
                 webhooks.append(key)

@@ -239,7 +239,7 @@ class TopicOperations(SqliteBase):
         queues = skipped = 0
         webhooks = []
         for key, protocol, confirmed, policy, queue_key in self._fanout(txn, topic.key):
-            if not confirmed or not matches(policy, message.attributes):
+            if not confirmed or not matches(policy, message):
                 continue
             if protocol != _QUEUE:
                 webhooks.append(key)
