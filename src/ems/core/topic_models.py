@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from ems.core.filter_policy import FilterPolicy
 from ems.core.models import message_size
+from ems.core.sns_models import SnsMessage, SnsSubscription
 
 __all__ = ["FilterPolicy"]
 
@@ -77,6 +78,7 @@ class NewSubscription:
     challenge: str | None = None
     confirm_url: str | None = None
     dead_letter_hash: bytes | None = None
+    sns: SnsSubscription | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,7 @@ class SubscriptionRecord:
     dead_letter_id_hash: bytes | None
     stats: SubscriptionStats
     created: bool = True  # False when subscribing again returned the existing subscription
+    sns: SnsSubscription | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,8 @@ class TopicMessage:
     content_type: str | None = None
     correlation_id: str | None = None
     attributes: Mapping[str, str] | None = None
+    # published through the SNS API (ems.sns)
+    sns: SnsMessage | None = None
 
     @property
     def size(self) -> int:
@@ -155,6 +160,7 @@ class DeliveryTask:
     published_at_ms: int | None
     challenge: str | None = None
     confirm_url: str | None = None
+    sns: SnsSubscription | None = None
 
 
 @dataclass(frozen=True, slots=True)

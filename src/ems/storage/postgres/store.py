@@ -14,6 +14,7 @@ from ems.storage.postgres.deliveries import DeliveryOperations
 from ems.storage.postgres.housekeeping import Housekeeping
 from ems.storage.postgres.messages import MessageOperations
 from ems.storage.postgres.queues import QueueOperations
+from ems.storage.postgres.sns import SnsOperations
 from ems.storage.postgres.sqs import SqsOperations
 from ems.storage.postgres.topics import TopicOperations
 
@@ -25,6 +26,7 @@ class PostgresStore(
     DeliveryOperations,
     AdminOperations,
     SqsOperations,
+    SnsOperations,
     Housekeeping,
     Store,
 ):

@@ -14,6 +14,7 @@ from ems.storage.sqlite.deliveries import DeliveryOperations
 from ems.storage.sqlite.messages import MessageOperations
 from ems.storage.sqlite.opening import DataDirInUse
 from ems.storage.sqlite.queues import QueueOperations
+from ems.storage.sqlite.sns import SnsOperations
 from ems.storage.sqlite.sqs import SqsOperations
 from ems.storage.sqlite.topics import TopicOperations
 
@@ -25,6 +26,7 @@ class SqliteStore(
     DeliveryOperations,
     AdminOperations,
     SqsOperations,
+    SnsOperations,
     Store,
 ):
     """The embedded store. See the module docstrings of ``ems.storage.sqlite.*``."""
