@@ -24,6 +24,7 @@ class SnsSubscription:
     owner: str
     endpoint: str
     raw: bool = False
+    filter_policy_scope: str = "MessageAttributes"
     unsubscribe_url: str = ""
     # http(s): the SubscriptionConfirmation's fields, signed when subscribed
     confirmation: Mapping[str, str] | None = None

@@ -8,12 +8,10 @@ so a subscribed endpoint can tell topics apart but cannot publish to, subscribe 
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from ems.core import capabilities, limits
 from ems.core.errors import (
@@ -21,7 +19,6 @@ from ems.core.errors import (
     DeadLetterQueueNotFound,
     InvalidAttribute,
     InvalidRequest,
-    InvalidWebhookUrl,
     MessageTooLarge,
     QueueNotFound,
     TopicNotFound,
@@ -29,9 +26,15 @@ from ems.core.errors import (
     quoted,
     redacted,
 )
-from ems.core.filter_policy import FilterScope
 from ems.core.models import Scope
 from ems.core.queues import new_message_id, queue_hash
+from ems.core.sns_models import SnsSubscription
+from ems.core.subscription_filters import (
+    MAX_FILTER_KEYS,
+    MAX_FILTER_VALUES,
+    matches,
+    parse_filter_policy,
+)
 from ems.core.topic_models import (
     DeliveryPolicy,
     FilterPolicy,
@@ -44,13 +47,11 @@ from ems.core.topic_models import (
     TopicRecord,
     TopicStats,
 )
+from ems.core.webhook_urls import MAX_URL_CHARS, check_webhook_url
 from ems.storage.base import Store
 
-MAX_URL_CHARS: Final = 2048
 CHALLENGE_BYTES: Final = 24
 DEFAULT_TOPIC_MAX_BYTES: Final = TopicConfig().max_message_bytes
-MAX_FILTER_KEYS: Final = 10
-MAX_FILTER_VALUES: Final = 100
 TOPIC_FIELDS: Final = frozenset({"max_message_bytes"})
 QUEUE_OPTIONS: Final = frozenset({"filter_policy", "filter_policy_scope"})
 HTTP_OPTIONS: Final = frozenset(
@@ -66,6 +67,8 @@ POLICY_BOUNDS: Final = {
 }
 
 UrlCheck = Callable[[str], Awaitable[None]]
+# (subscription id, confirmation token or None) -> the SNS settings of a new subscription
+SnsSettings = Callable[[str, str | None], SnsSubscription]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,111 +86,6 @@ def topic_hash(topic_id: str) -> bytes:
 def new_signing_secret() -> str:
     """A Standard Webhooks secret: ``whsec_`` and the base64 of 32 random bytes."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-
-
-def parse_filter_policy(value: object, scope: object = None) -> FilterPolicy | None:
-    """A native subscription's policy: SNS's grammar (:mod:`ems.core.filter_policy`), whose
-    simplest form is ``{"attribute": ["v1", "v2"], ...}``. In attribute scope the names ignore
-    case, as message attributes do; the native API keeps its limits of 10 attributes and 100
-    values in all."""
-    if value is None:
-        return None
-    try:
-        chosen = FilterScope(scope or FilterScope.ATTRIBUTES.value)  # type: ignore[arg-type]
-    except ValueError:
-        raise InvalidRequest(
-            "filter_policy_scope must be MessageAttributes or MessageBody.",
-            parameter="filter_policy_scope",
-        ) from None
-    if not isinstance(value, dict) or not value:
-        raise InvalidRequest(
-            "filter_policy must be an object of 1 to 10 attributes, each with a list of allowed "
-            'values: {"color": ["red", "blue"]}.',
-            parameter="filter_policy",
-        )
-    document = _folded(value) if chosen is FilterScope.ATTRIBUTES else value
-    policy = FilterPolicy.parse(document, chosen, max_keys=MAX_FILTER_KEYS)
-    total = _conditions(document)
-    if total > MAX_FILTER_VALUES:
-        raise InvalidRequest(
-            f"filter_policy allows at most {MAX_FILTER_VALUES} values in all; got {total}.",
-            parameter="filter_policy",
-        )
-    return policy
-
-
-def _folded(document: dict[str, Any]) -> dict[str, Any]:
-    """Attribute names in lower case (``$or`` branches too), checked as attribute names."""
-    names = [name for name in document if name != "$or"]
-    checked = limits.check_message_attributes(dict.fromkeys(names, ""))
-    folded = dict(zip(checked, (document[n] for n in names), strict=True))
-    branches = document.get("$or")
-    if isinstance(branches, list) and all(isinstance(b, dict) and b for b in branches):
-        folded["$or"] = [_folded(branch) for branch in branches]
-    elif "$or" in document:
-        folded["$or"] = branches
-    return folded
-
-
-def _conditions(node: object) -> int:
-    if isinstance(node, dict):
-        return sum(_conditions(value) for value in node.values())
-    if isinstance(node, list):
-        return sum(_conditions(v) if isinstance(v, dict | list) else 1 for v in node) or 1
-    return 1
-
-
-def matches(policy: FilterPolicy | None, message: TopicMessage) -> bool:
-    """Whether a subscription with ``policy`` gets ``message``."""
-    return policy is None or policy.matches(message.attributes, message.body)
-
-
-def check_webhook_url(url: str) -> str:
-    """An absolute http(s) URL with a host that DNS can name; the SSRF guard checks where it
-    leads separately."""
-    if len(url) > MAX_URL_CHARS:
-        raise InvalidWebhookUrl(f"The webhook URL is longer than {MAX_URL_CHARS} characters.")
-    if _UNSAFE_IN_URL.search(url):
-        # urlsplit would quietly drop tabs and newlines, and a NUL cannot be stored (PostgreSQL
-        # text): a URL that is not what it looks like is refused, not repaired
-        raise InvalidWebhookUrl(
-            "The webhook URL must not contain spaces or control characters; percent-encode them."
-        )
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as error:
-        raise InvalidWebhookUrl(f"The webhook URL is not valid: {error}.") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidWebhookUrl(
-            "The webhook URL must be an absolute http:// or https:// URL with a host; got "
-            f"{quoted(url, 80)}."
-        )
-    if parts.fragment:
-        raise InvalidWebhookUrl("The webhook URL must not have a #fragment.")
-    del port
-    _check_host(parts.hostname)
-    return url
-
-
-# C0 and C1 controls, DEL, and every Unicode space (a lone surrogate cannot be stored either)
-_UNSAFE_IN_URL: Final = re.compile(r"[\x00-\x20\x7f-\x9f\s\ud800-\udfff]")
-
-
-def _check_host(host: str) -> None:
-    """A host name DNS can carry (RFC 1035: labels of 1 to 63 octets, 253 in all, after IDNA),
-    or an IP literal; anything else would fail later, deep inside the resolver."""
-    if ":" in host:  # an IPv6 literal: urlsplit has already taken the brackets off
-        return
-    try:
-        encoded = host.encode("idna")
-    except UnicodeError:
-        raise InvalidWebhookUrl(
-            "The webhook URL's host is not a valid host name: each dot-separated label must be "
-            "1 to 63 characters (after IDNA encoding)."
-        ) from None
-    if len(encoded.rstrip(b".")) > 253:
-        raise InvalidWebhookUrl("The webhook URL's host name is longer than 253 characters.")
 
 
 def _check_fields(document: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
@@ -339,6 +237,80 @@ class TopicService:
             )
         return h
 
+    async def subscribe_sns(
+        self,
+        topic_id: str,
+        *,
+        queue_id: str | None = None,
+        url: str | None = None,
+        filter_policy: FilterPolicy | None,
+        policy: DeliveryPolicy,
+        dead_letter_id: str | None,
+        settings: SnsSettings,
+    ) -> SubscriptionRecord:
+        """Subscribe for the SNS API (:mod:`ems.sns`): a queue, or an HTTP(S) endpoint that
+        confirms through ``SubscribeURL``. ``settings`` makes the subscription's SNS settings
+        from its id and confirmation token, which are chosen here."""
+        h = topic_hash(topic_id)
+        await self.store.get_topic(h)
+        dead_letter = None
+        if dead_letter_id is not None:
+            dead_letter = await self._sendable(dead_letter_id, "dead_letter_queue_id")
+        subscription_id = _new_subscription_id()
+        if queue_id is not None:
+            target = await self._sendable(queue_id, "queue_id")
+            subscription = NewSubscription(
+                subscription_id=subscription_id,
+                protocol=Protocol.QUEUE,
+                filter_policy=filter_policy,
+                queue_hash=target,
+                sns=settings(subscription_id, None),
+            )
+            return await self.store.subscribe(h, subscription)
+        assert url is not None
+        await self._check_url(check_webhook_url(url))
+        challenge = capabilities.new_id(self._id_prefix, CHALLENGE_BYTES)
+        confirming = not self._skip_confirmation
+        sns = settings(subscription_id, challenge if confirming else None)
+        subscription = NewSubscription(
+            subscription_id=subscription_id,
+            protocol=Protocol.HTTP,
+            filter_policy=filter_policy,
+            url=url,
+            policy=policy,
+            signing_secret=new_signing_secret(),
+            confirmed=not confirming,
+            challenge=challenge if confirming else None,
+            confirm_url=(
+                sns.confirmation.get("SubscribeURL") if confirming and sns.confirmation else None
+            ),
+            dead_letter_hash=dead_letter,
+            sns=sns,
+        )
+        return await self.store.subscribe(h, subscription)
+
+    async def update_subscription(
+        self,
+        topic_id: str,
+        record: SubscriptionRecord,
+        *,
+        filter_policy: FilterPolicy | None,
+        policy: DeliveryPolicy | None,
+        dead_letter_id: str | None,
+        sns: SnsSubscription | None,
+    ) -> SubscriptionRecord:
+        dead_letter = None
+        if dead_letter_id is not None:
+            dead_letter = await self._sendable(dead_letter_id, "dead_letter_queue_id")
+        return await self.store.update_subscription(
+            topic_hash(topic_id),
+            record.subscription_id,
+            filter_policy=filter_policy,
+            policy=policy,
+            dead_letter_hash=dead_letter,
+            sns=sns,
+        )
+
     async def subscriptions(self, topic_id: str) -> list[SubscriptionRecord]:
         return await self.store.list_subscriptions(topic_hash(topic_id))
 
@@ -400,3 +372,14 @@ def _boolean(value: object, name: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidRequest(f"{name} must be true or false; got {quoted(value)}.", parameter=name)
     return value
+
+
+__all__ = [
+    "MAX_FILTER_KEYS",
+    "MAX_FILTER_VALUES",
+    "MAX_URL_CHARS",
+    "TopicService",
+    "check_webhook_url",
+    "matches",
+    "parse_filter_policy",
+]

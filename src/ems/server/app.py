@@ -32,6 +32,7 @@ from ems.server.observe import WORDS, access_log, render_metrics
 from ems.server.pages import PageHandlers
 from ems.server.queues import QueueHandlers
 from ems.server.topics import TopicHandlers
+from ems.sns.handler import SnsApi
 from ems.sqs.accounts import Accounts
 from ems.sqs.handler import SqsApi
 from ems.storage.base import Store
@@ -82,6 +83,7 @@ class EmsApp:
             behind_proxy=bool(settings.forwarded_allow_ips),
         )
         self._sqs: SqsApi | None = None
+        self._sns: SnsApi | None = None
         self._access_log = settings.access_log
         # what the connection limits (server/connections.py) did, for /metrics
         self.connections = ConnectionStats()
@@ -135,6 +137,9 @@ class EmsApp:
         )
         self._topics = TopicHandlers(topics, self.settings.public_url, self._api_keys.authorize)
         self._sqs = await SqsApi.create(self._service, self._sqs_accounts, self.settings.public_url)
+        if self._sqs is not None:
+            # SNS on the same endpoint, with the same credentials (docs/sns.md)
+            self._sns = self._sqs.sns = await SnsApi.create(topics, self._service)
         self._dispatcher = Dispatcher(
             self.store,
             WebhookClient(
@@ -218,7 +223,7 @@ class EmsApp:
                         self._allowlist.check(client)
                     if self._limiter is not None:
                         self._limiter.check(client)
-            handler, route, args = self._route(scope["method"], parts, path)
+            handler, route, args = self._route(scope["method"], parts, path, scope["query_string"])
             status = await handler(scope, receive, send, args)
         except EmsError as error:
             status = await self._problem(send, error)
@@ -237,7 +242,7 @@ class EmsApp:
             )
 
     def _route(
-        self, method: str, parts: list[str], path: str
+        self, method: str, parts: list[str], path: str, query: bytes = b""
     ) -> tuple[problems.Handler, str, list[str]]:
         """The handler of a request, its route as a template, and the path parts it takes."""
         if len(parts) >= 2 and parts[0] == "ems":
@@ -254,7 +259,10 @@ class EmsApp:
                 return self._describe_problem, PROBLEM_ROUTE, rest
         elif self._sqs is not None and self._sqs.claims(method, parts):
             return self._sqs.handle, self._sqs.route_of(parts), parts
-        elif len(parts) == 1 and parts[0] in self._own_routes:
+        if self._sns is not None and self._sns.claims_get(method, parts, query):
+            route = "/" if parts == [""] else self._sns.certificate_route()
+            return self._sns.handle_get, route, parts
+        if len(parts) == 1 and parts[0] in self._own_routes:
             handler = problems.pick(self._own_routes[parts[0]], method, path)
             return handler, "/" + parts[0], parts
         page = self._pages.route(method, "/" + "/".join(parts))
