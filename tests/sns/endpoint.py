@@ -34,9 +34,7 @@ def verify(message: dict[str, Any]) -> bytes:
     names = NOTIFICATION if message["Type"] == "Notification" else CONFIRMATION
     text = "".join(f"{n}\n{message[n]}\n" for n in names if n in message)
     algorithm = {"1": hashes.SHA1(), "2": hashes.SHA256()}[message["SignatureVersion"]]
-    key.verify(
-        base64.b64decode(message["Signature"]), text.encode(), padding.PKCS1v15(), algorithm
-    )
+    key.verify(base64.b64decode(message["Signature"]), text.encode(), padding.PKCS1v15(), algorithm)
     return pem
 
 
@@ -98,7 +96,9 @@ class SnsEndpoint:
         with self._lock:
             return [a for a in self.arrivals if a.headers["x-amz-sns-message-type"] == kind]
 
-    def wait_for(self, count: int, kind: str = "Notification", timeout: float = 15) -> list[Arrival]:
+    def wait_for(
+        self, count: int, kind: str = "Notification", timeout: float = 15
+    ) -> list[Arrival]:
         deadline = time.monotonic() + timeout
         with self._lock:
             while True:

@@ -53,9 +53,7 @@ def test_topic_to_queue_delivers_the_envelope_and_curl_reads_it(
     assert message["attributes"] == {}  # the envelope carries them
 
 
-def test_raw_delivery_keeps_the_body_and_the_attributes(
-    sns: Any, sqs: Any, topic_arn: str
-) -> None:
+def test_raw_delivery_keeps_the_body_and_the_attributes(sns: Any, sqs: Any, topic_arn: str) -> None:
     url, queue_arn = new_queue(sqs)
     sns.subscribe(
         TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
@@ -115,9 +113,12 @@ def test_topics_are_idempotent_listed_in_pages_and_deleted(sns: Any) -> None:
     attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
     assert attributes["DisplayName"] == "Seats"
     assert attributes["TopicArn"] == arn
-    assert json.loads(attributes["EffectiveDeliveryPolicy"])["http"]["defaultHealthyRetryPolicy"][
-        "numRetries"
-    ] == 3
+    assert (
+        json.loads(attributes["EffectiveDeliveryPolicy"])["http"]["defaultHealthyRetryPolicy"][
+            "numRetries"
+        ]
+        == 3
+    )
     sns.set_topic_attributes(TopicArn=arn, AttributeName="SignatureVersion", AttributeValue="2")
     assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["SignatureVersion"] == "2"
     for each in [*made, arn]:
@@ -133,9 +134,7 @@ def test_subscriptions_list_page_and_unsubscribe(sns: Any, sqs: Any, topic_arn: 
     for _ in range(3):
         _, queue_arn = new_queue(sqs)
         arns.append(
-            sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)[
-                "SubscriptionArn"
-            ]
+            sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)["SubscriptionArn"]
         )
     by_topic = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
     assert [s["SubscriptionArn"] for s in by_topic] == arns

@@ -146,9 +146,10 @@ def test_retried_then_dead_lettered(sns: Any, sqs: Any, topic_arn: str) -> None:
         assert envelope["Message"] == "doomed"
         verify(envelope)
         attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
-        assert json.loads(attributes["EffectiveDeliveryPolicy"])["healthyRetryPolicy"][
-            "numRetries"
-        ] == 2
+        assert (
+            json.loads(attributes["EffectiveDeliveryPolicy"])["healthyRetryPolicy"]["numRetries"]
+            == 2
+        )
         # a 4xx answer is a delivery, as in SNS: not retried
         endpoint.script = [404]
         sns.publish(TopicArn=topic_arn, Message="gone?")
