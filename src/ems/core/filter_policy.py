@@ -90,7 +90,7 @@ class FilterPolicy:
     def from_json(cls, text: str, scope: FilterScope = FilterScope.ATTRIBUTES) -> FilterPolicy:
         try:
             document = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidFilterPolicy("Filter policy is not valid JSON.") from None
         return cls.parse(document, scope)
 
@@ -111,7 +111,7 @@ class FilterPolicy:
         if self.scope is FilterScope.BODY:
             try:
                 parsed = json.loads(body)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return False
             return isinstance(parsed, dict) and _match_object(self.document, parsed)
         return _match_object(self.document, _typed(attributes or {}))
@@ -256,7 +256,7 @@ def _typed(attributes: Mapping[str, str]) -> dict[str, Any]:
     if TYPES_ATTRIBUTE in attributes:
         try:
             types = json.loads(attributes[TYPES_ATTRIBUTE])
-        except ValueError:
+        except (ValueError, RecursionError):
             types = {}
     values: dict[str, Any] = {}
     for name, text in attributes.items():
@@ -271,7 +271,7 @@ def _typed(attributes: Mapping[str, str]) -> dict[str, Any]:
         elif kind.startswith("String.Array"):
             try:
                 items = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 items = text
             values[name] = items if isinstance(items, list) else text
         else:

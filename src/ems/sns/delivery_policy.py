@@ -46,7 +46,7 @@ def _bad(reason: str) -> SqsError:
 def _document(text: str) -> dict[str, Any]:
     try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise _bad("The delivery policy is not valid JSON") from None
     if not isinstance(document, dict):
         raise _bad("The delivery policy must be a JSON object")
@@ -116,7 +116,7 @@ def dead_letter_arn(text: str) -> str | None:
         return None
     try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise invalid("RedrivePolicy", "RedrivePolicy must be valid JSON") from None
     arn = document.get("deadLetterTargetArn") if isinstance(document, dict) else None
     if not isinstance(arn, str):

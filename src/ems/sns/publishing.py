@@ -118,7 +118,7 @@ def check_texts(message: object, structure: object) -> dict[str, str]:
         raise invalid("MessageStructure")
     try:
         document = json.loads(message)
-    except ValueError:
+    except (ValueError, RecursionError):
         document = None
     if not isinstance(document, dict) or not isinstance(document.get("default"), str):
         raise invalid("Message Structure - No default entry in JSON message body")
@@ -153,7 +153,7 @@ def check_attributes(document: object) -> dict[str, AttributeValue]:
         if value.data_type.startswith("String.Array"):
             try:
                 parsed = json.loads(value.string or "")
-            except ValueError:
+            except (ValueError, RecursionError):
                 parsed = None
             if not isinstance(parsed, list):
                 raise error(

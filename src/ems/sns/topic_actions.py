@@ -54,7 +54,7 @@ def check_attribute(name: str, value: object) -> str | None:
     if name == "Policy" and value:
         try:
             policy = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise invalid("Policy", "The policy is not valid JSON") from None
         if not isinstance(policy, dict) or len(value.encode()) > MAX_POLICY_BYTES:
             raise invalid("Policy", "The policy must be a JSON object of at most 30 KB")
