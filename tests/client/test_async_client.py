@@ -117,3 +117,24 @@ async def test_request_without_a_worker_raises_no_reply(aclient: AsyncClient) ->
     replies = await aclient.create_queue()
     with pytest.raises(errors.NoReply):
         await aclient.request(jobs.queue_id, "hello?", reply_queue_id=replies.queue_id, timeout=1)
+
+
+async def test_redrive(aclient: AsyncClient) -> None:
+    dlq = (await aclient.create_queue()).queue_id
+    source = (
+        await aclient.create_queue(
+            visibility_timeout=0, dead_letter={"queue_id": dlq, "max_receives": 1}
+        )
+    ).queue_id
+    await aclient.send(source, "poison")
+    await aclient.receive(source)
+    assert await aclient.receive(source) == []
+    started = await aclient.start_redrive(dlq)
+    assert (started.status, started.destination_queue_ref) == ("RUNNING", None)
+    for _ in range(100):
+        shown = await aclient.get_redrive(dlq)
+        if not shown.active:
+            break
+        await asyncio.sleep(0.05)
+    assert (shown.status, shown.messages_moved) == ("COMPLETED", 1)
+    assert [m.body for m in await aclient.receive(source)] == [b"poison"]

@@ -106,3 +106,22 @@ def test_a_key_that_starts_with_a_dash_is_a_value_not_an_option(server: EmsServe
     assert key.startswith("-")
     token = ok(server, "crypto", "encrypt", "--key", key, stdin=b"dash").strip()
     assert ok(server, "crypto", "decrypt", "--key", key, stdin=token) == b"dash"
+
+
+def test_queue_redrive(server: EmsServer) -> None:
+    with Client(server.url) as client:
+        dlq = client.create_queue().queue_id
+        source = client.create_queue(
+            visibility_timeout=0, dead_letter={"queue_id": dlq, "max_receives": 1}
+        ).queue_id
+        client.send(source, "poison")
+        client.receive(source)
+        assert client.receive(source) == []  # moved to the dead-letter queue
+    done = json.loads(ok(server, "queue", "redrive", dlq, "--wait", "--json"))
+    assert (done["status"], done["messages_moved"]) == ("COMPLETED", 1)
+    assert ok(server, "receive", source).decode().strip() == "poison"
+    shown = ok(server, "queue", "redrive", dlq, "--status").decode()
+    assert "COMPLETED" in shown
+    refused = ems(server, "queue", "redrive", dlq, "--cancel")
+    assert refused.returncode == 1
+    assert refused.stderr.decode().startswith("ems: Redrive not found:")

@@ -172,3 +172,31 @@ def test_the_documented_error_module_is_the_clients(client: Client) -> None:
         client.get_queue("x" * 24)
     assert isinstance(raised.value, ems.errors.NotFound)
     assert raised.value.status == 404
+
+
+def test_redrive(client: Client) -> None:
+    dlq = client.create_queue().queue_id
+    source = client.create_queue(
+        visibility_timeout=0, dead_letter={"queue_id": dlq, "max_receives": 1}
+    ).queue_id
+    with pytest.raises(errors.NotADeadLetterQueue):
+        client.start_redrive(source)
+    client.send_batch(source, ["a", "b"])
+    client.receive(source, max_messages=10)
+    assert client.receive(source, max_messages=10) == []
+    target = client.create_queue()
+    started = client.start_redrive(
+        dlq, destination_queue_id=target.send_id, max_messages_per_second=1
+    )
+    assert (started.status, started.messages_to_move, started.active) == ("RUNNING", 2, True)
+    with pytest.raises(errors.MoveTaskRunning):
+        client.start_redrive(dlq)
+    assert client.cancel_redrive(dlq).status == "CANCELLING"
+    for _ in range(100):
+        shown = client.get_redrive(dlq)
+        if not shown.active:
+            break
+        time.sleep(0.05)
+    assert shown.status == "CANCELLED"
+    with pytest.raises(errors.MoveTaskNotFound):
+        client.cancel_redrive(dlq)

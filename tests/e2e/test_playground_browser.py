@@ -141,6 +141,35 @@ def test_create_send_receive_delete_and_the_shown_commands_work(
     expect(page.locator("#queue option").first).to_contain_text("orders")
 
 
+def test_redrive_a_dead_letter_queue(page: Page, server: EmsServer) -> None:
+    status = page.locator("#status")
+    dlq = httpx.post(f"{server.url}/ems/queue").json()["queue_id"]
+    source = httpx.post(
+        f"{server.url}/ems/queue",
+        json={"visibility_timeout": 0, "dead_letter": {"queue_id": dlq, "max_receives": 1}},
+    ).json()["queue_id"]
+    httpx.post(f"{server.url}/ems/queue/{source}/message", content=b"poison")
+    for _ in range(2):
+        httpx.get(f"{server.url}/ems/queue/{source}/message")
+    assert queue_counts(server, dlq) == (1, 0)
+    # the playground knows queues made in it: add the dead-letter queue by its id
+    page.evaluate(
+        "([id]) => localStorage.setItem('ems.playground.v1', "
+        "JSON.stringify({queues: [{id, label: 'dlq'}], topics: []}))",
+        [dlq],
+    )
+    page.reload()
+    page.locator("#queue").select_option(dlq)
+    page.get_by_role("button", name="Redrive", exact=True).click()
+    expect(status).to_have_text("201 Created")
+    expect(page.locator("#response")).to_contain_text('"status": "RUNNING"')
+    assert "start_redrive" in (page.locator("#python").text_content() or "")
+    page.get_by_role("button", name="Redrive status").click()
+    expect(status).to_have_text("200 OK")
+    expect(page.locator("#response")).to_contain_text('"messages_moved": 1')
+    assert queue_counts(server, source) == (1, 0)
+
+
 def test_topics_and_crypto_round_trip(page: Page, server: EmsServer) -> None:
     status = page.locator("#status")
     page.get_by_role("button", name="Create queue").click()

@@ -41,11 +41,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmsServer]:
     server.stop()
 
 
-def client_for(url: str, key: str = "test", secret: str = "test") -> SQSClient:
+def client_for(
+    url: str, key: str = "test", secret: str = "test", region: str = "us-east-1"
+) -> SQSClient:
     return boto3.client(
         "sqs",
         endpoint_url=url,
-        region_name="us-east-1",
+        region_name=region,
         aws_access_key_id=key,
         aws_secret_access_key=secret,
         config=Config(retries={"total_max_attempts": 1}, read_timeout=30),

@@ -91,7 +91,7 @@ async def test_query_errors_are_error_responses(http: httpx.AsyncClient) -> None
         "AWS.SimpleQueueService.NonExistentQueue"
     )
     assert missing.findtext("sqs:Error/sqs:Type", namespaces=NS) == "Sender"
-    unknown = await call(http, {"Action": "AddPermission"}, status=400)
+    unknown = await call(http, {"Action": "Frobnicate"}, status=400)
     assert unknown.findtext("sqs:Error/sqs:Code", namespaces=NS) == "InvalidAction"
     no_action = await call(http, {"QueueName": "x"}, status=400)
     assert no_action.findtext("sqs:Error/sqs:Code", namespaces=NS) == "MissingAction"
@@ -108,10 +108,39 @@ async def test_malformed_json_requests_are_sqs_errors(http: httpx.AsyncClient) -
         ("Other.Thing", b"{}", "UnknownOperationException"),
         ("AmazonSQS.ListQueues", b'{"MaxResults": "many"}', "InvalidParameterValue"),
         ("AmazonSQS.SendMessage", b'{"QueueUrl": 5}', "InvalidParameterValue"),
-        ("AmazonSQS.ReceiveMessage", b'{"QueueUrl": "http://x/1/2"}', "InvalidParameterValue"),
     ]:
         response = await http.post("/", content=body, headers={**headers, "x-amz-target": target})
         assert response.status_code == 400, (target, body, response.text)
         assert response.json()["__type"] == f"com.amazonaws.sqs#{code}"
         assert response.headers["x-amzn-query-error"] == f"{code};Sender"
         assert response.headers["x-amzn-requestid"]
+
+
+async def test_move_tasks_in_the_query_protocol(http: httpx.AsyncClient) -> None:
+    """Start/ListMessageMoveTasks as older SDKs send them, in the Query protocol's XML shapes."""
+    await call(http, {"Action": "CreateQueue", "QueueName": "q-dlq"})
+    arn = "arn:aws:sqs:us-east-1:000000000000:q-dlq"
+    redrive = f'{{"deadLetterTargetArn": "{arn}", "maxReceiveCount": 1}}'
+    source = await call(http, {"Action": "CreateQueue", "QueueName": "q-src",
+                               "Attribute.1.Name": "RedrivePolicy",
+                               "Attribute.1.Value": redrive})  # fmt: skip
+    src_url = source.findtext("sqs:CreateQueueResult/sqs:QueueUrl", namespaces=NS)
+    assert src_url is not None
+    await call(http, {"Action": "SendMessage", "QueueUrl": src_url, "MessageBody": "x"})
+    for _ in range(2):
+        await call(http, {"Action": "ReceiveMessage", "QueueUrl": src_url,
+                          "VisibilityTimeout": "0"})  # fmt: skip
+    started = await call(http, {"Action": "StartMessageMoveTask", "SourceArn": arn,
+                                "MaxNumberOfMessagesPerSecond": "7"})  # fmt: skip
+    assert started.findtext("sqs:StartMessageMoveTaskResult/sqs:TaskHandle", namespaces=NS)
+    listed = await call(http, {"Action": "ListMessageMoveTasks", "SourceArn": arn,
+                               "MaxResults": "10"})  # fmt: skip
+    entries = listed.findall(
+        "sqs:ListMessageMoveTasksResult/sqs:ListMessageMoveTasksResultEntry", NS
+    )
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry.findtext("sqs:SourceArn", namespaces=NS) == arn
+    assert entry.findtext("sqs:MaxNumberOfMessagesPerSecond", namespaces=NS) == "7"
+    assert entry.findtext("sqs:ApproximateNumberOfMessagesToMove", namespaces=NS) == "1"
+    assert entry.findtext("sqs:Status", namespaces=NS) in ("RUNNING", "COMPLETED")

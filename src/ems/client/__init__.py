@@ -14,6 +14,7 @@ from ems.client.models import (
     Published,
     Queue,
     QueueInfo,
+    Redrive,
     Subscription,
     Topic,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "Published",
     "Queue",
     "QueueInfo",
+    "Redrive",
     "Subscription",
     "Topic",
     "TransportError",

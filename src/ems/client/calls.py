@@ -21,6 +21,7 @@ from ems.client.models import (
     Published,
     Queue,
     QueueInfo,
+    Redrive,
     Subscription,
     Topic,
 )
@@ -109,6 +110,30 @@ def purge_queue(queue_id: str) -> Call[None]:
 
 def rotate_queue(queue_id: str) -> Call[dict[str, Any]]:
     return Call("POST", f"/ems/queue/{_id(queue_id)}/rotate", _json)
+
+
+def _redrive(response: httpx.Response) -> Redrive:
+    return Redrive.from_json(response.json())
+
+
+def start_redrive(
+    queue_id: str, destination_queue_id: str | None, max_messages_per_second: int | None
+) -> Call[Redrive]:
+    document = _drop_none(
+        {
+            "destination_queue_id": destination_queue_id,
+            "max_messages_per_second": max_messages_per_second,
+        }
+    )
+    return Call("POST", f"/ems/queue/{_id(queue_id)}/redrive", _redrive, json=document)
+
+
+def get_redrive(queue_id: str) -> Call[Redrive]:
+    return Call("GET", f"/ems/queue/{_id(queue_id)}/redrive", _redrive)
+
+
+def cancel_redrive(queue_id: str) -> Call[Redrive]:
+    return Call("DELETE", f"/ems/queue/{_id(queue_id)}/redrive", _redrive)
 
 
 # messages

@@ -42,6 +42,18 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     for action, text in (("info", "attributes and counts"), ("purge", "delete every message"),
                          ("delete", "delete the queue")):  # fmt: skip
         queue_commands.add_parser(action, parents=[common], help=text).add_argument("queue")
+    redrive = queue_commands.add_parser(
+        "redrive",
+        parents=[common],
+        help="move a dead-letter queue's messages back to where they came from (or --to a queue)",
+    )
+    redrive.add_argument("queue", help="the dead-letter queue's queue_id")
+    redrive.add_argument("--to", metavar="QUEUE_ID", help="move every message to this queue")
+    redrive.add_argument("--rate", type=int, metavar="N", help="at most N messages a second")
+    redrive.add_argument("--wait", action="store_true", help="wait until the redrive ends")
+    shown = redrive.add_mutually_exclusive_group()
+    shown.add_argument("--status", action="store_true", help="show the latest redrive")
+    shown.add_argument("--cancel", action="store_true", help="stop the running redrive")
 
     send = commands.add_parser("send", parents=[common], help="send messages to a queue")
     send.add_argument("queue")
@@ -156,9 +168,27 @@ def _queue(client: Client, args: argparse.Namespace) -> int:
         _emit(args, client.get_queue(args.queue).raw)
     elif args.action == "purge":
         client.purge_queue(args.queue)
+    elif args.action == "redrive":
+        return _redrive(client, args)
     else:
         client.delete_queue(args.queue)
     return 0
+
+
+def _redrive(client: Client, args: argparse.Namespace) -> int:
+    if args.status:
+        task = client.get_redrive(args.queue)
+    elif args.cancel:
+        task = client.cancel_redrive(args.queue)
+    else:
+        task = client.start_redrive(
+            args.queue, destination_queue_id=args.to, max_messages_per_second=args.rate
+        )
+    while args.wait and task.active:
+        time.sleep(0.5)
+        task = client.get_redrive(args.queue)
+    _emit(args, task.raw)
+    return 0 if task.status != "FAILED" else 1
 
 
 def _lines(path: str) -> tuple[IO[bytes], int | None]:

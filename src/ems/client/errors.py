@@ -160,12 +160,24 @@ class MessageNotFound(NotFound):
     pass
 
 
+class MoveTaskNotFound(NotFound):
+    """The queue has had no redrive, or none is running to cancel."""
+
+
 class Conflict(APIError):
     pass
 
 
 class StaleReceiptHandle(Conflict):
     """The message was received again since this handle was issued: another consumer has it."""
+
+
+class MoveTaskRunning(Conflict):
+    """The dead-letter queue already has a redrive running: one at a time per queue."""
+
+
+class NotADeadLetterQueue(BadRequest):
+    """A redrive was asked of a queue no queue dead-letters into."""
 
 
 class PayloadTooLarge(APIError):
@@ -244,6 +256,9 @@ BY_SLUG: dict[str, type[APIError]] = {
     "shutting-down": ShuttingDown,
     "too-many-connections": TooManyConnections,
     "storage-full": StorageFull,
+    "not-a-dead-letter-queue": NotADeadLetterQueue,
+    "move-task-running": MoveTaskRunning,
+    "move-task-not-found": MoveTaskNotFound,
 }
 BY_STATUS: dict[int, type[APIError]] = {
     400: BadRequest,

@@ -190,3 +190,34 @@ class OutgoingMessage:
         if self.attributes:
             entry["attributes"] = self.attributes
         return entry
+
+
+@dataclass(frozen=True, slots=True)
+class Redrive:
+    """A dead-letter queue's message move task (``/ems/queue/{id}/redrive``)."""
+
+    # RUNNING, COMPLETED, CANCELLING, CANCELLED or FAILED
+    status: str
+    # the destination's queue_ref; None: each message returns to the queue it came from
+    destination_queue_ref: str | None
+    max_messages_per_second: int | None
+    messages_moved: int
+    messages_to_move: int
+    failure_reason: str | None
+    raw: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("RUNNING", "CANCELLING")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Redrive:
+        return cls(
+            data["status"],
+            data.get("destination_queue_ref"),
+            data.get("max_messages_per_second"),
+            data.get("messages_moved", 0),
+            data.get("messages_to_move", 0),
+            data.get("failure_reason"),
+            data,
+        )

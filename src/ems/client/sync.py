@@ -20,6 +20,7 @@ from ems.client.models import (
     Published,
     Queue,
     QueueInfo,
+    Redrive,
     Subscription,
     Topic,
 )
@@ -104,6 +105,27 @@ class Client(BaseClient):
     def rotate_queue(self, queue_id: str) -> dict[str, Any]:
         """New ``send_id`` and ``receive_id``; the old ones stop working."""
         return self._run(calls.rotate_queue(queue_id))
+
+    def start_redrive(
+        self,
+        queue_id: str,
+        *,
+        destination_queue_id: str | None = None,
+        max_messages_per_second: int | None = None,
+    ) -> Redrive:
+        """Move the dead-letter queue's messages out: to the destination, or each back to the
+        queue it came from. One redrive runs per queue at a time."""
+        return self._run(
+            calls.start_redrive(queue_id, destination_queue_id, max_messages_per_second)
+        )
+
+    def get_redrive(self, queue_id: str) -> Redrive:
+        """The queue's latest redrive."""
+        return self._run(calls.get_redrive(queue_id))
+
+    def cancel_redrive(self, queue_id: str) -> Redrive:
+        """Stop the running redrive; what moved stays moved."""
+        return self._run(calls.cancel_redrive(queue_id))
 
     # messages
 

@@ -272,3 +272,32 @@ class RateLimited(EmsError):
             f"Too many requests from this client; retry in {max(1, round(retry_after))} s."
         )
         self.retry_after = retry_after
+
+
+class NotADeadLetterQueue(InvalidRequest):
+    """A redrive (message move task) was asked of a queue no queue dead-letters into."""
+
+    slug = "not-a-dead-letter-queue"
+    title = "Not a dead-letter queue"
+    # SQS's words
+    default_detail = "Source queue must be configured as a Dead Letter Queue."
+
+
+class MoveTaskRunning(EmsError):
+    """The dead-letter queue already has a redrive running: one at a time per queue."""
+
+    slug = "move-task-running"
+    title = "A redrive is already running"
+    # SQS's words
+    default_detail = (
+        "There is already a task running. Only one active task is allowed for a source queue "
+        "arn at a given time."
+    )
+
+
+class MoveTaskNotFound(EmsError):
+    """No redrive (message move task) by this handle, or none running to cancel."""
+
+    slug = "move-task-not-found"
+    title = "Redrive not found"
+    default_detail = "This queue has no redrive running; start one with POST .../redrive."

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 # request latencies, in seconds: 0.5 ms to 10 s
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
-MESSAGE_EVENTS = ("sent", "received", "deleted", "dead_lettered", "published")
+MESSAGE_EVENTS = ("sent", "received", "deleted", "dead_lettered", "redriven", "published")
 PUSH_OUTCOMES = ("delivered", "retried", "failed")
 
 

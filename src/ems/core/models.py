@@ -7,12 +7,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+# What the server records of a message's sending (the SQS API's SenderId and AWSTraceHeader),
+# not what the client sent: short and bounded by the server, so they do not count against
+# max_message_bytes (SQS does not count its system attributes either). ':' cannot appear in
+# a client's attribute name, so no client can name an attribute this way.
+UNCOUNTED_ATTRIBUTES = frozenset({"sqs:sender_id", "sqs:trace_header"})
+
 
 def message_size(body: bytes, attributes: Mapping[str, str] | None) -> int:
-    """Bytes counted against a ``max_message_bytes``: the body plus attribute names and values."""
+    """Bytes counted against a ``max_message_bytes``: the body plus attribute names and values
+    (those of :data:`UNCOUNTED_ATTRIBUTES` excepted)."""
     if not attributes:
         return len(body)
-    return len(body) + sum(len(k.encode()) + len(v.encode()) for k, v in attributes.items())
+    return len(body) + sum(
+        len(k.encode()) + len(v.encode())
+        for k, v in attributes.items()
+        if k not in UNCOUNTED_ATTRIBUTES
+    )
 
 
 class Scope(enum.StrEnum):
@@ -193,6 +204,8 @@ class SqsQueue:
     created_at_ms: int
     modified_at_ms: int
     tags: Mapping[str, str] = field(default_factory=dict)
+    # the SQS Policy attribute as given ("": none); stored, not enforced
+    policy: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from ems.config import Settings
 from ems.core.errors import EmsError, ForbiddenWebhookUrl, RateLimited, ShuttingDown, quoted
 from ems.core.metrics import Metrics
 from ems.core.queues import QueueService
+from ems.core.redrive import Redrive
 from ems.core.topics import TopicService
 from ems.delivery.client import WebhookClient
 from ems.delivery.dispatcher import Dispatcher
@@ -31,6 +32,7 @@ from ems.server.http import Receive, Scope, Send, respond, respond_json
 from ems.server.observe import WORDS, access_log, render_metrics
 from ems.server.pages import PageHandlers
 from ems.server.queues import QueueHandlers
+from ems.server.redrive import RedriveHandlers
 from ems.server.topics import TopicHandlers
 from ems.sns.handler import SnsApi
 from ems.sqs.accounts import Accounts
@@ -61,6 +63,8 @@ class EmsApp:
         self.metrics = Metrics()
         self._service: QueueService | None = None
         self._queues: QueueHandlers | None = None
+        self._redrive: Redrive | None = None
+        self._redrive_handlers: RedriveHandlers | None = None
         self._topics: TopicHandlers | None = None
         self._dispatcher: Dispatcher | None = None
         self._crypto = CryptoHandlers()
@@ -108,6 +112,13 @@ class EmsApp:
         return self._service
 
     @property
+    def redrive(self) -> Redrive:
+        """Dead-letter redrive (message move tasks): start, show, cancel by queue id."""
+        if self._redrive is None:
+            raise RuntimeError("the app has not started")
+        return self._redrive
+
+    @property
     def has_api_keys(self) -> bool:
         return bool(self._api_keys)
 
@@ -129,6 +140,8 @@ class EmsApp:
             self._api_keys.authorize,
             max_response_bytes=self.settings.max_response_bytes,
         )
+        self._redrive = Redrive(self._service)
+        self._redrive_handlers = RedriveHandlers(self._redrive)
         topics = TopicService(
             self.store,
             check_url=self._check_webhook_url,
@@ -136,7 +149,9 @@ class EmsApp:
             id_prefix=self.settings.id_prefix,
         )
         self._topics = TopicHandlers(topics, self.settings.public_url, self._api_keys.authorize)
-        self._sqs = await SqsApi.create(self._service, self._sqs_accounts, self.settings.public_url)
+        self._sqs = await SqsApi.create(
+            self._service, self._redrive, self._sqs_accounts, self.settings.public_url
+        )
         if self._sqs is not None:
             # SNS on the same endpoint, with the same credentials (docs/sns.md)
             self._sns = self._sqs.sns = await SnsApi.create(topics, self._service)
@@ -153,6 +168,7 @@ class EmsApp:
         self._dispatcher.start()
         if self._housekeeping:
             self._service.start_housekeeping()
+            self._redrive.start_runner()
         self.ready = True
 
     async def _check_webhook_url(self, url: str) -> None:
@@ -180,6 +196,8 @@ class EmsApp:
             await self._dispatcher.stop()
         if self._service is not None:
             await self._service.stop_housekeeping()
+        if self._redrive is not None:
+            await self._redrive.stop_runner()
         await self.store.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -248,6 +266,8 @@ class EmsApp:
         if len(parts) >= 2 and parts[0] == "ems":
             section, rest = parts[1], parts[2:]
             if section == "queue" and self._queues is not None:
+                if self._redrive_handlers is not None and RedriveHandlers.claims(rest):
+                    return (*self._redrive_handlers.route(method, rest), rest)
                 return (*self._queues.route(method, rest), rest)
             if section == "topic" and self._topics is not None:
                 return (*self._topics.route(method, rest), rest)
@@ -278,6 +298,8 @@ class EmsApp:
         served.add(("GET", PROBLEM_ROUTE))
         for handlers in (self._queues, self._topics, self._crypto, self._admin, self._pages):
             served.update(handlers.templates())
+        if self._redrive_handlers is not None:
+            served.update(self._redrive_handlers.templates())
         return served
 
     async def _health(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:

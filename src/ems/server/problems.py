@@ -44,6 +44,9 @@ STATUS: Final[dict[type[errors.EmsError], int]] = {
     errors.QuotaExceeded: 403,
     errors.ClientNotAllowed: 403,
     errors.RateLimited: 429,
+    errors.NotADeadLetterQueue: 400,
+    errors.MoveTaskRunning: 409,
+    errors.MoveTaskNotFound: 404,
 }
 
 

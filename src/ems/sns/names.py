@@ -1,9 +1,10 @@
 """Topic names and ARNs, and the EMS topic each name stands for.
 
 A topic ARN is ``arn:aws:sns:{region}:{account}:{name}``; a subscription ARN adds
-``:{subscription id}``. The region is the request's, as in SQS queue ARNs, and is not checked
-when an ARN is read back. The store keeps, per (account, name), the EMS topic's id sealed under
-a server secret (as :class:`ems.sqs.registry.Registry` keeps queue ids).
+``:{subscription id}``. Topics are per account and region, as SQS queues are (the region of the
+request's SigV4 scope; :attr:`ems.sqs.names.Caller.namespace`). The store keeps, per
+(``account/region``, name), the EMS topic's id sealed under a server secret (as
+:class:`ems.sqs.registry.Registry` keeps queue ids).
 """
 
 from __future__ import annotations
@@ -33,25 +34,40 @@ def topic_arn(caller: Caller, name: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class SubscriptionName:
+class TopicName:
+    region: str
     account: str
-    topic: str
+    name: str
+
+    @property
+    def namespace(self) -> str:
+        return f"{self.account}/{self.region}"
+
+    def visible_to(self, caller: Caller) -> bool:
+        return (self.account, self.region) == (caller.account, caller.region)
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionName:
+    topic: TopicName
     subscription_id: str
 
 
-def parse_topic_arn(arn: object, parameter: str = "TopicArn") -> tuple[str, str]:
-    """(account, name) of a topic ARN; InvalidParameter if it is not one."""
+def parse_topic_arn(arn: object, parameter: str = "TopicArn") -> TopicName:
+    """The parts of a topic ARN; InvalidParameter if it is not one."""
     match = _TOPIC_ARN.fullmatch(arn) if isinstance(arn, str) else None
     if match is None:
         raise invalid(parameter)
-    return match.group(2), match.group(3)
+    return TopicName(match.group(1), match.group(2), match.group(3))
 
 
 def parse_subscription_arn(arn: object) -> SubscriptionName:
     match = _SUBSCRIPTION_ARN.fullmatch(arn) if isinstance(arn, str) else None
     if match is None:
         raise invalid("SubscriptionArn")
-    return SubscriptionName(match.group(2), match.group(3), match.group(4))
+    return SubscriptionName(
+        TopicName(match.group(1), match.group(2), match.group(3)), match.group(4)
+    )
 
 
 class Topics:
@@ -74,7 +90,8 @@ class Topics:
         return topic_id
 
     async def find(self, account: str, name: str) -> tuple[SnsTopic, str]:
-        """The name's entry and its EMS topic id; NotFound if either is gone."""
+        """The name's entry and its EMS topic id (``account`` is a caller's namespace,
+        ``account/region``); NotFound if either is gone."""
         entry = await self.store.get_sns_topic(account, name)
         if entry is None:
             raise not_found()
@@ -89,11 +106,11 @@ class Topics:
     async def by_arn(
         self, caller: Caller, arn: object, parameter: str = "TopicArn"
     ) -> tuple[SnsTopic, str]:
-        account, name = parse_topic_arn(arn, parameter)
-        if account != caller.account:
-            # other accounts' topics are not visible: the same answer as a missing topic
+        topic = parse_topic_arn(arn, parameter)
+        if not topic.visible_to(caller):
+            # other accounts' (and regions') topics are not visible: as a missing topic
             raise not_found()
-        return await self.find(account, name)
+        return await self.find(caller.namespace, topic.name)
 
     async def add(
         self,
@@ -105,10 +122,10 @@ class Topics:
     ) -> tuple[SnsTopic, bool]:
         """Record the name for a new EMS topic; (entry, False) if it was taken meanwhile."""
         entry = SnsTopic(
-            caller.account,
+            caller.namespace,
             name,
             capabilities.id_hash(topic_id),
-            capabilities.seal(self._owner(caller.account), topic_id),
+            capabilities.seal(self._owner(caller.namespace), topic_id),
             dict(attributes),
             dict(tags),
             self.store.clock.now_ms(),

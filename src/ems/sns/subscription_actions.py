@@ -68,7 +68,7 @@ class SubscriptionActions:
 
     async def _queue_id(self, caller: Caller, arn: object, parameter: str) -> str:
         try:
-            _, queue_id = await self.queues.find(caller.account, name_from_arn(caller, arn))
+            _, queue_id = await self.queues.find(caller.namespace, name_from_arn(caller, arn))
         except SqsError:
             raise invalid(parameter, f"{parameter} is not an SQS queue of this account") from None
         return queue_id
@@ -176,9 +176,9 @@ class SubscriptionActions:
         self, caller: Caller | None, arn: object
     ) -> tuple[SubscriptionName, str, SubscriptionRecord]:
         name = parse_subscription_arn(arn)
-        if caller is not None and name.account != caller.account:
+        if caller is not None and not name.topic.visible_to(caller):
             raise error("AuthorizationError", "Not authorized to access this subscription")
-        _, topic_id = await self.topics.find(name.account, name.topic)
+        _, topic_id = await self.topics.find(name.topic.namespace, name.topic.name)
         try:
             record = await self.service.subscription(topic_id, name.subscription_id)
         except SubscriptionNotFound:
@@ -210,7 +210,7 @@ class SubscriptionActions:
     async def list_subscriptions(self, caller: Caller, params: dict[str, Any]) -> Any:
         topic, after = _token(params.get("NextToken"))
         members: list[tuple[str, SubscriptionRecord, str]] = []
-        async for entry in self._topics_from(caller.account, topic):
+        async for entry in self._topics_from(caller.namespace, topic):
             try:
                 _, topic_id = await self.topics.find(entry.account, entry.name)
                 records = await self.service.subscriptions(topic_id)

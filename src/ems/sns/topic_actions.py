@@ -108,7 +108,7 @@ class TopicActions:
         tags = check_tags(params.get("Tags"))
         if len(tags) > MAX_TAGS:
             raise _tag_limit()
-        existing = await self.topics.store.get_sns_topic(caller.account, name)
+        existing = await self.topics.store.get_sns_topic(caller.namespace, name)
         if existing is None:
             view = await self.service.create_topic(None, owner=f"sns:{caller.access_key}")
             existing, added = await self.topics.add(caller, name, view.topic_id, attributes, tags)
@@ -119,21 +119,21 @@ class TopicActions:
         return {"TopicArn": topic_arn(caller, name)}
 
     async def delete_topic(self, caller: Caller, params: dict[str, Any]) -> Any:
-        account, name = parse_topic_arn(params.get("TopicArn"))
-        if account != caller.account:
+        topic = parse_topic_arn(params.get("TopicArn"))
+        if not topic.visible_to(caller):
             raise error("AuthorizationError", "Not authorized to delete this topic")
         try:
-            _, topic_id = await self.topics.find(account, name)
+            _, topic_id = await self.topics.find(caller.namespace, topic.name)
         except SqsError:
             return None  # deleting a missing topic succeeds, as in SNS
         await self.service.delete_topic(topic_id)
-        await self.topics.store.delete_sns_topic(account, name)
+        await self.topics.store.delete_sns_topic(caller.namespace, topic.name)
         return None
 
     async def list_topics(self, caller: Caller, params: dict[str, Any]) -> Any:
         after = _token(params.get("NextToken"))
         page = await self.topics.store.list_sns_topics(
-            caller.account, after=after, limit=Topics.page_size
+            caller.namespace, after=after, limit=Topics.page_size
         )
         result: dict[str, Any] = {"Topics": [{"TopicArn": topic_arn(caller, e.name)} for e in page]}
         if len(page) == Topics.page_size:

@@ -3,7 +3,8 @@
 VisibilityTimeout, MessageRetentionPeriod, DelaySeconds, ReceiveMessageWaitTimeSeconds and
 MaximumMessageSize are EMS settings under other names; RedrivePolicy is the EMS dead-letter
 queue; the counts, the ARN and the timestamps are read-only; ``EmsQueueId`` (read-only, given
-only to the owner) is the EMS id that reaches the queue through the native API.
+only to the owner) is the EMS id that reaches the queue through the native API. ``Policy`` is
+kept as given and returned, never enforced (see :func:`policy_of`).
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ READ_ONLY: Final = (
     "QueueArn",
     "EmsQueueId",
 )
-NAMES: Final = frozenset(SETTINGS) | {"RedrivePolicy", *READ_ONLY}
+NAMES: Final = frozenset(SETTINGS) | {"RedrivePolicy", "Policy", *READ_ONLY}
+# an IAM policy document is at most 20 KiB in SQS
+MAX_POLICY_CHARS: Final = 20_480
 UNSUPPORTED: Final = frozenset({
-    "Policy", "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled",
+    "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled",
     "RedriveAllowPolicy", "ContentBasedDeduplication", "DeduplicationScope",
     "FifoThroughputLimit",
 })  # fmt: skip
@@ -66,6 +69,8 @@ async def to_settings(attributes: object, resolve: ResolveArn) -> dict[str, Any]
             raise error("UnsupportedOperation", "EMS does not support FIFO queues.")
         if name in UNSUPPORTED:
             raise error("InvalidAttributeName", f"EMS does not support the attribute {name}.")
+        if name == "Policy":
+            continue  # see policy_of
         if name not in SETTINGS and name != "RedrivePolicy":
             raise error("InvalidAttributeName", f"Unknown or read-only attribute {name}.")
         if not isinstance(value, str):
@@ -98,6 +103,29 @@ async def _redrive(value: str, resolve: ResolveArn) -> dict[str, Any] | None:
     if not isinstance(count, int) or isinstance(count, bool) or not low <= count <= high:
         raise _invalid("RedrivePolicy", f" Reason: maxReceiveCount must be from {low} to {high}.")
     return {"queue_id": await resolve(policy["deadLetterTargetArn"]), "max_receives": count}
+
+
+def policy_of(attributes: object) -> str | None:
+    """The ``Policy`` attribute to store, if the request sets it: a JSON object ("" clears it).
+
+    EMS keeps the document and returns it, so that tools that write a policy and read it back
+    (Terraform, CloudFormation-like scripts) work; access is decided by EMS's own rules (each
+    access key is an account, see docs/sqs.md), never by the policy.
+    """
+    if not isinstance(attributes, dict) or "Policy" not in attributes:
+        return None
+    value = attributes["Policy"]
+    if value == "":
+        return ""
+    if not isinstance(value, str) or len(value) > MAX_POLICY_CHARS:
+        raise _invalid("Policy", f" Reason: a JSON object of at most {MAX_POLICY_CHARS} chars.")
+    try:
+        document = parse_json(value)
+    except InvalidRequest:
+        raise _invalid("Policy", " Reason: not valid JSON.") from None
+    if not isinstance(document, dict):
+        raise _invalid("Policy", " Reason: a policy is a JSON object.")
+    return value
 
 
 def check_names(names: object) -> list[str]:
@@ -137,5 +165,7 @@ def describe(
     }
     if redrive is not None:
         values["RedrivePolicy"] = json.dumps(redrive, separators=(",", ":"))
+    if entry.policy:
+        values["Policy"] = entry.policy
     wanted = set(values) if "All" in names else set(names)
     return {name: str(value) for name, value in values.items() if name in wanted}

@@ -43,6 +43,7 @@ _LEGACY: Final = {
 }
 _STATUS: Final = {
     "ReceiptHandleIsInvalid": 404,
+    "ResourceNotFoundException": 404,
     "OverLimit": 403,
     "InvalidClientTokenId": 403,
     "SignatureDoesNotMatch": 403,

@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ems.core.errors import EmsError
 from ems.core.queues import QueueService
+from ems.core.redrive import Redrive
 from ems.server.http import Receive, Scope, Send, dumps, header, read_body, respond
 from ems.server.queues import watch_disconnect
 from ems.sqs import render, sigv4
 from ems.sqs.accounts import Accounts
 from ems.sqs.errors import SqsError, error, from_ems
 from ems.sqs.message_actions import MessageActions
+from ems.sqs.move_tasks import MoveTaskActions
 from ems.sqs.names import Caller, is_queue_path
 from ems.sqs.queue_actions import QueueActions
 from ems.sqs.registry import Registry
@@ -28,7 +30,7 @@ from ems.sqs.wire import Call, Protocol, parse, protocol_of
 
 log = logging.getLogger("ems.sqs")
 
-# ten 256 KiB messages, form-encoded, fit
+# a 1 MiB message or batch, form-encoded (up to three bytes per byte), fits
 MAX_REQUEST_BYTES: Final = 8 * 1024 * 1024
 JSON_TYPE: Final = [(b"content-type", b"application/x-amz-json-1.0")]
 XML_TYPE: Final = [(b"content-type", b"text/xml")]
@@ -42,9 +44,25 @@ if TYPE_CHECKING:
     from ems.sns.handler import SnsApi
 
 
+async def _no_permissions(caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
+    """Permissions are refused rather than recorded: EMS decides access by its own rules (each
+    access key is an account of its own), so a recorded grant would pretend to a sharing that
+    does not happen. The Policy attribute, by contrast, is kept as data."""
+    raise error(
+        "UnsupportedOperation",
+        "EMS does not grant permissions across accounts: AddPermission and RemovePermission are "
+        "not supported. The Policy attribute is stored and returned, but not enforced.",
+    )
+
+
 class SqsApi:
     def __init__(
-        self, service: QueueService, accounts: Accounts, registry: Registry, public_url: str | None
+        self,
+        service: QueueService,
+        redrive: Redrive,
+        accounts: Accounts,
+        registry: Registry,
+        public_url: str | None,
     ) -> None:
         self.accounts = accounts
         # SNS on the same endpoint (ems.sns), set by the app
@@ -52,6 +70,7 @@ class SqsApi:
         self.public_url = public_url.rstrip("/") if public_url else None
         queues = QueueActions(service, registry)
         self.messages = MessageActions(service, registry)
+        moves = MoveTaskActions(redrive, registry)
         self.actions: dict[str, Action] = {
             "CreateQueue": queues.create_queue,
             "GetQueueUrl": queues.get_queue_url,
@@ -70,17 +89,26 @@ class SqsApi:
             "DeleteMessageBatch": self.messages.delete_message_batch,
             "ChangeMessageVisibility": self.messages.change_message_visibility,
             "ChangeMessageVisibilityBatch": self.messages.change_message_visibility_batch,
+            "StartMessageMoveTask": moves.start_task,
+            "ListMessageMoveTasks": moves.list_tasks,
+            "CancelMessageMoveTask": moves.cancel_task,
+            "AddPermission": _no_permissions,
+            "RemovePermission": _no_permissions,
         }
 
     @classmethod
     async def create(
-        cls, service: QueueService, accounts: Accounts | None, public_url: str | None
+        cls,
+        service: QueueService,
+        redrive: Redrive,
+        accounts: Accounts | None,
+        public_url: str | None,
     ) -> SqsApi | None:
         """The SQS API, or None when it is off (see :class:`~ems.sqs.accounts.Accounts`)."""
         if accounts is None:
             return None
         registry = Registry(service, await service.store.server_secret("sqs"))
-        return cls(service, accounts, registry, public_url)
+        return cls(service, redrive, accounts, registry, public_url)
 
     @staticmethod
     def claims(method: str, parts: list[str]) -> bool:

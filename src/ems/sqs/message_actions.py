@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ems.core import limits
-from ems.core.errors import EmsError
+from ems.core.errors import EmsError, StaleReceiptHandle
 from ems.core.models import NewMessage, ReceiveRequest, message_size
 from ems.core.queues import QueueService, new_message_id
 from ems.sqs import messages
@@ -18,16 +18,20 @@ from ems.sqs.names import Caller, integer, name_from_url, text
 from ems.sqs.registry import Registry
 
 MAX_ENTRIES: Final = 10
-MAX_BATCH_BYTES: Final = 262_144
+# SQS's limit on a batch's messages together, whatever the queue's MaximumMessageSize (each
+# message is checked against the queue's own limit)
+MAX_BATCH_BYTES: Final = 1_048_576
 RECEIVE_COUNT: Final = limits.Bound("MaxNumberOfMessages", 1, 10, "messages")
 _ENTRY_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _FIFO_ONLY: Final = ("MessageGroupId", "MessageDeduplicationId")
 
 
-def _entries(params: dict[str, Any]) -> list[dict[str, Any]]:
+def _entries(params: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """A batch's entries, refused in SQS's words; ``kind`` is the entry shape's name
+    (``SendMessageBatchRequestEntry``, ...), which SQS's messages name."""
     entries = params.get("Entries")
     if entries is None or entries == []:
-        raise error("EmptyBatchRequest", "There should be at least one entry in the request.")
+        raise error("EmptyBatchRequest", f"There should be at least one {kind} in the request.")
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise invalid("Entries must be a list of objects.")
     if len(entries) > MAX_ENTRIES:
@@ -44,8 +48,11 @@ def _entries(params: dict[str, Any]) -> list[dict[str, Any]]:
                 "A batch entry id can only contain alphanumeric characters, hyphens and "
                 "underscores. It can be at most 80 letters long.",
             )
-    if len(set(ids)) != len(ids):
-        raise error("BatchEntryIdsNotDistinct", "Two or more batch entries have the same Id.")
+    seen: set[str] = set()
+    for entry_id in ids:
+        if entry_id in seen:
+            raise error("BatchEntryIdsNotDistinct", f"Id {entry_id} repeated.")
+        seen.add(entry_id)
     return entries
 
 
@@ -62,9 +69,11 @@ class MessageActions:
     async def _queue_id(self, caller: Caller, params: dict[str, Any], path: list[str]) -> str:
         name = name_from_url(caller, params.get("QueueUrl"), path)
         # each message call goes to the queue service, which checks the queue exists
-        return (await self.registry.entry(caller.account, name))[1]
+        return (await self.registry.entry(caller.namespace, name))[1]
 
-    def _message(self, params: dict[str, Any], max_bytes: int) -> tuple[NewMessage, dict[str, Any]]:
+    def _message(
+        self, caller: Caller, params: dict[str, Any], max_bytes: int
+    ) -> tuple[NewMessage, dict[str, Any]]:
         """A message to send, and what the answer says of it (id and digests)."""
         body = messages.check_body(params.get("MessageBody"))
         delay = integer(params, "DelaySeconds", limits.DELAY)
@@ -72,8 +81,7 @@ class MessageActions:
             if params.get(name) is not None:
                 raise invalid(f"The request include parameter {name} that is not valid for "
                               "this queue type.")  # fmt: skip
-        if params.get("MessageSystemAttributes"):
-            raise invalid("EMS does not support message system attributes (AWSTraceHeader).")
+        trace_header = messages.check_trace_header(params.get("MessageSystemAttributes"))
         attributes = messages.check_attributes(params.get("MessageAttributes"))
         if messages.size_of(body, attributes) > max_bytes:
             raise invalid(
@@ -81,7 +89,10 @@ class MessageActions:
                 f"{max_bytes} bytes."
             )
         encoded = body.encode()
-        stored = messages.to_ems(attributes)
+        stored = messages.to_ems(attributes) or {}
+        stored[messages.SENDER_ATTRIBUTE] = caller.access_key
+        if trace_header is not None:
+            stored[messages.TRACE_ATTRIBUTE] = trace_header
         # what the queue counts: binary values in base64, and the sqs:types attribute
         stored_size = message_size(encoded, stored)
         if stored_size > max_bytes:
@@ -99,7 +110,7 @@ class MessageActions:
     async def send_message(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
         queue_id = await self._queue_id(caller, params, path)
         target = await self.service.sending_target(queue_id)
-        message, result = self._message(params, target.record.config.max_message_bytes)
+        message, result = self._message(caller, params, target.record.config.max_message_bytes)
         await self.service.send(target, [message])
         return result
 
@@ -107,7 +118,7 @@ class MessageActions:
         self, caller: Caller, params: dict[str, Any], path: list[str]
     ) -> Any:
         queue_id = await self._queue_id(caller, params, path)
-        entries = _entries(params)
+        entries = _entries(params, "SendMessageBatchRequestEntry")
         total = sum(messages.declared_size(e) for e in entries)
         if total > MAX_BATCH_BYTES:
             raise error(
@@ -121,7 +132,9 @@ class MessageActions:
         failed: list[dict[str, Any]] = []
         for entry in entries:
             try:
-                message, result = self._message(entry, target.record.config.max_message_bytes)
+                message, result = self._message(
+                    caller, entry, target.record.config.max_message_bytes
+                )
             except SqsError as failure:
                 failed.append(_failed(entry["Id"], failure))
                 continue
@@ -161,7 +174,8 @@ class MessageActions:
         handle = text(params, "ReceiptHandle")
         if not handle:
             raise missing("ReceiptHandle")
-        await self.service.delete_message(queue_id, handle)
+        (outcome,) = await self.service.delete_messages(queue_id, [handle])
+        _raise_unless_done(outcome)
         return {}
 
     async def change_message_visibility(
@@ -174,14 +188,15 @@ class MessageActions:
             raise missing("ReceiptHandle")
         if timeout is None:
             raise missing("VisibilityTimeout")
-        await self.service.change_visibility(queue_id, handle, timeout)
+        (outcome,) = await self.service.change_visibilities(queue_id, [(handle, timeout)])
+        _raise_unless_done(outcome)
         return {}
 
     async def delete_message_batch(
         self, caller: Caller, params: dict[str, Any], path: list[str]
     ) -> Any:
         queue_id = await self._queue_id(caller, params, path)
-        entries = _entries(params)
+        entries = _entries(params, "DeleteMessageBatchRequestEntry")
         return await self._batch(
             entries, lambda e: (_handle(e), 0),
             lambda items: self.service.delete_messages(queue_id, [h for h, _ in items]),
@@ -191,7 +206,7 @@ class MessageActions:
         self, caller: Caller, params: dict[str, Any], path: list[str]
     ) -> Any:
         queue_id = await self._queue_id(caller, params, path)
-        entries = _entries(params)
+        entries = _entries(params, "ChangeMessageVisibilityBatchRequestEntry")
 
         def parse(entry: dict[str, Any]) -> tuple[str, int]:
             timeout = integer(entry, "VisibilityTimeout", limits.VISIBILITY_TIMEOUT)
@@ -221,11 +236,23 @@ class MessageActions:
                 failed.append(_failed(entry["Id"], failure))
         outcomes: list[EmsError | None] = await run(items) if items else []
         for entry_id, outcome in zip(ids, outcomes, strict=True):
-            if outcome is None:
+            if outcome is None or isinstance(outcome, StaleReceiptHandle):
                 successful.append({"Id": entry_id})
             else:
                 failed.append(_failed(entry_id, from_ems(outcome)))
         return {"Successful": successful, "Failed": failed}
+
+
+def _raise_unless_done(outcome: EmsError | None) -> None:
+    """SQS's answer to a delete or visibility change: success, also for a superseded handle.
+
+    SQS documents that a request with an older receipt handle of a message "will succeed, but
+    the message might not be deleted": EMS leaves such a message alone (the later receiver
+    is working on it) and answers success, as SQS does. The native API refuses the same request
+    with 409 stale-receipt-handle, which tells the client its work was taken over.
+    """
+    if outcome is not None and not isinstance(outcome, StaleReceiptHandle):
+        raise outcome
 
 
 def _handle(entry: dict[str, Any]) -> str:

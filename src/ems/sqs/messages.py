@@ -21,6 +21,11 @@ from ems.sqs.errors import error, invalid
 from ems.sqs.names import shown
 
 TYPES_ATTRIBUTE: Final = "sqs:types"
+# the system attributes SenderId and AWSTraceHeader, recorded at sending
+SENDER_ATTRIBUTE: Final = "sqs:sender_id"
+TRACE_ATTRIBUTE: Final = "sqs:trace_header"
+# an X-Ray trace header is about 100 characters; this leaves room and bounds what is stored
+MAX_TRACE_HEADER: Final = 1024
 MAX_ATTRIBUTES: Final = 10
 _NAME: Final = re.compile(r"[A-Za-z0-9_.\-]{1,256}")
 # the characters SQS (and XML 1.0) allow; lone surrogates are not among them
@@ -29,9 +34,10 @@ NOT_XML: Final = re.compile(f"[^\x09\x0a\x0d{_PRINTABLE}]")
 # a custom type label: printable XML characters
 _TYPE: Final = re.compile(f"(String|Number|Binary)(\\.[{_PRINTABLE}]{{1,249}})?")
 _NUMBER: Final = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
-SYSTEM_NAMES: Final = frozenset(
-    {"SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp"}
-)
+SYSTEM_NAMES: Final = frozenset({
+    "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp", "SenderId",
+    "AWSTraceHeader",
+})  # fmt: skip
 
 
 def check_body(body: object) -> str:
@@ -153,7 +159,8 @@ def from_ems(stored: Mapping[str, str]) -> dict[str, AttributeValue]:
             types = {}
     attributes: dict[str, AttributeValue] = {}
     for name, text in stored.items():
-        if name == TYPES_ATTRIBUTE:
+        if name.startswith("sqs:"):
+            # EMS's own records (types, sender, trace header): not message attributes
             continue
         data_type = types.get(name, "String")
         if data_type.startswith("Binary"):
@@ -173,12 +180,37 @@ def attribute_document(value: AttributeValue) -> dict[str, str]:
 
 
 def _selected(name: str, wanted: list[str]) -> bool:
+    """Whether ``MessageAttributeNames`` asks for the attribute: ``All``, ``.*`` (and ``*``,
+    which SQS also takes), the name itself, or ``prefix.*``: every name that starts with
+    ``prefix``, as the ReceiveMessage reference reads ("attributes starting with a prefix,
+    for example ``bar.*``"), so ``Custom.*`` selects ``Custom.a`` and ``CustomerId`` alike."""
     for pattern in wanted:
-        if pattern in ("All", ".*") or pattern == name:
+        if pattern in ("All", ".*", "*") or pattern == name:
             return True
-        if pattern.endswith(".*") and name.startswith(pattern[:-1]):
+        if pattern.endswith(".*") and name.startswith(pattern[:-2]):
             return True
     return False
+
+
+def check_trace_header(document: object) -> str | None:
+    """``MessageSystemAttributes`` on send: only ``AWSTraceHeader``, a String."""
+    if document is None or document == {}:
+        return None
+    if not isinstance(document, dict):
+        raise invalid("MessageSystemAttributes must be a map.")
+    for name in document:
+        if name != "AWSTraceHeader":
+            raise invalid(f"Message system attribute name {shown(name)} is invalid.")
+    value = document["AWSTraceHeader"]
+    text = value.get("StringValue") if isinstance(value, dict) else None
+    if not isinstance(value, dict) or value.get("DataType") != "String" or not text:
+        raise invalid("The message system attribute 'AWSTraceHeader' must be a String.")
+    if not isinstance(text, str) or len(text) > MAX_TRACE_HEADER or NOT_XML.search(text):
+        raise invalid(
+            f"The message system attribute 'AWSTraceHeader' must be at most {MAX_TRACE_HEADER} "
+            "valid characters."
+        )
+    return text
 
 
 def message_document(
@@ -196,6 +228,9 @@ def message_document(
         "ApproximateReceiveCount": str(message.receive_count),
         "ApproximateFirstReceiveTimestamp": str(message.first_received_at_ms or message.sent_at_ms),
     }
+    for name, stored in (("SenderId", SENDER_ATTRIBUTE), ("AWSTraceHeader", TRACE_ATTRIBUTE)):
+        if stored in message.attributes:
+            system[name] = message.attributes[stored]
     chosen = {k: v for k, v in system.items() if "All" in system_names or k in system_names}
     if chosen:
         document["Attributes"] = chosen

@@ -24,6 +24,13 @@ class Caller:
     region: str
     base_url: str
 
+    @property
+    def namespace(self) -> str:
+        """Where the caller's queue names live: SQS queues are per account and per region (the
+        region of the request's SigV4 scope), so ``orders`` in us-west-2 is another queue than
+        ``orders`` in us-east-1."""
+        return f"{self.account}/{self.region}"
+
     def url(self, name: str) -> str:
         return f"{self.base_url}/{self.account}/{name}"
 
@@ -59,16 +66,23 @@ def name_from_url(caller: Caller, url: object, path: list[str]) -> str:
         raise missing("QueueUrl")
     if not isinstance(url, str):
         raise invalid("QueueUrl must be a string.")
+    if _NAME.fullmatch(url):
+        # SQS takes a bare queue name where a queue URL goes
+        return url
     parts = urlsplit(url).path.strip("/").split("/")
     if not is_queue_path(parts):
-        raise invalid(f"Value {url} for parameter QueueUrl is invalid. Reason: Invalid URL.")
+        # what SQS answers for a URL it cannot read: no such queue
+        raise no_queue()
     return _own(caller, parts[0], parts[1])
 
 
-def name_from_arn(caller: Caller, arn: object) -> str:
+def name_from_arn(caller: Caller, arn: object, parameter: str = "deadLetterTargetArn") -> str:
     match = _ARN.fullmatch(arn) if isinstance(arn, str) else None
     if match is None:
-        raise invalid(f"Value {arn!r} for deadLetterTargetArn is not an SQS queue ARN.")
+        raise invalid(f"Value {shown(arn)} for {parameter} is not an SQS queue ARN.")
+    if match.group(1) != caller.region:
+        # queues live in one region: another region's queue is not this caller's to see
+        raise no_queue()
     return _own(caller, match.group(2), match.group(3))
 
 

@@ -24,6 +24,11 @@ from ems.sqs.names import (
 from ems.sqs.registry import Registry
 
 MAX_TAGS: Final = 50
+# SQS's default (and greatest) MaximumMessageSize since 2025: a queue made through the SQS API
+# without one takes 1 MiB messages, as on AWS (the native API's default stays 256 KiB)
+SQS_MAX_MESSAGE_BYTES: Final = 1_048_576
+# SQS allows one PurgeQueue per queue every 60 seconds
+PURGE_INTERVAL_MS: Final = 60_000
 LIST_RESULTS: Final = limits.Bound("MaxResults", 1, 1000, "results")
 _TAG_KEY: Final = re.compile(r"[\w.:/=+\-@ ]{1,128}")
 _PREFIX: Final = re.compile(r"[A-Za-z0-9_-]{0,80}")
@@ -33,9 +38,12 @@ class QueueActions:
     def __init__(self, service: QueueService, registry: Registry) -> None:
         self.service = service
         self.registry = registry
+        # queue id hash -> when it was last purged (ms), on this node: an entry older than the
+        # interval is dropped at the next purge, so this holds at most a minute of purges
+        self._purged: dict[bytes, int] = {}
 
     async def _resolve_arn(self, caller: Caller, arn: str) -> str:
-        _, queue_id = await self.registry.find(caller.account, name_from_arn(caller, arn))
+        _, queue_id = await self.registry.find(caller.namespace, name_from_arn(caller, arn))
         return queue_id
 
     async def _settings(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
@@ -47,21 +55,25 @@ class QueueActions:
         name = check_name(params.get("QueueName"))
         settings = await self._settings(caller, params)
         tags = _check_tags(params.get("tags", params.get("Tags")))
+        policy = attributes.policy_of(params.get("Attributes"))
         try:
-            _, queue_id = await self.registry.find(caller.account, name)
+            _, queue_id = await self.registry.find(caller.namespace, name)
         except SqsError as failure:
             if failure.shape != "QueueDoesNotExist":
                 raise
         else:
             await self._check_same(queue_id, settings)
             return {"QueueUrl": caller.url(name)}
-        created = await self.service.create_queue(settings, owner=f"sqs:{caller.access_key}")
+        created = await self.service.create_queue(
+            {"max_message_bytes": SQS_MAX_MESSAGE_BYTES, **settings},
+            owner=f"sqs:{caller.access_key}",
+        )
         queue_id = created.view.queue_id
-        _, added = await self.registry.add(caller, name, queue_id, tags)
+        _, added = await self.registry.add(caller, name, queue_id, tags, policy or "")
         if not added:
             # another request created the name meanwhile: keep its queue, drop ours
             await self.service.delete_queue(queue_id)
-            _, existing = await self.registry.find(caller.account, name)
+            _, existing = await self.registry.find(caller.namespace, name)
             await self._check_same(existing, settings)
         return {"QueueUrl": caller.url(name)}
 
@@ -90,7 +102,7 @@ class QueueActions:
         owner = params.get("QueueOwnerAWSAccountId")
         if owner not in (None, caller.account):
             raise error("QueueDoesNotExist", "The specified queue does not exist.")
-        await self.registry.find(caller.account, name)
+        await self.registry.find(caller.namespace, name)
         return {"QueueUrl": caller.url(name)}
 
     async def list_queues(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
@@ -103,7 +115,7 @@ class QueueActions:
         limit = integer(params, "MaxResults", LIST_RESULTS)
         after = _token(params.get("NextToken"))
         page = await self.registry.store.list_sqs_queues(
-            caller.account, prefix=prefix, after=after, limit=limit or 1000
+            caller.namespace, prefix=prefix, after=after, limit=limit or 1000
         )
         result: dict[str, Any] = {"QueueUrls": [caller.url(e.name) for e in page]}
         if limit is not None and len(page) == limit:
@@ -112,14 +124,23 @@ class QueueActions:
 
     async def delete_queue(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
         name = name_from_url(caller, params.get("QueueUrl"), path)
-        _, queue_id = await self.registry.find(caller.account, name)
+        _, queue_id = await self.registry.find(caller.namespace, name)
         await self.service.delete_queue(queue_id)
-        await self.registry.store.delete_sqs_queue(caller.account, name)
+        await self.registry.store.delete_sqs_queue(caller.namespace, name)
         return {}
 
     async def purge_queue(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
         name = name_from_url(caller, params.get("QueueUrl"), path)
-        _, queue_id = await self.registry.find(caller.account, name)
+        entry, queue_id = await self.registry.find(caller.namespace, name)
+        now = self.registry.store.clock.now_ms()
+        last = self._purged.get(entry.queue_hash)
+        if last is not None and now - last < PURGE_INTERVAL_MS:
+            raise error(
+                "PurgeQueueInProgress",
+                f"Only one PurgeQueue operation on {name} is allowed every 60 seconds.",
+            )
+        self._purged = {h: t for h, t in self._purged.items() if now - t < PURGE_INTERVAL_MS}
+        self._purged[entry.queue_hash] = now
         await self.service.purge_queue(queue_id)
         return {}
 
@@ -128,14 +149,14 @@ class QueueActions:
     ) -> Any:
         name = name_from_url(caller, params.get("QueueUrl"), path)
         names = attributes.check_names(params.get("AttributeNames"))
-        entry, queue_id = await self.registry.find(caller.account, name)
+        entry, queue_id = await self.registry.find(caller.namespace, name)
         if not names:
             return {}
         view, stats = await self.service.describe_queue(queue_id)
         redrive = None
         dead_letter = view.config.dead_letter
         if dead_letter is not None and view.dead_letter_queue_id is not None:
-            target = await self.registry.name_of(caller.account, view.dead_letter_queue_id)
+            target = await self.registry.name_of(caller.namespace, view.dead_letter_queue_id)
             if target is not None:
                 redrive = {
                     "deadLetterTargetArn": caller.arn(target),
@@ -150,19 +171,22 @@ class QueueActions:
         self, caller: Caller, params: dict[str, Any], path: list[str]
     ) -> Any:
         name = name_from_url(caller, params.get("QueueUrl"), path)
-        entry, queue_id = await self.registry.find(caller.account, name)
+        entry, queue_id = await self.registry.find(caller.namespace, name)
         if params.get("Attributes") is None:
             raise error("MissingParameter", "The request must contain the parameter Attributes.")
         settings = await self._settings(caller, params)
+        policy = attributes.policy_of(params.get("Attributes"))
         if settings:
             await self.service.update_queue(queue_id, settings)
-        await self.registry.touch(entry)
+        await self.registry.touch(entry, policy=policy)
         return {}
 
     async def tag_queue(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
         name = name_from_url(caller, params.get("QueueUrl"), path)
         new = _check_tags(params.get("Tags"))
-        entry, _ = await self.registry.find(caller.account, name)
+        if not new:
+            raise error("MissingParameter", "The request must contain the parameter Tags.")
+        entry, _ = await self.registry.find(caller.namespace, name)
         tags = {**entry.tags, **new}
         if len(tags) > MAX_TAGS:
             raise invalid(f"A queue has at most {MAX_TAGS} tags.")
@@ -172,15 +196,15 @@ class QueueActions:
     async def untag_queue(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
         name = name_from_url(caller, params.get("QueueUrl"), path)
         keys = params.get("TagKeys")
-        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        if not keys or not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise error("MissingParameter", "The request must contain the parameter TagKeys.")
-        entry, _ = await self.registry.find(caller.account, name)
+        entry, _ = await self.registry.find(caller.namespace, name)
         await self.registry.touch(entry, {k: v for k, v in entry.tags.items() if k not in keys})
         return {}
 
     async def list_queue_tags(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
         name = name_from_url(caller, params.get("QueueUrl"), path)
-        entry, _ = await self.registry.find(caller.account, name)
+        entry, _ = await self.registry.find(caller.namespace, name)
         return {"Tags": dict(entry.tags)} if entry.tags else {}
 
     async def list_dead_letter_source_queues(
@@ -189,9 +213,9 @@ class QueueActions:
         name = name_from_url(caller, params.get("QueueUrl"), path)
         limit = integer(params, "MaxResults", LIST_RESULTS)
         after = _token(params.get("NextToken"))
-        _, target = await self.registry.find(caller.account, name)
+        _, target = await self.registry.find(caller.namespace, name)
         sources: list[str] = []
-        async for entry in self.registry.entries(caller.account, after=after):
+        async for entry in self.registry.entries(caller.namespace, after=after):
             try:
                 view, _ = await self.service.describe_queue(self.registry.queue_id(entry))
             except (EmsError, SqsError):

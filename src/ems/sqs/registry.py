@@ -1,7 +1,10 @@
 """Each account's queue names, and the EMS queue each name stands for.
 
-The store keeps, per (account, name), the EMS queue's id sealed under a server secret and the
-account: the id is recovered only through this layer, never stored in the clear.
+The store keeps, per (namespace, name), the EMS queue's id sealed under a server secret and the
+account: the id is recovered only through this layer, never stored in the clear. A namespace is
+an account and a region (``000000000000/us-east-1``, see :attr:`Caller.namespace`); the store's
+``account`` column holds it. Ids are sealed under the account alone, so that names recorded
+before queues were per region (migrated into us-east-1) still open.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ class Registry:
         self.store = service.store
         self._secret = secret.hex()
 
-    def _owner(self, account: str) -> str:
+    def _owner(self, namespace: str) -> str:
+        account = namespace.split("/", 1)[0]
         return f"ems/sqs/{self._secret}/{account}"
 
     def queue_id(self, entry: SqsQueue) -> str:
@@ -35,62 +39,69 @@ class Registry:
             raise no_queue()
         return queue_id
 
-    async def entry(self, account: str, name: str) -> tuple[SqsQueue, str]:
+    async def entry(self, namespace: str, name: str) -> tuple[SqsQueue, str]:
         """The name's entry and its EMS queue id, without checking that the queue still exists:
         for calls the queue service makes anyway (it answers QueueNotFound if it is gone)."""
-        entry = await self.store.get_sqs_queue(account, name)
+        entry = await self.store.get_sqs_queue(namespace, name)
         if entry is None:
             raise no_queue()
         return entry, self.queue_id(entry)
 
-    async def find(self, account: str, name: str) -> tuple[SqsQueue, str]:
+    async def find(self, namespace: str, name: str) -> tuple[SqsQueue, str]:
         """The name's entry and its EMS queue id; QueueDoesNotExist if either is gone."""
-        entry, queue_id = await self.entry(account, name)
+        entry, queue_id = await self.entry(namespace, name)
         try:
             await self.service.queue_for_owner(queue_id)
         except QueueNotFound:
             # deleted through the native API: the name is free again
-            await self.store.delete_sqs_queue(account, name)
+            await self.store.delete_sqs_queue(namespace, name)
             raise no_queue() from None
         return entry, queue_id
 
     async def add(
-        self, caller: Caller, name: str, queue_id: str, tags: dict[str, str]
+        self, caller: Caller, name: str, queue_id: str, tags: dict[str, str], policy: str = ""
     ) -> tuple[SqsQueue, bool]:
         """Record the name for a new EMS queue; (entry, False) if the name was taken meanwhile."""
         now = self.store.clock.now_ms()
         entry = SqsQueue(
-            caller.account,
+            caller.namespace,
             name,
             capabilities.id_hash(queue_id),
-            capabilities.seal(self._owner(caller.account), queue_id),
+            capabilities.seal(self._owner(caller.namespace), queue_id),
             now,
             now,
             tags,
+            policy,
         )
         stored = await self.store.add_sqs_queue(entry)
         return stored, stored.queue_hash == entry.queue_hash
 
-    async def entries(self, account: str, *, after: str = "") -> AsyncIterator[SqsQueue]:
+    async def entries(self, namespace: str, *, after: str = "") -> AsyncIterator[SqsQueue]:
         """The account's names after ``after``, in order, read a page at a time."""
         while True:
-            page = await self.store.list_sqs_queues(account, after=after, limit=self.page_size)
+            page = await self.store.list_sqs_queues(namespace, after=after, limit=self.page_size)
             for entry in page:
                 yield entry
             if len(page) < self.page_size:
                 return
             after = page[-1].name
 
-    async def name_of(self, account: str, queue_id: str) -> str | None:
+    async def name_of(self, namespace: str, queue_id: str) -> str | None:
         """The account's name for an EMS queue, if it has one (a scan: names are not indexed by
         queue, and dead-letter queues are looked up rarely)."""
         wanted = capabilities.id_hash(queue_id)
-        async for entry in self.entries(account):
+        async for entry in self.entries(namespace):
             if entry.queue_hash == wanted:
                 return entry.name
         return None
 
-    async def touch(self, entry: SqsQueue, tags: dict[str, str] | None = None) -> None:
+    async def touch(
+        self, entry: SqsQueue, tags: dict[str, str] | None = None, policy: str | None = None
+    ) -> None:
         await self.store.update_sqs_queue(
-            entry.account, entry.name, modified_at_ms=self.store.clock.now_ms(), tags=tags
+            entry.account,
+            entry.name,
+            modified_at_ms=self.store.clock.now_ms(),
+            tags=tags,
+            policy=policy,
         )

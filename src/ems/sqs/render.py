@@ -21,7 +21,8 @@ from ems.sqs.messages import NOT_XML
 NAMESPACE: Final = "http://queue.amazonaws.com/doc/2012-11-05/"
 # JSON list -> the element each member becomes; for batch results it depends on the action
 _LIST_MEMBERS: Final = {"QueueUrls": "QueueUrl", "queueUrls": "QueueUrl", "Messages": "Message",
-                        "Failed": "BatchResultErrorEntry"}  # fmt: skip
+                        "Failed": "BatchResultErrorEntry",
+                        "Results": "ListMessageMoveTasksResultEntry"}  # fmt: skip
 # JSON map -> (element, key element, value element)
 _MAP_MEMBERS: Final = {
     "Attributes": ("Attribute", "Name", "Value"),

@@ -44,7 +44,14 @@ _MAPS: Final = {
     "MessageSystemAttribute": ("MessageSystemAttributes", "Name", "Value"),
 }
 _INTEGERS: Final = frozenset(
-    {"DelaySeconds", "MaxNumberOfMessages", "VisibilityTimeout", "WaitTimeSeconds", "MaxResults"}
+    {
+        "DelaySeconds",
+        "MaxNumberOfMessages",
+        "VisibilityTimeout",
+        "WaitTimeSeconds",
+        "MaxResults",
+        "MaxNumberOfMessagesPerSecond",
+    }
 )
 
 

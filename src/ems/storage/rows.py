@@ -24,6 +24,7 @@ from ems.core.models import (
     StorageLimits,
     StoredMessage,
 )
+from ems.core.move_models import MoveStatus, MoveTask
 from ems.core.sns_models import SnsMessage, SnsSubscription, SnsTopic
 from ems.core.topic_models import (
     DeliveryKind,
@@ -302,13 +303,21 @@ def sqs_queue_values(entry: SqsQueue) -> tuple[Any, ...]:
         sqs_tags_value(entry.tags),
         entry.created_at_ms,
         entry.modified_at_ms,
+        entry.policy,
     )
 
 
 def sqs_queue_from_row(row: Sequence[Any]) -> SqsQueue:
-    account, name, id_hash, sealed, created_at, modified_at, tags = row
+    account, name, id_hash, sealed, created_at, modified_at, tags, policy = row
     return SqsQueue(
-        account, name, bytes(id_hash), bytes(sealed), created_at, modified_at, json.loads(tags)
+        account,
+        name,
+        bytes(id_hash),
+        bytes(sealed),
+        created_at,
+        modified_at,
+        json.loads(tags),
+        policy,
     )
 
 
@@ -339,3 +348,24 @@ def sns_topic_from_row(row: Sequence[Any]) -> SnsTopic:
 
 def compact_json(document: Mapping[str, str]) -> str:
     return json.dumps(dict(document), separators=(",", ":"))
+
+
+def move_task_from_row(row: Sequence[Any]) -> MoveTask:
+    """A task as both stores' move-task queries return it."""
+    (key, handle, source_key, destination_hash, rate, status, to_move, moved, failure,
+     started_at, finished_at, source_label, destination_label) = row  # fmt: skip
+    return MoveTask(
+        key=key,
+        handle=handle,
+        source_key=source_key,
+        destination_hash=None if destination_hash is None else bytes(destination_hash),
+        rate=rate,
+        status=MoveStatus(status),
+        to_move=to_move,
+        moved=moved,
+        failure=failure,
+        started_at_ms=started_at,
+        finished_at_ms=finished_at,
+        source_label=source_label,
+        destination_label=destination_label,
+    )

@@ -14,6 +14,7 @@ from typing import Any
 from ems import __version__
 from ems.server.openapi.operation import Operation
 from ems.server.openapi.queue_paths import queue_paths
+from ems.server.openapi.redrive_paths import redrive_paths, redrive_schemas
 from ems.server.openapi.schemas import components, ref
 from ems.server.openapi.service_paths import crypto_paths, operations_paths, page_paths
 from ems.server.openapi.topic_paths import topic_paths
@@ -52,6 +53,7 @@ def paths() -> dict[str, dict[str, Operation]]:
     """Every operation; tests/api/test_openapi.py checks they are exactly what is served."""
     return {
         **queue_paths(),
+        **redrive_paths(),
         **topic_paths(),
         **crypto_paths(),
         **operations_paths(),
@@ -80,7 +82,7 @@ def document() -> dict[str, Any]:
         ],
         "paths": paths(),
         "components": {
-            "schemas": components(),
+            "schemas": {**components(), **redrive_schemas()},
             "responses": {f"Problem{s}": _problem_response(s) for s in PROBLEM_STATUSES},
             "securitySchemes": {
                 "apiKey": {

@@ -369,6 +369,9 @@ onSubmit("#crypto-form", crypto);
 onClick("#queue-stats", () => queueCall("GET", "", "getQueue"));
 onClick("#queue-peek", () => queueCall("GET", "/peek", "peek"));
 onClick("#queue-purge", () => queueCall("POST", "/purge", "purge"));
+onClick("#queue-redrive", () => queueCall("POST", "/redrive", "startRedrive"));
+onClick("#queue-redrive-status", () => queueCall("GET", "/redrive", "getRedrive"));
+onClick("#queue-redrive-cancel", () => queueCall("DELETE", "/redrive", "cancelRedrive"));
 onClick("#queue-delete", async () => {
   const queue = selectedQueue();
   if (await queueCall("DELETE", "", "deleteQueue") !== null) forget(saved.queues, queue);

@@ -56,6 +56,9 @@ const Snippets = (() => {
     getQueue: (a) => [`info = ${call("get_queue", [a.queue])}`, "print(info.raw)"],
     peek: (a) => [`print(${call("peek", [a.queue])})`],
     purge: (a) => [call("purge_queue", [a.queue])],
+    startRedrive: (a) => [`print(${call("start_redrive", [a.queue])})`],
+    getRedrive: (a) => [`print(${call("get_redrive", [a.queue])})`],
+    cancelRedrive: (a) => [`print(${call("cancel_redrive", [a.queue])})`],
     deleteQueue: (a) => [call("delete_queue", [a.queue])],
     send: (a) => [
       `message_id = ${call("send", [a.queue, a.body], a.options)}`,

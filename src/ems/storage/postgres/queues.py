@@ -109,6 +109,7 @@ class QueueOperations(PostgresBase):
             sources = [row[0] for row in await conn.fetch(Q["detach_dead_letter_sources"], key)]
             await conn.execute(Q["detach_queue_subscriptions"], key)
             await conn.execute(Q["detach_subscription_dead_letters"], key)
+            await conn.execute(Q["delete_move_tasks_of_queue"], key)
             await conn.execute(Q["delete_queue"], key)
             await conn.execute(Q["retire_partition"], queue.partition)
             txn.memo.clear()

@@ -38,11 +38,17 @@ class SqsOperations(PostgresBase):
         return await self._read(query)
 
     async def update_sqs_queue(
-        self, account: str, name: str, *, modified_at_ms: int, tags: Mapping[str, str] | None
+        self,
+        account: str,
+        name: str,
+        *,
+        modified_at_ms: int,
+        tags: Mapping[str, str] | None,
+        policy: str | None = None,
     ) -> None:
         async def operation(txn: Txn) -> None:
             await txn.conn.execute(
-                Q["sqs_touch"], modified_at_ms, sqs_tags_value(tags), account, name
+                Q["sqs_touch"], modified_at_ms, sqs_tags_value(tags), policy, account, name
             )
 
         await self._write(operation)

@@ -13,6 +13,7 @@ from ems.storage.postgres.admin import AdminOperations
 from ems.storage.postgres.deliveries import DeliveryOperations
 from ems.storage.postgres.housekeeping import Housekeeping
 from ems.storage.postgres.messages import MessageOperations
+from ems.storage.postgres.moves import MoveTaskOperations
 from ems.storage.postgres.queues import QueueOperations
 from ems.storage.postgres.sns import SnsOperations
 from ems.storage.postgres.sqs import SqsOperations
@@ -27,6 +28,7 @@ class PostgresStore(
     AdminOperations,
     SqsOperations,
     SnsOperations,
+    MoveTaskOperations,
     Housekeeping,
     Store,
 ):

@@ -174,6 +174,7 @@ class SqliteBase:
                 # one process owns this file (see the data-dir lock), so leases still held
                 # are those of a process that died: its pushes are due again at once
                 conn.execute(Q["release_leases"])
+                conn.execute(Q["release_move_leases"])
             except BaseException:
                 conn.close()
                 raise

@@ -129,7 +129,7 @@ class MessageOperations(SqliteBase):
                 if seq in claimed_seqs:
                     continue
                 if max_receives is not None and receive_count >= max_receives:
-                    moves.append((queue.dead_letter_partition, now, seq))
+                    moves.append((queue.dead_letter_partition, now, queue.record.key, seq))
                     moved_bytes += len(row[2])
                     moved_correlations.append(row[3])
                     continue

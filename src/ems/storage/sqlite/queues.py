@@ -148,6 +148,7 @@ class QueueOperations(SqliteBase):
             sources = [row[0] for row in conn.execute(Q["detach_dead_letter_sources"], (key,))]
             conn.execute(Q["detach_queue_subscriptions"], (key,))
             conn.execute(Q["detach_subscription_dead_letters"], (key,))
+            conn.execute(Q["delete_move_tasks_of_queue"], (key,))
             conn.execute(Q["delete_queue"], (key,))
             conn.execute(Q["retire_partition"], (queue.partition,))
             txn.memo.clear()

@@ -34,9 +34,15 @@ class SqsOperations(SqliteBase):
         return [sqs_queue_from_row(row) for row in rows]
 
     async def update_sqs_queue(
-        self, account: str, name: str, *, modified_at_ms: int, tags: Mapping[str, str] | None
+        self,
+        account: str,
+        name: str,
+        *,
+        modified_at_ms: int,
+        tags: Mapping[str, str] | None,
+        policy: str | None = None,
     ) -> None:
-        values = (modified_at_ms, sqs_tags_value(tags), account, name)
+        values = (modified_at_ms, sqs_tags_value(tags), policy, account, name)
 
         def operation(txn: Txn) -> None:
             txn.conn.execute(Q["sqs_touch"], values)

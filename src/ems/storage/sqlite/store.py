@@ -12,6 +12,7 @@ from ems.storage.base import Store
 from ems.storage.sqlite.admin import AdminOperations
 from ems.storage.sqlite.deliveries import DeliveryOperations
 from ems.storage.sqlite.messages import MessageOperations
+from ems.storage.sqlite.moves import MoveTaskOperations
 from ems.storage.sqlite.opening import DataDirInUse
 from ems.storage.sqlite.queues import QueueOperations
 from ems.storage.sqlite.sns import SnsOperations
@@ -27,6 +28,7 @@ class SqliteStore(
     AdminOperations,
     SqsOperations,
     SnsOperations,
+    MoveTaskOperations,
     Store,
 ):
     """The embedded store. See the module docstrings of ``ems.storage.sqlite.*``."""

@@ -112,7 +112,8 @@ WITH target AS (
     FOR UPDATE SKIP LOCKED
 ), moved AS (
     UPDATE messages m SET partition = (SELECT partition FROM target), visible_at = $2,
-                          receive_count = 0, first_received_at = NULL
+                          receive_count = 0, first_received_at = NULL,
+                          source_hash = (SELECT id_hash FROM queues WHERE key = $1)
     FROM candidates c
     WHERE m.seq = c.seq AND c.over
     RETURNING m.seq, m.correlation_id, length(m.body) AS size
@@ -145,7 +146,8 @@ WITH target AS (
     FOR UPDATE SKIP LOCKED
 ), moved AS (
     UPDATE messages m SET partition = (SELECT partition FROM target), visible_at = $2,
-                          receive_count = 0, first_received_at = NULL
+                          receive_count = 0, first_received_at = NULL,
+                          source_hash = (SELECT id_hash FROM queues WHERE key = $1)
     FROM candidates c
     WHERE m.seq = c.seq AND c.over
     RETURNING m.seq, m.correlation_id, length(m.body) AS size
@@ -434,20 +436,22 @@ SELECT dead_letter_key FROM subscriptions WHERE key = $1
 -- SQS queue names
 
 -- name: sqs_insert
-INSERT INTO sqs_queues (account, name, id_hash, sealed_queue_id, tags, created_at, modified_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account, name) DO NOTHING
+INSERT INTO sqs_queues (account, name, id_hash, sealed_queue_id, tags, created_at, modified_at,
+                        policy)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (account, name) DO NOTHING
 
 -- name: sqs_get
-SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags
+SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags, policy
 FROM sqs_queues WHERE account = $1 AND name = $2
 
 -- name: sqs_list
-SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags
+SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags, policy
 FROM sqs_queues WHERE account = $1 AND starts_with(name, $2) AND name > $3
 ORDER BY name LIMIT $4
 
 -- name: sqs_touch
-UPDATE sqs_queues SET modified_at = $1, tags = coalesce($2, tags) WHERE account = $3 AND name = $4
+UPDATE sqs_queues SET modified_at = $1, tags = coalesce($2, tags), policy = coalesce($3, policy)
+WHERE account = $4 AND name = $5
 
 -- name: sqs_delete
 DELETE FROM sqs_queues WHERE account = $1 AND name = $2
@@ -480,3 +484,99 @@ UPDATE sns_topics SET attributes = $1, tags = $2 WHERE account = $3 AND name = $
 
 -- name: sns_delete
 DELETE FROM sns_topics WHERE account = $1 AND name = $2
+
+-- Message move tasks (dead-letter redrive; the rules: ems.core.redrive). Task rows are read as
+-- key, handle, source_key, destination_hash, rate, status, to_move, moved, failure, started_at,
+-- finished_at, source_label, destination_label.
+
+-- name: move_source
+-- a new task's source: key, partition, and whether any queue dead-letters into it
+SELECT q.key, q.partition,
+       EXISTS (SELECT FROM queues s WHERE s.dead_letter_key = q.key)
+FROM queues q WHERE q.id_hash = $1
+
+-- name: move_destination
+-- a new task's destination, by an id that may send to it: its full id's hash
+SELECT id_hash FROM queues WHERE id_hash = $1 OR send_hash = $1
+
+-- name: count_partition
+SELECT count(*) FROM messages WHERE partition = $1
+
+-- name: insert_move_task
+-- nothing when the source has an active task (move_tasks_active)
+INSERT INTO move_tasks (handle, source_key, destination_hash, rate, source_label,
+                        destination_label, status, to_move, started_at)
+VALUES ($1, $2, $3, $4, $5, $6, 'RUNNING', $7, $8)
+ON CONFLICT (source_key) WHERE status IN ('RUNNING', 'CANCELLING') DO NOTHING
+RETURNING key, handle, source_key, destination_hash, rate, status, to_move, moved, failure,
+          started_at, finished_at, source_label, destination_label
+
+-- name: forget_move_tasks
+-- the source's finished tasks beyond the newest $2
+DELETE FROM move_tasks
+WHERE source_key = $1 AND status NOT IN ('RUNNING', 'CANCELLING')
+  AND key NOT IN (SELECT key FROM move_tasks
+                  WHERE source_key = $1 AND status NOT IN ('RUNNING', 'CANCELLING')
+                  ORDER BY key DESC LIMIT $2)
+
+-- name: list_move_tasks
+SELECT key, handle, source_key, destination_hash, rate, status, to_move, moved, failure,
+       started_at, finished_at, source_label, destination_label
+FROM move_tasks WHERE source_key = (SELECT key FROM queues WHERE id_hash = $1)
+ORDER BY key DESC LIMIT $2
+
+-- name: cancel_move_task
+UPDATE move_tasks SET status = 'CANCELLING'
+WHERE source_key = (SELECT key FROM queues WHERE id_hash = $1) AND status = 'RUNNING'
+  AND ($2::text IS NULL OR handle = $2)
+RETURNING key, handle, source_key, destination_hash, rate, status, to_move, moved, failure,
+          started_at, finished_at, source_label, destination_label
+
+-- name: claim_move_task
+-- a task another node is claiming or stepping is skipped, not waited for
+UPDATE move_tasks SET lease_owner = $1, lease_until = $2 + $3
+WHERE key = (SELECT key FROM move_tasks
+             WHERE status IN ('RUNNING', 'CANCELLING') AND (lease_until < $2 OR lease_owner = $1)
+             ORDER BY key LIMIT 1
+             FOR UPDATE SKIP LOCKED)
+RETURNING key, handle, source_key, destination_hash, rate, status, to_move, moved, failure,
+          started_at, finished_at, source_label, destination_label
+
+-- name: move_task_for_step
+-- the task (locked: claims and cancels wait for the step), its lease, and its source queue
+-- (null columns: the queue was deleted)
+SELECT t.status, t.lease_owner, t.lease_until, t.destination_hash, q.key, q.partition,
+       q.id_hash, q.retention_seconds
+FROM move_tasks t LEFT JOIN queues q ON q.key = t.source_key
+WHERE t.key = $1
+FOR UPDATE OF t
+
+-- name: movable
+-- the oldest visible messages of a partition, whole, with the queue each came from; rows a
+-- receive holds are skipped
+SELECT seq, source_hash, length(body), message_id, correlation_id, attributes, body, cipher
+FROM messages
+WHERE partition = $1 AND visible_at <= $2 AND sent_at > $3
+ORDER BY seq
+LIMIT $4
+FOR UPDATE SKIP LOCKED
+
+-- name: queue_for_move
+SELECT key, partition FROM queues WHERE id_hash = $1
+
+-- name: delete_moved
+DELETE FROM messages WHERE seq = ANY($1::bigint[])
+
+-- name: step_move_task
+UPDATE move_tasks SET moved = moved + $1, lease_until = $2 WHERE key = $3
+
+-- name: finish_move_task
+UPDATE move_tasks SET status = $1, failure = $2, finished_at = $3, lease_owner = NULL,
+                      lease_until = 0
+WHERE key = $4
+
+-- name: release_move_tasks
+UPDATE move_tasks SET lease_until = 0 WHERE lease_owner = $1
+
+-- name: delete_move_tasks_of_queue
+DELETE FROM move_tasks WHERE source_key = $1

@@ -52,7 +52,9 @@ CREATE TABLE messages (
     correlation_id text,
     attributes text,
     body bytea NOT NULL,
-    cipher bigint
+    cipher bigint,
+    -- the full-id hash of the queue it was dead-lettered from (null: sent to this queue)
+    source_hash bytea
 );
 -- receive: the first visible messages of a partition; counts by state are covered by it too
 CREATE INDEX messages_receivable ON messages (partition, visible_at, receive_count);
@@ -148,6 +150,8 @@ CREATE TABLE sqs_queues (
     tags text NOT NULL,
     created_at bigint NOT NULL,
     modified_at bigint NOT NULL,
+    -- the Policy attribute as given ('': none); not enforced
+    policy text NOT NULL DEFAULT '',
     PRIMARY KEY (account, name)
 );
 
@@ -162,3 +166,33 @@ CREATE TABLE sns_topics (
     created_at bigint NOT NULL,
     PRIMARY KEY (account, name)
 );
+
+-- message move tasks (dead-letter redrive, ems.core.redrive)
+CREATE TABLE move_tasks (
+    key bigserial PRIMARY KEY,
+    -- the task's public handle (random)
+    handle text NOT NULL UNIQUE,
+    -- the dead-letter queue the messages leave
+    source_key bigint NOT NULL,
+    -- the full-id hash of where they go (a hash: a key of a deleted queue can be reused);
+    -- null: each back to the queue it was dead-lettered from
+    destination_hash bytea,
+    -- what the caller named the queues by (SQS ARNs), shown back in listings
+    source_label text,
+    destination_label text,
+    -- messages per second; null: as fast as the store takes them
+    rate integer,
+    status text NOT NULL,
+    to_move bigint NOT NULL,
+    moved bigint NOT NULL DEFAULT 0,
+    failure text,
+    started_at bigint NOT NULL,
+    finished_at bigint,
+    -- the node running the task, until when (another node takes over after)
+    lease_owner text,
+    lease_until bigint NOT NULL DEFAULT 0
+);
+-- one active task per dead-letter queue
+CREATE UNIQUE INDEX move_tasks_active ON move_tasks (source_key)
+    WHERE status IN ('RUNNING', 'CANCELLING');
+CREATE INDEX move_tasks_by_source ON move_tasks (source_key, key);

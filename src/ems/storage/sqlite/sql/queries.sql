@@ -128,7 +128,9 @@ SET visible_at = ?, receive_count = receive_count + 1,
 WHERE seq = ?
 
 -- name: dead_letter_move
-UPDATE messages SET partition = ?, visible_at = ?, receive_count = 0, first_received_at = NULL
+-- the message remembers the queue it came from (by its full id's hash), for a redrive
+UPDATE messages SET partition = ?, visible_at = ?, receive_count = 0, first_received_at = NULL,
+                    source_hash = (SELECT id_hash FROM queues WHERE key = ?)
 WHERE seq = ?
 
 -- name: delete_receipt
@@ -373,20 +375,22 @@ SELECT dead_letter_key FROM subscriptions WHERE key = ?
 -- SQS queue names
 
 -- name: sqs_insert
-INSERT INTO sqs_queues (account, name, id_hash, sealed_queue_id, tags, created_at, modified_at)
-VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, name) DO NOTHING
+INSERT INTO sqs_queues (account, name, id_hash, sealed_queue_id, tags, created_at, modified_at,
+                        policy)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, name) DO NOTHING
 
 -- name: sqs_get
-SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags
+SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags, policy
 FROM sqs_queues WHERE account = ? AND name = ?
 
 -- name: sqs_list
-SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags
+SELECT account, name, id_hash, sealed_queue_id, created_at, modified_at, tags, policy
 FROM sqs_queues WHERE account = ?1 AND substr(name, 1, length(?2)) = ?2 AND name > ?3
 ORDER BY name LIMIT ?4
 
 -- name: sqs_touch
-UPDATE sqs_queues SET modified_at = ?, tags = coalesce(?, tags) WHERE account = ? AND name = ?
+UPDATE sqs_queues SET modified_at = ?, tags = coalesce(?, tags), policy = coalesce(?, policy)
+WHERE account = ? AND name = ?
 
 -- name: sqs_delete
 DELETE FROM sqs_queues WHERE account = ? AND name = ?
@@ -414,3 +418,95 @@ UPDATE sns_topics SET attributes = ?, tags = ? WHERE account = ? AND name = ?
 
 -- name: sns_delete
 DELETE FROM sns_topics WHERE account = ? AND name = ?
+
+-- Message move tasks (dead-letter redrive; the rules: ems.core.redrive). Task rows are read as
+-- key, handle, source_key, destination_hash, rate, status, to_move, moved, failure, started_at,
+-- finished_at, source_label, destination_label.
+
+-- name: move_source
+-- a new task's source: key, partition, and whether any queue dead-letters into it
+SELECT q.key, q.partition,
+       EXISTS (SELECT 1 FROM queues s WHERE s.dead_letter_key = q.key)
+FROM queues q WHERE q.id_hash = ?
+
+-- name: move_destination
+-- a new task's destination, by an id that may send to it: its full id's hash
+SELECT id_hash FROM queues WHERE id_hash = ?1 OR send_hash = ?1
+
+-- name: count_partition
+SELECT count(*) FROM messages WHERE partition = ?
+
+-- name: insert_move_task
+INSERT INTO move_tasks (handle, source_key, destination_hash, rate, source_label,
+                        destination_label, status, to_move, started_at)
+VALUES (?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?)
+RETURNING key, handle, source_key, destination_hash, rate, status, to_move, moved, failure,
+          started_at, finished_at, source_label, destination_label
+
+-- name: forget_move_tasks
+-- the source's finished tasks beyond the newest ?2
+DELETE FROM move_tasks
+WHERE source_key = ?1 AND status NOT IN ('RUNNING', 'CANCELLING')
+  AND key NOT IN (SELECT key FROM move_tasks
+                  WHERE source_key = ?1 AND status NOT IN ('RUNNING', 'CANCELLING')
+                  ORDER BY key DESC LIMIT ?2)
+
+-- name: list_move_tasks
+SELECT key, handle, source_key, destination_hash, rate, status, to_move, moved, failure,
+       started_at, finished_at, source_label, destination_label
+FROM move_tasks WHERE source_key = (SELECT key FROM queues WHERE id_hash = ?)
+ORDER BY key DESC LIMIT ?
+
+-- name: cancel_move_task
+UPDATE move_tasks SET status = 'CANCELLING'
+WHERE source_key = (SELECT key FROM queues WHERE id_hash = ?1) AND status = 'RUNNING'
+  AND (?2 IS NULL OR handle = ?2)
+RETURNING key, handle, source_key, destination_hash, rate, status, to_move, moved, failure,
+          started_at, finished_at, source_label, destination_label
+
+-- name: claim_move_task
+UPDATE move_tasks SET lease_owner = ?1, lease_until = ?2 + ?3
+WHERE key = (SELECT key FROM move_tasks
+             WHERE status IN ('RUNNING', 'CANCELLING') AND (lease_until < ?2 OR lease_owner = ?1)
+             ORDER BY key LIMIT 1)
+RETURNING key, handle, source_key, destination_hash, rate, status, to_move, moved, failure,
+          started_at, finished_at, source_label, destination_label
+
+-- name: move_task_for_step
+-- the task, its lease, and its source queue (null columns: the queue was deleted)
+SELECT t.status, t.lease_owner, t.lease_until, t.destination_hash, q.key, q.partition,
+       q.id_hash, q.retention_seconds
+FROM move_tasks t LEFT JOIN queues q ON q.key = t.source_key
+WHERE t.key = ?
+
+-- name: movable
+-- the oldest visible messages of a partition, whole, with the queue each came from
+SELECT seq, source_hash, length(body), message_id, correlation_id, attributes, body, cipher
+FROM messages INDEXED BY messages_by_partition
+WHERE partition = ? AND visible_at <= ? AND sent_at > ?
+ORDER BY seq
+LIMIT ?
+
+-- name: queue_for_move
+SELECT key, partition FROM queues WHERE id_hash = ?
+
+-- name: delete_moved
+DELETE FROM messages WHERE seq = ?
+
+-- name: step_move_task
+UPDATE move_tasks SET moved = moved + ?, lease_until = ? WHERE key = ?
+
+-- name: finish_move_task
+UPDATE move_tasks SET status = ?, failure = ?, finished_at = ?, lease_owner = NULL,
+                      lease_until = 0
+WHERE key = ?
+
+-- name: release_move_tasks
+UPDATE move_tasks SET lease_until = 0 WHERE lease_owner = ?
+
+-- name: release_move_leases
+-- at open: this process owns the file, so every lease left is a dead process's
+UPDATE move_tasks SET lease_until = 0 WHERE lease_until > 0
+
+-- name: delete_move_tasks_of_queue
+DELETE FROM move_tasks WHERE source_key = ?

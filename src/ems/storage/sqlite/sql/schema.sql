@@ -58,7 +58,9 @@ CREATE TABLE messages (
     attributes TEXT,
     body BLOB NOT NULL,
     -- at-rest encryption: the id of the key that sealed the body, null for plaintext
-    cipher INTEGER
+    cipher INTEGER,
+    -- the full-id hash of the queue it was dead-lettered from (null: sent to this queue)
+    source_hash BLOB
 );
 -- receive: the first visible messages of a partition; counts by state are covered by it too
 CREATE INDEX messages_receivable ON messages (partition, visible_at, receive_count);
@@ -154,6 +156,8 @@ CREATE TABLE sqs_queues (
     tags TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     modified_at INTEGER NOT NULL,
+    -- the Policy attribute as given ('': none); not enforced
+    policy TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (account, name)
 ) WITHOUT ROWID;
 
@@ -168,3 +172,33 @@ CREATE TABLE sns_topics (
     created_at INTEGER NOT NULL,
     PRIMARY KEY (account, name)
 ) WITHOUT ROWID;
+
+-- message move tasks (dead-letter redrive, ems.core.redrive)
+CREATE TABLE move_tasks (
+    key INTEGER PRIMARY KEY AUTOINCREMENT,
+    -- the task's public handle (random)
+    handle TEXT NOT NULL UNIQUE,
+    -- the dead-letter queue the messages leave
+    source_key INTEGER NOT NULL,
+    -- the full-id hash of where they go (a hash: a key of a deleted queue can be reused);
+    -- null: each back to the queue it was dead-lettered from
+    destination_hash BLOB,
+    -- what the caller named the queues by (SQS ARNs), shown back in listings
+    source_label TEXT,
+    destination_label TEXT,
+    -- messages per second; null: as fast as the store takes them
+    rate INTEGER,
+    status TEXT NOT NULL,
+    to_move INTEGER NOT NULL,
+    moved INTEGER NOT NULL DEFAULT 0,
+    failure TEXT,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    -- the node running the task, until when (another takes over after)
+    lease_owner TEXT,
+    lease_until INTEGER NOT NULL DEFAULT 0
+);
+-- one active task per dead-letter queue
+CREATE UNIQUE INDEX move_tasks_active ON move_tasks (source_key)
+    WHERE status IN ('RUNNING', 'CANCELLING');
+CREATE INDEX move_tasks_by_source ON move_tasks (source_key, key);

@@ -1,4 +1,4 @@
--- EMS PostgreSQL schema, version 4: the SNS API (ems.sns).
+-- EMS PostgreSQL schema, version 5: the SNS API (ems.sns).
 
 -- SNS topic names: an account's name for an EMS topic, whose id is sealed; the topic's SNS
 -- attributes (JSON) and tags

@@ -1,4 +1,4 @@
--- EMS SQLite schema, version 6: the SNS API (ems.sns).
+-- EMS SQLite schema, version 7: the SNS API (ems.sns).
 
 -- SNS topic names: an account's name for an EMS topic, whose id is sealed; the topic's SNS
 -- attributes (JSON) and tags

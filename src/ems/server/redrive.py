@@ -1,0 +1,98 @@
+"""``/ems/queue/{dead_letter_id}/redrive``: start (POST), show (GET) and cancel (DELETE) the
+dead-letter queue's message move task (ems.core.redrive).
+
+A task is shown by what it does, never by another queue's id: its destination appears as that
+queue's ``queue_ref`` (the non-secret name its owner sees when describing it), or ``null``
+when each message returns to the queue it was dead-lettered from.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ems.core import capabilities, limits
+from ems.core.encoding import rfc3339
+from ems.core.errors import InvalidRequest, MoveTaskNotFound, quoted
+from ems.core.move_models import MoveTask
+from ems.core.redrive import Redrive
+from ems.server import problems
+from ems.server.http import Receive, Scope, Send, query, read_json, respond_json
+from ems.server.queues import Handler
+
+ROUTE: Final = "/ems/queue/{queue_id}/redrive"
+NO_PARAMS: Final = frozenset[str]()
+FIELDS: Final = frozenset({"destination_queue_id", "max_messages_per_second"})
+
+
+def task_document(task: MoveTask) -> dict[str, Any]:
+    return {
+        "status": task.status.value,
+        "destination_queue_ref": (
+            None if task.destination_hash is None else capabilities.reference(task.destination_hash)
+        ),
+        "max_messages_per_second": task.rate,
+        "messages_moved": task.moved,
+        "messages_to_move": task.to_move,
+        "failure_reason": task.failure,
+        "started_at": rfc3339(task.started_at_ms),
+        "finished_at": rfc3339(task.finished_at_ms),
+    }
+
+
+class RedriveHandlers:
+    def __init__(self, redrive: Redrive) -> None:
+        self.redrive = redrive
+        self.methods: dict[str, Handler] = {
+            "POST": self.start,
+            "GET": self.show,
+            "DELETE": self.cancel,
+        }
+
+    @staticmethod
+    def claims(parts: list[str]) -> bool:
+        """``parts`` after ``/ems/queue``: ``{queue_id}/redrive``."""
+        return len(parts) == 2 and parts[1] == "redrive"
+
+    def route(self, method: str, parts: list[str]) -> tuple[Handler, str]:
+        return problems.pick(self.methods, method, "a queue's redrive"), ROUTE
+
+    def templates(self) -> list[tuple[str, str]]:
+        return [(m, ROUTE) for m in self.methods]
+
+    async def start(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+        query(scope, NO_PARAMS)
+        # the queue first: an unknown queue costs no upload
+        await self.redrive.service.queue_for_owner(parts[0])
+        document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES, optional=True)
+        document = {} if document is None else document
+        if not isinstance(document, dict):
+            raise InvalidRequest("The body must be a JSON object (or empty).")
+        unknown = sorted(set(document) - FIELDS)
+        if unknown:
+            raise InvalidRequest(
+                f"Unknown field {quoted(unknown[0])}; known: {', '.join(sorted(FIELDS))}.",
+                parameter=unknown[0],
+            )
+        destination = document.get("destination_queue_id")
+        if destination is not None and not isinstance(destination, str):
+            raise InvalidRequest(
+                "destination_queue_id must be a queue id (or absent: each message returns to "
+                "the queue it came from).",
+                parameter="destination_queue_id",
+            )
+        task = await self.redrive.start(
+            parts[0], destination_id=destination, rate=document.get("max_messages_per_second")
+        )
+        return await respond_json(send, 201, task_document(task))
+
+    async def show(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+        query(scope, NO_PARAMS)
+        tasks = await self.redrive.tasks(parts[0], limit=1)
+        if not tasks:
+            raise MoveTaskNotFound("This queue has had no redrive; start one with POST.")
+        return await respond_json(send, 200, task_document(tasks[0]))
+
+    async def cancel(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+        query(scope, NO_PARAMS)
+        task = await self.redrive.cancel(parts[0])
+        return await respond_json(send, 200, task_document(task))
