@@ -56,3 +56,41 @@ def no_secrets_in_logs(
     leaked = [value for value in minted if value in logged]
     assert not leaked, f"{len(leaked)} ids or keys appear in the logs"
     assert not re.search(r"whsec_[A-Za-z0-9+/=]{20,}", logged), "a signing secret was logged"
+
+
+# Fixture scopes that outlive one test: tests sharing one must stay on one xdist worker
+SHARED_SCOPES = {"module", "class", "package"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Say which tests must run together when the suite runs on several workers (pytest-xdist
+    with ``--dist loadgroup``, as scripts/test runs it).
+
+    - A test marked ``timing`` asserts wall-clock bounds: every such test joins one group, so
+      they run one at a time on one worker instead of racing each other for the two cores.
+    - A test that uses a fixture of module (or class) scope, such as a module's shared
+      ``ems serve`` or the docs' machine, stays with its module: one server per module, as
+      without xdist, and the docs' blocks run in their documents' order.
+    - Any other test may run on any worker.
+
+    Without xdist the marks mean nothing. A test already in an ``xdist_group`` keeps it.
+    """
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        if item.get_closest_marker("timing"):
+            item.add_marker(pytest.mark.xdist_group("timing"))
+        elif _uses_shared_fixtures(item):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def _uses_shared_fixtures(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        definition.scope in SHARED_SCOPES
+        for definitions in info.name2fixturedefs.values()
+        for definition in definitions
+    )

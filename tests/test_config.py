@@ -51,7 +51,8 @@ def test_flags_win_over_the_environment() -> None:
     ("name", "value"),
     [("EMS_PORT", "http"), ("EMS_PORT", "70000"), ("EMS_ALLOW_CIDRS", "10.0.0.0/33"),
      ("EMS_SQLITE_SYNCHRONOUS", "sometimes"), ("EMS_ACCESS_LOG", "maybe"),
-     ("EMS_RATE_LIMIT", "fast")],
+     ("EMS_RATE_LIMIT", "fast"), ("EMS_METRICS_LABELLED_QUEUES", "1001"),
+     ("EMS_METRICS_LABELLED_QUEUES", "-1")],
 )  # fmt: skip
 def test_unusable_values_are_named(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):

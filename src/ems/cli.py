@@ -173,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="log each request (route templates only: never an id) (EMS_ACCESS_LOG=1)",
     )
     serve.add_argument(
+        "--metrics-labelled-queues",
+        metavar="N",
+        help="/metrics: series per queue for up to N labelled queues, at most 1000 "
+        "(EMS_METRICS_LABELLED_QUEUES; default 0: none)",
+    )
+    serve.add_argument(
         "--log-format", choices=["text", "json"], help="(EMS_LOG_FORMAT; default text)"
     )
     serve.add_argument(

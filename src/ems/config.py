@@ -49,6 +49,9 @@ class Settings:
     log_format: LogFormat = "text"
     # one line per request: client, method, route template (never an id), status, duration
     access_log: bool = False
+    # /metrics: per-queue series for up to this many labelled queues (0: none, the default);
+    # labels are chosen by queue owners, so the series they make are opt-in and bounded
+    metrics_labelled_queues: int = 0
     # seconds to let in-flight requests finish after SIGTERM before closing connections
     shutdown_timeout: int = 30
     # after SIGTERM, seconds to keep serving while /readyz answers 503, so that balancers stop
@@ -200,10 +203,17 @@ _LOWEST: Mapping[str, float] = {
 }
 
 
+# ... and the largest
+_HIGHEST: Mapping[str, float] = {"metrics_labelled_queues": 1000}
+
+
 def _check_bounds(settings: Settings) -> None:
     for name, lowest in _LOWEST.items():
         if getattr(settings, name) < lowest:
             raise SettingsError(f"{PREFIX}{name.upper()} must be at least {lowest:g}")
+    for name, highest in _HIGHEST.items():
+        if not 0 <= getattr(settings, name) <= highest:
+            raise SettingsError(f"{PREFIX}{name.upper()} must be from 0 to {highest:g}")
 
 
 class CredentialsError(ValueError):

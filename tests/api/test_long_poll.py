@@ -14,6 +14,9 @@ from ems.core.clock import Clock, SystemClock
 from ems.server.app import EmsApp
 from tests.api.conftest import create_queue
 
+# timing: asserts wall-clock bounds, so never beside another such test (tests/conftest.py)
+pytestmark = pytest.mark.timing
+
 
 @pytest.fixture
 def clock() -> Clock:

@@ -42,6 +42,27 @@ async def test_metrics_in_prometheus_format(client: httpx.AsyncClient) -> None:
     assert re.search(r"ems_queue_messages\{queue=\"[0-9a-f]{16}\"\} 2", text)
     assert "ems_long_polls_waiting 0" in text
     assert queue_id not in text, "metrics never carry an id"
+    # the aggregate gauges, database-wide
+    assert "ems_queues 1" in text
+    assert "ems_stored_messages 2" in text
+    assert "ems_webhook_backlog 0" in text
+    assert re.search(r"ems_oldest_message_age_seconds \d", text)
+    assert re.search(r"ems_commits_total [1-9]", text)
+    assert 'ems_problems_total{type="queue-not-found"} 1' in text
+    # per-queue series by label are opt-in
+    assert "ems_labelled_queue_messages{" not in text
+
+
+async def test_labelled_queue_series_are_opt_in_and_bounded(tmp_path: Path) -> None:
+    async with serving(tmp_path, Settings(metrics_labelled_queues=2)) as (_, client):
+        for label in ("billing", "orders", "zebra", None):
+            queue_id = await create_queue(client, **({"label": label} if label else {}))
+            await client.post(f"/ems/queue/{queue_id}/message", content=b"x")
+        text = (await client.get("/metrics")).text
+    series = re.findall(
+        r'ems_labelled_queue_messages\{label="([^"]+)",queue="[0-9a-f]{16}"\} 1', text
+    )
+    assert series == ["billing", "orders"]
 
 
 async def test_readiness_follows_the_lifecycle(app: EmsApp, client: httpx.AsyncClient) -> None:

@@ -17,6 +17,7 @@ DEFAULTS = {
     "receive_wait_seconds": 0,
     "max_stored_messages": 10_000_000,
     "max_stored_bytes": 1 << 30,
+    "label": None,
     "dead_letter": None,
 }
 
@@ -155,6 +156,25 @@ async def test_dead_letter_attribute_round_trip(client: httpx.AsyncClient) -> No
     assert_problem(itself, 400, "invalid-attribute")
     shape = await client.patch(f"/ems/queue/{queue_id}", json={"dead_letter": {"queue_id": dlq}})
     assert_problem(shape, 400, "invalid-attribute")
+
+
+async def test_a_label_is_set_at_creation_changed_by_patch_and_removed_with_null(
+    client: httpx.AsyncClient,
+) -> None:
+    queue_id = await create_queue(client, label="orders (EU)")
+    assert (await client.get(f"/ems/queue/{queue_id}")).json()["label"] == "orders (EU)"
+    # a PATCH of something else keeps it
+    kept = await client.patch(f"/ems/queue/{queue_id}", json={"delay_seconds": 1})
+    assert kept.json()["label"] == "orders (EU)"
+    renamed = await client.patch(f"/ems/queue/{queue_id}", json={"label": "orders"})
+    assert renamed.json()["label"] == "orders"
+    for bad in ("", "x" * 81, "two\nlines", 7):
+        refused = await client.patch(f"/ems/queue/{queue_id}", json={"label": bad})
+        assert_problem(refused, 400, "invalid-attribute")
+    assert (await client.get(f"/ems/queue/{queue_id}")).json()["label"] == "orders"
+    removed = await client.patch(f"/ems/queue/{queue_id}", json={"label": None})
+    assert removed.json()["label"] is None
+    assert (await client.get(f"/ems/queue/{queue_id}")).json()["label"] is None
 
 
 async def test_messages_dead_letter_after_max_receives(client: httpx.AsyncClient) -> None:

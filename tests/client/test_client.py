@@ -114,6 +114,12 @@ def test_worker_processes_replies_and_stops_gracefully(client: Client) -> None:
     assert (info.messages_visible, info.messages_in_flight) == (0, 0)
 
 
+def test_a_queue_label_round_trips(client: Client) -> None:
+    queue = client.create_queue(label="invoices")
+    assert client.get_queue(queue.queue_id).label == "invoices"
+    assert client.update_queue(queue.queue_id, label=None).label is None
+
+
 def test_worker_keeps_long_jobs_leased(client: Client) -> None:
     queue = client.create_queue()
     client.send(queue.queue_id, "long job")

@@ -225,6 +225,7 @@ def _wait_for_pushes(
         time.sleep(0.05)
 
 
+@pytest.mark.timing  # a minimum load and a recovery within 3 s: not beside another such test
 def test_ems_rides_out_a_postgresql_restart_under_load(tmp_path: Path) -> None:
     """Requests fail with 503 while the database is down and work again afterwards, without a
     restart of EMS; every acknowledged message is still there."""

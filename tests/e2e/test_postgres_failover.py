@@ -31,6 +31,9 @@ from tests.e2e.failover import (
 )
 from tests.pg import Cluster
 
+# timing: recovery within 15 s, wakes within 0.5 s; never beside another such test
+pytestmark = pytest.mark.timing
+
 
 def test_a_crashed_primary_is_replaced_by_its_promoted_standby(tmp_path: Path) -> None:
     _drill(tmp_path, Cluster.crash, primary_first=True)

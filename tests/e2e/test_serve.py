@@ -110,6 +110,7 @@ def test_a_second_server_on_the_same_data_dir_refuses_to_start(server: EmsServer
     assert httpx.get(f"{server.url}/healthz").status_code == 200
 
 
+@pytest.mark.timing  # needs a real load (1000 sends in 2 s): not beside another such test
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_no_acknowledged_message_is_lost_to_kill_9(tmp_path: Path, backend: str) -> None:
     server = EmsServer(tmp_path / "data", database=database(backend, tmp_path)).start()

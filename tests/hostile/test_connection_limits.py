@@ -24,7 +24,8 @@ from tests.hostile.limits_support import (
     wait_until,
 )
 
-pytestmark = pytest.mark.e2e
+# timing: asserts wall-clock bounds, so never beside another such test (tests/conftest.py)
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 TIMEOUT = 1.0  # the header and body timeouts of the shared server
 

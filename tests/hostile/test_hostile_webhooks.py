@@ -19,7 +19,8 @@ from tests.e2e.server import EmsServer
 from tests.hostile.limits_support import rss_kib, wait_until
 from tests.webhooks import Receiver
 
-pytestmark = pytest.mark.e2e
+# timing: asserts wall-clock bounds, so never beside another such test (tests/conftest.py)
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 # each hostile answer stops after this long even if EMS keeps reading (bounded loops)
 HOSTILE_SECONDS = 20.0

@@ -23,7 +23,8 @@ from ems.storage.sqlite import SqliteStore
 from tests.e2e.server import EmsServer, free_port
 from tests.hostile.limits_support import connect, status_of, wait_until
 
-pytestmark = pytest.mark.e2e
+# timing: asserts wall-clock bounds, so never beside another such test (tests/conftest.py)
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 
 @pytest.fixture
@@ -67,9 +68,11 @@ def test_a_file_that_is_not_a_database_is_refused_in_one_line(tmp_path: Path) ->
 
 def test_damaged_pages_are_found_at_start_unless_the_check_is_skipped(tmp_path: Path) -> None:
     server = EmsServer(tmp_path / "data").start()
-    queue_id = httpx.post(f"{server.url}/ems/queue").json()["queue_id"]
-    for i in range(300):
-        httpx.post(f"{server.url}/ems/queue/{queue_id}/message", content=b"%d" % i * 200)
+    with httpx.Client(base_url=server.url) as http:  # one connection, not 300 handshakes
+        queue_id = http.post("/ems/queue").json()["queue_id"]
+        for i in range(300):
+            sent = http.post(f"/ems/queue/{queue_id}/message", content=b"%d" % i * 200)
+            assert sent.status_code == 201, sent.text
     server.stop()
     database = tmp_path / "data" / "ems.sqlite3"
     with sqlite3.connect(database) as conn:

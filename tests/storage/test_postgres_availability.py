@@ -26,6 +26,9 @@ from tests import pg
 from tests.conformance.conftest import ids, message
 from tests.e2e.server import free_port
 
+# timing: asserts wall-clock bounds, so never beside another such test (tests/conftest.py)
+pytestmark = pytest.mark.timing
+
 T = TypeVar("T")
 TIMEOUT = 1.0  # the store's --database-timeout in these tests
 

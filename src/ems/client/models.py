@@ -47,6 +47,8 @@ class QueueInfo:
     messages_delayed: int
     oldest_message_age_seconds: float | None
     raw: dict[str, Any] = field(repr=False, compare=False)
+    # a name for operators (the console); servers before labels existed answer none
+    label: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> QueueInfo:
@@ -62,6 +64,7 @@ class QueueInfo:
             data.get("messages_delayed", 0),
             data.get("oldest_message_age_seconds"),
             data,
+            data.get("label"),
         )
 
 

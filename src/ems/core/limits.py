@@ -69,6 +69,11 @@ WAIT: Final = Bound("wait_seconds", 0, 20)
 MAX_RECEIVES: Final = Bound("max_receives", 1, 1000, "receives")
 MAX_MESSAGES: Final = Bound("max_messages", 1, 100, "messages")
 PEEK_MESSAGES: Final = Bound("max_messages", 1, 1000, "messages")
+# the admin console's queue table and peek
+ADMIN_TABLE_PAGE: Final = Bound("limit", 1, 500, "queues")
+ADMIN_OFFSET: Final = Bound("offset", 0, 100_000_000, "queues")
+ADMIN_PEEK: Final = Bound("limit", 1, 100, "messages")
+MAX_ADMIN_FILTER_CHARS: Final = 80
 
 MAX_BATCH_ENTRIES: Final = 1000
 MAX_MESSAGE_ATTRIBUTES: Final = 10
@@ -85,7 +90,8 @@ QUEUE_ATTRIBUTE_BOUNDS: Final = {
     for b in (VISIBILITY_TIMEOUT, RETENTION, MAX_MESSAGE_BYTES, DELAY, RECEIVE_WAIT,
               MAX_STORED_MESSAGES, MAX_STORED_BYTES)
 }  # fmt: skip
-QUEUE_ATTRIBUTE_NAMES: Final = frozenset(QUEUE_ATTRIBUTE_BOUNDS) | {"dead_letter"}
+QUEUE_ATTRIBUTE_NAMES: Final = frozenset(QUEUE_ATTRIBUTE_BOUNDS) | {"dead_letter", "label"}
+MAX_LABEL_CHARS: Final = 80
 
 
 def check_queue_attributes(document: object) -> dict[str, Any]:
@@ -107,6 +113,8 @@ def check_queue_attributes(document: object) -> dict[str, Any]:
     for name, value in document.items():
         if name == "dead_letter":
             checked[name] = _check_dead_letter(value)
+        elif name == "label":
+            checked[name] = _check_label(value)
         else:
             checked[name] = QUEUE_ATTRIBUTE_BOUNDS[name].check(value, error=InvalidAttribute)
     return checked
@@ -127,6 +135,23 @@ def _check_dead_letter(value: object) -> tuple[str, int] | None:
             "dead_letter.queue_id must be a queue id string.", parameter="dead_letter"
         )
     return queue_id, MAX_RECEIVES.check(value["max_receives"], error=InvalidAttribute)
+
+
+def _check_label(value: object) -> str | None:
+    """A queue's label: null (none, or remove it) or 1 to 80 characters of one line."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not 1 <= len(value) <= MAX_LABEL_CHARS
+        or _CONTROL_CHARS.search(value)
+    ):
+        raise InvalidAttribute(
+            f"label must be null or 1 to {MAX_LABEL_CHARS} characters without control "
+            f"characters; got {quoted(value)}.",
+            parameter="label",
+        )
+    return value
 
 
 def check_message_attributes(attributes: Mapping[str, object]) -> dict[str, str]:

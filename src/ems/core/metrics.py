@@ -8,7 +8,10 @@ library. Label values are never ids: routes are templates, queues a hash prefix.
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from collections.abc import Iterable, Sequence
+
+from ems.core.rates import QueueRates
 
 # request latencies, in seconds: 0.5 ms to 10 s
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
@@ -58,6 +61,13 @@ class Metrics:
         self._requests: dict[tuple[str, str, int], _Requests] = {}
         self.messages = dict.fromkeys(MESSAGE_EVENTS, 0)
         self.pushes = dict.fromkeys(PUSH_OUTCOMES, 0)
+        # problem type slug -> answers: a fixed catalogue, so the labels are bounded
+        self.problems: Counter[str] = Counter()
+        self.queue_rates = QueueRates()
+
+    @property
+    def requests_total(self) -> int:
+        return sum(entry.count for entry in self._requests.values())
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
@@ -106,6 +116,9 @@ class Metrics:
             "# HELP ems_messages_total Messages sent, received, deleted, dead-lettered, published.",
             "# TYPE ems_messages_total counter",
             *(f'ems_messages_total{{event="{e}"}} {n}' for e, n in self.messages.items()),
+            "# HELP ems_problems_total Error answers by problem type.",
+            "# TYPE ems_problems_total counter",
+            *(f'ems_problems_total{{type="{t}"}} {n}' for t, n in sorted(self.problems.items())),
             "# HELP ems_webhook_push_attempts_total Webhook push attempts by outcome.",
             "# TYPE ems_webhook_push_attempts_total counter",
             *(

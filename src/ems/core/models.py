@@ -76,6 +76,8 @@ class QueueConfig:
     # None: the server's default limit
     max_stored_messages: int | None = None
     max_stored_bytes: int | None = None
+    # a human name for operators (the console, /metrics): not secret, grants nothing
+    label: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +189,11 @@ class QueueChanges:
     clear_dead_letter: bool = False
     max_stored_messages: int | None = None
     max_stored_bytes: int | None = None
+    label: str | None = None
+    clear_label: bool = False
+
+    def new_label(self, old: str | None) -> str | None:
+        return None if self.clear_label else (self.label or old)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +226,9 @@ class QueueSummary:
     stored_messages: int
     stored_bytes: int
     oldest_sent_at_ms: int | None
+    label: str | None = None
+    # the hash of its dead-letter queue's id, if it has one
+    dead_letter_hash: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,3 +238,52 @@ class TopicSummary:
     created_at_ms: int
     owner: str | None
     subscriptions: int
+    # webhook pushes not yet made, and subscriptions whose last push failed with more to make
+    webhook_backlog: int = 0
+    failing_subscriptions: int = 0
+
+
+class QueueOrder(enum.StrEnum):
+    """How the console may sort queues: each is served by an index or a cheap sort."""
+
+    CREATED = "created"
+    LABEL = "label"
+    MESSAGES = "messages"
+    BYTES = "bytes"
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    """One page of the console's queue table, sorted and filtered by the database.
+
+    ``text`` matches inside labels (lowercased); ``hash_prefix`` matches the start of id hashes.
+    With both set a queue matching either is listed.
+    """
+
+    order: QueueOrder = QueueOrder.CREATED
+    descending: bool = False
+    text: str | None = None
+    hash_prefix: bytes | None = None
+    offset: int = 0
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class StoreTotals:
+    """What the whole database holds (every node's work, on PostgreSQL)."""
+
+    queues: int
+    topics: int
+    subscriptions: int
+    pending_confirmations: int
+    stored_messages: int
+    stored_bytes: int
+    oldest_sent_at_ms: int | None
+    # webhook pushes not yet made (notifications and confirmation requests)
+    webhook_backlog: int
+    # subscriptions whose last push failed and that still have pushes to make
+    failing_subscriptions: int
+    # bytes the database takes on disk
+    storage_bytes: int
+    # what the store is and where (file path, or database server and whether it is a primary)
+    location: str

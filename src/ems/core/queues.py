@@ -44,6 +44,7 @@ from ems.core.models import (
     StorageLimits,
     StoredMessage,
 )
+from ems.core.rates import RECEIVED, SENT
 from ems.core.receipts import ReceiptSigner
 from ems.core.wakeups import SHUTDOWN
 from ems.storage.base import Store
@@ -272,6 +273,8 @@ class QueueService:
             receive_wait_seconds=attributes.get("receive_wait_seconds"),
             max_stored_messages=attributes.get("max_stored_messages"),
             max_stored_bytes=attributes.get("max_stored_bytes"),
+            label=attributes.get("label"),
+            clear_label="label" in attributes and attributes["label"] is None,
         )
         if "dead_letter" in attributes:
             changes.dead_letter = self._dead_letter(queue_id, attributes["dead_letter"])
@@ -295,6 +298,7 @@ class QueueService:
             target = await self.sending_target(target)
         await self.store.send(target.hash, messages)
         self.metrics.messages["sent"] += len(messages)
+        self.metrics.queue_rates.count(target.record.key, SENT, len(messages))
 
     async def receive(
         self,
@@ -321,6 +325,7 @@ class QueueService:
             self.metrics.count("dead_lettered", result.dead_lettered)
             if result.messages:
                 self.metrics.count("received", len(result.messages))
+                self.metrics.queue_rates.count(result.queue_key, RECEIVED, len(result.messages))
                 return [self._delivery(result.queue_key, m) for m in result.messages]
             remaining = deadline - loop.time()
             if remaining <= 0 or (disconnected is not None and disconnected.done()):

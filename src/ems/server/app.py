@@ -69,7 +69,7 @@ class EmsApp:
         self._dispatcher: Dispatcher | None = None
         self._crypto = CryptoHandlers()
         self._pages = PageHandlers(enabled=settings.playground)
-        self._admin = AdminHandlers(store, AdminToken(settings.admin_token))
+        self._admin = AdminHandlers(store, AdminToken(settings.admin_token), self.metrics)
         self.address_policy = AddressPolicy.from_settings(
             settings.webhook_allow_private, settings.webhook_allow_nets
         )
@@ -142,6 +142,7 @@ class EmsApp:
         )
         self._redrive = Redrive(self._service)
         self._redrive_handlers = RedriveHandlers(self._redrive)
+        self._admin.moves.redrive = self._redrive
         topics = TopicService(
             self.store,
             check_url=self._check_webhook_url,
@@ -315,11 +316,16 @@ class EmsApp:
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
         return await render_metrics(
-            send, self.metrics, self.store, self.store.wakeups.waiting, self.connections
+            send,
+            self.metrics,
+            self.store,
+            self.store.wakeups.waiting,
+            self.connections,
+            self.settings.metrics_labelled_queues,
         )
 
-    @staticmethod
-    async def _problem(send: Send, error: EmsError) -> int:
+    async def _problem(self, send: Send, error: EmsError) -> int:
+        self.metrics.problems[error.slug] += 1
         headers = [(b"content-type", problems.CONTENT_TYPE)]
         if isinstance(error, problems.MethodNotAllowed):
             headers.append((b"allow", ", ".join(error.allowed).encode()))

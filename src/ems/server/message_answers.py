@@ -76,7 +76,7 @@ async def answer_peek(
     while True:
         full = False
         for message in page.messages:
-            piece = dumps(_peeked(message, now))
+            piece = dumps(peeked_document(message, now))
             if count and out.size + len(piece) > budget:
                 full = True
                 break
@@ -99,7 +99,7 @@ async def answer_peek(
     return await out.close()
 
 
-def _peeked(message: StoredMessage, now_ms: int) -> dict[str, Any]:
+def peeked_document(message: StoredMessage, now_ms: int) -> dict[str, Any]:
     document = message_document(message)
     document["state"] = (
         "visible"

@@ -8,6 +8,7 @@ from typing import Final
 
 from ems.core import metrics as metrics_format
 from ems.core.metrics import Metrics
+from ems.core.models import QueueOrder, QueuePage
 from ems.server.connections import ConnectionStats
 from ems.server.http import Send, respond
 from ems.storage.base import Store
@@ -18,16 +19,25 @@ access_log = logging.getLogger("ems.access")
 WORDS: Final = frozenset(
     {"ems", "queue", "topic", "message", "messages", "delete", "visibility", "purge", "peek",
      "rotate", "subscription", "confirm", "crypto", "random-key", "encryption", "decryption",
-     "admin", "queues", "topics", "healthz", "readyz", "metrics"}
+     "admin", "queues", "topics", "healthz", "readyz", "metrics", "console", "overview",
+     "queue-table", "subscriptions", "retry"}
 )  # fmt: skip
 PROMETHEUS: Final = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
 
 
-async def render_metrics(
-    send: Send, metrics: Metrics, store: Store, waiting: int, connections: ConnectionStats
+async def render_metrics(  # noqa: PLR0917 - what one scrape reads
+    send: Send,
+    metrics: Metrics,
+    store: Store,
+    waiting: int,
+    connections: ConnectionStats,
+    labelled_queues: int = 0,
 ) -> int:
     lines = metrics.render()
     lines += connections.render()
+    lines += await _database_gauges(store)
+    if labelled_queues:
+        lines += await _labelled_queue_gauges(store, labelled_queues)
     deepest = await store.deepest_queues(10)
     now = store.clock.now_ms()
     lines.extend(
@@ -56,3 +66,71 @@ async def render_metrics(
         )
     )
     return await respond(send, 200, ("\n".join(lines) + "\n").encode(), PROMETHEUS)
+
+
+async def _database_gauges(store: Store) -> list[str]:
+    """What the whole database holds (every node's work, on PostgreSQL), and this node's commits."""
+    totals = await store.admin_totals()
+    now = store.clock.now_ms()
+    oldest = (
+        [] if totals.oldest_sent_at_ms is None else [((), (now - totals.oldest_sent_at_ms) / 1000)]
+    )
+    batches, operations, seconds = store.commit_stats
+    lines: list[str] = []
+    for name, help_text, value in (
+        ("ems_queues", "Queues.", totals.queues),
+        ("ems_stored_messages", "Messages stored in all queues.", totals.stored_messages),
+        ("ems_stored_bytes", "Bytes of message bodies stored in all queues.", totals.stored_bytes),
+        ("ems_topics", "Topics.", totals.topics),
+        ("ems_subscriptions", "Topic subscriptions.", totals.subscriptions),
+        ("ems_pending_confirmations", "Webhook subscriptions waiting for confirmation.",
+         totals.pending_confirmations),
+        ("ems_webhook_backlog", "Webhook pushes not yet made.", totals.webhook_backlog),
+        ("ems_failing_subscriptions", "Subscriptions whose last push failed, with pushes to make.",
+         totals.failing_subscriptions),
+        ("ems_storage_bytes", "Bytes the database takes on disk.", totals.storage_bytes),
+    ):  # fmt: skip
+        lines.extend(metrics_format.gauge(name, help_text, [((), value)]))
+    lines.extend(
+        metrics_format.gauge(
+            "ems_oldest_message_age_seconds", "Age of the oldest message in any queue.", oldest
+        )
+    )
+    counters: tuple[tuple[str, str, float], ...] = (
+        ("ems_commits_total", "Write transactions committed by this node.", batches),
+        ("ems_committed_operations_total", "Operations in those transactions.", operations),
+        ("ems_commit_seconds_total", "Seconds spent in those transactions.", seconds),
+    )
+    for counter, text, total in counters:
+        lines += [f"# HELP {counter} {text}", f"# TYPE {counter} counter", f"{counter} {total!r}"]
+    return lines
+
+
+async def _labelled_queue_gauges(store: Store, limit: int) -> list[str]:
+    """Series per labelled queue, for at most ``limit`` of them (in label order): opt-in, as
+    labels are chosen by whoever creates queues; the id hash prefix keeps series distinct."""
+    _, found = await store.admin_queue_page(QueuePage(order=QueueOrder.LABEL, limit=limit))
+    labelled = [q for q in found if q.label is not None]
+    now = store.clock.now_ms()
+    names = ("label", "queue")
+    lines = list(
+        metrics_format.gauge(
+            "ems_labelled_queue_messages",
+            "Messages stored in each labelled queue.",
+            [((q.label or "", q.id_hash[:8].hex()), q.stored_messages) for q in labelled],
+            names,
+        )
+    )
+    lines.extend(
+        metrics_format.gauge(
+            "ems_labelled_queue_oldest_message_age_seconds",
+            "Age of the oldest message in each labelled queue.",
+            [
+                ((q.label or "", q.id_hash[:8].hex()), (now - q.oldest_sent_at_ms) / 1000)
+                for q in labelled
+                if q.oldest_sent_at_ms is not None
+            ],
+            names,
+        )
+    )
+    return lines

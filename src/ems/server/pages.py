@@ -103,13 +103,21 @@ class PageHandlers:
         return await self._serve(scope, send, name)
 
     async def _serve(self, scope: Scope, send: Send, name: str) -> int:
-        # the query string is ignored on purpose: pages keep their state in the fragment
-        asset = self._assets[name]
-        headers = [(b"etag", asset.etag), *CACHE]
-        if name.endswith(".html"):
-            headers += PAGE_HEADERS
-        if header(scope, b"if-none-match") == asset.etag:
-            return await respond(send, 304, b"", headers)
-        return await respond(
-            send, 200, asset.body, [(b"content-type", asset.content_type), *headers]
-        )
+        return await serve(scope, send, self._assets[name], page=name.endswith(".html"))
+
+
+def load_assets(names: frozenset[str] | None = None) -> dict[str, Asset]:
+    """The files of ``web/`` (those named, or all), ready to serve."""
+    assets = _load_assets()
+    return assets if names is None else {n: a for n, a in assets.items() if n in names}
+
+
+async def serve(scope: Scope, send: Send, asset: Asset, *, page: bool) -> int:
+    """Answer with a file (a page with the strict CSP), or 304 if the browser has it."""
+    # the query string is ignored on purpose: pages keep their state in the fragment
+    headers = [(b"etag", asset.etag), *CACHE]
+    if page:
+        headers += PAGE_HEADERS
+    if header(scope, b"if-none-match") == asset.etag:
+        return await respond(send, 304, b"", headers)
+    return await respond(send, 200, asset.body, [(b"content-type", asset.content_type), *headers])

@@ -81,6 +81,7 @@ def queue_document(view: QueueView) -> dict[str, Any]:
         "receive_wait_seconds": config.receive_wait_seconds,
         "max_stored_messages": view.max_stored_messages,
         "max_stored_bytes": view.max_stored_bytes,
+        "label": config.label,
         "dead_letter": (
             {"queue_id": view.dead_letter_queue_id, "max_receives": dead_letter.max_receives}
             if dead_letter is not None

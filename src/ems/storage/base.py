@@ -22,6 +22,7 @@ from ems.core.models import (
     QueueCapabilities,
     QueueChanges,
     QueueConfig,
+    QueuePage,
     QueueRecord,
     QueueStats,
     QueueSummary,
@@ -29,6 +30,7 @@ from ems.core.models import (
     ReceiveRequest,
     ReceiveResult,
     SqsQueue,
+    StoreTotals,
     SweepReport,
     TopicSummary,
 )
@@ -265,6 +267,30 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def list_topics(self, *, after: int, limit: int) -> list[TopicSummary]: ...
+
+    @abc.abstractmethod
+    async def admin_queue_page(self, page: QueuePage) -> tuple[int, list[QueueSummary]]:
+        """One page of queues, sorted and filtered: (how many queues match, the page)."""
+
+    @abc.abstractmethod
+    async def admin_totals(self) -> StoreTotals:
+        """What the whole database holds, and where it is."""
+
+    @abc.abstractmethod
+    async def next_attempts(self, topic_hash: bytes) -> dict[int, int]:
+        """Subscription key -> when its next push is due, for those of the topic with pushes
+        to make; raise TopicNotFound."""
+
+    @abc.abstractmethod
+    async def retry_now(self, topic_hash: bytes, subscription_id: str) -> int:
+        """Make the subscription's pushes waiting for a later attempt due now; returns how many.
+        Raise TopicNotFound or SubscriptionNotFound."""
+
+    @property
+    def commit_stats(self) -> tuple[int, int, float]:
+        """(transactions, operations, seconds spent committing) so far: the group-commit factor
+        is operations per transaction, the commit latency seconds per transaction."""
+        return (0, 0, 0.0)
 
     # SQS names (ems.sqs): each account's queue names, each naming an EMS queue
 

@@ -54,7 +54,7 @@ class QueueRow:
 def queue_from_row(row: tuple[Any, ...]) -> QueueRow:
     (key, partition, visibility, retention, max_bytes, delay, wait, dl_key, dl_hash,
      max_receives, sealed, created_at, dl_partition, max_stored_messages, max_stored_bytes,
-     scope) = row  # fmt: skip
+     scope, label) = row  # fmt: skip
     dead_letter = (
         DeadLetter(queue_hash=dl_hash, max_receives=max_receives, sealed_queue_id=sealed)
         if dl_key is not None and dl_hash is not None
@@ -69,6 +69,7 @@ def queue_from_row(row: tuple[Any, ...]) -> QueueRow:
         dead_letter=dead_letter,
         max_stored_messages=max_stored_messages,
         max_stored_bytes=max_stored_bytes,
+        label=label,
     )
     record = QueueRecord(key, config, created_at, Scope(scope))
     return QueueRow(record, partition, dl_key, dl_partition)

@@ -12,6 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 from ems import __version__
+from ems.server.openapi.admin_paths import admin_components, admin_paths, console_paths
 from ems.server.openapi.operation import Operation
 from ems.server.openapi.queue_paths import queue_paths
 from ems.server.openapi.redrive_paths import redrive_paths, redrive_schemas
@@ -57,7 +58,9 @@ def paths() -> dict[str, dict[str, Operation]]:
         **topic_paths(),
         **crypto_paths(),
         **operations_paths(),
+        **admin_paths(),
         **page_paths(),
+        **console_paths(),
     }
 
 
@@ -82,7 +85,7 @@ def document() -> dict[str, Any]:
         ],
         "paths": paths(),
         "components": {
-            "schemas": {**components(), **redrive_schemas()},
+            "schemas": {**components(), **admin_components(), **redrive_schemas()},
             "responses": {f"Problem{s}": _problem_response(s) for s in PROBLEM_STATUSES},
             "securitySchemes": {
                 "apiKey": {

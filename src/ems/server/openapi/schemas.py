@@ -212,7 +212,18 @@ def components() -> dict[str, Schema]:
             "max_receives": bounded(limits.MAX_RECEIVES, "Receives before a message moves."),
         }
     )
-    settings = {**attributes, "dead_letter": {"oneOf": [dead_letter, {"type": "null"}]}}
+    label = {
+        "type": ["string", "null"],
+        "minLength": 1,
+        "maxLength": limits.MAX_LABEL_CHARS,
+        "description": "A name for operators (the admin console, /metrics); not secret, grants "
+        "nothing. null removes it.",
+    }
+    settings = {
+        **attributes,
+        "label": label,
+        "dead_letter": {"oneOf": [dead_letter, {"type": "null"}]},
+    }
     queue_ids = {"queue_id": STRING, "send_id": STRING, "receive_id": STRING}
     stats = {
         "messages_visible": COUNT,
@@ -243,7 +254,6 @@ def components() -> dict[str, Schema]:
         "max_message_bytes": bounded(limits.MAX_MESSAGE_BYTES, "Largest message published."),
         "created_at": TIMESTAMP,
     }
-    page_item = {"id_hash": STRING, "created_at": TIMESTAMP, "owner": NULLABLE_STRING}
     return {
         "Problem": _problem(),
         "QueueSettings": {
@@ -378,31 +388,6 @@ def components() -> dict[str, Schema]:
                 "title": STRING,
                 "status": {"type": "integer"},
                 "description": STRING,
-            }
-        ),
-        "QueuePage": obj(
-            {
-                "queues": {
-                    "type": "array",
-                    "items": obj(
-                        {
-                            **page_item,
-                            "stored_messages": COUNT,
-                            "stored_bytes": COUNT,
-                            "oldest_message_age_seconds": {"type": ["integer", "null"]},
-                        }
-                    ),
-                },
-                "next": NULLABLE_STRING,
-            }
-        ),
-        "TopicPage": obj(
-            {
-                "topics": {
-                    "type": "array",
-                    "items": obj({**page_item, "subscriptions": COUNT}),
-                },
-                "next": NULLABLE_STRING,
             }
         ),
     }

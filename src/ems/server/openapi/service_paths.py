@@ -1,12 +1,10 @@
-"""The crypto service, operations (health, metrics, problems, admin) and the pages."""
+"""The crypto service, operations (health, metrics, problems) and the pages."""
 
 from __future__ import annotations
 
 from ems.server.openapi.operation import (
     BINARY,
-    CURSOR,
     JSON,
-    NO_CONTENT,
     Operation,
     body_of,
     json_response,
@@ -110,43 +108,6 @@ def operations_paths() -> dict[str, dict[str, Operation]]:
                 {200: json_response("ProblemType", "The problem type.")},
                 errors=(404,),
                 parameters=(param("type", "path", STRING, "The slug, as in invalid-request."),),
-            )
-        },
-        **_admin_paths("queue"),
-        **_admin_paths("topic"),
-    }
-
-
-def _admin_paths(kind: str) -> dict[str, dict[str, Operation]]:
-    """The admin API's listing and deletion of queues or topics, by the hash of their id."""
-    after = param("after", "query", CURSOR, "Cursor.")
-    limit = param(
-        "limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000}, "Default 100."
-    )
-    hash_ = param("hash", "path", STRING, "The id_hash from a listing (64 hex digits).")
-    admin: list[dict[str, list[str]]] = [{"adminToken": []}]
-    title = kind.capitalize()
-    return {
-        f"/ems/admin/{kind}s": {
-            "get": op(
-                f"adminList{title}s",
-                "Admin",
-                f"List {kind}s by id hash (only with EMS_ADMIN_TOKEN)",
-                {200: json_response(f"{title}Page", f"A page of {kind}s.")},
-                errors=(401, 404),
-                parameters=(after, limit),
-                security=admin,
-            )
-        },
-        f"/ems/admin/{kind}s/{{hash}}": {
-            "delete": op(
-                f"adminDelete{title}",
-                "Admin",
-                f"Delete a {kind} by id hash",
-                {204: NO_CONTENT},
-                errors=(401, 404),
-                parameters=(hash_,),
-                security=admin,
             )
         },
     }

@@ -276,11 +276,10 @@ class PostgresBase:
             raise StorageUnavailable() from None
 
     @property
-    def commit_stats(self) -> tuple[int, int]:
-        """(batches, operations) committed so far: the group-commit factor is their ratio."""
+    def commit_stats(self) -> tuple[int, int, float]:
         if self._batcher is None:
-            return (0, 0)
-        return (self._batcher.batches, self._batcher.operations)
+            return (0, 0, 0.0)
+        return (self._batcher.batches, self._batcher.operations, self._batcher.commit_seconds)
 
     # the queue cache
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -131,6 +132,8 @@ class Batcher:
         self._unavailable = False
         self.batches = 0
         self.operations = 0
+        # from BEGIN to COMMIT, summed over batches: the commit latency writers see
+        self.commit_seconds = 0.0
 
     def submit(self, operation: Operation[T], *, savepoint: bool = True) -> asyncio.Future[T]:
         return self._put(_Submitted(operation, _new_future(), savepoint=savepoint))
@@ -177,6 +180,7 @@ class Batcher:
 
     async def _run(self, batch: list[_Submitted[Any]]) -> None:
         self._unavailable = False
+        started = time.perf_counter()
         try:
             effects, outcomes = await self._commit(batch)
         except BaseException:  # pragma: no cover - _commit answers every failure itself
@@ -185,6 +189,7 @@ class Batcher:
         self._running = False
         self.batches += 1
         self.operations += len(batch)
+        self.commit_seconds += time.perf_counter() - started
         if self._unavailable and self._pending:
             # what waited behind a batch the database failed is answered now (module doc)
             outcomes += _failed(self._pending)

@@ -37,7 +37,7 @@ class QueueOperations(PostgresBase):
                 config.retention_seconds, config.max_message_bytes, config.delay_seconds,
                 config.receive_wait_seconds, dl_key, max_receives, sealed, txn.now_ms,
                 capabilities.send, capabilities.receive, owner, config.max_stored_messages,
-                config.max_stored_bytes,
+                config.max_stored_bytes, config.label,
             )  # fmt: skip
             return QueueRecord(key, config, txn.now_ms)
 
@@ -75,6 +75,7 @@ class QueueOperations(PostgresBase):
                 dead_letter=dead_letter,
                 max_stored_messages=changes.max_stored_messages or old.max_stored_messages,
                 max_stored_bytes=changes.max_stored_bytes or old.max_stored_bytes,
+                label=changes.new_label(old.label),
             )
             key = queue.record.key
             dl_key, max_receives, sealed = await _resolve_dead_letter(
@@ -84,7 +85,7 @@ class QueueOperations(PostgresBase):
                 Q["update_queue"],
                 new.visibility_timeout, new.retention_seconds, new.max_message_bytes,
                 new.delay_seconds, new.receive_wait_seconds, dl_key, max_receives, sealed,
-                new.max_stored_messages, new.max_stored_bytes, key,
+                new.max_stored_messages, new.max_stored_bytes, key, new.label,
             )  # fmt: skip
             txn.memo.clear()
             txn.after_commit(lambda: self._forget(key))

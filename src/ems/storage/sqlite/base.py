@@ -199,7 +199,7 @@ class SqliteBase:
     async def close(self) -> None:
         if self._writer is not None:
             await self._writer.stop()
-            batches, operations = self.commit_stats
+            batches, operations, _ = self.commit_stats
             log.info(
                 "group commit: %d operations in %d transactions (%.1f per commit)",
                 operations,
@@ -319,11 +319,10 @@ class SqliteBase:
             self.health.recovered()
 
     @property
-    def commit_stats(self) -> tuple[int, int]:
-        """(batches, operations) committed so far: the group-commit factor is their ratio."""
+    def commit_stats(self) -> tuple[int, int, float]:
         if self._writer is None:
-            return (0, 0)
-        return (self._writer.batches, self._writer.operations)
+            return (0, 0, 0.0)
+        return (self._writer.batches, self._writer.operations, self._writer.commit_seconds)
 
     async def server_secret(self, name: str) -> bytes:
         candidate = os.urandom(32)

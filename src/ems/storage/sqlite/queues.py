@@ -44,7 +44,7 @@ class QueueOperations(SqliteBase):
                  config.retention_seconds, config.max_message_bytes, config.delay_seconds,
                  config.receive_wait_seconds, dl_key, max_receives, sealed, txn.now_ms,
                  capabilities.send, capabilities.receive, owner, config.max_stored_messages,
-                 config.max_stored_bytes),
+                 config.max_stored_bytes, config.label),
             ).lastrowid  # fmt: skip
             assert key is not None
             return QueueRecord(key, config, txn.now_ms)
@@ -114,6 +114,7 @@ class QueueOperations(SqliteBase):
                 dead_letter=dead_letter,
                 max_stored_messages=changes.max_stored_messages or old.max_stored_messages,
                 max_stored_bytes=changes.max_stored_bytes or old.max_stored_bytes,
+                label=changes.new_label(old.label),
             )
             dl_key, max_receives, sealed = self._resolve_dead_letter(
                 conn, dead_letter, owner_key=queue.record.key
@@ -122,7 +123,7 @@ class QueueOperations(SqliteBase):
                 Q["update_queue"],
                 (new.visibility_timeout, new.retention_seconds, new.max_message_bytes,
                  new.delay_seconds, new.receive_wait_seconds, dl_key, max_receives, sealed,
-                 new.max_stored_messages, new.max_stored_bytes, queue.record.key),
+                 new.max_stored_messages, new.max_stored_bytes, new.label, queue.record.key),
             )  # fmt: skip
             txn.memo.clear()
             key = queue.record.key

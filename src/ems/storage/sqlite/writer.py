@@ -26,6 +26,7 @@ import asyncio
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future as ThreadFuture
 from dataclasses import dataclass, field
@@ -98,6 +99,8 @@ class GroupCommitWriter:
         self._committer = _Committer(conn)
         self.batches = 0
         self.operations = 0
+        # from BEGIN to the COMMIT's fsync, summed over batches: the commit latency writers see
+        self.commit_seconds = 0.0
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -146,6 +149,7 @@ class GroupCommitWriter:
         batch = self._pending[:MAX_BATCH_OPERATIONS]
         del self._pending[:MAX_BATCH_OPERATIONS]
         txn = Txn(self.conn, self._clock.now_ms())
+        started = time.perf_counter()
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             outcomes = self._run_batch(txn, batch)
@@ -160,7 +164,9 @@ class GroupCommitWriter:
         self._committing = True
         done = self._committer.commit()
         done.add_done_callback(
-            lambda f: self._loop.call_soon_threadsafe(self._committed, f, txn, batch, outcomes)  # type: ignore[union-attr]
+            lambda f: self._loop.call_soon_threadsafe(  # type: ignore[union-attr]
+                self._committed, f, txn, batch, outcomes, started
+            )
         )
 
     def _committed(
@@ -169,6 +175,7 @@ class GroupCommitWriter:
         txn: Txn,
         batch: list[_Submitted[Any]],
         outcomes: list[_Outcome],
+        started: float,
     ) -> None:
         self._committing = False
         error = done.exception()
@@ -180,6 +187,7 @@ class GroupCommitWriter:
         else:
             self.batches += 1
             self.operations += len(batch)
+            self.commit_seconds += time.perf_counter() - started
             self._finish(txn.effects, outcomes)
         if self._pending:
             self._flush()

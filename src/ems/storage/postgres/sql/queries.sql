@@ -6,7 +6,8 @@ SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_mess
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
        q.max_stored_bytes,
-       CASE WHEN q.id_hash = $1 THEN 'full' WHEN q.send_hash = $1 THEN 'send' ELSE 'receive' END
+       CASE WHEN q.id_hash = $1 THEN 'full' WHEN q.send_hash = $1 THEN 'send' ELSE 'receive' END,
+       q.label
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.id_hash = $1 OR q.send_hash = $1 OR q.receive_hash = $1
 
@@ -14,7 +15,7 @@ WHERE q.id_hash = $1 OR q.send_hash = $1 OR q.receive_hash = $1
 SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
-       q.max_stored_bytes, 'full'
+       q.max_stored_bytes, 'full', q.label
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.key = $1
 
@@ -31,8 +32,8 @@ UPDATE partitions SET retired = true WHERE id = $1
 INSERT INTO queues (id_hash, partition, visibility_timeout, retention_seconds,
                     max_message_bytes, delay_seconds, receive_wait_seconds, dead_letter_key,
                     max_receives, dead_letter_sealed, created_at, send_hash, receive_hash, owner,
-                    max_stored_messages, max_stored_bytes)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                    max_stored_messages, max_stored_bytes, label)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 RETURNING key
 
 -- name: count_owned_queues
@@ -45,7 +46,7 @@ SELECT count(*) FROM topics WHERE owner = $1
 UPDATE queues SET visibility_timeout = $1, retention_seconds = $2, max_message_bytes = $3,
                   delay_seconds = $4, receive_wait_seconds = $5, dead_letter_key = $6,
                   max_receives = $7, dead_letter_sealed = $8, max_stored_messages = $9,
-                  max_stored_bytes = $10
+                  max_stored_bytes = $10, label = $12
 WHERE key = $11
 
 -- name: rotate_queue
@@ -274,7 +275,12 @@ FROM queues WHERE key > $1 ORDER BY key LIMIT $2
 
 -- name: admin_topics
 SELECT t.key, t.id_hash, t.created_at, t.owner,
-       (SELECT count(*) FROM subscriptions s WHERE s.topic_key = t.key)
+       (SELECT count(*) FROM subscriptions s WHERE s.topic_key = t.key),
+       (SELECT count(*) FROM deliveries d JOIN subscriptions s ON s.key = d.subscription_key
+        WHERE s.topic_key = t.key),
+       (SELECT count(*) FROM subscriptions s WHERE s.topic_key = t.key
+        AND s.last_error IS NOT NULL
+        AND EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_key = s.key))
 FROM topics t WHERE t.key > $1 ORDER BY t.key LIMIT $2
 
 -- name: deepest_queues
@@ -484,6 +490,39 @@ UPDATE sns_topics SET attributes = $1, tags = $2 WHERE account = $3 AND name = $
 
 -- name: sns_delete
 DELETE FROM sns_topics WHERE account = $1 AND name = $2
+
+-- the admin console (storage/postgres/admin.py builds the sorted queue page around these)
+
+-- name: admin_totals
+SELECT (SELECT count(*) FROM queues),
+       (SELECT coalesce(sum(stored_messages), 0) FROM queues),
+       (SELECT coalesce(sum(stored_bytes), 0) FROM queues),
+       (SELECT count(*) FROM topics),
+       (SELECT count(*) FROM subscriptions),
+       (SELECT count(*) FROM subscriptions WHERE status = 'pending_confirmation'),
+       (SELECT count(*) FROM deliveries),
+       (SELECT count(*) FROM subscriptions s WHERE s.last_error IS NOT NULL
+        AND EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_key = s.key))
+
+-- name: admin_oldest_sent_at
+-- the oldest message of a live queue (a retired partition's rows wait for the sweeper)
+SELECT m.sent_at FROM messages m WHERE m.partition IN (SELECT partition FROM queues)
+ORDER BY m.seq LIMIT 1
+
+-- name: admin_database
+-- which server this node talks to (null address: a Unix socket), and whether it is a primary
+SELECT pg_database_size(current_database()), host(inet_server_addr()), inet_server_port(),
+       current_database(), pg_is_in_recovery()
+
+-- name: admin_next_attempts
+SELECT subscription_key, min(next_attempt_at) FROM deliveries
+WHERE subscription_key IN (SELECT key FROM subscriptions WHERE topic_key = $1)
+GROUP BY subscription_key
+
+-- name: admin_retry_now
+-- pushes waiting for a later attempt become due now; a push being made (leased) is left alone
+UPDATE deliveries SET next_attempt_at = $1
+WHERE subscription_key = $2 AND next_attempt_at > $1 AND lease_until <= $1
 
 -- Message move tasks (dead-letter redrive; the rules: ems.core.redrive). Task rows are read as
 -- key, handle, source_key, destination_hash, rate, status, to_move, moved, failure, started_at,

@@ -34,11 +34,14 @@ CREATE TABLE queues (
     max_stored_messages bigint,
     max_stored_bytes bigint,
     stored_messages bigint NOT NULL DEFAULT 0,
-    stored_bytes bigint NOT NULL DEFAULT 0
+    stored_bytes bigint NOT NULL DEFAULT 0,
+    -- a human name for operators (not secret, grants nothing)
+    label text
 );
 CREATE INDEX queues_dead_letter ON queues (dead_letter_key) WHERE dead_letter_key IS NOT NULL;
 CREATE INDEX queues_owner ON queues (owner) WHERE owner IS NOT NULL;
 CREATE INDEX queues_stored ON queues (stored_messages DESC);
+CREATE INDEX queues_label ON queues (label) WHERE label IS NOT NULL;
 
 -- seq is a message's identity in receipt handles: a sequence never hands a number out twice
 CREATE TABLE messages (

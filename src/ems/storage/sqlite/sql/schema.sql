@@ -36,12 +36,15 @@ CREATE TABLE queues (
     max_stored_bytes INTEGER,
     -- what the queue holds now, kept with every write so that a full queue can refuse sends
     stored_messages INTEGER NOT NULL DEFAULT 0,
-    stored_bytes INTEGER NOT NULL DEFAULT 0
+    stored_bytes INTEGER NOT NULL DEFAULT 0,
+    -- a human name for operators (not secret, grants nothing)
+    label TEXT
 );
 CREATE INDEX queues_dead_letter ON queues (dead_letter_key) WHERE dead_letter_key IS NOT NULL;
 CREATE UNIQUE INDEX queues_send_hash ON queues (send_hash) WHERE send_hash IS NOT NULL;
 CREATE UNIQUE INDEX queues_receive_hash ON queues (receive_hash) WHERE receive_hash IS NOT NULL;
 CREATE INDEX queues_owner ON queues (owner) WHERE owner IS NOT NULL;
+CREATE INDEX queues_label ON queues (label) WHERE label IS NOT NULL;
 
 -- Times are integer milliseconds since the Unix epoch.
 -- seq is a message's identity in receipt handles: EMS numbers messages from meta
