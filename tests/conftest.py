@@ -58,6 +58,10 @@ def no_secrets_in_logs(
     assert not re.search(r"whsec_[A-Za-z0-9+/=]{20,}", logged), "a signing secret was logged"
 
 
+# Tests whose runs slow down past their own bounds when other workers load the two cores: the
+# model-based tests run hundreds of store operations per hypothesis example within its deadline
+LOAD_SENSITIVE = ("tests/model/",)
+
 # Fixture scopes that outlive one test: tests sharing one must stay on one xdist worker
 SHARED_SCOPES = {"module", "class", "package"}
 
@@ -77,6 +81,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     Without xdist the marks mean nothing. A test already in an ``xdist_group`` keeps it.
     """
     for item in items:
+        if item.nodeid.startswith(LOAD_SENSITIVE):
+            item.add_marker(pytest.mark.timing)
         if item.get_closest_marker("xdist_group"):
             continue
         if item.get_closest_marker("timing"):

@@ -68,3 +68,37 @@ def test_secrets_stay_out_of_reprs_and_errors() -> None:
 def test_tls_needs_a_certificate_and_a_key() -> None:
     with pytest.raises(SettingsError, match="TLS needs both"):
         Settings.from_env({"EMS_TLS_CERT": "/etc/ems/cert.pem"})
+
+
+EMAIL = {
+    "EMS_SMTP_URL": "smtps://ems:pa%3Ass@mail.example.com",
+    "EMS_SMTP_FROM": "notify@example.com",
+    "EMS_PUBLIC_URL": "https://ems.example.com",
+}
+
+
+def test_email_settings() -> None:
+    settings = Settings.from_env({**EMAIL, "EMS_EMAIL_RATE_LIMIT": "30"})
+    assert settings.email_enabled
+    assert settings.email_rate_limit == 30
+    assert "pa:ss" not in repr(settings)
+    assert "pa%3Ass" not in repr(settings)
+    assert not Settings().email_enabled, "no email unless configured"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"EMS_SMTP_FROM": ""}, "both EMS_SMTP_URL and EMS_SMTP_FROM"),
+        ({"EMS_PUBLIC_URL": ""}, "EMS_PUBLIC_URL"),
+        ({"EMS_SMTP_URL": "http://mail.example.com"}, "smtp:// .STARTTLS. or smtps://"),
+        ({"EMS_SMTP_URL": "smtp://"}, "must name a host"),
+        ({"EMS_SMTP_URL": "smtp://u:secret@mail.example.com:99999"}, "not a valid URL"),
+        ({"EMS_SMTP_FROM": "Ada <ada@example.com>"}, "EMS_SMTP_FROM"),
+        ({"EMS_EMAIL_RATE_LIMIT": "0"}, "EMS_EMAIL_RATE_LIMIT"),
+    ],
+)
+def test_unusable_email_settings_are_named(changes: dict[str, str], reason: str) -> None:
+    with pytest.raises(SettingsError, match=reason) as raised:
+        Settings.from_env({**EMAIL, **changes})
+    assert "secret" not in str(raised.value)

@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--public-url",
         help="the URL clients use to reach this server, for confirmation links (EMS_PUBLIC_URL)",
     )
+    add_email_flags(serve)
     serve.add_argument(
         "--allow-cidr",
         dest="allow_cidrs",
@@ -212,6 +213,39 @@ def _joined(argv: Sequence[str]) -> list[str]:
     return joined
 
 
+def add_email_flags(serve: argparse.ArgumentParser) -> None:
+    """Email subscriptions (docs/deploy.md, "Email")."""
+    serve.add_argument(
+        "--smtp-url",
+        metavar="URL",
+        help="send email subscriptions through this server: smtp://host:587 (STARTTLS) or "
+        "smtps://host:465 (EMS_SMTP_URL; put user:password in the variable, not here: other "
+        "users can see flags)",
+    )
+    serve.add_argument(
+        "--smtp-from", metavar="ADDRESS", help="the From address of every mail (EMS_SMTP_FROM)"
+    )
+    serve.add_argument(
+        "--smtp-ca-file",
+        metavar="PEM",
+        help="trust this CA for the SMTP server's certificate, besides the system's "
+        "(EMS_SMTP_CA_FILE)",
+    )
+    serve.add_argument(
+        "--smtp-allow-private",
+        action="store_true",
+        default=None,
+        help="let the SMTP server be on a loopback or private address, such as a local relay "
+        "(EMS_SMTP_ALLOW_PRIVATE=1)",
+    )
+    serve.add_argument(
+        "--email-rate-limit",
+        metavar="N",
+        help="mails per minute to one address at most; more wait (EMS_EMAIL_RATE_LIMIT; "
+        "default 10)",
+    )
+
+
 def add_limit_flags(serve: argparse.ArgumentParser) -> None:
     """What one client may make the server hold (docs/security.md, "Limits")."""
     serve.add_argument(
@@ -261,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             # each serve flag's dest is the name of its setting; flags not given are None
             flags = {f.name: getattr(args, f.name, None) for f in fields(Settings)}
-            settings = Settings.from_env().with_values(flags)
+            settings = Settings.from_env(flags=flags)
         except (SettingsError, ValueError) as error:
             print(f"ems: {error}", file=sys.stderr)
             return 2

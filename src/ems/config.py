@@ -16,7 +16,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from ems.core.email_address import check_email_address
+from ems.core.errors import InvalidEmailAddress
 from ems.core.models import StorageLimits
+from ems.delivery.smtp_target import SmtpTarget
 from ems.storage.database_url import shown, target
 
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
@@ -26,7 +29,7 @@ PREFIX = "EMS_"
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True,
              "0": False, "false": False, "no": False, "off": False}  # fmt: skip
 _SECRETS = frozenset(
-    {"admin_token", "api_keys", "encryption_key", "database_url", "sqs_credentials"}
+    {"admin_token", "api_keys", "encryption_key", "database_url", "sqs_credentials", "smtp_url"}
 )
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 _ID_PREFIX = re.compile(r"[A-Za-z0-9]{1,16}")
@@ -89,6 +92,16 @@ class Settings:
     # the playground at / and the API reference at /ems/docs (the OpenAPI document stays)
     playground: bool = True
 
+    # email subscriptions (delivery/email.py): the SMTP server (smtp:// STARTTLS or smtps://,
+    # optional user:password; a secret), the From address, a private CA for its certificate,
+    # whether it may be on a private or loopback address (the SSRF guard, as for webhooks), and
+    # the most mails per minute to one address. Without the URL and From, email is off.
+    smtp_url: str | None = field(default=None, repr=False)
+    smtp_from: str | None = None
+    smtp_ca_file: Path | None = None
+    smtp_allow_private: bool = False
+    email_rate_limit: int = 10
+
     # who may connect (empty: everyone the bind address reaches), and which proxies to believe
     allow_cidrs: tuple[str, ...] = ()
     forwarded_allow_ips: tuple[str, ...] = ()
@@ -137,17 +150,26 @@ class Settings:
         return shown(self.database_url)
 
     @property
+    def email_enabled(self) -> bool:
+        return self.smtp_url is not None and self.smtp_from is not None
+
+    @property
     def storage_limits(self) -> StorageLimits:
         return StorageLimits(self.queue_max_messages, self.queue_max_bytes)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, flags: Mapping[str, Any] | None = None
+    ) -> Settings:
+        """The environment's settings, overridden by ``flags`` (None: not given); checked
+        together, so that a pair may come half from each (EMS_SMTP_URL and --smtp-from)."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for setting in fields(cls):
             raw = environ.get(PREFIX + setting.name.upper())
             if raw is not None and raw != "":
                 values[setting.name] = raw
+        values.update((name, value) for name, value in (flags or {}).items() if value is not None)
         return cls().with_values(values)
 
     def with_values(self, values: Mapping[str, Any]) -> Settings:
@@ -183,12 +205,37 @@ class Settings:
             parse_credentials(settings.sqs_credentials)
         except CredentialsError as error:
             raise SettingsError(str(error)) from None
+        _check_email(settings)
         _check_bounds(settings)
         if (settings.tls_cert is None) != (settings.tls_key is None):
             raise SettingsError(
                 "TLS needs both EMS_TLS_CERT and EMS_TLS_KEY (--tls-cert, --tls-key)"
             )
         return settings
+
+
+def _check_email(settings: Settings) -> None:
+    if (settings.smtp_url is None) != (settings.smtp_from is None):
+        raise SettingsError(
+            "email needs both EMS_SMTP_URL and EMS_SMTP_FROM (--smtp-url, --smtp-from)"
+        )
+    if settings.smtp_url is not None and not settings.public_url:
+        raise SettingsError(
+            "email needs EMS_PUBLIC_URL (--public-url): every mail carries links back to this "
+            "server (confirm, unsubscribe), and they must work from the reader's machine"
+        )
+    if settings.smtp_url is not None:
+        try:
+            SmtpTarget.parse(settings.smtp_url)
+        except ValueError as error:
+            raise SettingsError(str(error)) from None
+    if settings.smtp_from is not None:
+        try:
+            check_email_address(settings.smtp_from)
+        except InvalidEmailAddress as error:
+            raise SettingsError(f"EMS_SMTP_FROM: {error.detail}") from None
+    if settings.email_rate_limit < 1:
+        raise SettingsError("EMS_EMAIL_RATE_LIMIT must be at least 1 (mails per minute)")
 
 
 # the smallest values that still make sense, for settings that bound what clients may hold

@@ -31,6 +31,8 @@ async def test_create_describe_delete(client: httpx.AsyncClient) -> None:
         "queue": 0,
         "http_confirmed": 0,
         "http_pending_confirmation": 0,
+        "email_confirmed": 0,
+        "email_pending_confirmation": 0,
     }
     assert described["max_message_bytes"] == 262_144
     assert (await client.delete(f"/ems/topic/{topic_id}")).status_code == 204
@@ -191,6 +193,7 @@ async def test_publish_limits(client: httpx.AsyncClient) -> None:
         "queues": 0,
         "webhooks": 0,
         "skipped": 1,
+        "emails": 0,
     }
     details = await client.get(
         f"/ems/topic/{big_topic}/subscription/{subscription.json()['subscription_id']}"

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from ems.core.errors import InvalidRequest, InvalidWebhookUrl
+from ems.core.subscription_rules import check_webhook_url, matches, parse_filter_policy
 from ems.core.topic_models import TopicMessage
-from ems.core.topics import check_webhook_url, matches, parse_filter_policy
 
 
 def message(attributes: dict[str, str] | None) -> TopicMessage:

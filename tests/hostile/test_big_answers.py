@@ -19,7 +19,7 @@ import pytest
 from tests.e2e.server import EmsServer
 from tests.hostile.limits_support import rss_kib
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 
 MIB = 1 << 20
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.e2e.server import EmsServer
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timing]
 JSON = {"Content-Type": "application/json"}
 # JSON text with escapes Python would not let a str literal carry: \ud800 has no pair
 LONE = "\\ud800"

@@ -237,6 +237,11 @@ class AsyncClient(BaseClient):
         """Subscribe a webhook; it must confirm before pushes begin (see docs/topics.md)."""
         return await self._run(calls.subscribe(topic_id, {"url": url}, options))
 
+    async def subscribe_email(self, topic_id: str, address: str, **options: Any) -> Subscription:
+        """Subscribe an email address: it gets a confirmation mail, and mails only once its
+        link is opened. The server must have SMTP settings (see docs/topics.md)."""
+        return await self._run(calls.subscribe(topic_id, {"email": address}, options))
+
     async def subscriptions(self, topic_id: str) -> list[Subscription]:
         return await self._run(calls.subscriptions(topic_id))
 

@@ -72,6 +72,21 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     receive.add_argument("--delete", action="store_true", help="delete what was printed")
     receive.add_argument("--follow", action="store_true", help="keep receiving until Ctrl-C")
 
+    _add_topic_commands(commands, common)
+
+    crypto_parser = commands.add_parser("crypto", help="keys, and encryption on this machine")
+    crypto_commands = crypto_parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    crypto_commands.add_parser("key", parents=[common], help="print a new Fernet key")
+    for action in ("encrypt", "decrypt"):
+        sub = crypto_commands.add_parser(
+            action, parents=[common], help=f"{action} standard input to standard output"
+        )
+        sub.add_argument("--key", help="the Fernet key (or EMS_CRYPTO_KEY, kept out of `ps`)")
+
+
+def _add_topic_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
     topic = commands.add_parser("topic", help="create, subscribe to, publish to, inspect a topic")
     topic_commands = topic.add_subparsers(dest="action", metavar="ACTION", required=True)
     topic_commands.add_parser("create", parents=[common], help="create a topic")
@@ -83,20 +98,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--queue", metavar="SEND_ID", help="the send_id (or queue_id) of a queue to fan out to"
     )
     target.add_argument("--webhook", metavar="URL", help="a webhook URL to push to")
+    target.add_argument(
+        "--email", metavar="ADDRESS", help="an email address to mail (it confirms by a link first)"
+    )
     publish = topic_commands.add_parser("publish", parents=[common], help="publish a message")
     publish.add_argument("topic")
     publish.add_argument("body", nargs="?", help="the message; without it, standard input")
     publish.add_argument("--correlation-id")
     publish.add_argument("--attribute", "-a", action="append", default=[], metavar="NAME=VALUE")
-
-    crypto_parser = commands.add_parser("crypto", help="keys, and encryption on this machine")
-    crypto_commands = crypto_parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    crypto_commands.add_parser("key", parents=[common], help="print a new Fernet key")
-    for action in ("encrypt", "decrypt"):
-        sub = crypto_commands.add_parser(
-            action, parents=[common], help=f"{action} standard input to standard output"
-        )
-        sub.add_argument("--key", help="the Fernet key (or EMS_CRYPTO_KEY, kept out of `ps`)")
 
 
 class Failure(Exception):
@@ -279,6 +288,8 @@ def _topic(client: Client, args: argparse.Namespace) -> int:
     elif args.action == "subscribe":
         if args.queue:
             subscription = client.subscribe_queue(args.topic, args.queue)
+        elif args.email:
+            subscription = client.subscribe_email(args.topic, args.email)
         else:
             subscription = client.subscribe_url(args.topic, args.webhook)
         _emit(args, subscription.raw)
@@ -290,7 +301,8 @@ def _topic(client: Client, args: argparse.Namespace) -> int:
             attributes=_attributes(args.attribute),
         )
         _emit(args, {"message_id": published.message_id, "queues": published.queues,
-                     "webhooks": published.webhooks, "skipped": published.skipped})  # fmt: skip
+                     "webhooks": published.webhooks, "emails": published.emails,
+                     "skipped": published.skipped})  # fmt: skip
     return 0
 
 

@@ -154,13 +154,15 @@ class Subscription:
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    """A published message: its id, how many queues and webhooks it went to, and how many
-    subscribed queues could not take it (``skipped``: see each subscription's last_error)."""
+    """A published message: its id, how many queues, webhooks and email addresses it went to,
+    and how many subscribed queues could not take it (``skipped``: see each subscription's
+    last_error)."""
 
     message_id: str
     queues: int
     webhooks: int
     skipped: int = 0
+    emails: int = 0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Published:
@@ -169,6 +171,7 @@ class Published:
             data.get("queues", 0),
             data.get("webhooks", 0),
             data.get("skipped", 0),
+            data.get("emails", 0),
         )
 
 

@@ -233,6 +233,11 @@ class Client(BaseClient):
         """Subscribe a webhook; it must confirm before pushes begin (see docs/topics.md)."""
         return self._run(calls.subscribe(topic_id, {"url": url}, options))
 
+    def subscribe_email(self, topic_id: str, address: str, **options: Any) -> Subscription:
+        """Subscribe an email address: it gets a confirmation mail, and mails only once its
+        link is opened. The server must have SMTP settings (see docs/topics.md)."""
+        return self._run(calls.subscribe(topic_id, {"email": address}, options))
+
     def subscriptions(self, topic_id: str) -> list[Subscription]:
         return self._run(calls.subscriptions(topic_id))
 

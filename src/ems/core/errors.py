@@ -224,6 +224,36 @@ class ForbiddenWebhookUrl(InvalidRequest):
     )
 
 
+class InvalidEmailAddress(InvalidRequest):
+    """The email address is not one EMS can send to (or would put in a mail header as is)."""
+
+    slug = "invalid-email-address"
+    title = "Invalid email address"
+
+
+class EmailNotConfigured(InvalidRequest):
+    """This server sends no email: its operator has not configured an SMTP server."""
+
+    slug = "email-not-configured"
+    title = "Email is not configured"
+    default_detail = (
+        "This server sends no email: email subscriptions need the operator to set EMS_SMTP_URL "
+        "(smtp:// with STARTTLS or smtps://), EMS_SMTP_FROM and EMS_PUBLIC_URL (for the "
+        "confirmation and unsubscribe links). Subscribe a webhook or a queue instead."
+    )
+
+
+class UnsubscribeLinkNotFound(EmsError):
+    """The unsubscribe link is not valid (any more)."""
+
+    slug = "unsubscribe-link-not-found"
+    title = "Unsubscribe link not found"
+    default_detail = (
+        "This unsubscribe link matches no subscription: it was already unsubscribed or deleted, "
+        "or the link was mistyped."
+    )
+
+
 class QueueFull(EmsError):
     """The queue holds as many messages, or bytes, as it may; consumers must drain it first."""
 

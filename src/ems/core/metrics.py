@@ -17,6 +17,8 @@ from ems.core.rates import QueueRates
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 MESSAGE_EVENTS = ("sent", "received", "deleted", "dead_lettered", "redriven", "published")
 PUSH_OUTCOMES = ("delivered", "retried", "failed")
+# "deferred": held back by the recipient's rate limit, not attempted
+EMAIL_OUTCOMES = ("delivered", "retried", "failed", "deferred")
 
 
 def _labels(names: Sequence[str], values: Sequence[str]) -> str:
@@ -61,6 +63,7 @@ class Metrics:
         self._requests: dict[tuple[str, str, int], _Requests] = {}
         self.messages = dict.fromkeys(MESSAGE_EVENTS, 0)
         self.pushes = dict.fromkeys(PUSH_OUTCOMES, 0)
+        self.emails = dict.fromkeys(EMAIL_OUTCOMES, 0)
         # problem type slug -> answers: a fixed catalogue, so the labels are bounded
         self.problems: Counter[str] = Counter()
         self.queue_rates = QueueRates()
@@ -124,6 +127,12 @@ class Metrics:
             *(
                 f'ems_webhook_push_attempts_total{{outcome="{o}"}} {n}'
                 for o, n in self.pushes.items()
+            ),
+            "# HELP ems_email_send_attempts_total Email subscription mails by outcome.",
+            "# TYPE ems_email_send_attempts_total counter",
+            *(
+                f'ems_email_send_attempts_total{{outcome="{o}"}} {n}'
+                for o, n in self.emails.items()
             ),
         ]
         return lines

@@ -16,6 +16,7 @@ __all__ = ["FilterPolicy"]
 class Protocol(enum.StrEnum):
     QUEUE = "queue"
     HTTP = "http"
+    EMAIL = "email"
 
 
 class Status(enum.StrEnum):
@@ -49,11 +50,13 @@ class TopicStats:
     http_confirmed: int
     http_pending: int
     pending_deliveries: int
+    email_confirmed: int = 0
+    email_pending: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class DeliveryPolicy:
-    """How a webhook subscription is pushed to."""
+    """How a webhook or email subscription is pushed to."""
 
     envelope: bool = False  # a JSON envelope instead of the raw body
     max_attempts: int = 10
@@ -61,6 +64,8 @@ class DeliveryPolicy:
     max_retry_seconds: int = 12 * 3600
     timeout_seconds: int = 10
     max_concurrency: int = 10
+    # email: the name mails come from and their default subject (topics have no names)
+    display_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +75,7 @@ class NewSubscription:
     filter_policy: FilterPolicy | None = None
     # protocol QUEUE: the queue, by the hash of the id it was subscribed with
     queue_hash: bytes | None = None
-    # protocol HTTP
+    # protocol HTTP: the URL; protocol EMAIL: "mailto:" and the address
     url: str | None = None
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     signing_secret: str | None = None
@@ -140,6 +145,7 @@ class PublishResult:
     # subscribed queues that matched but could not take it (too large for the queue, or the
     # queue full): each is recorded on its subscription, and the others still get the message
     skipped: int = 0
+    emails: int = 0  # mails recorded in the outbox (email subscriptions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,3 +178,6 @@ class AttemptResult:
     error: str | None = None
     retry_at_ms: int | None = None
     confirmed: bool = False
+    # held back (a recipient's rate limit), not attempted: due again at retry_at_ms, and the
+    # attempt is not counted
+    deferred: bool = False

@@ -13,31 +13,32 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ems.core import capabilities, limits
+from ems.core import capabilities, limits, unsubscribe
+from ems.core.email_address import check_email_address
 from ems.core.errors import (
     ConfirmationNotFound,
     DeadLetterQueueNotFound,
+    EmailNotConfigured,
     InvalidAttribute,
     InvalidRequest,
     MessageTooLarge,
     QueueNotFound,
+    SubscriptionNotFound,
     TopicNotFound,
+    UnsubscribeLinkNotFound,
     WrongCapability,
     quoted,
     redacted,
 )
 from ems.core.models import Scope
 from ems.core.queues import new_message_id, queue_hash
-from ems.core.sns_models import SnsSubscription
-from ems.core.subscription_filters import (
-    MAX_FILTER_KEYS,
-    MAX_FILTER_VALUES,
-    matches,
+from ems.core.subscription_rules import (
+    check_webhook_url,
+    delivery_policy,
+    display_name,
     parse_filter_policy,
 )
 from ems.core.topic_models import (
-    DeliveryPolicy,
-    FilterPolicy,
     NewSubscription,
     Protocol,
     PublishResult,
@@ -47,7 +48,6 @@ from ems.core.topic_models import (
     TopicRecord,
     TopicStats,
 )
-from ems.core.webhook_urls import MAX_URL_CHARS, check_webhook_url
 from ems.storage.base import Store
 
 CHALLENGE_BYTES: Final = 24
@@ -58,17 +58,14 @@ HTTP_OPTIONS: Final = frozenset(
     {"filter_policy", "filter_policy_scope", "envelope", "max_attempts", "min_retry_seconds",
      "max_retry_seconds", "timeout_seconds", "max_concurrency", "dead_letter_queue_id"}
 )  # fmt: skip
-POLICY_BOUNDS: Final = {
-    "max_attempts": limits.Bound("max_attempts", 1, 50, "attempts"),
-    "min_retry_seconds": limits.Bound("min_retry_seconds", 1, 3600),
-    "max_retry_seconds": limits.Bound("max_retry_seconds", 1, 86_400),
-    "timeout_seconds": limits.Bound("timeout_seconds", 1, 30),
-    "max_concurrency": limits.Bound("max_concurrency", 1, 100, "requests"),
-}
+
+EMAIL_OPTIONS: Final = frozenset(
+    {"filter_policy", "max_attempts", "min_retry_seconds", "max_retry_seconds",
+     "dead_letter_queue_id", "display_name"}
+)  # fmt: skip
+EMAIL_TIMEOUT_SECONDS: Final = 30
 
 UrlCheck = Callable[[str], Awaitable[None]]
-# (subscription id, confirmation token or None) -> the SNS settings of a new subscription
-SnsSettings = Callable[[str, str | None], SnsSubscription]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +112,12 @@ class TopicService:
         check_url: UrlCheck,
         skip_confirmation: bool = False,
         id_prefix: str = "",
+        email_base: str | None = None,
     ) -> None:
+        """``email_base``: where people reach this server, for the links in mails; None when
+        this server sends no email."""
         self.store = store
+        self._email_base = email_base.rstrip("/") if email_base else None
         self._id_prefix = id_prefix
         self._check_url = check_url
         self._skip_confirmation = skip_confirmation
@@ -173,27 +174,10 @@ class TopicService:
         h = topic_hash(topic_id)
         await self.store.get_topic(h)  # an unknown topic is 404 before any network check
         options = _options(document, HTTP_OPTIONS, "webhook subscription")
-        policy = DeliveryPolicy(
-            envelope=_boolean(options.get("envelope", False), "envelope"),
-            **{
-                name: bound.check(options[name])
-                for name, bound in POLICY_BOUNDS.items()
-                if name in options
-            },
+        policy = delivery_policy(
+            options, envelope=_boolean(options.get("envelope", False), "envelope")
         )
-        if policy.min_retry_seconds > policy.max_retry_seconds:
-            raise InvalidRequest(
-                "min_retry_seconds must not exceed max_retry_seconds.",
-                parameter="min_retry_seconds",
-            )
-        dead_letter_id = options.get("dead_letter_queue_id")
-        if dead_letter_id is not None:
-            if not isinstance(dead_letter_id, str):
-                raise InvalidRequest(
-                    "dead_letter_queue_id must be a string: the queue_id or send_id of a queue.",
-                    parameter="dead_letter_queue_id",
-                )
-            await self._sendable(dead_letter_id, "dead_letter_queue_id")
+        dead_letter_id = await self._dead_letter(options)
         await self._check_url(check_webhook_url(url))
         # the confirmation link carries the shard prefix like every id, so that a proxy routing
         # by prefix sends /ems/topic/confirm/<token> to the shard that holds the subscription
@@ -219,6 +203,73 @@ class TopicService:
         )
         return await self.store.subscribe(h, subscription)
 
+    async def subscribe_email(
+        self, topic_id: str, address: str, document: object | None
+    ) -> SubscriptionRecord:
+        """Subscribe an email address: always double opt-in (a confirmation mail with a link,
+        and nothing else until it is opened), whatever --webhook-skip-confirmation says: a
+        mailbox, unlike a webhook, belongs to someone other than the topic's holder."""
+        h = topic_hash(topic_id)
+        await self.store.get_topic(h)
+        if self._email_base is None:
+            raise EmailNotConfigured(parameter="email")
+        address = check_email_address(address)
+        options = _options(document, EMAIL_OPTIONS, "email subscription")
+        name = options.get("display_name")
+        policy = delivery_policy(
+            options,
+            # one mail at a time per subscription, so they arrive in the order published
+            max_concurrency=1,
+            timeout_seconds=EMAIL_TIMEOUT_SECONDS,
+            display_name=None if name is None else display_name(name),
+        )
+        dead_letter_id = await self._dead_letter(options)
+        challenge = capabilities.new_id(self._id_prefix, CHALLENGE_BYTES)
+        subscription = NewSubscription(
+            subscription_id=_new_subscription_id(),
+            protocol=Protocol.EMAIL,
+            filter_policy=parse_filter_policy(options.get("filter_policy")),
+            url="mailto:" + address,
+            policy=policy,
+            # never shown for email: the key of the subscription's unsubscribe link
+            signing_secret=new_signing_secret(),
+            confirmed=False,
+            challenge=challenge,
+            confirm_url=f"{self._email_base}/ems/topic/confirm/{challenge}",
+            dead_letter_hash=capabilities.id_hash(dead_letter_id) if dead_letter_id else None,
+        )
+        return await self.store.subscribe(h, subscription)
+
+    async def unsubscribe_by_link(self, token: str) -> SubscriptionRecord:
+        """Remove the email subscription an unsubscribe link names (core/unsubscribe.py)."""
+        subscription_id = unsubscribe.subscription_of(token)
+        if subscription_id is None:
+            raise UnsubscribeLinkNotFound()
+        record = await self.store.find_subscription(subscription_id)
+        if (
+            record is None
+            or record.protocol is not Protocol.EMAIL
+            or record.signing_secret is None
+            or not unsubscribe.verify(token, subscription_id, record.signing_secret)
+        ):
+            raise UnsubscribeLinkNotFound()
+        try:
+            await self.store.remove_subscription(subscription_id)
+        except SubscriptionNotFound:
+            raise UnsubscribeLinkNotFound() from None
+        return record
+
+    async def _dead_letter(self, options: Mapping[str, Any]) -> str | None:
+        dead_letter_id = options.get("dead_letter_queue_id")
+        if dead_letter_id is not None:
+            if not isinstance(dead_letter_id, str):
+                raise InvalidRequest(
+                    "dead_letter_queue_id must be a string: the queue_id or send_id of a queue.",
+                    parameter="dead_letter_queue_id",
+                )
+            await self._sendable(dead_letter_id, "dead_letter_queue_id")
+        return dead_letter_id
+
     async def _sendable(self, queue_id: str, what: str) -> bytes:
         """A queue this topic may send into: its queue_id or send_id, not its receive_id."""
         try:
@@ -236,80 +287,6 @@ class TopicService:
                 "queue: use its queue_id or send_id."
             )
         return h
-
-    async def subscribe_sns(
-        self,
-        topic_id: str,
-        *,
-        queue_id: str | None = None,
-        url: str | None = None,
-        filter_policy: FilterPolicy | None,
-        policy: DeliveryPolicy,
-        dead_letter_id: str | None,
-        settings: SnsSettings,
-    ) -> SubscriptionRecord:
-        """Subscribe for the SNS API (:mod:`ems.sns`): a queue, or an HTTP(S) endpoint that
-        confirms through ``SubscribeURL``. ``settings`` makes the subscription's SNS settings
-        from its id and confirmation token, which are chosen here."""
-        h = topic_hash(topic_id)
-        await self.store.get_topic(h)
-        dead_letter = None
-        if dead_letter_id is not None:
-            dead_letter = await self._sendable(dead_letter_id, "dead_letter_queue_id")
-        subscription_id = _new_subscription_id()
-        if queue_id is not None:
-            target = await self._sendable(queue_id, "queue_id")
-            subscription = NewSubscription(
-                subscription_id=subscription_id,
-                protocol=Protocol.QUEUE,
-                filter_policy=filter_policy,
-                queue_hash=target,
-                sns=settings(subscription_id, None),
-            )
-            return await self.store.subscribe(h, subscription)
-        assert url is not None
-        await self._check_url(check_webhook_url(url))
-        challenge = capabilities.new_id(self._id_prefix, CHALLENGE_BYTES)
-        confirming = not self._skip_confirmation
-        sns = settings(subscription_id, challenge if confirming else None)
-        subscription = NewSubscription(
-            subscription_id=subscription_id,
-            protocol=Protocol.HTTP,
-            filter_policy=filter_policy,
-            url=url,
-            policy=policy,
-            signing_secret=new_signing_secret(),
-            confirmed=not confirming,
-            challenge=challenge if confirming else None,
-            confirm_url=(
-                sns.confirmation.get("SubscribeURL") if confirming and sns.confirmation else None
-            ),
-            dead_letter_hash=dead_letter,
-            sns=sns,
-        )
-        return await self.store.subscribe(h, subscription)
-
-    async def update_subscription(
-        self,
-        topic_id: str,
-        record: SubscriptionRecord,
-        *,
-        filter_policy: FilterPolicy | None,
-        policy: DeliveryPolicy | None,
-        dead_letter_id: str | None,
-        sns: SnsSubscription | None,
-    ) -> SubscriptionRecord:
-        dead_letter = None
-        if dead_letter_id is not None:
-            dead_letter = await self._sendable(dead_letter_id, "dead_letter_queue_id")
-        return await self.store.update_subscription(
-            topic_hash(topic_id),
-            record.subscription_id,
-            filter_policy=filter_policy,
-            policy=policy,
-            dead_letter_hash=dead_letter,
-            sns=sns,
-        )
 
     async def subscriptions(self, topic_id: str) -> list[SubscriptionRecord]:
         return await self.store.list_subscriptions(topic_hash(topic_id))
@@ -332,7 +309,7 @@ class TopicService:
     @staticmethod
     def endpoint(record: SubscriptionRecord) -> str | None:
         """What a subscription delivers to, as the topic's holder may see it: the webhook URL,
-        or the queue's reference (never an id of the queue)."""
+        ``mailto:`` and the address, or the queue's reference (never an id of the queue)."""
         if record.url is not None:
             return record.url
         if record.queue_id_hash is not None:
@@ -372,14 +349,3 @@ def _boolean(value: object, name: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidRequest(f"{name} must be true or false; got {quoted(value)}.", parameter=name)
     return value
-
-
-__all__ = [
-    "MAX_FILTER_KEYS",
-    "MAX_FILTER_VALUES",
-    "MAX_URL_CHARS",
-    "TopicService",
-    "check_webhook_url",
-    "matches",
-    "parse_filter_policy",
-]

@@ -1,4 +1,7 @@
-"""The webhook dispatcher: pushes what the outbox holds, one lane per subscription.
+"""The push dispatcher: pushes what the outbox holds, one lane per subscription.
+
+Webhooks are pushed here; mails of email subscriptions (URL ``mailto:...``) go through the same
+lanes, leases, retries and dead-letter queues, and are sent by delivery/email.py.
 
 Each subscription with deliveries due gets a *lane*: a small loop that leases up to the
 subscription's ``max_concurrency`` deliveries at a time, attempts them concurrently, records
@@ -32,6 +35,7 @@ from ems.core.topic_models import AttemptResult, DeliveryKind, DeliveryTask
 from ems.delivery import signing, sns_push
 from ems.delivery.backoff import parse_retry_after, retry_delay
 from ems.delivery.client import OversizedAnswer, Response, WebhookClient
+from ems.delivery.email import Mailer
 from ems.delivery.ssrf import UnresolvableHost
 from ems.storage.base import Store
 
@@ -44,14 +48,23 @@ DEFAULT_LANE_CONCURRENCY = 10
 # its timeout: time to record the outcome
 LEASE_MARGIN_SECONDS = 10
 STOP_GRACE_SECONDS = 5.0
+# the URL of an email subscription: "mailto:" and the address
+MAILTO = "mailto:"
 
 
 class Dispatcher:
     def __init__(
-        self, store: Store, client: WebhookClient, *, clock: Clock, metrics: Metrics | None = None
+        self,
+        store: Store,
+        client: WebhookClient,
+        *,
+        clock: Clock,
+        metrics: Metrics | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         self.store = store
         self.client = client
+        self.mailer = mailer
         self.clock = clock
         self.metrics = metrics or Metrics()
         self._lanes: dict[int, _Lane] = {}
@@ -96,6 +109,8 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         await self.client.close()
+        if self.mailer is not None:
+            await self.mailer.close()
 
     async def _scan_loop(self) -> None:
         while True:
@@ -115,6 +130,8 @@ class Dispatcher:
         if task.sns is not None:
             body, headers = sns_push.request(task)
             return await self._post(task, body, headers)
+        if task.url.startswith(MAILTO):
+            return await self._mail(task)
         if task.kind is DeliveryKind.CONFIRMATION:
             body = json.dumps(
                 {
@@ -159,6 +176,26 @@ class Dispatcher:
         except (OSError, ConnectionError, ValueError) as error:
             return self._retry(task, None, f"connection failed: {error}")
         return self._classify(task, response)
+
+    async def _mail(self, task: DeliveryTask) -> AttemptResult:
+        """One mail of an email subscription (delivery/email.py)."""
+        if self.mailer is None:
+            # subscribed while this node (or another on the same database) had SMTP settings
+            return self._retry(task, None, "this server sends no email: EMS_SMTP_URL is not set")
+        wait = self.mailer.hold(task)
+        if wait > 0:
+            return AttemptResult(
+                delivered=False,
+                deferred=True,
+                retry_at_ms=self.clock.now_ms() + max(1, round(wait * 1000)),
+            )
+        async with self._limit:
+            failure = await self.mailer.send(task)
+        if failure is None:
+            return AttemptResult(delivered=True, status=250)
+        if failure.permanent:
+            return AttemptResult(delivered=False, status=failure.status, error=failure.error)
+        return self._retry(task, failure.status, failure.error)
 
     @staticmethod
     def _notification(task: DeliveryTask) -> tuple[bytes, dict[str, str]]:
@@ -260,12 +297,18 @@ class _Lane:
             outcome = (
                 "delivered"
                 if result.delivered
+                else "deferred"
+                if result.deferred
                 else "retried"
                 if result.retry_at_ms is not None
                 else "failed"
             )
-            self.dispatcher.metrics.pushes[outcome] += 1
-            if not result.delivered:
+            metrics = self.dispatcher.metrics
+            if task.url.startswith(MAILTO):
+                metrics.emails[outcome] += 1
+            else:
+                metrics.pushes[outcome] += 1
+            if not result.delivered and not result.deferred:
                 log.info(
                     "push to subscription %s failed (attempt %d, %.0f ms): %s",
                     task.subscription_id,

@@ -118,10 +118,7 @@ async def resolve(url: str, policy: AddressPolicy) -> Destination:
     host = parts.hostname
     if parts.scheme not in ("http", "https") or not host:
         raise InvalidWebhookUrl("The webhook URL must be an absolute http(s) URL with a host.")
-    try:
-        addresses: list[IPAddress] = [ipaddress.ip_address(host)]
-    except ValueError:
-        addresses = await _lookup(host, port)
+    addresses = await _addresses(host, port)
     forbidden = [a for a in addresses if not policy.permits(a)]
     if forbidden:
         raise ForbiddenWebhookUrl(
@@ -141,6 +138,27 @@ async def resolve(url: str, policy: AddressPolicy) -> Destination:
         username=unquote(parts.username) if parts.username is not None else None,
         password=unquote(parts.password) if parts.password is not None else None,
     )
+
+
+class ForbiddenHost(OSError):
+    """A host (the operator's SMTP server) resolves to an address the policy forbids."""
+
+
+async def checked_addresses(host: str, port: int, policy: AddressPolicy) -> tuple[str, ...]:
+    """The addresses of ``host`` to connect to, all permitted by ``policy``; raise ForbiddenHost
+    (naming the address: for the operator's log only) or UnresolvableHost."""
+    addresses = await _addresses(host, port)
+    forbidden = [a for a in addresses if not policy.permits(a)]
+    if forbidden:
+        raise ForbiddenHost(f"{host!r} resolves to {forbidden[0]}, which is not a public address")
+    return tuple(dict.fromkeys(str(a) for a in addresses))
+
+
+async def _addresses(host: str, port: int) -> list[IPAddress]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        return await _lookup(host, port)
 
 
 async def _lookup(host: str, port: int) -> list[IPAddress]:

@@ -19,9 +19,13 @@ from ems.core.errors import EmsError, ForbiddenWebhookUrl, RateLimited, Shutting
 from ems.core.metrics import Metrics
 from ems.core.queues import QueueService
 from ems.core.redrive import Redrive
-from ems.core.topics import TopicService
+from ems.core.sns_topics import SnsTopicService
 from ems.delivery.client import WebhookClient
 from ems.delivery.dispatcher import Dispatcher
+from ems.delivery.email import Mailer
+from ems.delivery.mail import Sender
+from ems.delivery.smtp import SmtpPool, tls_context
+from ems.delivery.smtp_target import SmtpTarget
 from ems.delivery.ssrf import AddressPolicy, resolve
 from ems.server import problems
 from ems.server.access import AdminToken, Allowlist, ApiKeys, ClientAddress, RateLimiter
@@ -143,11 +147,12 @@ class EmsApp:
         self._redrive = Redrive(self._service)
         self._redrive_handlers = RedriveHandlers(self._redrive)
         self._admin.moves.redrive = self._redrive
-        topics = TopicService(
+        topics = SnsTopicService(
             self.store,
             check_url=self._check_webhook_url,
             skip_confirmation=self.settings.webhook_skip_confirmation,
             id_prefix=self.settings.id_prefix,
+            email_base=self.settings.public_url if self.settings.email_enabled else None,
         )
         self._topics = TopicHandlers(topics, self.settings.public_url, self._api_keys.authorize)
         self._sqs = await SqsApi.create(
@@ -165,12 +170,33 @@ class EmsApp:
             ),
             clock=self.store.clock,
             metrics=self.metrics,
+            mailer=self._mailer(),
         )
         self._dispatcher.start()
         if self._housekeeping:
             self._service.start_housekeeping()
             self._redrive.start_runner()
         self.ready = True
+
+    def _mailer(self) -> Mailer | None:
+        """What sends email subscriptions' mails, when the operator configured SMTP."""
+        settings = self.settings
+        if not settings.email_enabled:
+            return None
+        assert settings.smtp_url is not None
+        assert settings.smtp_from is not None
+        assert settings.public_url is not None
+        pool = SmtpPool(
+            SmtpTarget.parse(settings.smtp_url),
+            AddressPolicy(allow_private=settings.smtp_allow_private),
+            tls_context(str(settings.smtp_ca_file) if settings.smtp_ca_file else None),
+        )
+        return Mailer(
+            Sender(settings.smtp_from, settings.public_url.rstrip("/")),
+            pool,
+            per_minute=settings.email_rate_limit,
+            id_prefix=settings.id_prefix,
+        )
 
     async def _check_webhook_url(self, url: str) -> None:
         """At subscribe time: refuse a URL whose host resolves to a forbidden address."""

@@ -11,6 +11,15 @@ from ems.core.errors import InvalidRequest, MessageTooLarge, quoted
 from ems.core.topic_models import Protocol, SubscriptionRecord, TopicStats
 from ems.core.topics import TopicService, TopicView, new_topic_message
 from ems.server import problems
+from ems.server.email_links import (
+    HTML,
+    MAX_LINK_BODY,
+    UNSUBSCRIBE_ROUTE,
+    EmailLinks,
+    confirm_page,
+    confirmed_page,
+    wants_html,
+)
 from ems.server.http import (
     JSON,
     Receive,
@@ -27,7 +36,7 @@ from ems.server.queues import CreationCheck, attributes_from_headers
 
 Handler = Callable[[Scope, Receive, Send, list[str]], Awaitable[int]]
 NO_PARAMS: Final = frozenset[str]()
-SUBSCRIBE_PARAMS: Final = frozenset({"queue_id", "url"})
+SUBSCRIBE_PARAMS: Final = frozenset({"queue_id", "url", "email"})
 PUBLISH_PARAMS: Final = frozenset({"correlation_id"})
 CONFIRM_ROUTE: Final = "/ems/topic/confirm/{token}"
 SUBSCRIPTION_ROUTE: Final = "/ems/topic/{id}/subscription/{subscription_id}"
@@ -49,6 +58,8 @@ def stats_document(stats: TopicStats) -> dict[str, Any]:
             "queue": stats.queue_subscriptions,
             "http_confirmed": stats.http_confirmed,
             "http_pending_confirmation": stats.http_pending,
+            "email_confirmed": stats.email_confirmed,
+            "email_pending_confirmation": stats.email_pending,
         },
         "pending_deliveries": stats.pending_deliveries,
     }
@@ -73,17 +84,23 @@ def subscription_document(record: SubscriptionRecord) -> dict[str, Any]:
             "last_attempt_at": rfc3339(stats.last_attempt_at_ms),
             "last_error": stats.last_error,
         }
-    if record.protocol is Protocol.HTTP:
+    if record.protocol is Protocol.EMAIL:
+        # no signing_secret: for email it is the key of the unsubscribe links, and stays here
+        document["display_name"] = record.policy.display_name
+    elif record.protocol is Protocol.HTTP:
+        document.update(
+            signing_secret=record.signing_secret,
+            envelope=record.policy.envelope,
+            timeout_seconds=record.policy.timeout_seconds,
+            max_concurrency=record.policy.max_concurrency,
+        )
+    if record.protocol is not Protocol.QUEUE:
         policy = record.policy
         stats = record.stats
         document.update(
-            signing_secret=record.signing_secret,
-            envelope=policy.envelope,
             max_attempts=policy.max_attempts,
             min_retry_seconds=policy.min_retry_seconds,
             max_retry_seconds=policy.max_retry_seconds,
-            timeout_seconds=policy.timeout_seconds,
-            max_concurrency=policy.max_concurrency,
             dead_letter_queue=TopicService.dead_letter_queue(record),
             deliveries={
                 "delivered": stats.delivered,
@@ -115,10 +132,12 @@ class TopicHandlers:
             "GET": self.subscription,
             "DELETE": self.unsubscribe,
         }
+        self.email_links = EmailLinks(service)
 
     def templates(self) -> list[tuple[str, str]]:
         """Every (method, route template) served here: what the API description must cover."""
-        served = [("POST", "/ems/topic"), ("GET", CONFIRM_ROUTE)]
+        served = [("POST", "/ems/topic"), ("GET", CONFIRM_ROUTE), ("POST", CONFIRM_ROUTE)]
+        served += [(m, UNSUBSCRIBE_ROUTE) for m in self.email_links.routes]
         for key, methods in self.routes.items():
             served += [(m, "/ems/topic/{id}" + "".join("/" + p for p in key)) for m in methods]
         return served + [(m, SUBSCRIPTION_ROUTE) for m in self.subscription_routes]
@@ -130,9 +149,14 @@ class TopicHandlers:
             return problems.pick({"POST": self.create}, method, "/ems/topic"), "/ems/topic"
         if len(parts) == 2 and parts[0] == "confirm":
             handler: Handler = problems.pick(
-                {"GET": self.confirm, "HEAD": self.confirm_head}, method, "a confirmation link"
+                {"GET": self.confirm, "POST": self.confirm, "HEAD": self.confirm_head},
+                method,
+                "a confirmation link",
             )
             return handler, CONFIRM_ROUTE
+        if len(parts) == 2 and parts[0] == "unsubscribe":
+            handler = problems.pick(self.email_links.routes, method, "an unsubscribe link")
+            return handler, UNSUBSCRIBE_ROUTE
         if len(parts) == 3 and parts[1] == "subscription":
             handler = problems.pick(self.subscription_routes, method, "a subscription")
             return handler, SUBSCRIPTION_ROUTE
@@ -172,12 +196,15 @@ class TopicHandlers:
         await self.service.get_topic(topic_id)
         if len(params) != 1:
             raise InvalidRequest(
-                "Subscribe either a queue (?queue_id=...) or a webhook (?url=https://...).",
+                "Subscribe one of: a queue (?queue_id=...), a webhook (?url=https://...) or an "
+                "email address (?email=...).",
                 parameter="queue_id",
             )
         document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES, optional=True)
         if "queue_id" in params:
             record = await self.service.subscribe_queue(topic_id, params["queue_id"], document)
+        elif "email" in params:
+            record = await self.service.subscribe_email(topic_id, params["email"], document)
         else:
             record = await self.service.subscribe_url(
                 topic_id, params["url"], document, confirm_base=self._base_url(scope)
@@ -225,7 +252,20 @@ class TopicHandlers:
         return await respond(send, 204)
 
     async def confirm(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+        """GET or POST confirms; but a browser's GET only gets a page with a button that POSTs.
+
+        Mail security scanners and link previews open every link in a mail, as browsers: if
+        that confirmed, double opt-in would confirm addresses whose owners never asked. Programs
+        (curl, an operator's script, a webhook endpoint) GET without asking for HTML, and
+        confirm at once as before."""
+        html = wants_html(scope)
+        if html and scope["method"] == "GET":
+            return await respond(send, 200, confirm_page(), HTML)
+        if scope["method"] == "POST":
+            await read_body(scope, receive, MAX_LINK_BODY)
         record = await self.service.confirm(parts[1])
+        if html:
+            return await respond(send, 200, confirmed_page(), HTML)
         return await respond_json(
             send, 200, {"subscription_id": record.subscription_id, "status": record.status.value}
         )
@@ -267,5 +307,6 @@ class TopicHandlers:
                 "queues": result.queues,
                 "webhooks": result.webhooks,
                 "skipped": result.skipped,
+                "emails": result.emails,
             },
         )

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 
 from ems.core import errors as ems
 from ems.core.queues import QueueService
-from ems.core.topics import TopicService
+from ems.core.sns_topics import SnsTopicService
 from ems.server.http import Receive, Scope, Send, header, respond
 from ems.sns import wire
 from ems.sns.names import Topics
@@ -66,7 +66,7 @@ def from_ems(failure: ems.EmsError) -> SqsError:
 
 class SnsApi:
     def __init__(
-        self, topics: TopicService, queues: QueueService, signer: Signer, secret: bytes,
+        self, topics: SnsTopicService, queues: QueueService, signer: Signer, secret: bytes,
         sqs_secret: bytes,
     ) -> None:  # fmt: skip
         self.signer = signer
@@ -96,7 +96,7 @@ class SnsApi:
         }
 
     @classmethod
-    async def create(cls, topics: TopicService, queues: QueueService) -> SnsApi:
+    async def create(cls, topics: SnsTopicService, queues: QueueService) -> SnsApi:
         store = topics.store
         return cls(
             topics,

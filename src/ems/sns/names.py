@@ -17,7 +17,7 @@ from typing import Final
 from ems.core import capabilities
 from ems.core.errors import TopicNotFound
 from ems.core.sns_models import SnsTopic
-from ems.core.topics import TopicService
+from ems.core.sns_topics import SnsTopicService
 from ems.sns.wire import invalid, not_found
 from ems.sqs.errors import SqsError
 from ems.sqs.names import Caller
@@ -75,7 +75,7 @@ class Topics:
 
     page_size: Final = 100
 
-    def __init__(self, service: TopicService, secret: bytes) -> None:
+    def __init__(self, service: SnsTopicService, secret: bytes) -> None:
         self.service = service
         self.store = service.store
         self._secret = secret.hex()

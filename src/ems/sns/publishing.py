@@ -14,8 +14,8 @@ import uuid
 from typing import Any, Final
 
 from ems.core.sns_models import SnsMessage, SnsTopic, SnsVariant
+from ems.core.sns_topics import SnsTopicService
 from ems.core.topic_models import TopicMessage
-from ems.core.topics import TopicService
 from ems.sns.names import Topics, topic_arn
 from ems.sns.signing import Signer
 from ems.sns.wire import error, invalid
@@ -165,7 +165,7 @@ def check_attributes(document: object) -> dict[str, AttributeValue]:
 
 
 class PublishActions:
-    def __init__(self, service: TopicService, topics: Topics, stamp: Stamp) -> None:
+    def __init__(self, service: SnsTopicService, topics: Topics, stamp: Stamp) -> None:
         self.service = service
         self.topics = topics
         self.stamp = stamp

@@ -19,8 +19,8 @@ from urllib.parse import quote
 from ems.core.errors import ConfirmationNotFound, EmsError, SubscriptionNotFound
 from ems.core.filter_policy import FilterPolicy, FilterScope, InvalidFilterPolicy
 from ems.core.sns_models import SnsSubscription
+from ems.core.sns_topics import SnsTopicService
 from ems.core.topic_models import DeliveryPolicy, Status, SubscriptionRecord
-from ems.core.topics import TopicService
 from ems.sns import delivery_policy
 from ems.sns.names import NAME, SubscriptionName, Topics, parse_subscription_arn, topic_arn
 from ems.sns.publishing import Stamp
@@ -60,7 +60,7 @@ def _boolean(name: str, value: object) -> bool:
 
 
 class SubscriptionActions:
-    def __init__(self, service: TopicService, topics: Topics, queues: Registry, stamp: Stamp):
+    def __init__(self, service: SnsTopicService, topics: Topics, queues: Registry, stamp: Stamp):
         self.service = service
         self.topics = topics
         self.queues = queues

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ems.core.sns_models import SnsTopic
-from ems.core.topics import TopicService
+from ems.core.sns_topics import SnsTopicService
 from ems.sns import delivery_policy
 from ems.sns.names import NAME, Topics, check_name, fifo_unsupported, parse_topic_arn, topic_arn
 from ems.sns.wire import error, invalid
@@ -95,7 +95,7 @@ def next_token(name: str) -> str:
 
 
 class TopicActions:
-    def __init__(self, service: TopicService, topics: Topics) -> None:
+    def __init__(self, service: SnsTopicService, topics: Topics) -> None:
         self.service = service
         self.topics = topics
 

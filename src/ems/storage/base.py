@@ -222,6 +222,15 @@ class Store(abc.ABC):
         ``dead_letter_hash`` names no queue."""
 
     @abc.abstractmethod
+    async def find_subscription(self, subscription_id: str) -> SubscriptionRecord | None:
+        """The subscription with this id in any topic (for unsubscribe links, which carry no
+        topic id), or None."""
+
+    @abc.abstractmethod
+    async def remove_subscription(self, subscription_id: str) -> None:
+        """:meth:`unsubscribe` by the subscription's id alone; raise SubscriptionNotFound."""
+
+    @abc.abstractmethod
     async def confirm_subscription(self, challenge: str) -> SubscriptionRecord:
         """Confirm the subscription waiting with this challenge; raise ConfirmationNotFound."""
 
@@ -252,7 +261,8 @@ class Store(abc.ABC):
         """Store what an attempt gave: done, retry later, or failed for good.
 
         A notification that failed for good goes to the subscription's dead-letter queue, if
-        it names one, as a JSON envelope.
+        it names one, as a JSON envelope. A deferred result (held back by a rate limit, never
+        attempted) only moves the delivery to ``retry_at_ms``: it counts as no attempt.
         """
 
     # administration

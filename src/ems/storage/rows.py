@@ -176,7 +176,7 @@ def encode_attributes(attributes: Any) -> str | None:
 
 def subscription_values(sub: NewSubscription) -> tuple[str | None, str | None, str | None]:
     """How a new subscription's filter, delivery policy and SNS settings are stored."""
-    policy = json.dumps(asdict(sub.policy)) if sub.protocol is Protocol.HTTP else None
+    policy = json.dumps(asdict(sub.policy)) if sub.protocol is not Protocol.QUEUE else None
     sns = sub.sns.to_json() if sub.sns is not None else None
     return (sub.filter_policy.stored() if sub.filter_policy else None), policy, sns
 

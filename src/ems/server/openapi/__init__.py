@@ -19,6 +19,7 @@ from ems.server.openapi.redrive_paths import redrive_paths, redrive_schemas
 from ems.server.openapi.schemas import components, ref
 from ems.server.openapi.service_paths import crypto_paths, operations_paths, page_paths
 from ems.server.openapi.topic_paths import topic_paths
+from ems.server.openapi.topic_schemas import topic_components
 
 # the statuses problems are answered with, as reusable responses
 PROBLEM_STATUSES = (400, 401, 403, 404, 408, 409, 413, 429, 431, 503, 507)
@@ -85,7 +86,12 @@ def document() -> dict[str, Any]:
         ],
         "paths": paths(),
         "components": {
-            "schemas": {**components(), **admin_components(), **redrive_schemas()},
+            "schemas": {
+                **components(),
+                **topic_components(),
+                **admin_components(),
+                **redrive_schemas(),
+            },
             "responses": {f"Problem{s}": _problem_response(s) for s in PROBLEM_STATUSES},
             "securitySchemes": {
                 "apiKey": {

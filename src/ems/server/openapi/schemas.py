@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ems.core import limits
-from ems.core.topic_models import Protocol, Status
-from ems.core.topics import MAX_FILTER_KEYS, POLICY_BOUNDS
 from ems.server import problems
 
 Schema = dict[str, Any]
@@ -139,68 +137,6 @@ def _batch_results() -> Schema:
     return obj({"results": {"type": "array", "items": entry}})
 
 
-def _webhook_policy() -> dict[str, Schema]:
-    bounds = {name: bounded(bound, name.replace("_", " ")) for name, bound in POLICY_BOUNDS.items()}
-    return {
-        "envelope": {"type": "boolean", "description": "Push a JSON envelope, not the raw body."},
-        **bounds,
-    }
-
-
-def _webhook_options() -> dict[str, Schema]:
-    return {
-        **_webhook_policy(),
-        "dead_letter_queue_id": {
-            "type": ["string", "null"],
-            "description": "Where pushes that failed for good go: the queue's send_id (or its "
-            "queue_id).",
-        },
-    }
-
-
-def _subscription() -> Schema:
-    deliveries = {
-        "type": "object",
-        "properties": {
-            "delivered": COUNT,
-            "failed": COUNT,
-            "pending": COUNT,
-            "attempts": COUNT,
-            "last_attempt_at": NULLABLE_TIMESTAMP,
-            "last_status": {"type": ["integer", "null"]},
-            "last_error": NULLABLE_STRING,
-            "last_success_at": NULLABLE_TIMESTAMP,
-        },
-        "required": ["failed", "last_attempt_at", "last_error"],
-    }
-    properties: dict[str, Schema] = {
-        "subscription_id": STRING,
-        "protocol": {"type": "string", "enum": [p.value for p in Protocol]},
-        "endpoint": {
-            "type": ["string", "null"],
-            "description": "The webhook URL, or the queue's queue_ref (never one of its ids).",
-        },
-        "status": {"type": "string", "enum": [s.value for s in Status]},
-        "filter_policy": {
-            "type": ["object", "null"],
-            "description": "The filter policy as given (attribute names in lower case).",
-        },
-        "filter_policy_scope": {"type": "string", "enum": ["MessageAttributes", "MessageBody"]},
-        "created_at": TIMESTAMP,
-        "deliveries": deliveries,
-        "signing_secret": {"type": "string", "description": "Webhooks: the whsec_ secret."},
-        **_webhook_policy(),
-        "dead_letter_queue": {
-            "oneOf": [QUEUE_REF, {"type": "null"}],
-            "description": "Webhooks: the queue_ref of the dead-letter queue.",
-        },
-    }
-    return obj(
-        properties,
-        required=["subscription_id", "protocol", "endpoint", "status", "filter_policy"],
-    )
-
-
 def components() -> dict[str, Schema]:
     attributes = _queue_attributes()
     dead_letter = obj(
@@ -244,15 +180,6 @@ def components() -> dict[str, Schema]:
         },
         "required": ["body"],
         "additionalProperties": False,
-    }
-    topic = {
-        "topic_id": STRING,
-        "public_id": {
-            "type": "string",
-            "description": "Names the topic to webhooks; grants nothing.",
-        },
-        "max_message_bytes": bounded(limits.MAX_MESSAGE_BYTES, "Largest message published."),
-        "created_at": TIMESTAMP,
     }
     return {
         "Problem": _problem(),
@@ -312,63 +239,6 @@ def components() -> dict[str, Schema]:
             "New visibility timeouts, up to 1000.",
         ),
         "BatchResults": _batch_results(),
-        "TopicSettings": {
-            "type": "object",
-            "properties": {"max_message_bytes": topic["max_message_bytes"]},
-            "additionalProperties": False,
-        },
-        "Topic": obj(topic),
-        "TopicWithStats": obj(
-            {
-                **topic,
-                "subscriptions": obj(
-                    {"queue": COUNT, "http_confirmed": COUNT, "http_pending_confirmation": COUNT}
-                ),
-                "pending_deliveries": COUNT,
-            }
-        ),
-        "SubscriptionOptions": {
-            "type": "object",
-            "description": "Queues take only filter_policy; webhooks take all of these.",
-            "properties": {
-                "filter_policy": {
-                    "type": "object",
-                    "minProperties": 1,
-                    "maxProperties": MAX_FILTER_KEYS,
-                    "description": (
-                        "Deliver only the messages this policy matches: Amazon SNS's filter "
-                        'policy grammar, whose simplest form is {"attribute": ["v1", "v2"]} '
-                        "(docs/topics.md)."
-                    ),
-                },
-                "filter_policy_scope": {
-                    "type": "string",
-                    "enum": ["MessageAttributes", "MessageBody"],
-                    "default": "MessageAttributes",
-                    "description": "What filter_policy looks at: the attributes or the JSON body.",
-                },
-                **_webhook_options(),
-            },
-            "additionalProperties": False,
-        },
-        "Subscription": _subscription(),
-        "Subscriptions": obj({"subscriptions": {"type": "array", "items": ref("Subscription")}}),
-        "Published": obj(
-            {
-                "message_id": STRING,
-                "queues": {**COUNT, "description": "Subscribed queues that stored the message."},
-                "webhooks": {**COUNT, "description": "Webhook pushes recorded, to be made."},
-                "skipped": {
-                    **COUNT,
-                    "description": "Subscribed queues that could not take the message (larger "
-                    "than the queue accepts, or the queue full): recorded on their "
-                    "subscriptions; the others got it.",
-                },
-            }
-        ),
-        "Confirmed": obj(
-            {"subscription_id": STRING, "status": {"type": "string", "enum": ["confirmed"]}}
-        ),
         "RandomKey": obj({"key": {"type": "string", "description": "A Fernet key."}}),
         "Health": obj({"status": {"type": "string", "enum": ["ok"]}, "version": STRING}),
         "Ready": obj(

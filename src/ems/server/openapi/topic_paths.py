@@ -18,6 +18,9 @@ from ems.server.openapi.operation import (
 )
 from ems.server.openapi.schemas import STRING
 
+CONFIRM_TOKEN = param("token", "path", STRING, "From the confirm_url or the confirmation mail.")
+UNSUBSCRIBE_TOKEN = param("token", "path", STRING, "From the mail's List-Unsubscribe link.")
+
 
 def topic_paths() -> dict[str, dict[str, Operation]]:
     t = "/ems/topic/{topic_id}"
@@ -56,7 +59,7 @@ def topic_paths() -> dict[str, dict[str, Operation]]:
             "post": op(
                 "subscribe",
                 "Topics",
-                "Subscribe a queue (?queue_id=) or a webhook (?url=)",
+                "Subscribe a queue (?queue_id=), a webhook (?url=) or an email address (?email=)",
                 {
                     200: json_response(
                         "Subscription", "Already subscribed: the existing subscription."
@@ -68,9 +71,17 @@ def topic_paths() -> dict[str, dict[str, Operation]]:
                     TOPIC_ID,
                     param("queue_id", "query", STRING, "A queue to deliver to."),
                     param("url", "query", STRING, "An http(s) URL to push to (confirmed first)."),
+                    param(
+                        "email",
+                        "query",
+                        STRING,
+                        "An email address to mail each message to (double opt-in: it gets a "
+                        "confirmation mail first). Needs the server's SMTP settings.",
+                    ),
                 ),
                 body=json_body("SubscriptionOptions", required=False),
-                description="Give exactly one of queue_id and url.",
+                description="Give exactly one of queue_id, url and email. Without SMTP "
+                "settings, an email subscription is a 400 email-not-configured.",
             ),
             "get": op(
                 "listSubscriptions",
@@ -116,10 +127,43 @@ def topic_paths() -> dict[str, dict[str, Operation]]:
             "get": op(
                 "confirmSubscription",
                 "Topics",
-                "Confirm a webhook subscription (its confirm_url)",
+                "Confirm a webhook or email subscription (its confirm_url)",
                 {200: json_response("Confirmed", "Confirmed.")},
                 errors=(404,),
-                parameters=(param("token", "path", STRING, "From the confirm_url."),),
-            )
+                parameters=(CONFIRM_TOKEN,),
+                description="A browser's GET (Accept: text/html) confirms nothing: it gets a "
+                "page whose button POSTs (mail scanners open links as browsers). Any other GET "
+                "confirms.",
+            ),
+            "post": op(
+                "confirmSubscriptionByPost",
+                "Topics",
+                "Confirm a webhook or email subscription (the page's button)",
+                {200: json_response("Confirmed", "Confirmed; HTML for browsers.")},
+                errors=(404,),
+                parameters=(CONFIRM_TOKEN,),
+                body=body_of({"application/x-www-form-urlencoded": STRING}, required=False),
+            ),
+        },
+        "/ems/topic/unsubscribe/{token}": {
+            "get": op(
+                "unsubscribeLinkPage",
+                "Topics",
+                "An email unsubscribe link: shows a button (changes nothing)",
+                {200: json_response("UnsubscribeHint", "What to POST; HTML for browsers.")},
+                parameters=(UNSUBSCRIBE_TOKEN,),
+                description="Opening the link must not unsubscribe: mail scanners open links.",
+            ),
+            "post": op(
+                "unsubscribeByLink",
+                "Topics",
+                "Unsubscribe an email subscription (RFC 8058 one-click)",
+                {200: json_response("Unsubscribed", "Unsubscribed; HTML for browsers.")},
+                errors=(404,),
+                parameters=(UNSUBSCRIBE_TOKEN,),
+                body=body_of({"application/x-www-form-urlencoded": STRING}, required=False),
+                description="What a mail client's unsubscribe button sends (body "
+                "List-Unsubscribe=One-Click; any body is accepted).",
+            ),
         },
     }

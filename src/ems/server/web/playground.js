@@ -283,6 +283,12 @@ async function subscribe(form) {
     await exchange({ method: "POST", path, query: { url }, body: null }, "subscribeUrl", { topic, url });
     return;
   }
+  if (form.elements.kind.value === "email") {
+    const email = form.elements.email.value.trim();
+    await exchange(
+      { method: "POST", path, query: { email }, body: null }, "subscribeEmail", { topic, email });
+    return;
+  }
   const chosen = form.elements.queue.value;
   if (!needs(chosen, "queue")) return;
   // a topic only sends: subscribe the queue's send_id, so the topic's holder never needs more

@@ -87,9 +87,13 @@ const Snippets = (() => {
       `subscription = ${call("subscribe_url", [a.topic, a.url])}`,
       "print(subscription.subscription_id, subscription.status, subscription.signing_secret)",
     ],
+    subscribeEmail: (a) => [
+      `subscription = ${call("subscribe_email", [a.topic, a.email])}`,
+      "print(subscription.subscription_id, subscription.status)  # pending_confirmation",
+    ],
     publish: (a) => [
       `published = ${call("publish", [a.topic, a.body], a.options)}`,
-      "print(published.message_id, published.queues, published.webhooks)",
+      "print(published.message_id, published.queues, published.webhooks, published.emails)",
     ],
     randomKey: () => [
       "key = client.random_key(server=True)  # without server=True: made locally",

@@ -69,6 +69,9 @@ class DeliveryOperations(PostgresBase):
         if state is None:
             return  # unsubscribed, or the topic was deleted, while the attempt ran
         (message_key,) = state
+        if result.deferred:  # held back, not attempted: nothing to count
+            await conn.execute(Q["defer_delivery"], result.retry_at_ms, task.delivery_key)
+            return
         final = result.delivered or result.retry_at_ms is None
         if final:
             await conn.execute(Q["finish_delivery"], task.delivery_key)

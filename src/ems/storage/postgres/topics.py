@@ -8,6 +8,7 @@ from ems.core import sns_envelopes
 from ems.core.errors import ConfirmationNotFound, QueueNotFound, SubscriptionNotFound
 from ems.core.models import NewMessage
 from ems.core.sns_models import SnsSubscription
+from ems.core.subscription_rules import matches
 from ems.core.topic_models import (
     DeliveryKind,
     DeliveryPolicy,
@@ -22,7 +23,6 @@ from ems.core.topic_models import (
     TopicRecord,
     TopicStats,
 )
-from ems.core.topics import matches
 from ems.storage.postgres.base import (
     Conn,
     PostgresBase,
@@ -45,9 +45,11 @@ from ems.storage.rows import (
 )
 
 _QUEUE = Protocol.QUEUE.value
+_EMAIL = Protocol.EMAIL.value
 _BY_KEY = Q["subscription_columns"] + " WHERE s.key = $1"
 _IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = $1 ORDER BY s.key"
 _ONE_IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = $1 AND s.subscription_id = $2"
+_BY_ID = Q["subscription_columns"] + " WHERE s.subscription_id = $1"
 
 # (subscription key, protocol, confirmed, filter policy, queue key, SNS settings)
 _Fanout = tuple[int, str, bool, FilterPolicy | None, int | None, SnsSubscription | None]
@@ -183,15 +185,7 @@ class TopicOperations(PostgresBase):
             conn = txn.conn
             topic = await topic_in(txn, topic_hash)
             found = await conn.fetchval(Q["subscription_key_in_topic"], topic.key, subscription_id)
-            if found is None:
-                raise SubscriptionNotFound()
-            messages = {
-                row[0] for row in await conn.fetch(Q["delete_subscription_deliveries"], found)
-            }
-            await conn.execute(Q["delete_subscription"], found)
-            for message_key in messages - {None}:
-                await conn.execute(Q["delete_message_if_done"], message_key)
-            txn.memo.clear()
+            await self._remove_subscription(txn, found)
 
         await self._write(operation)
 
@@ -224,6 +218,33 @@ class TopicOperations(PostgresBase):
             return await _subscription(conn, found)
 
         return await self._write(operation)
+
+    async def find_subscription(self, subscription_id: str) -> SubscriptionRecord | None:
+        async def query(conn: Conn) -> SubscriptionRecord | None:
+            row = await conn.fetchrow(_BY_ID, subscription_id)
+            return None if row is None else subscription_from_row(tuple(row))
+
+        return await self._read(query)
+
+    async def remove_subscription(self, subscription_id: str) -> None:
+        async def operation(txn: Txn) -> None:
+            found = await txn.conn.fetchval(Q["subscription_key_by_id"], subscription_id)
+            await self._remove_subscription(txn, found)
+
+        await self._write(operation)
+
+    @staticmethod
+    async def _remove_subscription(txn: Txn, found: int | None) -> None:
+        """Delete a subscription (``found``: its key, or None for SubscriptionNotFound), its
+        pushes not yet made, and the messages no other push needs."""
+        if found is None:
+            raise SubscriptionNotFound()
+        conn = txn.conn
+        messages = {row[0] for row in await conn.fetch(Q["delete_subscription_deliveries"], found)}
+        await conn.execute(Q["delete_subscription"], found)
+        for message_key in messages - {None}:
+            await conn.execute(Q["delete_message_if_done"], message_key)
+        txn.memo.clear()
 
     async def confirm_subscription(self, challenge: str) -> SubscriptionRecord:
         async def operation(txn: Txn) -> SubscriptionRecord:
@@ -274,12 +295,14 @@ class TopicOperations(PostgresBase):
         wake: Wake = {}
         queues = skipped = 0
         webhooks = []
+        emails = 0
         # queue subscriptions in queue-key order: queue rows are locked in that order
         for key, protocol, confirmed, policy, queue_key, sns in await self._fanout(txn, topic.key):
             if not confirmed or not matches(policy, message):
                 continue
             if protocol != _QUEUE:
                 webhooks.append(key)
+                emails += protocol == _EMAIL
                 continue
             assert queue_key is not None
             queue = await queue_by_key(txn, queue_key)
@@ -326,7 +349,9 @@ class TopicOperations(PostgresBase):
                 [new_webhook_id() for _ in webhooks], [now] * count,
             )  # fmt: skip
             txn.after_commit(lambda: self._deliveries_ready(webhooks))
-        return PublishResult(queues=queues, webhooks=len(webhooks), skipped=skipped)
+        return PublishResult(
+            queues=queues, webhooks=len(webhooks) - emails, skipped=skipped, emails=emails
+        )
 
     @staticmethod
     async def _queue_subscription_failed(txn: Txn, subscription_key: int, error: str) -> None:

@@ -15,6 +15,7 @@ from ems.core.errors import (
 )
 from ems.core.models import NewMessage
 from ems.core.sns_models import SnsSubscription
+from ems.core.subscription_rules import matches
 from ems.core.topic_models import (
     DeliveryKind,
     DeliveryPolicy,
@@ -29,7 +30,6 @@ from ems.core.topic_models import (
     TopicRecord,
     TopicStats,
 )
-from ems.core.topics import matches
 from ems.storage.rows import (
     encode_attributes,
     new_webhook_id,
@@ -50,9 +50,11 @@ from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import Txn
 
 _QUEUE = Protocol.QUEUE.value
+_EMAIL = Protocol.EMAIL.value
 _BY_KEY = Q["subscription_columns"] + " WHERE s.key = ?"
 _IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = ? ORDER BY s.key"
 _ONE_IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = ? AND s.subscription_id = ?"
+_BY_ID = Q["subscription_columns"] + " WHERE s.subscription_id = ?"
 
 # (subscription key, protocol, confirmed, filter policy, queue key, SNS settings)
 _Fanout = tuple[int, str, bool, FilterPolicy | None, int | None, SnsSubscription | None]
@@ -98,10 +100,8 @@ class TopicOperations(SqliteBase):
     async def topic_stats(self, topic_hash: bytes) -> TopicStats:
         def query(conn: sqlite3.Connection) -> TopicStats:
             key = lookup_topic(conn, topic_hash).key
-            queues, confirmed, pending, deliveries = conn.execute(
-                Q["topic_stats"], (key, key)
-            ).fetchone()
-            return TopicStats(queues or 0, confirmed or 0, pending or 0, deliveries or 0)
+            row = conn.execute(Q["topic_stats"], (key, key)).fetchone()
+            return TopicStats(*(count or 0 for count in row))
 
         return await self._read(query)
 
@@ -190,15 +190,7 @@ class TopicOperations(SqliteBase):
             found = conn.execute(
                 Q["subscription_key_in_topic"], (topic.key, subscription_id)
             ).fetchone()
-            if found is None:
-                raise SubscriptionNotFound()
-            messages = {
-                row[0] for row in conn.execute(Q["delete_subscription_deliveries"], (found[0],))
-            }
-            conn.execute(Q["delete_subscription"], (found[0],))
-            for message_key in messages - {None}:
-                conn.execute(Q["delete_message_if_done"], (message_key, message_key))
-            txn.memo.clear()
+            self._remove_subscription(txn, found)
 
         await self._write(operation)
 
@@ -232,6 +224,35 @@ class TopicOperations(SqliteBase):
             return subscription_from_row(conn.execute(_BY_KEY, (found[0],)).fetchone())
 
         return await self._write(operation)
+
+    async def find_subscription(self, subscription_id: str) -> SubscriptionRecord | None:
+        def query(conn: sqlite3.Connection) -> SubscriptionRecord | None:
+            row = conn.execute(_BY_ID, (subscription_id,)).fetchone()
+            return None if row is None else subscription_from_row(row)
+
+        return await self._read(query)
+
+    async def remove_subscription(self, subscription_id: str) -> None:
+        def operation(txn: Txn) -> None:
+            found = txn.conn.execute(Q["subscription_key_by_id"], (subscription_id,)).fetchone()
+            self._remove_subscription(txn, found)
+
+        await self._write(operation)
+
+    @staticmethod
+    def _remove_subscription(txn: Txn, found: tuple[int] | None) -> None:
+        """Delete a subscription (``found``: its key, or None for SubscriptionNotFound), its
+        pushes not yet made, and the messages no other push needs."""
+        if found is None:
+            raise SubscriptionNotFound()
+        conn = txn.conn
+        messages = {
+            row[0] for row in conn.execute(Q["delete_subscription_deliveries"], (found[0],))
+        }
+        conn.execute(Q["delete_subscription"], (found[0],))
+        for message_key in messages - {None}:
+            conn.execute(Q["delete_message_if_done"], (message_key, message_key))
+        txn.memo.clear()
 
     async def confirm_subscription(self, challenge: str) -> SubscriptionRecord:
         def operation(txn: Txn) -> SubscriptionRecord:
@@ -279,11 +300,13 @@ class TopicOperations(SqliteBase):
         wake: Wake = {}
         queues = skipped = 0
         webhooks = []
+        emails = 0
         for key, protocol, confirmed, policy, queue_key, sns in self._fanout(txn, topic.key):
             if not confirmed or not matches(policy, message):
                 continue
             if protocol != _QUEUE:
                 webhooks.append(key)
+                emails += protocol == _EMAIL
                 continue
             assert queue_key is not None
             queue = queue_by_key(txn, queue_key)
@@ -328,7 +351,9 @@ class TopicOperations(SqliteBase):
                  for key in webhooks],
             )  # fmt: skip
             txn.after_commit(lambda: self._deliveries_ready(webhooks))
-        return PublishResult(queues=queues, webhooks=len(webhooks), skipped=skipped)
+        return PublishResult(
+            queues=queues, webhooks=len(webhooks) - emails, skipped=skipped, emails=emails
+        )
 
     @staticmethod
     def _queue_subscription_failed(txn: Txn, subscription_key: int, error: str) -> None:

@@ -303,7 +303,9 @@ SELECT
     count(*) FILTER (WHERE protocol = 'http' AND status = 'confirmed'),
     count(*) FILTER (WHERE protocol = 'http' AND status <> 'confirmed'),
     (SELECT count(*) FROM deliveries d JOIN subscriptions s2 ON s2.key = d.subscription_key
-     WHERE s2.topic_key = $1 AND d.kind = 'notification')
+     WHERE s2.topic_key = $1 AND d.kind = 'notification'),
+    count(*) FILTER (WHERE protocol = 'email' AND status = 'confirmed'),
+    count(*) FILTER (WHERE protocol = 'email' AND status <> 'confirmed')
 FROM subscriptions WHERE topic_key = $1
 
 -- name: delete_topic_deliveries
@@ -350,7 +352,8 @@ LEFT JOIN queues dl ON dl.key = s.dead_letter_key
 SELECT key FROM subscriptions WHERE topic_key = $1 AND queue_key = $2
 
 -- name: existing_http_subscription
-SELECT key FROM subscriptions WHERE topic_key = $1 AND protocol = 'http' AND url = $2
+-- webhooks and email (url 'mailto:...'): one subscription per endpoint
+SELECT key FROM subscriptions WHERE topic_key = $1 AND protocol <> 'queue' AND url = $2
 
 -- name: insert_subscription
 INSERT INTO subscriptions (topic_key, subscription_id, protocol, status, filter_policy,
@@ -362,6 +365,9 @@ RETURNING key
 
 -- name: subscription_key_in_topic
 SELECT key FROM subscriptions WHERE topic_key = $1 AND subscription_id = $2
+
+-- name: subscription_key_by_id
+SELECT key FROM subscriptions WHERE subscription_id = $1
 
 -- name: delete_subscription_deliveries
 DELETE FROM deliveries WHERE subscription_key = $1 RETURNING message_key
@@ -428,6 +434,9 @@ DELETE FROM deliveries WHERE key = $1
 -- name: retry_delivery
 UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $1, lease_until = 0
 WHERE key = $2
+
+-- name: defer_delivery
+UPDATE deliveries SET next_attempt_at = $1, lease_until = 0 WHERE key = $2
 
 -- name: count_attempt
 UPDATE subscriptions

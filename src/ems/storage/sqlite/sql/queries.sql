@@ -230,7 +230,9 @@ SELECT
     sum(protocol = 'http' AND status = 'confirmed'),
     sum(protocol = 'http' AND status <> 'confirmed'),
     (SELECT count(*) FROM deliveries d JOIN subscriptions s2 ON s2.key = d.subscription_key
-     WHERE s2.topic_key = ? AND d.kind = 'notification')
+     WHERE s2.topic_key = ? AND d.kind = 'notification'),
+    sum(protocol = 'email' AND status = 'confirmed'),
+    sum(protocol = 'email' AND status <> 'confirmed')
 FROM subscriptions WHERE topic_key = ?
 
 -- name: delete_topic_deliveries
@@ -285,7 +287,8 @@ LEFT JOIN queues dl ON dl.key = s.dead_letter_key
 SELECT key FROM subscriptions WHERE topic_key = ? AND queue_key = ?
 
 -- name: existing_http_subscription
-SELECT key FROM subscriptions WHERE topic_key = ? AND protocol = 'http' AND url = ?
+-- webhooks and email (url 'mailto:...'): one subscription per endpoint
+SELECT key FROM subscriptions WHERE topic_key = ? AND protocol <> 'queue' AND url = ?
 
 -- name: insert_subscription
 INSERT INTO subscriptions (topic_key, subscription_id, protocol, status, filter_policy,
@@ -295,6 +298,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: subscription_key_in_topic
 SELECT key FROM subscriptions WHERE topic_key = ? AND subscription_id = ?
+
+-- name: subscription_key_by_id
+SELECT key FROM subscriptions WHERE subscription_id = ?
 
 -- name: delete_subscription_deliveries
 DELETE FROM deliveries WHERE subscription_key = ? RETURNING message_key
@@ -363,6 +369,9 @@ DELETE FROM deliveries WHERE key = ?
 -- name: retry_delivery
 UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, lease_until = 0
 WHERE key = ?
+
+-- name: defer_delivery
+UPDATE deliveries SET next_attempt_at = ?, lease_until = 0 WHERE key = ?
 
 -- name: queue_subscription_failed
 UPDATE subscriptions SET failed = failed + 1, last_attempt_at = ?, last_error = ?
