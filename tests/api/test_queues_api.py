@@ -15,6 +15,8 @@ DEFAULTS = {
     "max_message_bytes": 262_144,
     "delay_seconds": 0,
     "receive_wait_seconds": 0,
+    "deduplication_window_seconds": 300,
+    "fifo": False,
     "max_stored_messages": 10_000_000,
     "max_stored_bytes": 1 << 30,
     "label": None,

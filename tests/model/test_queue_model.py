@@ -4,6 +4,8 @@ The model is deliberately naive (a dict of messages with visibility times). Hypo
 send / receive / delete / change-visibility / clock-advance on both and checks after every step
 that the store agrees: which messages can be received, in what order, what each receipt handle
 may still do, the counts, and that dead-lettering moves exactly the over-received messages.
+Sends with idempotency keys check exactly-once within the window: a key seen within
+``WINDOW`` seconds (whatever became of its message since) stores nothing and names the first.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from hypothesis.stateful import (
 )
 
 from ems.core.clock import ManualClock
+from ems.core.idempotency import KeyedSend, key_hash
 from ems.core.models import DeadLetter, Outcome, QueueConfig, Receipt, ReceiveRequest
 from ems.core.queues import new_message_id
 from ems.storage.base import Store
@@ -37,6 +40,7 @@ from tests.conformance.conftest import ids, message
 
 MAX_RECEIVES = 2
 VISIBILITY = 4  # the queue's default, seconds
+WINDOW = 6  # idempotency keys are remembered this long, seconds
 
 
 @dataclass
@@ -53,6 +57,8 @@ class Model:
 
     messages: dict[str, ModelMessage] = field(default_factory=dict)
     dead_lettered: set[str] = field(default_factory=set)
+    # idempotency key -> (the message id it was first sent with, when it is forgotten)
+    keys: dict[str, tuple[str, int]] = field(default_factory=dict)
     sent = 0
 
     def visible(self, now: int) -> list[ModelMessage]:
@@ -107,6 +113,36 @@ class QueueMachine(RuleBasedStateMachine):
             self.model.messages[m.message_id] = ModelMessage(
                 m.message_id, self.now + (delay or 0) * 1000, sent_order=self.model.sent
             )
+
+    @rule(keys=st.lists(st.sampled_from(["a", "b", "c", None]), min_size=1, max_size=4))
+    def send_keyed(self, keys: list[str | None]) -> None:
+        assert self.store is not None
+        batch = [message(new_message_id().encode()) for _ in keys]
+        hashes = [None if k is None else key_hash(k) for k in keys]
+        now = self.now
+        expected: list[str | None] = []
+        for m, key in zip(batch, keys, strict=True):
+            remembered = self.model.keys.get(key) if key is not None else None
+            if remembered is not None and remembered[1] > now:
+                expected.append(remembered[0])
+                continue
+            if key is not None:
+                self.model.keys[key] = (m.message_id, now + WINDOW * 1000)
+            expected.append(None)
+            self.model.sent += 1
+            self.model.messages[m.message_id] = ModelMessage(
+                m.message_id, now, sent_order=self.model.sent
+            )
+        event(f"keyed send with a repeat: {any(e is not None for e in expected)}")
+        originals = self.run(
+            self.store.send_idempotent(self.queue, KeyedSend(batch, hashes), WINDOW * 1000)
+        )
+        assert originals == expected
+
+    @rule()
+    def sweep(self) -> None:
+        assert self.store is not None
+        self.run(self.store.sweep())  # forgets expired keys, and only those
 
     @rule(
         target=handles,

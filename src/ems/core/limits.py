@@ -62,6 +62,7 @@ RETENTION: Final = Bound("retention_seconds", 60, 14 * 24 * 3600)
 MAX_MESSAGE_BYTES: Final = Bound("max_message_bytes", 1024, 1_048_576, "bytes")
 DELAY: Final = Bound("delay_seconds", 0, 900)
 RECEIVE_WAIT: Final = Bound("receive_wait_seconds", 0, 20)
+DEDUPLICATION_WINDOW: Final = Bound("deduplication_window_seconds", 1, 24 * 3600)
 # the server's settings are the real ceilings (see QueueService); these only bound the type
 MAX_STORED_MESSAGES: Final = Bound("max_stored_messages", 1, 10**12, "messages")
 MAX_STORED_BYTES: Final = Bound("max_stored_bytes", 1024, 10**15, "bytes")
@@ -88,7 +89,7 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 QUEUE_ATTRIBUTE_BOUNDS: Final = {
     b.name: b
     for b in (VISIBILITY_TIMEOUT, RETENTION, MAX_MESSAGE_BYTES, DELAY, RECEIVE_WAIT,
-              MAX_STORED_MESSAGES, MAX_STORED_BYTES)
+              MAX_STORED_MESSAGES, MAX_STORED_BYTES, DEDUPLICATION_WINDOW)
 }  # fmt: skip
 QUEUE_ATTRIBUTE_NAMES: Final = frozenset(QUEUE_ATTRIBUTE_BOUNDS) | {"dead_letter", "label"}
 MAX_LABEL_CHARS: Final = 80

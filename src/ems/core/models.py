@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from ems.core.fifo import FifoSettings
+
 # What the server records of a message's sending (the SQS API's SenderId and AWSTraceHeader),
 # not what the client sent: short and bounded by the server, so they do not count against
 # max_message_bytes (SQS does not count its system attributes either). ':' cannot appear in
@@ -76,6 +78,10 @@ class QueueConfig:
     # None: the server's default limit
     max_stored_messages: int | None = None
     max_stored_bytes: int | None = None
+    # how long an idempotency key is remembered (see ems.core.idempotency)
+    deduplication_window_seconds: int = 300
+    # None: a standard queue
+    fifo: FifoSettings | None = None
     # a human name for operators (the console, /metrics): not secret, grants nothing
     label: str | None = None
 
@@ -110,6 +116,8 @@ class NewMessage(NamedTuple):
     attributes: Mapping[str, str] | None = None
     # None means "the queue's default delay"
     delay_seconds: int | None = None
+    # a FIFO queue's message group
+    group_id: str | None = None
 
     @property
     def size(self) -> int:
@@ -127,6 +135,8 @@ class StoredMessage:
     sent_at_ms: int
     first_received_at_ms: int | None
     visible_at_ms: int
+    # a FIFO queue's message group; the seq is its sequence number
+    group_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +199,7 @@ class QueueChanges:
     clear_dead_letter: bool = False
     max_stored_messages: int | None = None
     max_stored_bytes: int | None = None
+    deduplication_window_seconds: int | None = None
     label: str | None = None
     clear_label: bool = False
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ems.core import capabilities, limits
+from ems.core import capabilities, fifo, limits
 from ems.core.errors import (
     DeadLetterQueueNotFound,
     EmsError,
@@ -27,6 +27,7 @@ from ems.core.errors import (
     StorageUnavailable,
     WrongCapability,
 )
+from ems.core.idempotency import KeyedSend
 from ems.core.metrics import Metrics
 from ems.core.models import (
     DeadLetter,
@@ -208,13 +209,16 @@ class QueueService:
     async def create_queue(
         self, document: object | None, *, owner: str | None = None, quota: int | None = None
     ) -> NewQueue:
+        document, fifo_settings = fifo.settings_from(document)
         attributes = limits.check_queue_attributes({} if document is None else document)
         self._check_storage_limits(attributes)
         queue_id, send_id, receive_id = (capabilities.new_id(self.id_prefix) for _ in range(3))
         config = QueueConfig(
             **{k: v for k, v in attributes.items() if k != "dead_letter"},
             dead_letter=self._dead_letter(queue_id, attributes.get("dead_letter")),
+            fifo=fifo_settings,
         )
+        await fifo.check_dead_letter_kind(self.store, config.dead_letter, fifo=config.fifo)
         ids = QueueCapabilities(
             capabilities.id_hash(queue_id),
             capabilities.id_hash(send_id),
@@ -262,7 +266,8 @@ class QueueService:
         return self._view(queue_id, record), stats
 
     async def update_queue(self, queue_id: str, document: object) -> QueueView:
-        h, _ = await self._resolve(queue_id, _FULL)
+        h, record = await self._resolve(queue_id, _FULL)
+        fifo.refuse_changes(document)
         attributes: dict[str, Any] = limits.check_queue_attributes(document)
         self._check_storage_limits(attributes)
         changes = QueueChanges(
@@ -273,12 +278,16 @@ class QueueService:
             receive_wait_seconds=attributes.get("receive_wait_seconds"),
             max_stored_messages=attributes.get("max_stored_messages"),
             max_stored_bytes=attributes.get("max_stored_bytes"),
+            deduplication_window_seconds=attributes.get("deduplication_window_seconds"),
             label=attributes.get("label"),
             clear_label="label" in attributes and attributes["label"] is None,
         )
         if "dead_letter" in attributes:
             changes.dead_letter = self._dead_letter(queue_id, attributes["dead_letter"])
             changes.clear_dead_letter = changes.dead_letter is None
+            await fifo.check_dead_letter_kind(
+                self.store, changes.dead_letter, fifo=record.config.fifo
+            )
         record = await self.store.update_queue(h, changes)
         return self._view(queue_id, record)
 
@@ -300,6 +309,13 @@ class QueueService:
         self.metrics.messages["sent"] += len(messages)
         self.metrics.queue_rates.count(target.record.key, SENT, len(messages))
 
+    async def send_keyed(self, target: QueueTarget, send: KeyedSend) -> list[str | None]:
+        """Send with idempotency keys: per message, the id it repeats (None: stored)."""
+        window_ms = target.record.config.deduplication_window_seconds * 1000
+        originals = await self.store.send_idempotent(target.hash, send, window_ms)
+        self.metrics.messages["sent"] += originals.count(None)
+        return originals
+
     async def receive(
         self,
         queue_id: str,
@@ -314,6 +330,7 @@ class QueueService:
         the client disconnects, or the server shuts down.
         """
         h, record = await self._resolve(queue_id, _RECEIVE)
+        fifo.check_receive(record.config.fifo, request)
         if wait_seconds is None:
             wait_seconds = record.config.receive_wait_seconds
         wakeups = self.store.wakeups

@@ -22,7 +22,7 @@ import logging
 import secrets
 from typing import Final
 
-from ems.core import capabilities, limits
+from ems.core import capabilities, fifo, limits
 from ems.core.errors import InvalidRequest, QueueNotFound, StorageUnavailable
 from ems.core.move_models import MoveStatus, MoveTask, NewMoveTask
 from ems.core.queues import QueueService, queue_hash
@@ -115,6 +115,8 @@ class Redrive:
     ) -> MoveTask:
         if rate is not None:
             rate = RATE.check(rate, error=InvalidRequest)
+        with contextlib.suppress(QueueNotFound):  # a missing queue: the store says so below
+            fifo.check_redrive((await self.store.get_queue(source_hash)).config.fifo)
         task = NewMoveTask(
             handle=capabilities.new_id(),
             source_hash=source_hash,

@@ -146,6 +146,8 @@ class PublishResult:
     # queue full): each is recorded on its subscription, and the others still get the message
     skipped: int = 0
     emails: int = 0  # mails recorded in the outbox (email subscriptions)
+    # an idempotent publish that repeated an earlier one: that one's message id (nothing stored)
+    duplicate_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

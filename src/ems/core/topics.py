@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ems.core import capabilities, limits, unsubscribe
+from ems.core import capabilities, idempotency, limits, unsubscribe
 from ems.core.email_address import check_email_address
 from ems.core.errors import (
     ConfirmationNotFound,
@@ -305,6 +305,12 @@ class TopicService:
     async def publish(self, topic_id: str, message: TopicMessage) -> PublishResult:
         h = topic_hash(topic_id)
         return await self.store.publish(h, message)
+
+    async def publish_keyed(self, topic_id: str, message: TopicMessage, key: str) -> PublishResult:
+        """Publish with an idempotency key: a repeat within 5 minutes stores nothing."""
+        h = topic_hash(topic_id)
+        key_hash = idempotency.key_hash(key)
+        return await self.store.publish_idempotent(h, message, key_hash, idempotency.WINDOW_MS)
 
     @staticmethod
     def endpoint(record: SubscriptionRecord) -> str | None:

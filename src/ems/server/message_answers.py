@@ -35,6 +35,12 @@ def message_document(message: StoredMessage) -> dict[str, Any]:
         "receive_count": message.receive_count,
         "sent_at": rfc3339(message.sent_at_ms),
         "first_received_at": rfc3339(message.first_received_at_ms),
+        # a FIFO message's group, and its place: increasing within the group
+        **(
+            {}
+            if message.group_id is None
+            else {"group_id": message.group_id, "sequence_number": str(message.seq)}
+        ),
     }
 
 

@@ -21,6 +21,7 @@ from ems.core.errors import (
     MessageTooLarge,
     quoted,
 )
+from ems.core.idempotency import KeyedSend
 from ems.core.models import NewMessage, QueueStats, ReceiveRequest
 from ems.core.queues import (
     NewQueue,
@@ -29,7 +30,7 @@ from ems.core.queues import (
     new_message_id,
     new_message_ids,
 )
-from ems.server import problems
+from ems.server import fifo_sends, idempotent_sends, problems
 from ems.server.http import (
     JSON,
     Receive,
@@ -52,7 +53,16 @@ RECEIVE_PARAMS: Final = frozenset(
 VISIBILITY_PARAMS: Final = frozenset({"visibility_timeout"})
 PEEK_PARAMS: Final = frozenset({"max_messages", "after"})
 BATCH_ENTRY_FIELDS: Final = frozenset(
-    {"body", "body_encoding", "correlation_id", "delay_seconds", "attributes"}
+    {
+        "body",
+        "body_encoding",
+        "correlation_id",
+        "delay_seconds",
+        "attributes",
+        "idempotency_key",
+        "group_id",
+        "deduplication_id",
+    }
 )
 NO_PARAMS: Final = frozenset[str]()
 _QUEUE_ROUTES: Final = {
@@ -79,6 +89,8 @@ def queue_document(view: QueueView) -> dict[str, Any]:
         "max_message_bytes": config.max_message_bytes,
         "delay_seconds": config.delay_seconds,
         "receive_wait_seconds": config.receive_wait_seconds,
+        "deduplication_window_seconds": config.deduplication_window_seconds,
+        **fifo_sends.attributes_document(config.fifo),
         "max_stored_messages": view.max_stored_messages,
         "max_stored_bytes": view.max_stored_bytes,
         "label": config.label,
@@ -252,13 +264,24 @@ class QueueHandlers:
             if "delay_seconds" in params:
                 delay = limits.DELAY.parse(params["delay_seconds"])
         attributes = attributes_from_headers(scope)
+        key = idempotent_sends.header_key(scope)
+        group, deduplication = fifo_sends.headers(scope)
         body = await read_body(
             scope, receive, record.config.max_message_bytes, too_large=MessageTooLarge
         )
         message_id = new_message_id()
-        await self.service.send(
-            target, [NewMessage(message_id, body, correlation_id, attributes, delay)]
+        message, key_hash = fifo_sends.keyed_message(
+            record.config.fifo,
+            NewMessage(message_id, body, correlation_id, attributes, delay),
+            group,
+            deduplication,
+            key,
         )
+        if key_hash is not None:
+            keyed = KeyedSend([message], [key_hash])
+            (original,) = await self.service.send_keyed(target, keyed)
+            return await idempotent_sends.answer_send(send, message_id, original)
+        await self.service.send(target, [message])
         return await respond(send, 201, b'{"message_id":"' + message_id.encode() + b'"}\n', JSON)
 
     async def send_batch(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
@@ -269,6 +292,11 @@ class QueueHandlers:
         max_bytes = target.record.config.max_message_bytes
         ids = new_message_ids(len(entries))
         messages = [_batch_message(i, entry, max_bytes, ids[i]) for i, entry in enumerate(entries)]
+        key_texts = idempotent_sends.batch_key_texts(entries, idempotent_sends.header_key(scope))
+        messages, keys = fifo_sends.batch(target.record.config.fifo, entries, messages, key_texts)
+        if keys is not None:
+            originals = await self.service.send_keyed(target, KeyedSend(messages, keys))
+            return await idempotent_sends.answer_batch(send, ids, originals)
         await self.service.send(target, messages)
         return await respond_json(send, 201, {"message_ids": [m.message_id for m in messages]})
 

@@ -10,7 +10,7 @@ from ems.core.encoding import rfc3339
 from ems.core.errors import InvalidRequest, MessageTooLarge, quoted
 from ems.core.topic_models import Protocol, SubscriptionRecord, TopicStats
 from ems.core.topics import TopicService, TopicView, new_topic_message
-from ems.server import problems
+from ems.server import idempotent_sends, problems
 from ems.server.email_links import (
     HTML,
     MAX_LINK_BODY,
@@ -288,6 +288,7 @@ class TopicHandlers:
             else None
         )
         attributes = attributes_from_headers(scope)
+        key = idempotent_sends.header_key(scope)
         limit = topic.config.max_message_bytes
         body = await read_body(scope, receive, limit, too_large=MessageTooLarge)
         content_type = header(scope, b"content-type")
@@ -298,7 +299,12 @@ class TopicHandlers:
             attributes=attributes,
             max_bytes=limit,
         )
-        result = await self.service.publish(topic_id, message)
+        if key is not None:
+            result = await self.service.publish_keyed(topic_id, message, key)
+        else:
+            result = await self.service.publish(topic_id, message)
+        if result.duplicate_of is not None:
+            return await idempotent_sends.answer_publish_repeat(send, result.duplicate_of)
         return await respond_json(
             send,
             201,

@@ -15,6 +15,7 @@ import abc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ems.core.clock import Clock
+from ems.core.idempotency import KeyedSend
 from ems.core.models import (
     NewMessage,
     Outcome,
@@ -130,6 +131,24 @@ class Store(abc.ABC):
     async def send(self, queue_hash: bytes, messages: Sequence[NewMessage]) -> None:
         """Store all messages or none. Raise MessageTooLarge if one exceeds the queue's limit,
         and QueueFull if they would take the queue past its stored messages or bytes."""
+
+    @abc.abstractmethod
+    async def send_idempotent(
+        self, queue_hash: bytes, send: KeyedSend, window_ms: int
+    ) -> list[str | None]:
+        """Send, storing only the messages whose key is new (or None) within ``window_ms``.
+
+        Per message, the id of the message it repeats (None: stored). The keys of stored
+        messages are remembered in the same transaction (see :mod:`ems.core.idempotency`);
+        raises as :meth:`send` does, and then remembers nothing.
+        """
+
+    @abc.abstractmethod
+    async def publish_idempotent(
+        self, topic_hash: bytes, message: TopicMessage, key_hash: bytes, window_ms: int
+    ) -> PublishResult:
+        """Publish unless ``key_hash`` was used on this topic within ``window_ms``: then store
+        nothing and answer the earlier message's id as ``duplicate_of``."""
 
     @abc.abstractmethod
     async def receive(self, queue_hash: bytes, request: ReceiveRequest) -> ReceiveResult:

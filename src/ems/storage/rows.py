@@ -14,11 +14,13 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from ems.core.errors import MessageTooLarge, QueueFull
+from ems.core.fifo import DeduplicationScope, FifoSettings, ThroughputLimit
 from ems.core.models import (
     DeadLetter,
     NewMessage,
     QueueConfig,
     QueueRecord,
+    ReceiveRequest,
     Scope,
     SqsQueue,
     StorageLimits,
@@ -54,7 +56,7 @@ class QueueRow:
 def queue_from_row(row: tuple[Any, ...]) -> QueueRow:
     (key, partition, visibility, retention, max_bytes, delay, wait, dl_key, dl_hash,
      max_receives, sealed, created_at, dl_partition, max_stored_messages, max_stored_bytes,
-     scope, label) = row  # fmt: skip
+     scope, label, deduplication_window, fifo) = row  # fmt: skip
     dead_letter = (
         DeadLetter(queue_hash=dl_hash, max_receives=max_receives, sealed_queue_id=sealed)
         if dl_key is not None and dl_hash is not None
@@ -69,6 +71,8 @@ def queue_from_row(row: tuple[Any, ...]) -> QueueRow:
         dead_letter=dead_letter,
         max_stored_messages=max_stored_messages,
         max_stored_bytes=max_stored_bytes,
+        deduplication_window_seconds=deduplication_window,
+        fifo=None if fifo is None else fifo_settings(fifo),
         label=label,
     )
     record = QueueRecord(key, config, created_at, Scope(scope))
@@ -112,7 +116,7 @@ def message_rows(
         stored += len(body)
         rows.append(
             (partition, now + delay * 1000, now, message.message_id, message.correlation_id,
-             encode_attributes(message.attributes), body, key_id)
+             encode_attributes(message.attributes), body, key_id, message.group_id)
         )  # fmt: skip
     return stored, receivable
 
@@ -133,6 +137,7 @@ def stored_message(
     cipher: BodyCipher | None,
     *,
     received_at: int | None = None,
+    group_id: str | None = None,
 ) -> StoredMessage:
     """A message row (seq, message_id, body, correlation_id, attributes, receive_count,
     sent_at, first_received_at, cipher); with ``received_at``, as its receiver sees it after
@@ -152,6 +157,32 @@ def stored_message(
         sent_at_ms=sent_at,
         first_received_at_ms=first_received,
         visible_at_ms=visible_at,
+        group_id=group_id,
+    )
+
+
+def receive_times(config: QueueConfig, request: ReceiveRequest, now: int) -> tuple[int, int]:
+    """Until when a receive's messages stay invisible, and the send time before which messages
+    are past retention."""
+    timeout = (
+        config.visibility_timeout
+        if request.visibility_timeout is None
+        else request.visibility_timeout
+    )
+    return now + timeout * 1000, now - config.retention_seconds * 1000
+
+
+def fifo_value(settings: FifoSettings | None) -> str | None:
+    """How a queue's FIFO settings are stored (null: a standard queue)."""
+    return None if settings is None else json.dumps(asdict(settings), separators=(",", ":"))
+
+
+def fifo_settings(text: str) -> FifoSettings:
+    fields = json.loads(text)
+    return FifoSettings(
+        content_based_deduplication=fields["content_based_deduplication"],
+        deduplication_scope=DeduplicationScope(fields["deduplication_scope"]),
+        throughput_limit=ThroughputLimit(fields["throughput_limit"]),
     )
 
 

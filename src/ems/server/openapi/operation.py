@@ -38,6 +38,19 @@ RECEIPT_HANDLE: Final = param(
     "receipt_handle", "path", STRING, "The handle of the message's latest receive."
 )
 CORRELATION: Final = param("correlation_id", "query", CORRELATION_ID, "A correlation id.")
+IDEMPOTENCY_KEY: Final = param(
+    "Idempotency-Key",
+    "header",
+    {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$"},
+    "A repeat within 5 minutes stores nothing and answers 200 with the original message_id "
+    "and `EMS-Duplicate: true`. On a batch: entry i is keyed `<key>#<i>`.",
+)
+DUPLICATE_HEADER: Final = {
+    "EMS-Duplicate": {
+        "description": "`true`: a repeat of an earlier send's idempotency key; nothing stored.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
 API_KEY: Final[list[dict[str, list[str]]]] = [{}, {"apiKey": []}]
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from ems.core import limits
+from ems.server.openapi import exactly_once
 from ems.server.openapi.operation import (
     API_KEY,
     BINARY,
     CORRELATION,
     CURSOR,
+    DUPLICATE_HEADER,
+    IDEMPOTENCY_KEY,
     LOCATION,
     NO_CONTENT,
     QUEUE_ID,
@@ -94,11 +97,21 @@ def queue_paths() -> dict[str, dict[str, Operation]]:
                 "sendMessage",
                 "Messages",
                 "Send one message",
-                {201: json_response("Sent", "Committed to disk.")},
+                {
+                    201: json_response("Sent", "Committed to disk."),
+                    200: json_response(
+                        "Sent",
+                        "A repeat of an Idempotency-Key: the original message_id.",
+                        headers=DUPLICATE_HEADER,
+                    ),
+                },
                 errors=(404, 413),
                 parameters=(
                     QUEUE_ID,
                     CORRELATION,
+                    IDEMPOTENCY_KEY,
+                    exactly_once.GROUP_HEADER,
+                    exactly_once.DEDUPLICATION_HEADER,
                     param("delay_seconds", "query", bounded(limits.DELAY, ""), "Delay delivery."),
                 ),
                 body=body_of({"application/octet-stream": BINARY, "text/plain": STRING}),
@@ -158,9 +171,16 @@ def queue_paths() -> dict[str, dict[str, Operation]]:
                 "sendMessageBatch",
                 "Messages",
                 "Send up to 1000 messages, all or nothing",
-                {201: json_response("SentBatch", "The message ids, in order.")},
+                {
+                    201: json_response("SentBatch", "The message ids, in order."),
+                    200: json_response(
+                        "SentBatch",
+                        "Every entry repeated an idempotency key; nothing stored.",
+                        headers=DUPLICATE_HEADER,
+                    ),
+                },
                 errors=(404, 413),
-                parameters=(QUEUE_ID,),
+                parameters=(QUEUE_ID, IDEMPOTENCY_KEY),
                 body=json_body("SendBatch"),
             )
         },

@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from ems.core import limits
 from ems.server import problems
+from ems.server.openapi import exactly_once
 
 Schema = dict[str, Any]
 
@@ -110,19 +111,18 @@ def _problem() -> Schema:
 
 
 def _message(extra: dict[str, Schema]) -> Schema:
-    return obj(
-        {
-            **extra,
-            "message_id": {"type": "string", "format": "uuid"},
-            "body": {"type": "string", "description": "Text, or base64 per body_encoding."},
-            "body_encoding": {"type": "string", "enum": ["utf-8", "base64"]},
-            "correlation_id": NULLABLE_STRING,
-            "attributes": {"type": "object", "additionalProperties": STRING},
-            "receive_count": COUNT,
-            "sent_at": TIMESTAMP,
-            "first_received_at": NULLABLE_TIMESTAMP,
-        }
-    )
+    properties = {
+        **extra,
+        "message_id": {"type": "string", "format": "uuid"},
+        "body": {"type": "string", "description": "Text, or base64 per body_encoding."},
+        "body_encoding": {"type": "string", "enum": ["utf-8", "base64"]},
+        "correlation_id": NULLABLE_STRING,
+        "attributes": {"type": "object", "additionalProperties": STRING},
+        "receive_count": COUNT,
+        "sent_at": TIMESTAMP,
+        "first_received_at": NULLABLE_TIMESTAMP,
+    }
+    return exactly_once.message(properties)
 
 
 def _batch_results() -> Schema:
@@ -138,7 +138,7 @@ def _batch_results() -> Schema:
 
 
 def components() -> dict[str, Schema]:
-    attributes = _queue_attributes()
+    attributes = {**_queue_attributes(), **exactly_once.ATTRIBUTES}
     dead_letter = obj(
         {
             "queue_id": {
@@ -161,6 +161,7 @@ def components() -> dict[str, Schema]:
         "dead_letter": {"oneOf": [dead_letter, {"type": "null"}]},
     }
     queue_ids = {"queue_id": STRING, "send_id": STRING, "receive_id": STRING}
+    queue = exactly_once.optional_fifo
     stats = {
         "messages_visible": COUNT,
         "messages_in_flight": COUNT,
@@ -177,6 +178,7 @@ def components() -> dict[str, Schema]:
             "correlation_id": CORRELATION_ID,
             "delay_seconds": bounded(limits.DELAY, "Overrides the queue's delay."),
             "attributes": MESSAGE_ATTRIBUTES,
+            **exactly_once.ENTRY_FIELDS,
         },
         "required": ["body"],
         "additionalProperties": False,
@@ -189,9 +191,9 @@ def components() -> dict[str, Schema]:
             "additionalProperties": False,
             "description": "Queue attributes; any subset may be given.",
         },
-        "NewQueue": obj({**queue_ids, "queue_ref": QUEUE_REF, **settings}),
-        "Queue": obj({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings}),
-        "QueueWithStats": obj({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings, **stats}),
+        "NewQueue": queue({**queue_ids, "queue_ref": QUEUE_REF, **settings}),
+        "Queue": queue({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings}),
+        "QueueWithStats": queue({"queue_id": STRING, "queue_ref": QUEUE_REF, **settings, **stats}),
         "QueueIds": obj(queue_ids),
         "Sent": obj({"message_id": {"type": "string", "format": "uuid"}}),
         "SendBatch": {
@@ -207,7 +209,7 @@ def components() -> dict[str, Schema]:
             "required": ["messages"],
             "additionalProperties": False,
         },
-        "SentBatch": obj({"message_ids": {"type": "array", "items": STRING}}),
+        "SentBatch": exactly_once.SENT_BATCH,
         "ReceivedMessage": _message({"receipt_handle": STRING}),
         "Received": obj({"messages": {"type": "array", "items": ref("ReceivedMessage")}}),
         "PeekedMessage": _message(

@@ -6,6 +6,8 @@ from ems.server.openapi.operation import (
     API_KEY,
     BINARY,
     CORRELATION,
+    DUPLICATE_HEADER,
+    IDEMPOTENCY_KEY,
     LOCATION,
     NO_CONTENT,
     TOPIC_ID,
@@ -115,9 +117,17 @@ def topic_paths() -> dict[str, dict[str, Operation]]:
                 "publish",
                 "Topics",
                 "Publish to every subscriber",
-                {201: json_response("Published", "Stored in every matching queue and outbox.")},
+                {
+                    201: json_response("Published", "Stored in every matching queue and outbox."),
+                    200: json_response(
+                        "Published",
+                        "A repeat of an Idempotency-Key: the original message_id; nothing "
+                        "delivered (counts 0).",
+                        headers=DUPLICATE_HEADER,
+                    ),
+                },
                 errors=(404, 413),
-                parameters=(TOPIC_ID, CORRELATION),
+                parameters=(TOPIC_ID, CORRELATION, IDEMPOTENCY_KEY),
                 body=body_of({"application/octet-stream": BINARY, "text/plain": STRING}),
                 description="The body is the message. Attributes as `EMS-Attribute-<Name>` "
                 "headers.",

@@ -68,6 +68,8 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.ReadOnlySQLTransactionError,
 )
 _RETRY = (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError)
+# errors a savepoint does not confine to its operation: the batch fails or runs again
+_NOT_THIS_OPERATION: tuple[type[BaseException], ...] = (*UNAVAILABLE, *_RETRY)
 
 Acquire = Callable[[], AbstractAsyncContextManager["PoolConnectionProxy[Any]"]]
 
@@ -284,8 +286,8 @@ async def _run_operation(txn: Txn, item: _Submitted[Any]) -> _Outcome:
     except EmsError as error:
         _undo(txn, mark, adjustments)
         return item.future, None, error
-    except UNAVAILABLE:
-        raise
+    except _NOT_THIS_OPERATION:
+        raise  # a deadlock aborts the transaction: the whole batch runs again (module doc)
     except asyncpg.PostgresError as error:
         log_failure("operation failed; rolled back to its savepoint", error)
         _undo(txn, mark, adjustments)

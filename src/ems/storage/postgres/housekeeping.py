@@ -75,6 +75,10 @@ class Housekeeping(PostgresBase):
             if budget <= 0:
                 return SweepReport(dropped=dropped, more=True)
             await conn.execute(Q["forget_partition"], partition)
+        # idempotency keys past their window (see ems.core.idempotency): no counters to adjust
+        budget -= await conn.fetchval(Q["delete_expired_idempotency_keys"], now, budget)
+        if budget <= 0:
+            return SweepReport(dropped=dropped, more=True)
         expired = 0
         # room freed is given back at the end, in key order, as batches do (see batcher.py)
         released: dict[int, tuple[int, int]] = {}

@@ -20,8 +20,9 @@ from ems.core.models import (
     ReceiveResult,
     StoredMessage,
 )
-from ems.storage.postgres.base import Conn, PostgresBase, Wake, lookup_queue
+from ems.storage.postgres.base import Conn, Wake, lookup_queue
 from ems.storage.postgres.batcher import Txn
+from ems.storage.postgres.fifo import FifoReceives
 from ems.storage.postgres.queries import QUERIES as Q
 from ems.storage.rows import QueueRow, oversize, stored_message
 
@@ -33,7 +34,7 @@ RECEIVES, DELETES, SENDS = 0, 1, 2
 _Part = tuple[int, list[tuple[Any, ...]], int, list[str | None]]
 
 
-class MessageOperations(PostgresBase):
+class MessageOperations(FifoReceives):
     async def send(self, queue_hash: bytes, messages: Sequence[NewMessage]) -> None:
         if self._batcher is None:
             raise RuntimeError("store is not open")
@@ -120,8 +121,12 @@ class MessageOperations(PostgresBase):
         """The batch's receives: one claiming statement per queue (and correlation id and
         visibility timeout), its messages dealt out to the receivers in turn."""
         groups: dict[tuple[int, str | None, int], list[int]] = {}
+        results: list[Any] = [None] * len(receives)
         for index, (queue, request) in enumerate(receives):
             config = queue.record.config
+            if config.fifo is not None:
+                results[index] = await self._receive_fifo(txn, queue, request)
+                continue
             timeout = (
                 config.visibility_timeout
                 if request.visibility_timeout is None
@@ -129,7 +134,6 @@ class MessageOperations(PostgresBase):
             )
             group = (queue.record.key, request.correlation_id, timeout)
             groups.setdefault(group, []).append(index)
-        results: list[Any] = [None] * len(receives)
         for (_, correlation_id, timeout), members in groups.items():
             queue = receives[members[0]][0]
             wanted = [receives[i][1].max_messages for i in members]
@@ -268,7 +272,7 @@ class MessageOperations(PostgresBase):
             queue = await lookup_queue(conn, queue_hash)
             cutoff = self.clock.now_ms() - queue.record.config.retention_seconds * 1000
             rows = await conn.fetch(Q["peek"], queue.partition, after or 0, cutoff, limit)
-            messages = [stored_message(row, row[9], self._cipher) for row in rows]
+            messages = [stored_message(row, row[9], self._cipher, group_id=row[10]) for row in rows]
             next_after = messages[-1].seq if len(messages) == limit else None
             return PeekResult(messages, next_after)
 

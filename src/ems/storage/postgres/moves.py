@@ -143,7 +143,17 @@ class MoveTaskOperations(PostgresBase):
         for row, (key, target_partition) in zip(rows, planned, strict=True):
             _, _, size, message_id, correlation_id, attributes, body, cipher = row
             inserts.append(
-                (target_partition, now, now, message_id, correlation_id, attributes, body, cipher)
+                (
+                    target_partition,
+                    now,
+                    now,
+                    message_id,
+                    correlation_id,
+                    attributes,
+                    body,
+                    cipher,
+                    None,
+                )
             )
             wake.setdefault(key, []).append(correlation_id)
             # what was stored somewhere stays storable: a move never fails for room

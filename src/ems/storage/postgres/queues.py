@@ -14,6 +14,7 @@ from ems.core.models import (
 from ems.storage.postgres.base import Conn, PostgresBase, lookup_queue, queue_in
 from ems.storage.postgres.batcher import Txn
 from ems.storage.postgres.queries import QUERIES as Q
+from ems.storage.rows import fifo_value
 
 
 class QueueOperations(PostgresBase):
@@ -37,7 +38,8 @@ class QueueOperations(PostgresBase):
                 config.retention_seconds, config.max_message_bytes, config.delay_seconds,
                 config.receive_wait_seconds, dl_key, max_receives, sealed, txn.now_ms,
                 capabilities.send, capabilities.receive, owner, config.max_stored_messages,
-                config.max_stored_bytes, config.label,
+                config.max_stored_bytes, config.label, config.deduplication_window_seconds,
+                fifo_value(config.fifo),
             )  # fmt: skip
             return QueueRecord(key, config, txn.now_ms)
 
@@ -75,6 +77,10 @@ class QueueOperations(PostgresBase):
                 dead_letter=dead_letter,
                 max_stored_messages=changes.max_stored_messages or old.max_stored_messages,
                 max_stored_bytes=changes.max_stored_bytes or old.max_stored_bytes,
+                deduplication_window_seconds=_pick(
+                    changes.deduplication_window_seconds, old.deduplication_window_seconds
+                ),
+                fifo=old.fifo,  # set at creation only
                 label=changes.new_label(old.label),
             )
             key = queue.record.key
@@ -86,6 +92,7 @@ class QueueOperations(PostgresBase):
                 new.visibility_timeout, new.retention_seconds, new.max_message_bytes,
                 new.delay_seconds, new.receive_wait_seconds, dl_key, max_receives, sealed,
                 new.max_stored_messages, new.max_stored_bytes, key, new.label,
+                new.deduplication_window_seconds,
             )  # fmt: skip
             txn.memo.clear()
             txn.after_commit(lambda: self._forget(key))
@@ -112,6 +119,7 @@ class QueueOperations(PostgresBase):
             await conn.execute(Q["detach_subscription_dead_letters"], key)
             await conn.execute(Q["delete_move_tasks_of_queue"], key)
             await conn.execute(Q["delete_queue"], key)
+            await conn.execute(Q["forget_idempotency_keys"], key)
             await conn.execute(Q["retire_partition"], queue.partition)
             txn.memo.clear()
             txn.adjustments.pop(key, None)  # nothing left to count

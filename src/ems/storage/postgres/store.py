@@ -12,6 +12,7 @@ from ems.storage.base import Store
 from ems.storage.postgres.admin import AdminOperations
 from ems.storage.postgres.deliveries import DeliveryOperations
 from ems.storage.postgres.housekeeping import Housekeeping
+from ems.storage.postgres.idempotency import IdempotencyOperations
 from ems.storage.postgres.messages import MessageOperations
 from ems.storage.postgres.moves import MoveTaskOperations
 from ems.storage.postgres.queues import QueueOperations
@@ -22,6 +23,7 @@ from ems.storage.postgres.topics import TopicOperations
 
 class PostgresStore(
     QueueOperations,
+    IdempotencyOperations,
     MessageOperations,
     TopicOperations,
     DeliveryOperations,

@@ -108,6 +108,7 @@ class TopicOperations(PostgresBase):
             for name in ("delete_topic_deliveries", "delete_topic_subscriptions",
                          "delete_topic_messages", "delete_topic"):  # fmt: skip
                 await txn.conn.execute(Q[name], key)
+            await txn.conn.execute(Q["forget_idempotency_keys"], -key)  # a topic's, negated
             txn.memo.clear()
             txn.after_commit(lambda: self._forget_topic(topic_hash))
 

@@ -23,16 +23,16 @@ from ems.storage.rows import QueueRow, oversize, stored_message
 from ems.storage.sqlite.base import (
     RETENTION_QUEUES_PER_SWEEP,
     SWEEP_BUDGET,
-    SqliteBase,
     Wake,
     lookup_queue,
     queue_in,
 )
+from ems.storage.sqlite.fifo import FifoReceives
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import Txn
 
 
-class MessageOperations(SqliteBase):
+class MessageOperations(FifoReceives):
     async def send(self, queue_hash: bytes, messages: Sequence[NewMessage]) -> None:
         if self._writer is None:
             raise RuntimeError("store is not open")
@@ -96,6 +96,8 @@ class MessageOperations(SqliteBase):
         conn, now = txn.conn, txn.now_ms
         queue = queue_in(txn, queue_hash)
         config = queue.record.config
+        if config.fifo is not None:
+            return self._receive_fifo(txn, queue, request)
         timeout = (
             config.visibility_timeout
             if request.visibility_timeout is None
@@ -141,12 +143,9 @@ class MessageOperations(SqliteBase):
                 break
             conn.executemany(Q["dead_letter_move"], moves)
         moved = len(moved_correlations)
-        if moved and queue.dead_letter_key is not None:
-            dl_key = queue.dead_letter_key
+        if moved:
             # the messages, and the room they take, go to the dead-letter queue
-            self._release(txn, queue.record.key, moved, moved_bytes)
-            conn.execute(Q["force_storage"], (moved, moved_bytes, dl_key))
-            txn.after_commit(lambda: self.wakeups.notify(dl_key, moved, moved_correlations))
+            self._dead_lettered(txn, queue, moved_bytes, moved_correlations)
         next_visible = None
         if not claimed:
             if correlation_id is None:
@@ -217,7 +216,7 @@ class MessageOperations(SqliteBase):
             queue = lookup_queue(conn, queue_hash)
             cutoff = self.clock.now_ms() - queue.record.config.retention_seconds * 1000
             rows = conn.execute(Q["peek"], (queue.partition, after or 0, cutoff, limit)).fetchall()
-            messages = [stored_message(row, row[9], self._cipher) for row in rows]
+            messages = [stored_message(row, row[9], self._cipher, group_id=row[10]) for row in rows]
             next_after = messages[-1].seq if len(messages) == limit else None
             return PeekResult(messages, next_after)
 
@@ -243,6 +242,10 @@ class MessageOperations(SqliteBase):
             if budget <= 0:
                 return SweepReport(dropped=dropped, more=True)
             conn.execute(Q["forget_partition"], (partition,))
+        # idempotency keys past their window (see ems.core.idempotency): no counters to adjust
+        budget -= conn.execute(Q["delete_expired_idempotency_keys"], (txn.now_ms, budget)).rowcount
+        if budget <= 0:
+            return SweepReport(dropped=dropped, more=True)
         expired = 0
         queues = conn.execute(
             Q["queues_for_retention"], (self._retention_cursor, RETENTION_QUEUES_PER_SWEEP)

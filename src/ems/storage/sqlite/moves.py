@@ -146,7 +146,17 @@ class MoveTaskOperations(SqliteBase):
         for row, (key, target_partition) in zip(rows, planned, strict=True):
             seq, _, size, message_id, correlation_id, attributes, body, cipher = row
             inserts.append(
-                (target_partition, now, now, message_id, correlation_id, attributes, body, cipher)
+                (
+                    target_partition,
+                    now,
+                    now,
+                    message_id,
+                    correlation_id,
+                    attributes,
+                    body,
+                    cipher,
+                    None,
+                )
             )
             wake.setdefault(key, []).append(correlation_id)
             counted = added.setdefault(key, [0, 0])

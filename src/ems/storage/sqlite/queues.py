@@ -13,6 +13,7 @@ from ems.core.models import (
     QueueRecord,
     QueueStats,
 )
+from ems.storage.rows import fifo_value
 from ems.storage.sqlite.base import SqliteBase, lookup_queue, queue_in
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import Txn
@@ -44,7 +45,8 @@ class QueueOperations(SqliteBase):
                  config.retention_seconds, config.max_message_bytes, config.delay_seconds,
                  config.receive_wait_seconds, dl_key, max_receives, sealed, txn.now_ms,
                  capabilities.send, capabilities.receive, owner, config.max_stored_messages,
-                 config.max_stored_bytes, config.label),
+                 config.max_stored_bytes, config.label, config.deduplication_window_seconds,
+                 fifo_value(config.fifo)),
             ).lastrowid  # fmt: skip
             assert key is not None
             return QueueRecord(key, config, txn.now_ms)
@@ -114,6 +116,10 @@ class QueueOperations(SqliteBase):
                 dead_letter=dead_letter,
                 max_stored_messages=changes.max_stored_messages or old.max_stored_messages,
                 max_stored_bytes=changes.max_stored_bytes or old.max_stored_bytes,
+                deduplication_window_seconds=_pick(
+                    changes.deduplication_window_seconds, old.deduplication_window_seconds
+                ),
+                fifo=old.fifo,  # set at creation only
                 label=changes.new_label(old.label),
             )
             dl_key, max_receives, sealed = self._resolve_dead_letter(
@@ -123,7 +129,8 @@ class QueueOperations(SqliteBase):
                 Q["update_queue"],
                 (new.visibility_timeout, new.retention_seconds, new.max_message_bytes,
                  new.delay_seconds, new.receive_wait_seconds, dl_key, max_receives, sealed,
-                 new.max_stored_messages, new.max_stored_bytes, new.label, queue.record.key),
+                 new.max_stored_messages, new.max_stored_bytes, new.label,
+                 new.deduplication_window_seconds, queue.record.key),
             )  # fmt: skip
             txn.memo.clear()
             key = queue.record.key
@@ -151,6 +158,7 @@ class QueueOperations(SqliteBase):
             conn.execute(Q["detach_subscription_dead_letters"], (key,))
             conn.execute(Q["delete_move_tasks_of_queue"], (key,))
             conn.execute(Q["delete_queue"], (key,))
+            conn.execute(Q["forget_idempotency_keys"], (key,))
             conn.execute(Q["retire_partition"], (queue.partition,))
             txn.memo.clear()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ems.storage.base import Store
 from ems.storage.sqlite.admin import AdminOperations
 from ems.storage.sqlite.deliveries import DeliveryOperations
+from ems.storage.sqlite.idempotency import IdempotencyOperations
 from ems.storage.sqlite.messages import MessageOperations
 from ems.storage.sqlite.moves import MoveTaskOperations
 from ems.storage.sqlite.opening import DataDirInUse
@@ -22,6 +23,7 @@ from ems.storage.sqlite.topics import TopicOperations
 
 class SqliteStore(
     QueueOperations,
+    IdempotencyOperations,
     MessageOperations,
     TopicOperations,
     DeliveryOperations,

@@ -111,6 +111,7 @@ class TopicOperations(SqliteBase):
             for name in ("delete_topic_deliveries", "delete_topic_subscriptions",
                          "delete_topic_messages", "delete_topic"):  # fmt: skip
                 txn.conn.execute(Q[name], (key,))
+            txn.conn.execute(Q["forget_idempotency_keys"], (-key,))  # a topic's, negated
             txn.memo.clear()
             txn.after_commit(lambda: self._forget_topic(topic_hash))
 

@@ -7,7 +7,7 @@ SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_mess
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
        q.max_stored_bytes,
        CASE WHEN q.id_hash = $1 THEN 'full' WHEN q.send_hash = $1 THEN 'send' ELSE 'receive' END,
-       q.label
+       q.label, q.deduplication_window_seconds, q.fifo
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.id_hash = $1 OR q.send_hash = $1 OR q.receive_hash = $1
 
@@ -15,7 +15,7 @@ WHERE q.id_hash = $1 OR q.send_hash = $1 OR q.receive_hash = $1
 SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
-       q.max_stored_bytes, 'full', q.label
+       q.max_stored_bytes, 'full', q.label, q.deduplication_window_seconds, q.fifo
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.key = $1
 
@@ -32,8 +32,9 @@ UPDATE partitions SET retired = true WHERE id = $1
 INSERT INTO queues (id_hash, partition, visibility_timeout, retention_seconds,
                     max_message_bytes, delay_seconds, receive_wait_seconds, dead_letter_key,
                     max_receives, dead_letter_sealed, created_at, send_hash, receive_hash, owner,
-                    max_stored_messages, max_stored_bytes, label)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                    max_stored_messages, max_stored_bytes, label, deduplication_window_seconds,
+                    fifo)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 RETURNING key
 
 -- name: count_owned_queues
@@ -46,7 +47,7 @@ SELECT count(*) FROM topics WHERE owner = $1
 UPDATE queues SET visibility_timeout = $1, retention_seconds = $2, max_message_bytes = $3,
                   delay_seconds = $4, receive_wait_seconds = $5, dead_letter_key = $6,
                   max_receives = $7, dead_letter_sealed = $8, max_stored_messages = $9,
-                  max_stored_bytes = $10, label = $12
+                  max_stored_bytes = $10, label = $12, deduplication_window_seconds = $13
 WHERE key = $11
 
 -- name: rotate_queue
@@ -91,9 +92,9 @@ SELECT stored_messages, stored_bytes FROM queues WHERE key = $1
 
 -- name: insert_messages
 INSERT INTO messages (partition, visible_at, sent_at, message_id, correlation_id, attributes,
-                      body, cipher)
+                      body, cipher, group_id)
 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
-                     $6::text[], $7::bytea[], $8::bigint[])
+                     $6::text[], $7::bytea[], $8::bigint[], $9::text[])
 
 -- name: receive
 -- Claim up to $4 visible messages of queue $1 in one statement. Rows another node's receive
@@ -213,7 +214,7 @@ SELECT sent_at FROM messages WHERE partition = $1 ORDER BY seq LIMIT 1
 
 -- name: peek
 SELECT seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
-       first_received_at, cipher, visible_at
+       first_received_at, cipher, visible_at, group_id
 FROM messages
 WHERE partition = $1 AND seq > $2 AND sent_at > $3
 ORDER BY seq
@@ -628,3 +629,84 @@ UPDATE move_tasks SET lease_until = 0 WHERE lease_owner = $1
 
 -- name: delete_move_tasks_of_queue
 DELETE FROM move_tasks WHERE source_key = $1
+
+-- name: claim_idempotency_keys
+-- record a send's keys unless live ones are recorded (the keys returned: claimed, sends new);
+-- in key order, so that two nodes claiming overlapping keys wait rather than deadlock
+INSERT INTO idempotency_keys (queue_key, key_hash, message_id, expires_at)
+SELECT $1, k.key_hash, k.message_id, $4
+FROM unnest($2::bytea[], $3::text[]) AS k (key_hash, message_id) ORDER BY k.key_hash
+ON CONFLICT (queue_key, key_hash) DO UPDATE
+    SET message_id = EXCLUDED.message_id, expires_at = EXCLUDED.expires_at
+    WHERE idempotency_keys.expires_at <= $5
+RETURNING key_hash
+
+-- name: lock_queue_for_keys
+-- idempotent sends to one queue take its row first: two nodes' claims then follow each other
+-- instead of deadlocking on each other's keys (the row is locked by the send's reservation anyway)
+SELECT 1 FROM queues WHERE key = $1 FOR NO KEY UPDATE
+
+-- name: lock_topic_for_keys
+SELECT 1 FROM topics WHERE key = $1 FOR NO KEY UPDATE
+
+-- name: remembered_idempotency_keys
+SELECT key_hash, message_id FROM idempotency_keys WHERE queue_key = $1 AND key_hash = ANY($2)
+
+-- name: forget_idempotency_keys
+DELETE FROM idempotency_keys WHERE queue_key = $1
+
+-- name: delete_expired_idempotency_keys
+WITH gone AS (
+    DELETE FROM idempotency_keys WHERE (queue_key, key_hash) IN (
+        SELECT queue_key, key_hash FROM idempotency_keys WHERE expires_at <= $1
+        ORDER BY expires_at LIMIT $2
+    ) RETURNING 1
+)
+SELECT count(*) FROM gone
+
+-- name: fifo_receivable
+-- a FIFO queue's receivable messages in send order, each only if nothing before it in its group
+-- is in flight or delayed (expired messages, never delivered again, block nothing)
+SELECT m.seq, m.group_id
+FROM messages m
+WHERE m.partition = (SELECT partition FROM queues WHERE key = $1)
+  AND m.visible_at <= $2 AND m.sent_at > $3
+  AND NOT EXISTS (
+      SELECT FROM messages e
+      WHERE e.partition = m.partition AND e.group_id IS NOT NULL AND e.group_id = m.group_id
+        AND e.seq < m.seq AND e.visible_at > $2 AND e.sent_at > $3
+  )
+ORDER BY m.seq
+LIMIT $4
+
+-- name: fifo_group_receivable
+-- fifo_receivable for one group, read again once this transaction holds the group's lock
+SELECT m.seq, m.message_id, m.body, m.correlation_id, m.attributes, m.receive_count, m.sent_at,
+       m.first_received_at, m.cipher, m.group_id
+FROM messages m
+WHERE m.partition = (SELECT partition FROM queues WHERE key = $1) AND m.group_id = $2
+  AND m.visible_at <= $3 AND m.sent_at > $4
+  AND NOT EXISTS (
+      SELECT FROM messages e
+      WHERE e.partition = m.partition AND e.group_id = $2
+        AND e.seq < m.seq AND e.visible_at > $3 AND e.sent_at > $4
+  )
+ORDER BY m.seq
+LIMIT $5
+FOR UPDATE OF m
+
+-- name: lock_fifo_group
+-- one transaction at a time, across all nodes, decides what a FIFO group delivers
+SELECT pg_try_advisory_xact_lock($1, $2)
+
+-- name: fifo_claim
+UPDATE messages SET visible_at = $1, receive_count = receive_count + 1,
+                    first_received_at = coalesce(first_received_at, $2)
+WHERE seq = ANY($3)
+
+-- name: fifo_dead_letter_move
+-- the message remembers the queue it came from (by its full id's hash), for a redrive
+UPDATE messages SET partition = (SELECT partition FROM queues WHERE key = $1), visible_at = $2,
+                    receive_count = 0, first_received_at = NULL,
+                    source_hash = (SELECT id_hash FROM queues WHERE key = $3)
+WHERE seq = ANY($4)

@@ -36,7 +36,11 @@ CREATE TABLE queues (
     stored_messages bigint NOT NULL DEFAULT 0,
     stored_bytes bigint NOT NULL DEFAULT 0,
     -- a human name for operators (not secret, grants nothing)
-    label text
+    label text,
+    -- how long the queue remembers a send's idempotency key
+    deduplication_window_seconds integer NOT NULL DEFAULT 300,
+    -- a FIFO queue's settings as JSON; null: a standard queue
+    fifo text
 );
 CREATE INDEX queues_dead_letter ON queues (dead_letter_key) WHERE dead_letter_key IS NOT NULL;
 CREATE INDEX queues_owner ON queues (owner) WHERE owner IS NOT NULL;
@@ -57,7 +61,9 @@ CREATE TABLE messages (
     body bytea NOT NULL,
     cipher bigint,
     -- the full-id hash of the queue it was dead-lettered from (null: sent to this queue)
-    source_hash bytea
+    source_hash bytea,
+    -- a FIFO message's group (null on standard queues)
+    group_id text
 );
 -- receive: the first visible messages of a partition; counts by state are covered by it too
 CREATE INDEX messages_receivable ON messages (partition, visible_at, receive_count);
@@ -65,6 +71,8 @@ CREATE INDEX messages_correlated ON messages (partition, correlation_id, visible
     WHERE correlation_id IS NOT NULL;
 -- send order within a partition: peek, age, retention, dropping retired partitions
 CREATE INDEX messages_by_partition ON messages (partition, seq);
+-- a FIFO receive looks for what precedes a message in its group
+CREATE INDEX messages_grouped ON messages (partition, group_id, seq) WHERE group_id IS NOT NULL;
 
 CREATE TABLE topics (
     key bigserial PRIMARY KEY,
@@ -199,3 +207,17 @@ CREATE TABLE move_tasks (
 CREATE UNIQUE INDEX move_tasks_active ON move_tasks (source_key)
     WHERE status IN ('RUNNING', 'CANCELLING');
 CREATE INDEX move_tasks_by_source ON move_tasks (source_key, key);
+
+-- a send's idempotency key (hashed), remembered per queue (queue_key) or topic (minus the
+-- topic's key: one table for both) until expires_at: a repeat answers
+-- message_id and stores nothing. The primary key is what makes two nodes agree on which send
+-- was first. Kept apart from messages so that it outlives their deletion.
+CREATE TABLE idempotency_keys (
+    queue_key bigint NOT NULL,
+    key_hash bytea NOT NULL,
+    message_id text NOT NULL,
+    expires_at bigint NOT NULL,
+    PRIMARY KEY (queue_key, key_hash)
+);
+-- the sweeper drops expired keys oldest first
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);

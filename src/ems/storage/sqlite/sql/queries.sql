@@ -7,7 +7,7 @@ SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_mess
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
        q.max_stored_bytes,
        CASE WHEN q.id_hash = ?1 THEN 'full' WHEN q.send_hash = ?1 THEN 'send' ELSE 'receive' END,
-       q.label
+       q.label, q.deduplication_window_seconds, q.fifo
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.id_hash = ?1 OR q.send_hash = ?1 OR q.receive_hash = ?1
 
@@ -57,14 +57,15 @@ UPDATE partitions SET retired = 1 WHERE id = ?
 INSERT INTO queues (id_hash, partition, visibility_timeout, retention_seconds,
                     max_message_bytes, delay_seconds, receive_wait_seconds, dead_letter_key,
                     max_receives, dead_letter_sealed, created_at, send_hash, receive_hash, owner,
-                    max_stored_messages, max_stored_bytes, label)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    max_stored_messages, max_stored_bytes, label, deduplication_window_seconds,
+                    fifo)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: update_queue
 UPDATE queues SET visibility_timeout = ?, retention_seconds = ?, max_message_bytes = ?,
                   delay_seconds = ?, receive_wait_seconds = ?, dead_letter_key = ?,
                   max_receives = ?, dead_letter_sealed = ?, max_stored_messages = ?,
-                  max_stored_bytes = ?, label = ?
+                  max_stored_bytes = ?, label = ?, deduplication_window_seconds = ?
 WHERE key = ?
 
 -- name: repartition_queue
@@ -81,14 +82,14 @@ RETURNING key
 -- name: insert_message
 -- numbered by SQLite: max(seq) + 1 (see insert_message_at)
 INSERT INTO messages (partition, visible_at, sent_at, message_id, correlation_id, attributes,
-                      body, cipher)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                      body, cipher, group_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: insert_message_at
 -- numbered by EMS: the first message of each insert goes at the high-water mark
 INSERT INTO messages (seq, partition, visible_at, sent_at, message_id, correlation_id,
-                      attributes, body, cipher)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                      attributes, body, cipher, group_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: next_message_seq
 -- the high-water mark of message numbers: every number below it may have been handed out
@@ -159,7 +160,7 @@ LIMIT 1
 
 -- name: peek
 SELECT seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
-       first_received_at, cipher, visible_at
+       first_received_at, cipher, visible_at, group_id
 FROM messages INDEXED BY messages_by_partition
 WHERE partition = ? AND seq > ? AND sent_at > ?
 ORDER BY seq
@@ -255,7 +256,7 @@ SELECT key, protocol, status, filter_policy, queue_key, sns FROM subscriptions W
 SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
        q.delay_seconds, q.receive_wait_seconds, q.dead_letter_key, d.id_hash, q.max_receives,
        q.dead_letter_sealed, q.created_at, d.partition, q.max_stored_messages,
-       q.max_stored_bytes, 'full', q.label
+       q.max_stored_bytes, 'full', q.label, q.deduplication_window_seconds, q.fifo
 FROM queues q LEFT JOIN queues d ON d.key = q.dead_letter_key
 WHERE q.key = ?
 
@@ -553,3 +554,38 @@ UPDATE move_tasks SET lease_until = 0 WHERE lease_until > 0
 
 -- name: delete_move_tasks_of_queue
 DELETE FROM move_tasks WHERE source_key = ?
+
+-- name: claim_idempotency_key
+-- record a send's key unless a live one is recorded (a row back: claimed, the send is new)
+INSERT INTO idempotency_keys (queue_key, key_hash, message_id, expires_at) VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT (queue_key, key_hash) DO UPDATE
+    SET message_id = excluded.message_id, expires_at = excluded.expires_at
+    WHERE idempotency_keys.expires_at <= ?5
+RETURNING key_hash
+
+-- name: remembered_idempotency_key
+SELECT message_id FROM idempotency_keys WHERE queue_key = ? AND key_hash = ?
+
+-- name: forget_idempotency_keys
+DELETE FROM idempotency_keys WHERE queue_key = ?
+
+-- name: delete_expired_idempotency_keys
+DELETE FROM idempotency_keys WHERE (queue_key, key_hash) IN (
+    SELECT queue_key, key_hash FROM idempotency_keys INDEXED BY idempotency_keys_expiry
+    WHERE expires_at <= ? ORDER BY expires_at LIMIT ?
+)
+
+-- name: fifo_receivable
+-- a FIFO queue's receivable messages in send order, each only if nothing before it in its group
+-- is in flight or delayed (expired messages, never delivered again, block nothing)
+SELECT m.seq, m.message_id, m.body, m.correlation_id, m.attributes, m.receive_count, m.sent_at,
+       m.first_received_at, m.cipher, m.group_id
+FROM messages m INDEXED BY messages_by_partition
+WHERE m.partition = ?1 AND m.visible_at <= ?2 AND m.sent_at > ?3
+  AND NOT EXISTS (
+      SELECT 1 FROM messages e
+      WHERE e.partition = ?1 AND e.group_id IS NOT NULL AND e.group_id = m.group_id
+        AND e.seq < m.seq AND e.visible_at > ?2 AND e.sent_at > ?3
+  )
+ORDER BY m.seq
+LIMIT ?4

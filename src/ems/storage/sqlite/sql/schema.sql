@@ -38,7 +38,11 @@ CREATE TABLE queues (
     stored_messages INTEGER NOT NULL DEFAULT 0,
     stored_bytes INTEGER NOT NULL DEFAULT 0,
     -- a human name for operators (not secret, grants nothing)
-    label TEXT
+    label TEXT,
+    -- how long the queue remembers a send's idempotency key
+    deduplication_window_seconds INTEGER NOT NULL DEFAULT 300,
+    -- a FIFO queue's settings as JSON; null: a standard queue
+    fifo TEXT
 );
 CREATE INDEX queues_dead_letter ON queues (dead_letter_key) WHERE dead_letter_key IS NOT NULL;
 CREATE UNIQUE INDEX queues_send_hash ON queues (send_hash) WHERE send_hash IS NOT NULL;
@@ -63,7 +67,9 @@ CREATE TABLE messages (
     -- at-rest encryption: the id of the key that sealed the body, null for plaintext
     cipher INTEGER,
     -- the full-id hash of the queue it was dead-lettered from (null: sent to this queue)
-    source_hash BLOB
+    source_hash BLOB,
+    -- a FIFO message's group (null on standard queues)
+    group_id TEXT
 );
 -- receive: the first visible messages of a partition; counts by state are covered by it too
 CREATE INDEX messages_receivable ON messages (partition, visible_at, receive_count);
@@ -72,6 +78,8 @@ CREATE INDEX messages_correlated ON messages (partition, correlation_id, visible
     WHERE correlation_id IS NOT NULL;
 -- send order within a partition (rowid is the implicit last column): peek, age, retention
 CREATE INDEX messages_by_partition ON messages (partition);
+-- a FIFO receive looks for what precedes a message in its group
+CREATE INDEX messages_grouped ON messages (partition, group_id, seq) WHERE group_id IS NOT NULL;
 
 
 CREATE TABLE topics (
@@ -205,3 +213,16 @@ CREATE TABLE move_tasks (
 CREATE UNIQUE INDEX move_tasks_active ON move_tasks (source_key)
     WHERE status IN ('RUNNING', 'CANCELLING');
 CREATE INDEX move_tasks_by_source ON move_tasks (source_key, key);
+
+-- a send's idempotency key (hashed), remembered per queue (queue_key) or topic (minus the
+-- topic's key: one table for both) until expires_at: a repeat answers
+-- message_id and stores nothing. Kept apart from messages so that it outlives their deletion.
+CREATE TABLE idempotency_keys (
+    queue_key INTEGER NOT NULL,
+    key_hash BLOB NOT NULL,
+    message_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (queue_key, key_hash)
+) WITHOUT ROWID;
+-- the sweeper drops expired keys oldest first
+CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);

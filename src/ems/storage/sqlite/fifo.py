@@ -1,0 +1,81 @@
+"""FIFO receives in the SQLite store: the rules of :mod:`ems.core.fifo`, run in the writer.
+
+One writer runs every receive, so reading what may be taken and claiming it in the same
+transaction is enough for the one-in-flight-per-group rule; the statement only finds, for each
+group, the messages no earlier message of the group holds back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ems.core.fifo import SCAN_LIMIT, Waiting, plan_receive
+from ems.core.models import ReceiveRequest, ReceiveResult, StoredMessage
+from ems.storage.rows import QueueRow, receive_times, stored_message
+from ems.storage.sqlite.base import SqliteBase
+from ems.storage.sqlite.queries import QUERIES as Q
+from ems.storage.sqlite.writer import Txn
+
+
+class FifoReceives(SqliteBase):
+    def _receive_fifo(self, txn: Txn, queue: QueueRow, request: ReceiveRequest) -> ReceiveResult:
+        conn, now = txn.conn, txn.now_ms
+        config = queue.record.config
+        visible_at, cutoff = receive_times(config, request, now)
+        max_receives = (
+            config.dead_letter.max_receives
+            if config.dead_letter is not None and queue.dead_letter_partition is not None
+            else None
+        )
+        claimed: list[StoredMessage] = []
+        moves: list[tuple[Any, ...]] = []
+        moved_bytes = 0
+        moved_correlations: list[str | None] = []
+        while len(claimed) < request.max_messages:
+            rows: dict[int, Any] = {
+                row[0]: row
+                for row in conn.execute(
+                    Q["fifo_receivable"], (queue.partition, now, cutoff, SCAN_LIMIT)
+                ).fetchall()
+            }
+            planned = plan_receive(
+                [Waiting(seq, row[9], True) for seq, row in rows.items()],
+                request.max_messages - len(claimed),
+            )
+            taken: list[StoredMessage] = []
+            over: list[tuple[Any, ...]] = []
+            for seq in planned:
+                row = rows[seq]
+                if max_receives is not None and row[5] >= max_receives:
+                    over.append((queue.dead_letter_partition, now, queue.record.key, seq))
+                    moved_bytes += len(row[2])
+                    moved_correlations.append(row[3])
+                    continue
+                taken.append(
+                    stored_message(row, visible_at, self._cipher, received_at=now, group_id=row[9])
+                )
+            conn.executemany(Q["claim"], [(visible_at, now, m.seq) for m in taken])
+            claimed += taken
+            if not over:
+                break
+            # to the dead-letter queue (which is FIFO too): their groups move on; plan again
+            conn.executemany(Q["dead_letter_move"], over)
+            moves += over
+        if moves:
+            self._dead_lettered(txn, queue, moved_bytes, moved_correlations)
+        next_visible = None
+        if not claimed:
+            (next_visible,) = conn.execute(Q["next_visible"], (queue.partition, now)).fetchone()
+        return ReceiveResult(queue.record.key, claimed, next_visible, dead_lettered=len(moves))
+
+    def _dead_lettered(
+        self, txn: Txn, queue: QueueRow, moved_bytes: int, correlations: list[str | None]
+    ) -> None:
+        """Move the room the dead-lettered messages take, and wake the dead-letter queue."""
+        dl_key = queue.dead_letter_key
+        if dl_key is None:
+            return
+        moved = len(correlations)
+        self._release(txn, queue.record.key, moved, moved_bytes)
+        txn.conn.execute(Q["force_storage"], (moved, moved_bytes, dl_key))
+        txn.after_commit(lambda: self.wakeups.notify(dl_key, moved, correlations))
