@@ -14,6 +14,7 @@ from ems.core.errors import (
     SubscriptionNotFound,
     TopicNotFound,
 )
+from ems.core.filter_policy import FilterPolicy
 from ems.core.models import ReceiveRequest
 from ems.core.topic_models import (
     AttemptResult,
@@ -126,7 +127,10 @@ async def test_subscribing_an_unknown_queue_fails(store: Store, new_queue: NewQu
 async def test_filter_policy_selects_messages(store: Store, new_queue: NewQueue) -> None:
     topic, red, any_queue = await new_topic(store), await new_queue(), await new_queue()
     await store.subscribe(
-        topic, queue_subscription(red, filter_policy={"color": ("red", "pink"), "size": ("l",)})
+        topic,
+        queue_subscription(
+            red, filter_policy=FilterPolicy({"color": ["red", "pink"], "size": ["l"]})
+        ),
     )
     await store.subscribe(topic, queue_subscription(any_queue))
     await store.publish(topic, message(b"red l", attributes={"color": "red", "size": "l"}))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ems.core import sns_envelopes
 from ems.core.encoding import encode_body, rfc3339
 from ems.core.topic_models import AttemptResult, DeliveryTask
 
@@ -35,6 +36,10 @@ def notification(task: DeliveryTask) -> bytes:
 
 
 def delivery_failure(task: DeliveryTask, result: AttemptResult) -> bytes:
+    """What goes to a dead-letter queue. An SNS subscription's RedrivePolicy queue gets what
+    the endpoint would have: the Notification envelope, or the raw message."""
+    if task.sns is not None and task.message is not None:
+        return sns_envelopes.body_for(task.message, task.sns)
     document = {
         "type": "DeliveryFailure",
         "topic_id": task.topic_public_id,

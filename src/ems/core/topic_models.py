@@ -6,10 +6,11 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ems.core.filter_policy import FilterPolicy
 from ems.core.models import message_size
+from ems.core.sns_models import SnsMessage, SnsSubscription
 
-# attribute name -> the values that let a message through
-FilterPolicy = Mapping[str, tuple[str, ...]]
+__all__ = ["FilterPolicy"]
 
 
 class Protocol(enum.StrEnum):
@@ -82,6 +83,7 @@ class NewSubscription:
     challenge: str | None = None
     confirm_url: str | None = None
     dead_letter_hash: bytes | None = None
+    sns: SnsSubscription | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,7 @@ class SubscriptionRecord:
     dead_letter_id_hash: bytes | None
     stats: SubscriptionStats
     created: bool = True  # False when subscribing again returned the existing subscription
+    sns: SnsSubscription | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,8 @@ class TopicMessage:
     content_type: str | None = None
     correlation_id: str | None = None
     attributes: Mapping[str, str] | None = None
+    # published through the SNS API (ems.sns)
+    sns: SnsMessage | None = None
 
     @property
     def size(self) -> int:
@@ -163,6 +168,7 @@ class DeliveryTask:
     published_at_ms: int | None
     challenge: str | None = None
     confirm_url: str | None = None
+    sns: SnsSubscription | None = None
 
 
 @dataclass(frozen=True, slots=True)

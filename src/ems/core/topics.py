@@ -53,10 +53,10 @@ from ems.storage.base import Store
 CHALLENGE_BYTES: Final = 24
 DEFAULT_TOPIC_MAX_BYTES: Final = TopicConfig().max_message_bytes
 TOPIC_FIELDS: Final = frozenset({"max_message_bytes"})
-QUEUE_OPTIONS: Final = frozenset({"filter_policy"})
+QUEUE_OPTIONS: Final = frozenset({"filter_policy", "filter_policy_scope"})
 HTTP_OPTIONS: Final = frozenset(
-    {"filter_policy", "envelope", "max_attempts", "min_retry_seconds", "max_retry_seconds",
-     "timeout_seconds", "max_concurrency", "dead_letter_queue_id"}
+    {"filter_policy", "filter_policy_scope", "envelope", "max_attempts", "min_retry_seconds",
+     "max_retry_seconds", "timeout_seconds", "max_concurrency", "dead_letter_queue_id"}
 )  # fmt: skip
 
 EMAIL_OPTIONS: Final = frozenset(
@@ -163,7 +163,9 @@ class TopicService:
         subscription = NewSubscription(
             subscription_id=_new_subscription_id(),
             protocol=Protocol.QUEUE,
-            filter_policy=parse_filter_policy(options.get("filter_policy")),
+            filter_policy=parse_filter_policy(
+                options.get("filter_policy"), options.get("filter_policy_scope")
+            ),
             queue_hash=target,
         )
         return await self.store.subscribe(h, subscription)
@@ -189,7 +191,9 @@ class TopicService:
         subscription = NewSubscription(
             subscription_id=_new_subscription_id(),
             protocol=Protocol.HTTP,
-            filter_policy=parse_filter_policy(options.get("filter_policy")),
+            filter_policy=parse_filter_policy(
+                options.get("filter_policy"), options.get("filter_policy_scope")
+            ),
             url=url,
             policy=policy,
             signing_secret=new_signing_secret(),

@@ -32,7 +32,7 @@ from ems.core.clock import Clock
 from ems.core.errors import ForbiddenWebhookUrl, InvalidWebhookUrl, StorageUnavailable
 from ems.core.metrics import Metrics
 from ems.core.topic_models import AttemptResult, DeliveryKind, DeliveryTask
-from ems.delivery import signing
+from ems.delivery import signing, sns_push
 from ems.delivery.backoff import parse_retry_after, retry_delay
 from ems.delivery.client import OversizedAnswer, Response, WebhookClient
 from ems.delivery.email import Mailer
@@ -127,6 +127,9 @@ class Dispatcher:
     # one attempt
 
     async def attempt(self, task: DeliveryTask) -> AttemptResult:
+        if task.sns is not None:
+            body, headers = sns_push.request(task)
+            return await self._post(task, body, headers)
         if task.url.startswith(MAILTO):
             return await self._mail(task)
         if task.kind is DeliveryKind.CONFIRMATION:
@@ -149,6 +152,11 @@ class Dispatcher:
         headers["EMS-Topic-Id"] = task.topic_public_id
         headers["EMS-Delivery-Attempt"] = str(task.attempt)
         headers.update(signing.signature_headers(task.signing_secret, task.webhook_id, body))
+        return await self._post(task, body, headers)
+
+    async def _post(
+        self, task: DeliveryTask, body: bytes, headers: dict[str, str]
+    ) -> AttemptResult:
         try:
             async with self._limit:
                 response = await self.client.post(
@@ -206,6 +214,8 @@ class Dispatcher:
 
     def _classify(self, task: DeliveryTask, response: Response) -> AttemptResult:
         status = response.status
+        if task.sns is not None and sns_push.delivered(status):
+            return AttemptResult(delivered=True, status=status)
         if 200 <= status < 300:
             confirmed = (
                 task.kind is DeliveryKind.CONFIRMATION

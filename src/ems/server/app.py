@@ -19,8 +19,8 @@ from ems.core.errors import EmsError, ForbiddenWebhookUrl, RateLimited, Shutting
 from ems.core.metrics import Metrics
 from ems.core.queues import QueueService
 from ems.core.redrive import Redrive
+from ems.core.sns_topics import SnsTopicService
 from ems.core.stream_hub import StreamHub
-from ems.core.topics import TopicService
 from ems.delivery.client import WebhookClient
 from ems.delivery.dispatcher import Dispatcher
 from ems.delivery.email import Mailer
@@ -41,6 +41,7 @@ from ems.server.queues import QueueHandlers
 from ems.server.redrive import RedriveHandlers
 from ems.server.streams import StreamHandlers
 from ems.server.topics import TopicHandlers
+from ems.sns.handler import SnsApi
 from ems.sqs.accounts import Accounts
 from ems.sqs.handler import SqsApi
 from ems.storage.base import Store
@@ -93,6 +94,7 @@ class EmsApp:
             behind_proxy=bool(settings.forwarded_allow_ips),
         )
         self._sqs: SqsApi | None = None
+        self._sns: SnsApi | None = None
         self._access_log = settings.access_log
         # what the connection limits (server/connections.py) did, for /metrics
         self.connections = ConnectionStats()
@@ -146,7 +148,7 @@ class EmsApp:
         self._redrive = Redrive(self._service)
         self._redrive_handlers = RedriveHandlers(self._redrive)
         self._admin.moves.redrive = self._redrive
-        topics = TopicService(
+        topics = SnsTopicService(
             self.store,
             check_url=self._check_webhook_url,
             skip_confirmation=self.settings.webhook_skip_confirmation,
@@ -173,6 +175,9 @@ class EmsApp:
         self._sqs = await SqsApi.create(
             self._service, self._redrive, self._sqs_accounts, self.settings.public_url
         )
+        if self._sqs is not None:
+            # SNS on the same endpoint, with the same credentials (docs/sns.md)
+            self._sns = self._sqs.sns = await SnsApi.create(topics, self._service)
         self._dispatcher = Dispatcher(
             self.store,
             WebhookClient(
@@ -293,7 +298,7 @@ class EmsApp:
                         self._count(scope, route, status, started, client)
                         return
                     send = self._cors.wrap(send, origin)
-            handler, route, args = self._route(scope["method"], parts, path)
+            handler, route, args = self._route(scope["method"], parts, path, scope["query_string"])
             status = await handler(scope, receive, send, args)
         except EmsError as error:
             status = await self._problem(send, error)
@@ -315,7 +320,7 @@ class EmsApp:
             )
 
     def _route(
-        self, method: str, parts: list[str], path: str
+        self, method: str, parts: list[str], path: str, query: bytes = b""
     ) -> tuple[problems.Handler, str, list[str]]:
         """The handler of a request, its route as a template, and the path parts it takes."""
         if len(parts) >= 2 and parts[0] == "ems":
@@ -334,7 +339,10 @@ class EmsApp:
                 return self._describe_problem, PROBLEM_ROUTE, rest
         elif self._sqs is not None and self._sqs.claims(method, parts):
             return self._sqs.handle, self._sqs.route_of(parts), parts
-        elif len(parts) == 1 and parts[0] in self._own_routes:
+        if self._sns is not None and self._sns.claims_get(method, parts, query):
+            route = "/" if parts == [""] else self._sns.certificate_route()
+            return self._sns.handle_get, route, parts
+        if len(parts) == 1 and parts[0] in self._own_routes:
             handler = problems.pick(self._own_routes[parts[0]], method, path)
             return handler, "/" + parts[0], parts
         page = self._pages.route(method, "/" + "/".join(parts))

@@ -71,11 +71,11 @@ def subscription_document(record: SubscriptionRecord) -> dict[str, Any]:
         "protocol": record.protocol.value,
         "endpoint": TopicService.endpoint(record),
         "status": record.status.value,
-        "filter_policy": (
-            {k: list(v) for k, v in record.filter_policy.items()} if record.filter_policy else None
-        ),
+        "filter_policy": record.filter_policy.document if record.filter_policy else None,
         "created_at": rfc3339(record.created_at_ms),
     }
+    if record.filter_policy is not None:
+        document["filter_policy_scope"] = record.filter_policy.scope.value
     if record.protocol is Protocol.QUEUE:
         # queue subscriptions only fail when the queue cannot take a message (size, full)
         stats = record.stats

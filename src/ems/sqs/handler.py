@@ -11,7 +11,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ems.core.errors import EmsError
 from ems.core.queues import QueueService
@@ -40,6 +40,9 @@ DEV_SIGNATURE: Final = sigv4.Signed("anonymous", "", "us-east-1", "sqs", [], "")
 
 Action = Callable[[Caller, dict[str, Any], list[str]], Awaitable[Any]]
 
+if TYPE_CHECKING:
+    from ems.sns.handler import SnsApi
+
 
 async def _no_permissions(caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
     """Permissions are refused rather than recorded: EMS decides access by its own rules (each
@@ -62,6 +65,8 @@ class SqsApi:
         public_url: str | None,
     ) -> None:
         self.accounts = accounts
+        # SNS on the same endpoint (ems.sns), set by the app
+        self.sns: SnsApi | None = None
         self.public_url = public_url.rstrip("/") if public_url else None
         queues = QueueActions(service, registry)
         self.messages = MessageActions(service, registry)
@@ -123,6 +128,19 @@ class SqsApi:
                 body = await read_body(scope, receive, MAX_REQUEST_BYTES)
             except EmsError as failure:
                 raise error("RequestTooLarge", failure.detail) from None
+            if (
+                self.sns is not None
+                and protocol is Protocol.QUERY
+                and parts == [""]
+                and self.sns.claims(scope, body)
+            ):
+                return await self.sns.handle(
+                    send,
+                    body,
+                    scope["query_string"],
+                    lambda: self._caller(scope, body, "sns"),
+                    request_id,
+                )
             caller = self._caller(scope, body)
             call = parse(protocol, target, body, scope["query_string"])
             action = call.action
@@ -159,7 +177,7 @@ class SqsApi:
             raise error(shape, f"EMS does not support the action {action}.")
         return await method(caller, params, parts)
 
-    def _caller(self, scope: Scope, body: bytes) -> Caller:
+    def _caller(self, scope: Scope, body: bytes, service: str = sigv4.SERVICE) -> Caller:
         authorization = header(scope, b"authorization")
         if self.accounts.open and _FORWARDED & {name.lower() for name, _ in scope["headers"]}:
             # development mode is for clients on this machine, not for a proxy's
@@ -182,6 +200,7 @@ class SqsApi:
                     query=scope["query_string"],
                     headers=scope["headers"],
                     body=body,
+                    service=service,
                 )
         return Caller(
             self.accounts.account(signed), signed.access_key, signed.region, self._base(scope)

@@ -60,18 +60,19 @@ def verify(
     headers: Iterable[tuple[bytes, bytes]],
     body: bytes,
     now: datetime | None = None,
+    service: str = SERVICE,
 ) -> None:
     """Raise SignatureDoesNotMatch (or RequestExpired) unless the request is signed with
-    ``secret``."""
+    ``secret`` for ``service`` (``sqs``, or ``sns`` for :mod:`ems.sns`)."""
     received: dict[str, list[str]] = {}
     for raw_name, raw_value in headers:
         received.setdefault(raw_name.decode("latin-1").lower(), []).append(
             raw_value.decode("latin-1")
         )
-    if signed.service != SERVICE:
+    if signed.service != service:
         raise error(
             "SignatureDoesNotMatch",
-            f"Credential should be scoped to correct service: '{SERVICE}'.",
+            f"Credential should be scoped to correct service: '{service}'.",
         )
     if "host" not in signed.signed_headers:
         raise _mismatch()

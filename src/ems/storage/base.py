@@ -36,9 +36,12 @@ from ems.core.models import (
     TopicSummary,
 )
 from ems.core.move_models import MoveStep, MoveTask, NewMoveTask
+from ems.core.sns_models import SnsSubscription, SnsTopic
 from ems.core.topic_models import (
     AttemptResult,
+    DeliveryPolicy,
     DeliveryTask,
+    FilterPolicy,
     NewSubscription,
     PublishResult,
     SubscriptionRecord,
@@ -223,6 +226,21 @@ class Store(abc.ABC):
         """Delete the subscription and the pushes not yet made to it."""
 
     @abc.abstractmethod
+    async def update_subscription(
+        self,
+        topic_hash: bytes,
+        subscription_id: str,
+        *,
+        filter_policy: FilterPolicy | None,
+        policy: DeliveryPolicy | None,
+        dead_letter_hash: bytes | None,
+        sns: SnsSubscription | None,
+    ) -> SubscriptionRecord:
+        """Replace what a subscription filters and how it delivers (SNS's
+        SetSubscriptionAttributes); raise SubscriptionNotFound, or QueueNotFound if
+        ``dead_letter_hash`` names no queue."""
+
+    @abc.abstractmethod
     async def find_subscription(self, subscription_id: str) -> SubscriptionRecord | None:
         """The subscription with this id in any topic (for unsubscribe links, which carry no
         topic id), or None."""
@@ -335,6 +353,36 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def delete_sqs_queue(self, account: str, name: str) -> None:
         """Forget the name (its EMS queue is the caller's business); a missing name is a no-op."""
+
+    # SNS names (ems.sns): each account's topic names, each naming an EMS topic
+
+    @abc.abstractmethod
+    async def server_value(self, name: str, candidate: bytes) -> bytes:
+        """The value kept under ``name``: ``candidate`` if there was none (the same on every
+        node forever; for the SNS signing key and certificate)."""
+
+    @abc.abstractmethod
+    async def add_sns_topic(self, entry: SnsTopic) -> SnsTopic:
+        """Record the name unless its account already has it; returns the entry stored."""
+
+    @abc.abstractmethod
+    async def get_sns_topic(self, account: str, name: str) -> SnsTopic | None: ...
+
+    @abc.abstractmethod
+    async def list_sns_topics(
+        self, account: str, *, after: str = "", limit: int = 100
+    ) -> list[SnsTopic]:
+        """The account's names sorting after ``after`` (bytewise), in that order."""
+
+    @abc.abstractmethod
+    async def update_sns_topic(
+        self, account: str, name: str, *, attributes: Mapping[str, str], tags: Mapping[str, str]
+    ) -> None:
+        """Replace the attributes and tags; a missing name is a no-op."""
+
+    @abc.abstractmethod
+    async def delete_sns_topic(self, account: str, name: str) -> None:
+        """Forget the name (its EMS topic is the caller's business); a missing name is a no-op."""
 
     # message move tasks (dead-letter redrive; the rules: ems.core.redrive)
 

@@ -27,6 +27,7 @@ from ems.core.models import (
     StoredMessage,
 )
 from ems.core.move_models import MoveStatus, MoveTask
+from ems.core.sns_models import SnsMessage, SnsSubscription, SnsTopic
 from ems.core.topic_models import (
     DeliveryKind,
     DeliveryPolicy,
@@ -187,14 +188,15 @@ def fifo_settings(text: str) -> FifoSettings:
 
 def topic_message(row: Sequence[Any], cipher: BodyCipher | None) -> tuple[TopicMessage, int]:
     """A topic message row (message_id, body, content_type, correlation_id, attributes,
-    published_at, cipher) and its publication time."""
-    message_id, body, content_type, correlation_id, attributes, published_at, key_id = row
+    published_at, cipher, sns) and its publication time."""
+    message_id, body, content_type, correlation_id, attributes, published_at, key_id, sns = row
     message = TopicMessage(
         message_id=message_id,
         body=open_body(cipher, bytes(body), key_id),
         content_type=content_type,
         correlation_id=correlation_id,
         attributes=json.loads(attributes) if attributes else None,
+        sns=SnsMessage.from_json(sns),
     )
     return message, published_at
 
@@ -203,10 +205,22 @@ def encode_attributes(attributes: Any) -> str | None:
     return json.dumps(attributes, separators=(",", ":")) if attributes else None
 
 
-def subscription_values(sub: NewSubscription) -> tuple[str | None, str | None]:
-    """How a new subscription's filter and delivery policy are stored."""
+def subscription_values(sub: NewSubscription) -> tuple[str | None, str | None, str | None]:
+    """How a new subscription's filter, delivery policy and SNS settings are stored."""
     policy = json.dumps(asdict(sub.policy)) if sub.protocol is not Protocol.QUEUE else None
-    return (json.dumps(sub.filter_policy) if sub.filter_policy else None), policy
+    sns = sub.sns.to_json() if sub.sns is not None else None
+    return (sub.filter_policy.stored() if sub.filter_policy else None), policy, sns
+
+
+def update_values(
+    filter_policy: FilterPolicy | None, policy: DeliveryPolicy | None, sns: SnsSubscription | None
+) -> tuple[str | None, str | None, str | None]:
+    """How a changed subscription's filter, delivery policy and SNS settings are stored."""
+    return (
+        filter_policy.stored() if filter_policy else None,
+        json.dumps(asdict(policy)) if policy is not None else None,
+        sns.to_json() if sns is not None else None,
+    )
 
 
 def new_webhook_id() -> str:
@@ -214,15 +228,13 @@ def new_webhook_id() -> str:
 
 
 def parse_filter(text: str | None) -> FilterPolicy | None:
-    if text is None:
-        return None
-    return {name: tuple(values) for name, values in json.loads(text).items()}
+    return None if text is None else FilterPolicy.from_stored(text)
 
 
 def subscription_from_row(row: tuple[Any, ...], *, created: bool = True) -> SubscriptionRecord:
     (key, subscription_id, protocol, status, filter_policy, created_at, queue_id_hash, url,
      policy, signing_secret, dead_letter_id_hash, delivered, failed, pending, attempts,
-     last_attempt_at, last_status, last_error, last_success_at) = row  # fmt: skip
+     last_attempt_at, last_status, last_error, last_success_at, sns) = row  # fmt: skip
     return SubscriptionRecord(
         key=key,
         subscription_id=subscription_id,
@@ -248,6 +260,7 @@ def subscription_from_row(row: tuple[Any, ...], *, created: bool = True) -> Subs
             last_success_at_ms=last_success_at,
         ),
         created=created,
+        sns=SnsSubscription.from_json(sns),
     )
 
 
@@ -264,13 +277,16 @@ class DeliveryTarget:
     confirm_url: str | None
     status: str
     topic_public_id: str
+    sns: SnsSubscription | None
 
     @classmethod
     def from_row(cls, subscription_key: int, row: Sequence[Any]) -> DeliveryTarget:
-        subscription_id, url, secret, policy, challenge, confirm_url, status, public_id = row
+        (subscription_id, url, secret, policy, challenge, confirm_url, status, public_id,
+         sns) = row  # fmt: skip
         return cls(
             subscription_key, subscription_id, url, secret,
             DeliveryPolicy(**json.loads(policy)), challenge, confirm_url, status, public_id,
+            SnsSubscription.from_json(sns),
         )  # fmt: skip
 
     def lease_until(self, now_ms: int, margin_seconds: int) -> int:
@@ -305,6 +321,7 @@ class DeliveryTarget:
             published_at_ms=published_at,
             challenge=self.challenge,
             confirm_url=self.confirm_url,
+            sns=self.sns,
         )
 
 
@@ -338,6 +355,31 @@ def sqs_queue_from_row(row: Sequence[Any]) -> SqsQueue:
 
 def sqs_tags_value(tags: Mapping[str, str] | None) -> str | None:
     return None if tags is None else json.dumps(dict(tags), separators=(",", ":"))
+
+
+def sns_topic_values(entry: SnsTopic) -> tuple[Any, ...]:
+    """The insert parameters of an SNS topic name, in the order of both stores' ``sns_insert``."""
+    return (
+        entry.account,
+        entry.name,
+        entry.topic_hash,
+        entry.sealed_topic_id,
+        compact_json(entry.attributes),
+        compact_json(entry.tags),
+        entry.created_at_ms,
+    )
+
+
+def sns_topic_from_row(row: Sequence[Any]) -> SnsTopic:
+    account, name, id_hash, sealed, attributes, tags, created_at = row
+    return SnsTopic(
+        account, name, bytes(id_hash), bytes(sealed), json.loads(attributes), json.loads(tags),
+        created_at,
+    )  # fmt: skip
+
+
+def compact_json(document: Mapping[str, str]) -> str:
+    return json.dumps(dict(document), separators=(",", ":"))
 
 
 def move_task_from_row(row: Sequence[Any]) -> MoveTask:

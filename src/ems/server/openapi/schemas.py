@@ -20,7 +20,6 @@ TIMESTAMP: Final[Schema] = {"type": "string", "format": "date-time"}
 NULLABLE_TIMESTAMP: Final[Schema] = {"type": ["string", "null"], "format": "date-time"}
 COUNT: Final[Schema] = {"type": "integer", "minimum": 0}
 # a filter policy's allowed values for one attribute
-ALLOWED_VALUES: Final[Schema] = {"type": "array", "items": STRING, "minItems": 1}
 CORRELATION_ID: Final[Schema] = {
     "type": "string",
     "minLength": 1,

@@ -6,7 +6,6 @@ from ems.core import limits
 from ems.core.subscription_rules import MAX_DISPLAY_NAME_CHARS, MAX_FILTER_KEYS, POLICY_BOUNDS
 from ems.core.topic_models import Protocol, Status
 from ems.server.openapi.schemas import (
-    ALLOWED_VALUES,
     COUNT,
     NULLABLE_STRING,
     NULLABLE_TIMESTAMP,
@@ -63,7 +62,11 @@ def subscription() -> Schema:
             "queue_ref (never one of its ids).",
         },
         "status": {"type": "string", "enum": [s.value for s in Status]},
-        "filter_policy": {"type": ["object", "null"], "additionalProperties": ALLOWED_VALUES},
+        "filter_policy": {
+            "type": ["object", "null"],
+            "description": "The filter policy as given (attribute names in lower case).",
+        },
+        "filter_policy_scope": {"type": "string", "enum": ["MessageAttributes", "MessageBody"]},
         "created_at": TIMESTAMP,
         "deliveries": deliveries,
         "signing_secret": {"type": "string", "description": "Webhooks: the whsec_ secret."},
@@ -129,8 +132,17 @@ def topic_components() -> dict[str, Schema]:
                     "type": "object",
                     "minProperties": 1,
                     "maxProperties": MAX_FILTER_KEYS,
-                    "additionalProperties": ALLOWED_VALUES,
-                    "description": "Deliver only messages whose attributes have these values.",
+                    "description": (
+                        "Deliver only the messages this policy matches: Amazon SNS's filter "
+                        'policy grammar, whose simplest form is {"attribute": ["v1", "v2"]} '
+                        "(docs/topics.md)."
+                    ),
+                },
+                "filter_policy_scope": {
+                    "type": "string",
+                    "enum": ["MessageAttributes", "MessageBody"],
+                    "default": "MessageAttributes",
+                    "description": "What filter_policy looks at: the attributes or the JSON body.",
                 },
                 **webhook_options(),
             },

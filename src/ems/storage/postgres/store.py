@@ -16,6 +16,7 @@ from ems.storage.postgres.idempotency import IdempotencyOperations
 from ems.storage.postgres.messages import MessageOperations
 from ems.storage.postgres.moves import MoveTaskOperations
 from ems.storage.postgres.queues import QueueOperations
+from ems.storage.postgres.sns import SnsOperations
 from ems.storage.postgres.sqs import SqsOperations
 from ems.storage.postgres.topics import TopicOperations
 
@@ -28,6 +29,7 @@ class PostgresStore(
     DeliveryOperations,
     AdminOperations,
     SqsOperations,
+    SnsOperations,
     MoveTaskOperations,
     Housekeeping,
     Store,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ems.core import sns_envelopes
 from ems.core.errors import ConfirmationNotFound, QueueNotFound, SubscriptionNotFound
 from ems.core.models import NewMessage
+from ems.core.sns_models import SnsSubscription
 from ems.core.subscription_rules import matches
 from ems.core.topic_models import (
     DeliveryKind,
+    DeliveryPolicy,
     FilterPolicy,
     NewSubscription,
     Protocol,
@@ -38,6 +41,7 @@ from ems.storage.rows import (
     parse_filter,
     subscription_from_row,
     subscription_values,
+    update_values,
 )
 
 _QUEUE = Protocol.QUEUE.value
@@ -47,8 +51,8 @@ _IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = $1 ORDER BY s.key"
 _ONE_IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = $1 AND s.subscription_id = $2"
 _BY_ID = Q["subscription_columns"] + " WHERE s.subscription_id = $1"
 
-# (subscription key, protocol, confirmed, filter policy, queue key)
-_Fanout = tuple[int, str, bool, FilterPolicy | None, int | None]
+# (subscription key, protocol, confirmed, filter policy, queue key, SNS settings)
+_Fanout = tuple[int, str, bool, FilterPolicy | None, int | None, SnsSubscription | None]
 
 
 async def _subscription(conn: Conn, key: int, *, created: bool = True) -> SubscriptionRecord:
@@ -141,12 +145,12 @@ class TopicOperations(PostgresBase):
         if found is not None:  # subscribing again returns the subscription there is
             return await _subscription(conn, found, created=False)
         status = Status.CONFIRMED if sub.confirmed else Status.PENDING
-        filter_text, policy_text = subscription_values(sub)
+        filter_text, policy_text, sns_text = subscription_values(sub)
         key = await conn.fetchval(
             Q["insert_subscription"],
             topic.key, sub.subscription_id, sub.protocol.value, status.value, filter_text,
             queue_key, sub.url, policy_text, sub.signing_secret, sub.challenge,
-            sub.confirm_url, dead_letter_key, txn.now_ms,
+            sub.confirm_url, dead_letter_key, txn.now_ms, sns_text,
         )  # fmt: skip
         if key is None:  # another node subscribed the same endpoint a moment ago
             return await _subscription(conn, await conn.fetchval(*existing), created=False)
@@ -185,6 +189,36 @@ class TopicOperations(PostgresBase):
             await self._remove_subscription(txn, found)
 
         await self._write(operation)
+
+    async def update_subscription(
+        self,
+        topic_hash: bytes,
+        subscription_id: str,
+        *,
+        filter_policy: FilterPolicy | None,
+        policy: DeliveryPolicy | None,
+        dead_letter_hash: bytes | None,
+        sns: SnsSubscription | None,
+    ) -> SubscriptionRecord:
+        async def operation(txn: Txn) -> SubscriptionRecord:
+            conn = txn.conn
+            topic = await topic_in(txn, topic_hash)
+            found = await conn.fetchval(Q["subscription_key_in_topic"], topic.key, subscription_id)
+            if found is None:
+                raise SubscriptionNotFound()
+            dead_letter_key = (
+                None
+                if dead_letter_hash is None
+                else (await queue_in(txn, dead_letter_hash)).record.key
+            )
+            filter_text, policy_text, sns_text = update_values(filter_policy, policy, sns)
+            await conn.execute(
+                Q["update_subscription"], filter_text, policy_text, dead_letter_key, sns_text, found
+            )
+            txn.memo.clear()
+            return await _subscription(conn, found)
+
+        return await self._write(operation)
 
     async def find_subscription(self, subscription_id: str) -> SubscriptionRecord | None:
         async def query(conn: Conn) -> SubscriptionRecord | None:
@@ -237,8 +271,15 @@ class TopicOperations(PostgresBase):
         fanout: list[_Fanout] | None = txn.memo.get(memo_key)
         if fanout is None:
             fanout = txn.memo[memo_key] = [
-                (key, protocol, status == Status.CONFIRMED.value, parse_filter(policy), queue_key)
-                for key, protocol, status, policy, queue_key in await txn.conn.fetch(
+                (
+                    key,
+                    protocol,
+                    status == Status.CONFIRMED.value,
+                    parse_filter(policy),
+                    queue_key,
+                    SnsSubscription.from_json(sns),
+                )
+                for key, protocol, status, policy, queue_key, sns in await txn.conn.fetch(
                     Q["topic_fanout"], topic_key
                 )
             ]
@@ -250,7 +291,6 @@ class TopicOperations(PostgresBase):
         copy = NewMessage(
             message.message_id, message.body, message.correlation_id, message.attributes
         )
-        size = message.size
         rows: list[tuple[Any, ...]] = []
         partitions: dict[int, int] = {}
         wake: Wake = {}
@@ -258,8 +298,8 @@ class TopicOperations(PostgresBase):
         webhooks = []
         emails = 0
         # queue subscriptions in queue-key order: queue rows are locked in that order
-        for key, protocol, confirmed, policy, queue_key in await self._fanout(txn, topic.key):
-            if not confirmed or not matches(policy, message.attributes):
+        for key, protocol, confirmed, policy, queue_key, sns in await self._fanout(txn, topic.key):
+            if not confirmed or not matches(policy, message):
                 continue
             if protocol != _QUEUE:
                 webhooks.append(key)
@@ -271,6 +311,8 @@ class TopicOperations(PostgresBase):
                 continue
             # a queue that cannot take the message is skipped and the failure recorded on its
             # subscription: one subscriber must not block a topic for all the others
+            queue_copy = copy if sns is None else sns_envelopes.queue_copy(message, sns)
+            size = queue_copy.size
             limit = queue.record.config.max_message_bytes
             if size > limit:
                 await self._queue_subscription_failed(
@@ -279,7 +321,7 @@ class TopicOperations(PostgresBase):
                 skipped += 1
                 continue
             mark = len(rows)
-            stored, receivable = self._message_rows(queue, (copy,), now, rows)
+            stored, receivable = self._message_rows(queue, (queue_copy,), now, rows)
             reserved = await self._reserve(txn, queue, 1, stored)
             if not isinstance(reserved, int):
                 del rows[mark:]
@@ -299,6 +341,7 @@ class TopicOperations(PostgresBase):
                 Q["insert_topic_message"],
                 topic.key, message.message_id, body, message.content_type,
                 message.correlation_id, encode_attributes(message.attributes), now, key_id,
+                None if message.sns is None else message.sns.to_json(),
             )  # fmt: skip
             count = len(webhooks)
             await conn.execute(

@@ -16,6 +16,7 @@ from ems.storage.sqlite.messages import MessageOperations
 from ems.storage.sqlite.moves import MoveTaskOperations
 from ems.storage.sqlite.opening import DataDirInUse
 from ems.storage.sqlite.queues import QueueOperations
+from ems.storage.sqlite.sns import SnsOperations
 from ems.storage.sqlite.sqs import SqsOperations
 from ems.storage.sqlite.topics import TopicOperations
 
@@ -28,6 +29,7 @@ class SqliteStore(
     DeliveryOperations,
     AdminOperations,
     SqsOperations,
+    SnsOperations,
     MoveTaskOperations,
     Store,
 ):

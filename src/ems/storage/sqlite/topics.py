@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
+from ems.core import sns_envelopes
 from ems.core.errors import (
     ConfirmationNotFound,
     QueueNotFound,
@@ -13,9 +14,11 @@ from ems.core.errors import (
     SubscriptionNotFound,
 )
 from ems.core.models import NewMessage
+from ems.core.sns_models import SnsSubscription
 from ems.core.subscription_rules import matches
 from ems.core.topic_models import (
     DeliveryKind,
+    DeliveryPolicy,
     FilterPolicy,
     NewSubscription,
     Protocol,
@@ -33,6 +36,7 @@ from ems.storage.rows import (
     parse_filter,
     subscription_from_row,
     subscription_values,
+    update_values,
 )
 from ems.storage.sqlite.base import (
     SqliteBase,
@@ -52,8 +56,8 @@ _IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = ? ORDER BY s.key"
 _ONE_IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = ? AND s.subscription_id = ?"
 _BY_ID = Q["subscription_columns"] + " WHERE s.subscription_id = ?"
 
-# (subscription key, protocol, confirmed, filter policy, queue key)
-_Fanout = tuple[int, str, bool, FilterPolicy | None, int | None]
+# (subscription key, protocol, confirmed, filter policy, queue key, SNS settings)
+_Fanout = tuple[int, str, bool, FilterPolicy | None, int | None, SnsSubscription | None]
 
 
 class TopicOperations(SqliteBase):
@@ -142,12 +146,12 @@ class TopicOperations(SqliteBase):
             row = conn.execute(_BY_KEY, (found[0],)).fetchone()
             return subscription_from_row(row, created=False)
         status = Status.CONFIRMED if sub.confirmed else Status.PENDING
-        filter_text, policy_text = subscription_values(sub)
+        filter_text, policy_text, sns_text = subscription_values(sub)
         key = conn.execute(
             Q["insert_subscription"],
             (topic.key, sub.subscription_id, sub.protocol.value, status.value, filter_text,
              queue_key, sub.url, policy_text, sub.signing_secret, sub.challenge,
-             sub.confirm_url, dead_letter_key, txn.now_ms),
+             sub.confirm_url, dead_letter_key, txn.now_ms, sns_text),
         ).lastrowid  # fmt: skip
         assert key is not None
         if status is Status.PENDING:
@@ -190,6 +194,37 @@ class TopicOperations(SqliteBase):
             self._remove_subscription(txn, found)
 
         await self._write(operation)
+
+    async def update_subscription(
+        self,
+        topic_hash: bytes,
+        subscription_id: str,
+        *,
+        filter_policy: FilterPolicy | None,
+        policy: DeliveryPolicy | None,
+        dead_letter_hash: bytes | None,
+        sns: SnsSubscription | None,
+    ) -> SubscriptionRecord:
+        def operation(txn: Txn) -> SubscriptionRecord:
+            conn = txn.conn
+            topic = topic_in(txn, topic_hash)
+            found = conn.execute(
+                Q["subscription_key_in_topic"], (topic.key, subscription_id)
+            ).fetchone()
+            if found is None:
+                raise SubscriptionNotFound()
+            dead_letter_key = (
+                None if dead_letter_hash is None else queue_in(txn, dead_letter_hash).record.key
+            )
+            filter_text, policy_text, sns_text = update_values(filter_policy, policy, sns)
+            conn.execute(
+                Q["update_subscription"],
+                (filter_text, policy_text, dead_letter_key, sns_text, found[0]),
+            )
+            txn.memo.clear()
+            return subscription_from_row(conn.execute(_BY_KEY, (found[0],)).fetchone())
+
+        return await self._write(operation)
 
     async def find_subscription(self, subscription_id: str) -> SubscriptionRecord | None:
         def query(conn: sqlite3.Connection) -> SubscriptionRecord | None:
@@ -242,8 +277,15 @@ class TopicOperations(SqliteBase):
         fanout: list[_Fanout] | None = txn.memo.get(memo_key)
         if fanout is None:
             fanout = txn.memo[memo_key] = [
-                (key, protocol, status == Status.CONFIRMED.value, parse_filter(policy), queue_key)
-                for key, protocol, status, policy, queue_key in txn.conn.execute(
+                (
+                    key,
+                    protocol,
+                    status == Status.CONFIRMED.value,
+                    parse_filter(policy),
+                    queue_key,
+                    SnsSubscription.from_json(sns),
+                )
+                for key, protocol, status, policy, queue_key, sns in txn.conn.execute(
                     Q["topic_fanout"], (topic_key,)
                 )
             ]
@@ -255,14 +297,13 @@ class TopicOperations(SqliteBase):
         copy = NewMessage(
             message.message_id, message.body, message.correlation_id, message.attributes
         )
-        size = message.size
         rows: list[tuple[Any, ...]] = []
         wake: Wake = {}
         queues = skipped = 0
         webhooks = []
         emails = 0
-        for key, protocol, confirmed, policy, queue_key in self._fanout(txn, topic.key):
-            if not confirmed or not matches(policy, message.attributes):
+        for key, protocol, confirmed, policy, queue_key, sns in self._fanout(txn, topic.key):
+            if not confirmed or not matches(policy, message):
                 continue
             if protocol != _QUEUE:
                 webhooks.append(key)
@@ -274,6 +315,8 @@ class TopicOperations(SqliteBase):
                 continue
             # a queue that cannot take the message is skipped and the failure recorded on its
             # subscription: one subscriber must not block a topic for all the others
+            queue_copy = copy if sns is None else sns_envelopes.queue_copy(message, sns)
+            size = queue_copy.size
             limit = queue.record.config.max_message_bytes
             if size > limit:
                 self._queue_subscription_failed(
@@ -282,7 +325,7 @@ class TopicOperations(SqliteBase):
                 skipped += 1
                 continue
             mark = len(rows)
-            stored, receivable = self._message_rows(queue, (copy,), now, rows)
+            stored, receivable = self._message_rows(queue, (queue_copy,), now, rows)
             if self._reserve(txn, queue, 1, stored) is not None:
                 del rows[mark:]
                 self._queue_subscription_failed(txn, key, "the queue is full")
@@ -294,13 +337,14 @@ class TopicOperations(SqliteBase):
         self._insert_messages(txn, rows, wake)
         if webhooks:
             attributes = encode_attributes(message.attributes)
+            sns_text = None if message.sns is None else message.sns.to_json()
             body, key_id = (
                 (message.body, None) if self._cipher is None else self._cipher.seal(message.body)
             )
             message_key = conn.execute(
                 Q["insert_topic_message"],
                 (topic.key, message.message_id, body, message.content_type,
-                 message.correlation_id, attributes, now, key_id),
+                 message.correlation_id, attributes, now, key_id, sns_text),
             ).lastrowid  # fmt: skip
             conn.executemany(
                 Q["insert_delivery"],

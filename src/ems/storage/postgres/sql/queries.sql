@@ -323,13 +323,13 @@ DELETE FROM topic_messages WHERE topic_key = $1
 DELETE FROM topics WHERE key = $1
 
 -- name: topic_fanout
-SELECT key, protocol, status, filter_policy, queue_key FROM subscriptions WHERE topic_key = $1
+SELECT key, protocol, status, filter_policy, queue_key, sns FROM subscriptions WHERE topic_key = $1
 ORDER BY queue_key, key
 
 -- name: insert_topic_message
 INSERT INTO topic_messages (topic_key, message_id, body, content_type, correlation_id,
-                            attributes, published_at, cipher)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                            attributes, published_at, cipher, sns)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 RETURNING key
 
 -- name: insert_deliveries
@@ -344,7 +344,7 @@ SELECT s.key, s.subscription_id, s.protocol, s.status, s.filter_policy, s.create
        s.delivered, s.failed,
        (SELECT count(*) FROM deliveries d WHERE d.subscription_key = s.key
         AND d.kind = 'notification'),
-       s.attempts, s.last_attempt_at, s.last_status, s.last_error, s.last_success_at
+       s.attempts, s.last_attempt_at, s.last_status, s.last_error, s.last_success_at, s.sns
 FROM subscriptions s
 LEFT JOIN queues q ON q.key = s.queue_key
 LEFT JOIN queues dl ON dl.key = s.dead_letter_key
@@ -359,8 +359,8 @@ SELECT key FROM subscriptions WHERE topic_key = $1 AND protocol <> 'queue' AND u
 -- name: insert_subscription
 INSERT INTO subscriptions (topic_key, subscription_id, protocol, status, filter_policy,
                            queue_key, url, policy, signing_secret, challenge, confirm_url,
-                           dead_letter_key, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                           dead_letter_key, created_at, sns)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT DO NOTHING
 RETURNING key
 
@@ -418,12 +418,12 @@ RETURNING key, kind, webhook_id, attempts, message_key
 
 -- name: delivery_target
 SELECT s.subscription_id, s.url, s.signing_secret, s.policy, s.challenge, s.confirm_url,
-       s.status, t.public_id
+       s.status, t.public_id, s.sns
 FROM subscriptions s JOIN topics t ON t.key = s.topic_key
 WHERE s.key = $1
 
 -- name: topic_message
-SELECT message_id, body, content_type, correlation_id, attributes, published_at, cipher
+SELECT message_id, body, content_type, correlation_id, attributes, published_at, cipher, sns
 FROM topic_messages WHERE key = $1
 
 -- name: delivery_state
@@ -476,6 +476,30 @@ DELETE FROM sqs_queues WHERE account = $1 AND name = $2
 -- an id is assigned only on a primary, and committing it waits for the WAL flush (and for the
 -- synchronous standby, if there is one): the cheapest statement that proves a write can commit
 SELECT txid_current()
+
+-- name: update_subscription
+UPDATE subscriptions SET filter_policy = $1, policy = $2, dead_letter_key = $3, sns = $4
+WHERE key = $5
+
+-- SNS topic names (ems.sns)
+
+-- name: sns_insert
+INSERT INTO sns_topics (account, name, id_hash, sealed_topic_id, attributes, tags, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account, name) DO NOTHING
+
+-- name: sns_get
+SELECT account, name, id_hash, sealed_topic_id, attributes, tags, created_at
+FROM sns_topics WHERE account = $1 AND name = $2
+
+-- name: sns_list
+SELECT account, name, id_hash, sealed_topic_id, attributes, tags, created_at
+FROM sns_topics WHERE account = $1 AND name > $2 ORDER BY name LIMIT $3
+
+-- name: sns_update
+UPDATE sns_topics SET attributes = $1, tags = $2 WHERE account = $3 AND name = $4
+
+-- name: sns_delete
+DELETE FROM sns_topics WHERE account = $1 AND name = $2
 
 -- the admin console (storage/postgres/admin.py builds the sorted queue page around these)
 

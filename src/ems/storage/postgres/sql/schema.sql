@@ -109,7 +109,9 @@ CREATE TABLE subscriptions (
     last_attempt_at bigint,
     last_status integer,
     last_error text,
-    last_success_at bigint
+    last_success_at bigint,
+    -- SNS subscriptions (ems.sns): what they deliver, as JSON
+    sns text
 );
 CREATE INDEX subscriptions_topic ON subscriptions (topic_key);
 -- one subscription per endpoint and topic, even when two nodes subscribe it at once
@@ -129,7 +131,9 @@ CREATE TABLE topic_messages (
     correlation_id text,
     attributes text,
     published_at bigint NOT NULL,
-    cipher bigint
+    cipher bigint,
+    -- published through the SNS API: topic ARN, subject, messages, signatures, as JSON
+    sns text
 );
 CREATE INDEX topic_messages_topic ON topic_messages (topic_key);
 
@@ -159,6 +163,18 @@ CREATE TABLE sqs_queues (
     modified_at bigint NOT NULL,
     -- the Policy attribute as given ('': none); not enforced
     policy text NOT NULL DEFAULT '',
+    PRIMARY KEY (account, name)
+);
+
+-- SNS topic names (ems.sns): an account's name for an EMS topic, whose id is sealed
+CREATE TABLE sns_topics (
+    account text COLLATE "C" NOT NULL,
+    name text COLLATE "C" NOT NULL,
+    id_hash bytea NOT NULL,
+    sealed_topic_id bytea NOT NULL,
+    attributes text NOT NULL,
+    tags text NOT NULL,
+    created_at bigint NOT NULL,
     PRIMARY KEY (account, name)
 );
 

@@ -250,7 +250,7 @@ DELETE FROM topic_messages WHERE topic_key = ?
 DELETE FROM topics WHERE key = ?
 
 -- name: topic_fanout
-SELECT key, protocol, status, filter_policy, queue_key FROM subscriptions WHERE topic_key = ?
+SELECT key, protocol, status, filter_policy, queue_key, sns FROM subscriptions WHERE topic_key = ?
 
 -- name: queue_by_key
 SELECT q.key, q.partition, q.visibility_timeout, q.retention_seconds, q.max_message_bytes,
@@ -262,8 +262,8 @@ WHERE q.key = ?
 
 -- name: insert_topic_message
 INSERT INTO topic_messages (topic_key, message_id, body, content_type, correlation_id,
-                            attributes, published_at, cipher)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                            attributes, published_at, cipher, sns)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: insert_delivery
 INSERT INTO deliveries (subscription_key, message_key, kind, webhook_id, next_attempt_at)
@@ -279,7 +279,7 @@ SELECT s.key, s.subscription_id, s.protocol, s.status, s.filter_policy, s.create
        s.delivered, s.failed,
        (SELECT count(*) FROM deliveries d WHERE d.subscription_key = s.key
         AND d.kind = 'notification'),
-       s.attempts, s.last_attempt_at, s.last_status, s.last_error, s.last_success_at
+       s.attempts, s.last_attempt_at, s.last_status, s.last_error, s.last_success_at, s.sns
 FROM subscriptions s
 LEFT JOIN queues q ON q.key = s.queue_key
 LEFT JOIN queues dl ON dl.key = s.dead_letter_key
@@ -294,8 +294,8 @@ SELECT key FROM subscriptions WHERE topic_key = ? AND protocol <> 'queue' AND ur
 -- name: insert_subscription
 INSERT INTO subscriptions (topic_key, subscription_id, protocol, status, filter_policy,
                            queue_key, url, policy, signing_secret, challenge, confirm_url,
-                           dead_letter_key, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                           dead_letter_key, created_at, sns)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 
 -- name: subscription_key_in_topic
 SELECT key FROM subscriptions WHERE topic_key = ? AND subscription_id = ?
@@ -353,12 +353,12 @@ UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0
 
 -- name: delivery_target
 SELECT s.subscription_id, s.url, s.signing_secret, s.policy, s.challenge, s.confirm_url,
-       s.status, t.public_id
+       s.status, t.public_id, s.sns
 FROM subscriptions s JOIN topics t ON t.key = s.topic_key
 WHERE s.key = ?
 
 -- name: topic_message
-SELECT message_id, body, content_type, correlation_id, attributes, published_at, cipher
+SELECT message_id, body, content_type, correlation_id, attributes, published_at, cipher, sns
 FROM topic_messages WHERE key = ?
 
 -- name: delivery_state
@@ -410,6 +410,30 @@ WHERE account = ? AND name = ?
 
 -- name: sqs_delete
 DELETE FROM sqs_queues WHERE account = ? AND name = ?
+
+-- name: update_subscription
+UPDATE subscriptions SET filter_policy = ?, policy = ?, dead_letter_key = ?, sns = ?
+WHERE key = ?
+
+-- SNS topic names (ems.sns)
+
+-- name: sns_insert
+INSERT INTO sns_topics (account, name, id_hash, sealed_topic_id, attributes, tags, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, name) DO NOTHING
+
+-- name: sns_get
+SELECT account, name, id_hash, sealed_topic_id, attributes, tags, created_at
+FROM sns_topics WHERE account = ? AND name = ?
+
+-- name: sns_list
+SELECT account, name, id_hash, sealed_topic_id, attributes, tags, created_at
+FROM sns_topics WHERE account = ? AND name > ? ORDER BY name LIMIT ?
+
+-- name: sns_update
+UPDATE sns_topics SET attributes = ?, tags = ? WHERE account = ? AND name = ?
+
+-- name: sns_delete
+DELETE FROM sns_topics WHERE account = ? AND name = ?
 
 -- the admin console (storage/sqlite/admin.py builds the sorted queue page around these)
 

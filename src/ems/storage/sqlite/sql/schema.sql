@@ -116,7 +116,9 @@ CREATE TABLE subscriptions (
     last_attempt_at INTEGER,
     last_status INTEGER,
     last_error TEXT,
-    last_success_at INTEGER
+    last_success_at INTEGER,
+    -- SNS subscriptions (ems.sns): what they deliver, as JSON
+    sns TEXT
 );
 CREATE INDEX subscriptions_topic ON subscriptions (topic_key);
 CREATE INDEX subscriptions_queue ON subscriptions (queue_key) WHERE queue_key IS NOT NULL;
@@ -135,7 +137,9 @@ CREATE TABLE topic_messages (
     correlation_id TEXT,
     attributes TEXT,
     published_at INTEGER NOT NULL,
-    cipher INTEGER
+    cipher INTEGER,
+    -- published through the SNS API: topic ARN, subject, messages, signatures, as JSON
+    sns TEXT
 );
 CREATE INDEX topic_messages_topic ON topic_messages (topic_key);
 
@@ -165,6 +169,18 @@ CREATE TABLE sqs_queues (
     modified_at INTEGER NOT NULL,
     -- the Policy attribute as given ('': none); not enforced
     policy TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (account, name)
+) WITHOUT ROWID;
+
+-- SNS topic names (ems.sns): an account's name for an EMS topic, whose id is sealed
+CREATE TABLE sns_topics (
+    account TEXT NOT NULL,
+    name TEXT NOT NULL,
+    id_hash BLOB NOT NULL,
+    sealed_topic_id BLOB NOT NULL,
+    attributes TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
     PRIMARY KEY (account, name)
 ) WITHOUT ROWID;
 

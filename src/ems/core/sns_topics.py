@@ -1,0 +1,98 @@
+"""The topic service as the SNS API (:mod:`ems.sns`) uses it: subscriptions made with their SNS
+settings, and changed in place (SetSubscriptionAttributes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ems.core import capabilities
+from ems.core.filter_policy import FilterPolicy
+from ems.core.sns_models import SnsSubscription
+from ems.core.subscription_rules import check_webhook_url
+from ems.core.topic_models import DeliveryPolicy, NewSubscription, Protocol, SubscriptionRecord
+from ems.core.topics import (
+    CHALLENGE_BYTES,
+    TopicService,
+    _new_subscription_id,
+    new_signing_secret,
+    topic_hash,
+)
+
+# (subscription id, confirmation token or None) -> the SNS settings of a new subscription
+SnsSettings = Callable[[str, str | None], SnsSubscription]
+
+
+class SnsTopicService(TopicService):
+    async def subscribe_sns(
+        self,
+        topic_id: str,
+        *,
+        queue_id: str | None = None,
+        url: str | None = None,
+        filter_policy: FilterPolicy | None,
+        policy: DeliveryPolicy,
+        dead_letter_id: str | None,
+        settings: SnsSettings,
+    ) -> SubscriptionRecord:
+        """Subscribe for the SNS API (:mod:`ems.sns`): a queue, or an HTTP(S) endpoint that
+        confirms through ``SubscribeURL``. ``settings`` makes the subscription's SNS settings
+        from its id and confirmation token, which are chosen here."""
+        h = topic_hash(topic_id)
+        await self.store.get_topic(h)
+        dead_letter = None
+        if dead_letter_id is not None:
+            dead_letter = await self._sendable(dead_letter_id, "dead_letter_queue_id")
+        subscription_id = _new_subscription_id()
+        if queue_id is not None:
+            target = await self._sendable(queue_id, "queue_id")
+            subscription = NewSubscription(
+                subscription_id=subscription_id,
+                protocol=Protocol.QUEUE,
+                filter_policy=filter_policy,
+                queue_hash=target,
+                sns=settings(subscription_id, None),
+            )
+            return await self.store.subscribe(h, subscription)
+        assert url is not None
+        await self._check_url(check_webhook_url(url))
+        challenge = capabilities.new_id(self._id_prefix, CHALLENGE_BYTES)
+        confirming = not self._skip_confirmation
+        sns = settings(subscription_id, challenge if confirming else None)
+        subscription = NewSubscription(
+            subscription_id=subscription_id,
+            protocol=Protocol.HTTP,
+            filter_policy=filter_policy,
+            url=url,
+            policy=policy,
+            signing_secret=new_signing_secret(),
+            confirmed=not confirming,
+            challenge=challenge if confirming else None,
+            confirm_url=(
+                sns.confirmation.get("SubscribeURL") if confirming and sns.confirmation else None
+            ),
+            dead_letter_hash=dead_letter,
+            sns=sns,
+        )
+        return await self.store.subscribe(h, subscription)
+
+    async def update_subscription(
+        self,
+        topic_id: str,
+        record: SubscriptionRecord,
+        *,
+        filter_policy: FilterPolicy | None,
+        policy: DeliveryPolicy | None,
+        dead_letter_id: str | None,
+        sns: SnsSubscription | None,
+    ) -> SubscriptionRecord:
+        dead_letter = None
+        if dead_letter_id is not None:
+            dead_letter = await self._sendable(dead_letter_id, "dead_letter_queue_id")
+        return await self.store.update_subscription(
+            topic_hash(topic_id),
+            record.subscription_id,
+            filter_policy=filter_policy,
+            policy=policy,
+            dead_letter_hash=dead_letter,
+            sns=sns,
+        )
