@@ -37,7 +37,7 @@ def postgres(
     limits: StorageLimits | None = None,
 ) -> Store:
     return PostgresStore(
-        pg.database_url(),
+        pg.patient(pg.database_url()),
         schema=pg.schema_for(directory),
         clock=clock,
         cipher=cipher,

@@ -21,7 +21,9 @@ def server(tmp_path: Path) -> Iterator[EmsServer]:
 
 def database(backend: str, directory: Path) -> tuple[str, str] | None:
     """What EmsServer(database=...) needs to serve ``backend``; None for SQLite."""
-    return (pg.database_url(), pg.schema_for(directory)) if backend == "postgres" else None
+    if backend != "postgres":
+        return None
+    return pg.patient(pg.database_url()), pg.schema_for(directory)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
