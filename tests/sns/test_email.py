@@ -76,7 +76,9 @@ def one_mail(smtp: SmtpServer) -> Mail:
 
 
 def test_email_confirm_publish_unsubscribe(mail_sns: Any, smtp: SmtpServer) -> None:
-    arn = mail_sns.create_topic(Name=f"t-{uuid.uuid4().hex[:12]}")["TopicArn"]
+    arn = mail_sns.create_topic(
+        Name=f"t-{uuid.uuid4().hex[:12]}", Attributes={"DisplayName": "Seat alerts"}
+    )["TopicArn"]
     subscribe(mail_sns, arn, "email", "ada@example.com")
     confirm(smtp, "ada@example.com")
     (listed,) = mail_sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
@@ -89,6 +91,7 @@ def test_email_confirm_publish_unsubscribe(mail_sns: Any, smtp: SmtpServer) -> N
     mail = one_mail(smtp)
     assert mail.recipients == ["ada@example.com"]
     assert mail["Subject"] == "CS 61A"
+    assert mail["From"] == "Seat alerts <alerts@ems.example.com>"
     assert mail.text.startswith("Seat 14 is free")
     assert mail["List-Unsubscribe"]
 
@@ -119,6 +122,7 @@ def test_email_json_mails_the_notification_envelope(mail_sns: Any, smtp: SmtpSer
 def test_nothing_is_mailed_before_confirmation(mail_sns: Any, smtp: SmtpServer) -> None:
     arn = mail_sns.create_topic(Name=f"t-{uuid.uuid4().hex[:12]}")["TopicArn"]
     subscribe(mail_sns, arn, "email", "cy@example.com")
+    subscribe(mail_sns, arn, "email", "cy@example.com")  # idempotent per endpoint: still one
     mail_sns.publish(TopicArn=arn, Message="early")
     (confirmation,) = smtp.wait_for(1)
     assert confirmation["Subject"].startswith("Confirm your subscription")

@@ -148,13 +148,17 @@ class SubscriptionActions:
                 redrive_policy=redrive,
             )
 
+        delivery = delivery_policy.effective(retry or topic_retry(entry))
+        if protocol in EMAIL_PROTOCOLS and entry.attributes.get("DisplayName"):
+            # SNS mails come from the topic's DisplayName (as of subscribing, here)
+            delivery = dataclasses.replace(delivery, display_name=entry.attributes["DisplayName"])
         record = await self.service.subscribe_sns(
             topic_id,
             queue_id=queue_id,
             url=url,
             email=email,
             filter_policy=policy,
-            policy=delivery_policy.effective(retry or topic_retry(entry)),
+            policy=delivery,
             dead_letter_id=dead_letter_id,
             settings=settings,
         )
