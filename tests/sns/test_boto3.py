@@ -222,7 +222,9 @@ def test_what_ems_does_not_do_is_refused_clearly(
 def test_refused_subscriptions_and_publishes(sns: Any, sqs: Any, topic_arn: str) -> None:
     _, queue_arn = new_queue(sqs)
     cases: list[tuple[dict[str, Any], str]] = [
-        ({"Protocol": "email", "Endpoint": "a@example.com"}, "email subscriptions"),
+        ({"Protocol": "email", "Endpoint": "a@example.com"}, "EMS_SMTP_URL"),  # no SMTP here
+        ({"Protocol": "email", "Endpoint": "a@example.com",
+          "Attributes": {"DeliveryPolicy": "{}"}}, "only for HTTP(S)"),
         ({"Protocol": "sms", "Endpoint": "+15550100"}, "does not support this protocol"),
         ({"Protocol": "https", "Endpoint": "http://example.com/x"}, "match the specified protocol"),
         ({"Protocol": "sqs", "Endpoint": queue_arn + "-gone"}, "SQS endpoint ARN"),

@@ -3,15 +3,19 @@ settings, and changed in place (SetSubscriptionAttributes)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from ems.core import capabilities
+from ems.core.email_address import check_email_address
+from ems.core.errors import EmailNotConfigured
 from ems.core.filter_policy import FilterPolicy
 from ems.core.sns_models import SnsSubscription
 from ems.core.subscription_rules import check_webhook_url
 from ems.core.topic_models import DeliveryPolicy, NewSubscription, Protocol, SubscriptionRecord
 from ems.core.topics import (
     CHALLENGE_BYTES,
+    EMAIL_TIMEOUT_SECONDS,
     TopicService,
     _new_subscription_id,
     new_signing_secret,
@@ -29,14 +33,17 @@ class SnsTopicService(TopicService):
         *,
         queue_id: str | None = None,
         url: str | None = None,
+        email: str | None = None,
         filter_policy: FilterPolicy | None,
         policy: DeliveryPolicy,
         dead_letter_id: str | None,
         settings: SnsSettings,
     ) -> SubscriptionRecord:
         """Subscribe for the SNS API (:mod:`ems.sns`): a queue, or an HTTP(S) endpoint that
-        confirms through ``SubscribeURL``. ``settings`` makes the subscription's SNS settings
-        from its id and confirmation token, which are chosen here."""
+        confirms through ``SubscribeURL``, or an email address (``email``/``email-json``), which
+        confirms through EMS's own confirmation mail, as native email subscriptions do (double
+        opt-in always: a mailbox is not the topic holder's). ``settings`` makes the
+        subscription's SNS settings from its id and confirmation token, chosen here."""
         h = topic_hash(topic_id)
         await self.store.get_topic(h)
         dead_letter = None
@@ -53,6 +60,10 @@ class SnsTopicService(TopicService):
                 sns=settings(subscription_id, None),
             )
             return await self.store.subscribe(h, subscription)
+        if email is not None:
+            return await self._subscribe_email(
+                h, subscription_id, email, filter_policy, policy, dead_letter, settings
+            )
         assert url is not None
         await self._check_url(check_webhook_url(url))
         challenge = capabilities.new_id(self._id_prefix, CHALLENGE_BYTES)
@@ -72,6 +83,40 @@ class SnsTopicService(TopicService):
             ),
             dead_letter_hash=dead_letter,
             sns=sns,
+        )
+        return await self.store.subscribe(h, subscription)
+
+    async def _subscribe_email(  # noqa: PLR0917 (the parts subscribe_sns checked)
+        self,
+        h: bytes,
+        subscription_id: str,
+        address: str,
+        filter_policy: FilterPolicy | None,
+        policy: DeliveryPolicy,
+        dead_letter: bytes | None,
+        settings: SnsSettings,
+    ) -> SubscriptionRecord:
+        if self._email_base is None:
+            raise EmailNotConfigured(parameter="Endpoint")
+        address = check_email_address(address)
+        challenge = capabilities.new_id(self._id_prefix, CHALLENGE_BYTES)
+        subscription = NewSubscription(
+            subscription_id=subscription_id,
+            protocol=Protocol.EMAIL,
+            filter_policy=filter_policy,
+            url="mailto:" + address,
+            # one mail at a time, so they arrive in the order published (as native email)
+            policy=dataclasses.replace(
+                policy, max_concurrency=1, timeout_seconds=EMAIL_TIMEOUT_SECONDS
+            ),
+            # never shown for email: the key of the subscription's unsubscribe link
+            signing_secret=new_signing_secret(),
+            confirmed=False,
+            challenge=challenge,
+            confirm_url=f"{self._email_base}/ems/topic/confirm/{challenge}",
+            dead_letter_hash=dead_letter,
+            # no SNS confirmation document: the confirmation is EMS's mail
+            sns=settings(subscription_id, None),
         )
         return await self.store.subscribe(h, subscription)
 

@@ -127,11 +127,11 @@ class Dispatcher:
     # one attempt
 
     async def attempt(self, task: DeliveryTask) -> AttemptResult:
+        if task.url.startswith(MAILTO):  # SNS email subscriptions too (delivery/mail.py)
+            return await self._mail(task)
         if task.sns is not None:
             body, headers = sns_push.request(task)
             return await self._post(task, body, headers)
-        if task.url.startswith(MAILTO):
-            return await self._mail(task)
         if task.kind is DeliveryKind.CONFIRMATION:
             body = json.dumps(
                 {

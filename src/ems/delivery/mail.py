@@ -18,6 +18,10 @@ header or a recipient.
   or a non-text content type) is attached as a file named ``message`` with the message's
   content type, below a line that says so: a mail client shows it as an attachment instead of
   as garbled text.
+- A message published through the SNS API to an SNS ``email`` subscription is its ``Message``
+  text (the ``email`` entry of a ``MessageStructure=json`` message, else ``default``) with the
+  Publish ``Subject`` as the mail's; to ``email-json`` it is the signed ``Notification`` JSON
+  document, as SNS mails them.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from email.policy import SMTP
 from email.utils import formataddr, formatdate
 from typing import Final
 
+from ems.core import sns_envelopes
 from ems.core.topic_models import DeliveryTask, TopicMessage
 
 MAX_SUBJECT_CHARS: Final = 200
@@ -99,6 +104,8 @@ def notification(task: DeliveryTask, sender: Sender, unsubscribe_url: str) -> Em
     assert message is not None
     name = _name(task)
     subject = (message.attributes or {}).get("subject")
+    if message.sns is not None:
+        subject = message.sns.subject
     mail = _base(
         task, sender, one_line(subject) if subject else f"{name}: message {message.message_id}"
     )
@@ -111,7 +118,12 @@ def notification(task: DeliveryTask, sender: Sender, unsubscribe_url: str) -> Em
         f"\n\n--\nYou get this mail because {recipient(task)} subscribed to {name}.\n"
         f"Unsubscribe: {unsubscribe_url}\n"
     )
-    text = body_text(message)
+    text = body_text(message) if task.sns is None else _sns_text(task, message)
+    if task.sns is not None and task.sns.protocol == "email-json":
+        # the body is the JSON document alone, for programs to parse; the document has its
+        # UnsubscribeURL, and the List-Unsubscribe header is there for mail clients
+        mail.set_content(text)
+        return mail
     if text is not None:
         mail.set_content(text + footer)
         return mail
@@ -125,6 +137,17 @@ def notification(task: DeliveryTask, sender: Sender, unsubscribe_url: str) -> Em
         maintype, subtype = "application", "octet-stream"
     mail.add_attachment(message.body, maintype=maintype, subtype=subtype, filename="message")
     return mail
+
+
+def _sns_text(task: DeliveryTask, message: TopicMessage) -> str:
+    """What an SNS email subscription mails (see the module's docstring)."""
+    sub = task.sns
+    assert sub is not None
+    if message.sns is None:  # published natively: the body as native email sends it
+        return body_text(message) or message.body.decode("utf-8", "replace")
+    if sub.protocol == "email-json":
+        return sns_envelopes.notification(message, message.sns, sub)
+    return sns_envelopes.raw_message(message, sub)
 
 
 def body_text(message: TopicMessage) -> str | None:

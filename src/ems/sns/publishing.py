@@ -27,7 +27,7 @@ from ems.sqs.names import Caller
 MAX_MESSAGE_BYTES: Final = 262_144
 MAX_SUBJECT: Final = 99
 MAX_BATCH: Final = 10
-PROTOCOL_KEYS: Final = ("sqs", "http", "https")
+PROTOCOL_KEYS: Final = ("sqs", "http", "https", "email", "email-json")
 _BATCH_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _SUBJECT: Final = re.compile(r"[\x20-\x7e]+")
 CERT_PATH: Final = "/ems/sns/"

@@ -1,7 +1,9 @@
 """The subscription actions: subscribe, confirm, unsubscribe, list, attributes.
 
 An SNS subscription is an EMS subscription: ``sqs`` to an EMS queue named by its SQS ARN,
-``http``/``https`` to a webhook that must confirm through ``SubscribeURL`` (a GET). What SNS adds
+``http``/``https`` to a webhook that must confirm through ``SubscribeURL`` (a GET), ``email``/
+``email-json`` to an address that confirms through EMS's confirmation mail, as a native email
+subscription (delivery/email.py) does. What SNS adds
 (raw delivery, the signed confirmation, the ARN, the policies as given) is kept in its
 :class:`~ems.core.sns_models.SnsSubscription`.
 """
@@ -31,8 +33,10 @@ from ems.sqs.names import Caller, name_from_arn
 from ems.sqs.registry import Registry
 
 PAGE: Final = 100
-PENDING: Final = "pending confirmation"
-PROTOCOLS: Final = frozenset({"sqs", "http", "https"})
+PENDING: Final = "pending confirmation"  # what Subscribe answers
+LISTED_PENDING: Final = "PendingConfirmation"  # what the listings say (SNS writes both)
+PROTOCOLS: Final = frozenset({"sqs", "http", "https", "email", "email-json"})
+EMAIL_PROTOCOLS: Final = frozenset({"email", "email-json"})
 SUBSCRIPTION_ATTRIBUTES: Final = frozenset(
     {"RawMessageDelivery", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy", "DeliveryPolicy"}
 )
@@ -79,8 +83,6 @@ class SubscriptionActions:
         if not isinstance(protocol, str) or not protocol:
             raise invalid("Protocol")
         protocol = protocol.lower()
-        if protocol in ("email", "email-json"):
-            raise invalid("Protocol", "EMS does not deliver email subscriptions yet")
         if protocol not in PROTOCOLS:
             raise invalid(f"Amazon SNS does not support this protocol string: {protocol}")
         endpoint = params.get("Endpoint")
@@ -94,7 +96,7 @@ class SubscriptionActions:
         for name in attributes:
             if name not in SUBSCRIPTION_ATTRIBUTES:
                 raise invalid("Attributes", f"Unknown attribute {name}")
-        if "DeliveryPolicy" in attributes and protocol == "sqs":
+        if "DeliveryPolicy" in attributes and protocol not in ("http", "https"):
             raise invalid("DeliveryPolicy", "Delivery policy is only for HTTP(S) endpoints")
         raw = _boolean("RawMessageDelivery", attributes.get("RawMessageDelivery", "false"))
         scope = attributes.get("FilterPolicyScope", FilterScope.ATTRIBUTES.value)
@@ -108,9 +110,11 @@ class SubscriptionActions:
         )
         retry = delivery_policy.check_subscription_policy(attributes.get("DeliveryPolicy", "{}"))
         arn = topic_arn(caller, entry.name)
-        queue_id = url = None
+        queue_id = url = email = None
         if protocol == "sqs":
             queue_id = await self._queue_id(caller, endpoint, "SQS endpoint ARN")
+        elif protocol in EMAIL_PROTOCOLS:
+            email = endpoint  # checked (and refused without SMTP) by the service
         elif not endpoint.lower().startswith(f"{protocol}://"):
             raise invalid("Endpoint", "Endpoint must match the specified protocol")
         else:
@@ -144,12 +148,17 @@ class SubscriptionActions:
                 redrive_policy=redrive,
             )
 
+        delivery = delivery_policy.effective(retry or topic_retry(entry))
+        if protocol in EMAIL_PROTOCOLS and entry.attributes.get("DisplayName"):
+            # SNS mails come from the topic's DisplayName (as of subscribing, here)
+            delivery = dataclasses.replace(delivery, display_name=entry.attributes["DisplayName"])
         record = await self.service.subscribe_sns(
             topic_id,
             queue_id=queue_id,
             url=url,
+            email=email,
             filter_policy=policy,
-            policy=delivery_policy.effective(retry or topic_retry(entry)),
+            policy=delivery,
             dead_letter_id=dead_letter_id,
             settings=settings,
         )
@@ -266,7 +275,7 @@ class SubscriptionActions:
             attributes["FilterPolicyScope"] = record.filter_policy.scope.value
         if sns.redrive_policy:
             attributes["RedrivePolicy"] = sns.redrive_policy
-        if sns.protocol != "sqs":
+        if sns.protocol in ("http", "https"):
             if sns.delivery_policy:
                 attributes["DeliveryPolicy"] = sns.delivery_policy
             attributes["EffectiveDeliveryPolicy"] = _dumps(
@@ -294,7 +303,7 @@ class SubscriptionActions:
             policy = _filter(current, value)
             sns = dataclasses.replace(sns, filter_policy_scope=value)
         elif attribute == "DeliveryPolicy":
-            if sns.protocol == "sqs":
+            if sns.protocol not in ("http", "https"):
                 raise invalid("DeliveryPolicy", "Delivery policy is only for HTTP(S) endpoints")
             retry = delivery_policy.check_subscription_policy(value or "{}")
             delivery = delivery_policy.effective(retry)
@@ -331,7 +340,7 @@ def _member(record: SubscriptionRecord, topic: str) -> dict[str, str]:
     sns = _sns(record)
     confirmed = record.status is Status.CONFIRMED
     return {
-        "SubscriptionArn": sns.subscription_arn if confirmed else PENDING,
+        "SubscriptionArn": sns.subscription_arn if confirmed else LISTED_PENDING,
         "Owner": sns.owner,
         "Protocol": sns.protocol,
         "Endpoint": sns.endpoint,
