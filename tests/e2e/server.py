@@ -39,6 +39,10 @@ class EmsServer:
         """``database``: (PostgreSQL URL, schema) to serve from instead of SQLite."""
         self.data_dir = data_dir
         self.port = port or free_port()
+        # free_port() only finds a port that was free: under xdist another worker's server can
+        # take it before ours binds. Such a port may be swapped for another on the first start,
+        # as long as nobody has read the url yet (a test may have handed it to the server).
+        self._may_move_port = port is None
         # tests stop servers with SIGTERM: skip the drain a load balancer needs, and the disk
         # space reserve (tests/hostile tests both)
         self.env = {"EMS_DRAIN_SECONDS": "0", "EMS_DISK_RESERVE_BYTES": "0", **(env or {})}
@@ -51,17 +55,29 @@ class EmsServer:
 
     @property
     def url(self) -> str:
+        self._may_move_port = False
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self, *args: str, use_flags: bool = True) -> EmsServer:
-        command = [sys.executable, "-m", "ems", "serve", *args]
-        if use_flags:
-            command += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
-        env = {**os.environ, **self.env}
-        self.log = self.log_path.open("ab")
-        self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=self.log)
-        self.wait_healthy()
-        return self
+        for _ in range(3):
+            command = [sys.executable, "-m", "ems", "serve", *args]
+            if use_flags:
+                command += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
+            env = {**os.environ, **self.env}
+            self.log = self.log_path.open("ab")
+            self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=self.log)
+            try:
+                self.wait_healthy()
+            except AssertionError:
+                taken = "address already in use" in self.output()
+                if not (taken and use_flags and self._may_move_port):
+                    raise
+                self.port = free_port()
+                self.log_path = self.data_dir.parent / f"ems-{self.port}.log"
+                continue
+            self._may_move_port = False
+            return self
+        raise AssertionError(f"ems serve found no free port:\n{self.output()}")
 
     def wait_healthy(self, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
@@ -77,7 +93,10 @@ class EmsServer:
                         f"ems serve exited early with {self.process.returncode}:\n{self.output()}"
                     )
                 try:
-                    if http.get(f"{self.url}/healthz").status_code == 200:
+                    if (
+                        http.get(f"{self.scheme}://127.0.0.1:{self.port}/healthz").status_code
+                        == 200
+                    ):
                         return
                 except httpx.TransportError:
                     pass
