@@ -48,12 +48,25 @@ def test_delete_and_correlation_id_reach_the_server(client: Client) -> None:
     )
 
 
-def test_a_deleted_queue_ends_the_stream_with_its_problem(client: Client) -> None:
+def test_a_deleted_queue_ends_the_stream_with_its_problem(
+    client: Client, server: EmsServer
+) -> None:
     queue = client.create_queue().queue_id
-    threading.Timer(0.5, client.delete_queue, (queue,)).start()
-    with client.stream(queue) as stream, pytest.raises(errors.QueueNotFound):
-        for _ in stream:
-            pass
+
+    # on a client of its own, and joined before the test ends: the stream can end before the
+    # delete's answer is read, and closing the client under that call failed the thread
+    def delete() -> None:
+        with Client(server.url) as other:
+            other.delete_queue(queue)
+
+    deleting = threading.Timer(0.5, delete)
+    deleting.start()
+    try:
+        with client.stream(queue) as stream, pytest.raises(errors.QueueNotFound):
+            for _ in stream:
+                pass
+    finally:
+        deleting.join(30)
 
 
 def test_a_refused_stream_raises_the_problem(client: Client) -> None:
