@@ -223,12 +223,6 @@ class PostgresBase:
         await self.availability.close()
         if self._batcher is not None:
             await self._batcher.stop()
-            log.info(
-                "group commit: %d operations in %d transactions (%.1f per commit)",
-                self._batcher.operations,
-                self._batcher.batches,
-                self._batcher.operations / max(self._batcher.batches, 1),
-            )
             self._batcher = None
         if self._signals is not None:
             await self._signals.stop()
@@ -277,9 +271,7 @@ class PostgresBase:
 
     @property
     def commit_stats(self) -> tuple[int, int, float]:
-        if self._batcher is None:
-            return (0, 0, 0.0)
-        return (self._batcher.batches, self._batcher.operations, self._batcher.commit_seconds)
+        return (0, 0, 0.0) if self._batcher is None else self._batcher.stats
 
     # the queue cache
 

@@ -1,7 +1,8 @@
 """Group commit on PostgreSQL: the writes of one node share transactions.
 
-As in the SQLite writer (:mod:`ems.storage.sqlite.writer`), requests submit *operations*
-(coroutine functions of a :class:`Txn`); while one batch's transaction runs and commits, new
+The batching itself (submissions, futures, batch boundaries, post-commit effects) is the shared
+engine's (:mod:`ems.storage.engine.group_commit`); this module runs a batch. Operations are
+coroutine functions of a :class:`Txn`; while one batch's transaction runs and commits, new
 submissions queue up for the next. Every transaction costs round trips and a WAL flush, so
 under load one transaction serves hundreds of requests, and concurrent sends become one
 ``INSERT ... SELECT FROM unnest(...)``.
@@ -33,16 +34,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
 from ems.core.clock import Clock
-from ems.core.errors import EmsError, ShuttingDown, StorageUnavailable
+from ems.core.errors import EmsError, StorageUnavailable
+from ems.storage.engine import group_commit
+from ems.storage.engine.group_commit import (
+    Committed,
+    GroupCommit,
+    Outcome,
+    Submitted,
+    failed,
+    group_outcomes,
+)
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -75,19 +84,11 @@ Acquire = Callable[[], AbstractAsyncContextManager["PoolConnectionProxy[Any]"]]
 
 
 @dataclass(slots=True)
-class Txn:
-    """What an operation sees: a connection inside an open transaction, and the batch's time."""
+class Txn(group_commit.Txn["PoolConnectionProxy[Any]"]):
+    """The engine's transaction, with the stored-message counters to settle at its end."""
 
-    conn: PoolConnectionProxy[Any]
-    now_ms: int
-    effects: list[Callable[[], None]] = field(default_factory=list)
-    # lookups many operations of a batch repeat; an operation that changes them clears it
-    memo: dict[Any, Any] = field(default_factory=dict)
     # queue key -> [messages, bytes] to add to its stored counters at the end of the batch
     adjustments: dict[int, list[int]] = field(default_factory=dict)
-
-    def after_commit(self, effect: Callable[[], None]) -> None:
-        self.effects.append(effect)
 
     def adjust(self, queue_key: int, count: int, size: int) -> None:
         """Change a queue's stored counters when the batch ends (negative: release room)."""
@@ -105,106 +106,36 @@ GroupOperation = Callable[[Txn, list[Any]], Awaitable[list[Any]]]
 Settle = Callable[[Txn], Awaitable[None]]
 
 
-@dataclass(slots=True)
-class _Submitted(Generic[T]):
-    operation: Operation[T] | None
-    future: asyncio.Future[T]
-    group: GroupOperation | None = None
-    payload: Any = None
-    savepoint: bool = True
-    phase: int = 0
-
-
-_Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
-
-
-class Batcher:
+class Batcher(GroupCommit):
     def __init__(self, acquire: Acquire, clock: Clock, settle: Settle) -> None:
+        # abandoned before they began (their requests' tasks were cancelled): never run
+        super().__init__(max_operations=MAX_BATCH_OPERATIONS, skip_abandoned=True)
         self._acquire = acquire
         self._clock = clock
         self._settle = settle
-        self._pending: list[_Submitted[Any]] = []
-        self._flush_scheduled = False
-        self._running = False
-        self._stopping = False
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._task: asyncio.Task[None] | None = None
         # the running batch failed because the database is unavailable
         self._unavailable = False
-        self.batches = 0
-        self.operations = 0
-        # from BEGIN to COMMIT, summed over batches: the commit latency writers see
-        self.commit_seconds = 0.0
 
     def submit(self, operation: Operation[T], *, savepoint: bool = True) -> asyncio.Future[T]:
-        return self._put(_Submitted(operation, _new_future(), savepoint=savepoint))
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        return self.put(Submitted(operation, future, savepoint=savepoint))
 
     def submit_grouped(
         self, group: GroupOperation, payload: Any, *, phase: int = 0
     ) -> asyncio.Future[Any]:
         """Run ``payload`` with the batch's other submissions of ``group`` in one call, after
         every single operation and in ``phase`` order with the other groups."""
-        return self._put(
-            _Submitted(None, _new_future(), group, payload, savepoint=False, phase=phase)
-        )
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        return self.put(Submitted(None, future, group, payload, savepoint=False, phase=phase))
 
-    def _put(self, item: _Submitted[Any]) -> asyncio.Future[Any]:
-        if self._stopping:
-            item.future.set_exception(ShuttingDown())
-            return item.future
-        self._pending.append(item)
-        self._idle.clear()
-        if not self._running and not self._flush_scheduled:
-            # let the requests already runnable submit too, so they share this transaction
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-        return item.future
-
-    async def stop(self) -> None:
-        """Commit everything already submitted, then stop."""
-        self._stopping = True
-        await self._idle.wait()
-
-    def _flush(self) -> None:
-        self._flush_scheduled = False
-        if self._pending:
-            # abandoned before they began (their requests' tasks were cancelled): never run
-            self._pending = [item for item in self._pending if not item.future.done()]
-        if self._running or not self._pending:
-            if not self._running:
-                self._idle.set()
-            return
-        batch = self._pending[:MAX_BATCH_OPERATIONS]
-        del self._pending[:MAX_BATCH_OPERATIONS]
-        self._running = True
-        self._task = asyncio.get_running_loop().create_task(self._run(batch))
-
-    async def _run(self, batch: list[_Submitted[Any]]) -> None:
+    async def commit_batch(self, batch: list[Submitted]) -> Committed:
         self._unavailable = False
-        started = time.perf_counter()
-        try:
-            effects, outcomes = await self._commit(batch)
-        except BaseException:  # pragma: no cover - _commit answers every failure itself
-            log.exception("batch failed unexpectedly")
-            effects, outcomes = [], _failed(batch)
-        self._running = False
-        self.batches += 1
-        self.operations += len(batch)
-        self.commit_seconds += time.perf_counter() - started
-        if self._unavailable and self._pending:
-            # what waited behind a batch the database failed is answered now (module doc)
-            outcomes += _failed(self._pending)
-            self._pending = []
-        _finish(effects, outcomes)
-        if self._pending:
-            self._flush()
-        else:
-            self._idle.set()
+        effects, outcomes = await self._commit(batch)
+        return Committed(effects, outcomes, unavailable=self._unavailable)
 
     async def _commit(
-        self, batch: list[_Submitted[Any]]
-    ) -> tuple[list[Callable[[], None]], list[_Outcome]]:
+        self, batch: list[Submitted]
+    ) -> tuple[list[Callable[[], None]], list[Outcome]]:
         for attempt in range(DEADLOCK_RETRIES + 1):
             try:
                 return await self._transaction(batch)
@@ -219,23 +150,23 @@ class Batcher:
                     len(batch),
                 )
                 self._unavailable = True
-                return [], _failed(batch)
+                return [], failed(batch, StorageUnavailable())
             except Exception as error:
                 if len(batch) == 1:
                     log_failure("a write transaction failed; answered with 503", error)
-                    return [], _failed(batch)
+                    return [], failed(batch, StorageUnavailable())
                 log.warning("a batch of %d failed; running its operations alone", len(batch))
                 return await self._one_by_one(batch)
-        return [], _failed(batch)
+        return [], failed(batch, StorageUnavailable())
 
     async def _one_by_one(
-        self, batch: list[_Submitted[Any]]
-    ) -> tuple[list[Callable[[], None]], list[_Outcome]]:
+        self, batch: list[Submitted]
+    ) -> tuple[list[Callable[[], None]], list[Outcome]]:
         effects: list[Callable[[], None]] = []
-        outcomes: list[_Outcome] = []
+        outcomes: list[Outcome] = []
         for index, item in enumerate(batch):
             if self._unavailable:  # the database went away meanwhile: the rest waits no longer
-                outcomes += _failed(batch[index:])
+                outcomes += failed(batch[index:], StorageUnavailable())
                 break
             more_effects, more_outcomes = await self._commit([item])
             effects += more_effects
@@ -243,16 +174,16 @@ class Batcher:
         return effects, outcomes
 
     async def _transaction(
-        self, batch: list[_Submitted[Any]]
-    ) -> tuple[list[Callable[[], None]], list[_Outcome]]:
+        self, batch: list[Submitted]
+    ) -> tuple[list[Callable[[], None]], list[Outcome]]:
         async with self._acquire() as conn, conn.transaction():
             txn = Txn(conn, self._clock.now_ms())
             outcomes = await self._run_batch(txn, batch)
         return txn.effects, outcomes
 
-    async def _run_batch(self, txn: Txn, batch: list[_Submitted[Any]]) -> list[_Outcome]:
-        outcomes: list[_Outcome] = []
-        groups: dict[tuple[int, GroupOperation], list[_Submitted[Any]]] = {}
+    async def _run_batch(self, txn: Txn, batch: list[Submitted]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        groups: dict[tuple[int, GroupOperation], list[Submitted]] = {}
         for item in batch:
             if item.group is None:
                 outcomes.append(await _run_operation(txn, item))
@@ -260,29 +191,24 @@ class Batcher:
                 groups.setdefault((item.phase, item.group), []).append(item)
         # grouped operations come last, sends last of all: they lock queue rows, in key order
         for (_, group), run in sorted(groups.items(), key=lambda entry: entry[0][0]):
-            results = await group(txn, [s.payload for s in run])
-            for submitted, result in zip(run, results, strict=True):
-                if isinstance(result, BaseException):
-                    outcomes.append((submitted.future, None, result))
-                else:
-                    outcomes.append((submitted.future, result, None))
+            outcomes += group_outcomes(run, await group(txn, [s.payload for s in run]))
         await self._settle(txn)
         return outcomes
 
 
-async def _run_operation(txn: Txn, item: _Submitted[Any]) -> _Outcome:
-    assert item.operation is not None
+async def _run_operation(txn: Txn, item: Submitted) -> Outcome:
+    operation: Operation[Any] = item.operation
     mark = len(txn.effects)
     if not item.savepoint:
         try:
-            return item.future, await item.operation(txn), None
+            return item.future, await operation(txn), None
         except EmsError as error:  # raised before any write (see the module doc)
             del txn.effects[mark:]
             return item.future, None, error
     adjustments = {key: list(value) for key, value in txn.adjustments.items()}
     try:
         async with txn.conn.transaction():  # a SAVEPOINT inside the batch's transaction
-            result = await item.operation(txn)
+            result = await operation(txn)
     except EmsError as error:
         _undo(txn, mark, adjustments)
         return item.future, None, error
@@ -299,30 +225,6 @@ def _undo(txn: Txn, mark: int, adjustments: dict[int, list[int]]) -> None:
     del txn.effects[mark:]
     txn.adjustments = adjustments
     txn.memo.clear()
-
-
-def _finish(effects: list[Callable[[], None]], outcomes: list[_Outcome]) -> None:
-    for effect in effects:
-        try:
-            effect()
-        except Exception:
-            log.exception("post-commit effect failed")
-    for future, result, error in outcomes:
-        if future.done():  # the request was cancelled (client hung up); the work still counts
-            continue
-        if error is None:
-            future.set_result(result)
-        else:
-            future.set_exception(error)
-
-
-def _failed(batch: list[_Submitted[Any]]) -> list[_Outcome]:
-    failure = StorageUnavailable()
-    return [(item.future, None, failure) for item in batch]
-
-
-def _new_future() -> asyncio.Future[Any]:
-    return asyncio.get_running_loop().create_future()
 
 
 def _describe(error: BaseException) -> str:

@@ -156,7 +156,6 @@ class SqliteBase:
 
     async def open(self) -> None:
         """Open (creating or migrating) the database; StoreUnusable says why it cannot be."""
-        loop = asyncio.get_running_loop()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._lock = lock_data_dir(self.path)
@@ -193,19 +192,12 @@ class SqliteBase:
         )
         (self._next_seq,) = conn.execute(Q["next_message_seq"]).fetchone()
         self._disk_reserve.ensure()
-        self._writer.start(loop)
+        self._writer.start()
         self._readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="ems-sqlite-read")
 
     async def close(self) -> None:
         if self._writer is not None:
             await self._writer.stop()
-            batches, operations, _ = self.commit_stats
-            log.info(
-                "group commit: %d operations in %d transactions (%.1f per commit)",
-                operations,
-                batches,
-                operations / max(batches, 1),
-            )
             conn = self._writer.conn
             await asyncio.to_thread(_close_writer_connection, conn)
             self._writer = None
@@ -320,9 +312,7 @@ class SqliteBase:
 
     @property
     def commit_stats(self) -> tuple[int, int, float]:
-        if self._writer is None:
-            return (0, 0, 0.0)
-        return (self._writer.batches, self._writer.operations, self._writer.commit_seconds)
+        return (0, 0, 0.0) if self._writer is None else self._writer.stats
 
     async def server_secret(self, name: str) -> bytes:
         candidate = os.urandom(32)

@@ -1,0 +1,1 @@
+"""What every storage driver shares: the group-commit engine."""
