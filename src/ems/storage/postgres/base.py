@@ -31,6 +31,7 @@ from ems.core.models import NewMessage, QueueRecord, StorageLimits
 from ems.core.topic_models import TopicConfig, TopicRecord
 from ems.core.wakeups import Wakeups
 from ems.storage.cipher import BodyCipher
+from ems.storage.engine.statements import Driver, Read, Write
 from ems.storage.health import StorageHealth
 from ems.storage.postgres.availability import HOST_TIMEOUT, Availability, describe, keep_session
 from ems.storage.postgres.batcher import UNAVAILABLE, Batcher, Operation, Txn, log_failure
@@ -38,6 +39,7 @@ from ems.storage.postgres.hosts import Connector
 from ems.storage.postgres.migrations import migrate
 from ems.storage.postgres.queries import QUERIES as Q
 from ems.storage.postgres.signals import Signals
+from ems.storage.postgres.statements import PostgresStatements
 from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full
 
 T = TypeVar("T")
@@ -105,7 +107,7 @@ async def topic_in(txn: Txn, topic_hash: bytes) -> TopicRecord:
     return topic
 
 
-class PostgresBase:
+class PostgresBase(Driver):
     """What every part of the PostgreSQL store shares; see :class:`PostgresStore`."""
 
     def __init__(
@@ -252,6 +254,12 @@ class PostgresBase:
         if self._batcher is None:
             raise RuntimeError("store is not open")
         return self._batcher.submit(operation, savepoint=savepoint)
+
+    def _transact(self, operation: Write[T], *, savepoint: bool = True) -> asyncio.Future[T]:
+        return self._write(operation, savepoint=savepoint)
+
+    def _query(self, query: Read[T]) -> Awaitable[T]:
+        return self._read(lambda conn: query(PostgresStatements(conn)))
 
     async def _read(
         self, query: Callable[[Conn], Awaitable[T]], *, limit: float | None = None

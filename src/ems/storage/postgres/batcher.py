@@ -52,6 +52,7 @@ from ems.storage.engine.group_commit import (
     failed,
     group_outcomes,
 )
+from ems.storage.postgres.statements import PostgresStatements
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -89,6 +90,11 @@ class Txn(group_commit.Txn["PoolConnectionProxy[Any]"]):
 
     # queue key -> [messages, bytes] to add to its stored counters at the end of the batch
     adjustments: dict[int, list[int]] = field(default_factory=dict)
+
+    @property
+    def db(self) -> PostgresStatements:
+        """The connection's named statements, for the operations shared by every driver."""
+        return PostgresStatements(self.conn)
 
     def adjust(self, queue_key: int, count: int, size: int) -> None:
         """Change a queue's stored counters when the batch ends (negative: release room)."""

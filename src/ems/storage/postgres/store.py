@@ -16,9 +16,9 @@ from ems.storage.postgres.idempotency import IdempotencyOperations
 from ems.storage.postgres.messages import MessageOperations
 from ems.storage.postgres.moves import MoveTaskOperations
 from ems.storage.postgres.queues import QueueOperations
-from ems.storage.postgres.sns import SnsOperations
-from ems.storage.postgres.sqs import SqsOperations
 from ems.storage.postgres.topics import TopicOperations
+from ems.storage.roles.sns_names import SnsNames
+from ems.storage.roles.sqs_names import SqsNames
 
 
 class PostgresStore(
@@ -28,8 +28,8 @@ class PostgresStore(
     TopicOperations,
     DeliveryOperations,
     AdminOperations,
-    SqsOperations,
-    SnsOperations,
+    SqsNames,
+    SnsNames,
     MoveTaskOperations,
     Housekeeping,
     Store,

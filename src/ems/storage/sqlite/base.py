@@ -13,7 +13,7 @@ import os
 import sqlite3
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
@@ -30,12 +30,14 @@ from ems.core.topic_models import TopicConfig, TopicRecord
 from ems.core.wakeups import Wakeups
 from ems.storage.base import StoreUnusable
 from ems.storage.cipher import BodyCipher
+from ems.storage.engine.statements import Driver, Read, Write, run_now
 from ems.storage.health import DISK_FULL, StorageHealth
 from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full
 from ems.storage.sqlite.migrations import migrate
 from ems.storage.sqlite.opening import check_pages, lock_data_dir, unusable
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.reserve import SpaceReserve
+from ems.storage.sqlite.statements import SqliteStatements
 from ems.storage.sqlite.writer import GroupCommitWriter, Txn
 
 if sys.platform != "win32":
@@ -111,7 +113,7 @@ def _connect(path: Path, synchronous: Synchronous, *, readonly: bool) -> sqlite3
     return conn
 
 
-class SqliteBase:
+class SqliteBase(Driver):
     """What every part of the SQLite store shares; see :class:`SqliteStore`."""
 
     def __init__(
@@ -217,6 +219,12 @@ class SqliteBase:
         if self._writer is None:
             raise RuntimeError("store is not open")
         return self._writer.submit(operation, savepoint=savepoint)
+
+    def _transact(self, operation: Write[T], *, savepoint: bool = True) -> asyncio.Future[T]:
+        return self._write(lambda txn: run_now(operation(txn)), savepoint=savepoint)
+
+    def _query(self, query: Read[T]) -> Awaitable[T]:
+        return self._read(lambda conn: run_now(query(SqliteStatements(conn))))
 
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         if self._readers is None:

@@ -9,6 +9,8 @@ one module per concern; this class puts them together.
 from __future__ import annotations
 
 from ems.storage.base import Store
+from ems.storage.roles.sns_names import SnsNames
+from ems.storage.roles.sqs_names import SqsNames
 from ems.storage.sqlite.admin import AdminOperations
 from ems.storage.sqlite.deliveries import DeliveryOperations
 from ems.storage.sqlite.idempotency import IdempotencyOperations
@@ -16,8 +18,6 @@ from ems.storage.sqlite.messages import MessageOperations
 from ems.storage.sqlite.moves import MoveTaskOperations
 from ems.storage.sqlite.opening import DataDirInUse
 from ems.storage.sqlite.queues import QueueOperations
-from ems.storage.sqlite.sns import SnsOperations
-from ems.storage.sqlite.sqs import SqsOperations
 from ems.storage.sqlite.topics import TopicOperations
 
 
@@ -28,8 +28,8 @@ class SqliteStore(
     TopicOperations,
     DeliveryOperations,
     AdminOperations,
-    SqsOperations,
-    SnsOperations,
+    SqsNames,
+    SnsNames,
     MoveTaskOperations,
     Store,
 ):

@@ -27,6 +27,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future as ThreadFuture
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
@@ -44,6 +45,7 @@ from ems.storage.engine.group_commit import (
     group_outcomes,
 )
 from ems.storage.health import DISK_FULL, StorageHealth
+from ems.storage.sqlite.statements import SqliteStatements
 
 T = TypeVar("T")
 log = logging.getLogger("ems.storage.sqlite")
@@ -51,7 +53,15 @@ log = logging.getLogger("ems.storage.sqlite")
 # bounds the work (and the latency) of one transaction under extreme load
 MAX_BATCH_OPERATIONS = 4096
 
-Txn = group_commit.Txn[sqlite3.Connection]
+
+@dataclass(slots=True)
+class Txn(group_commit.Txn[sqlite3.Connection]):
+    @property
+    def db(self) -> SqliteStatements:
+        """The connection's named statements, for the operations shared by every driver."""
+        return SqliteStatements(self.conn)
+
+
 Operation = Callable[[Txn], T]
 # Runs many submissions of one kind at once (e.g. all sends of a batch in one executemany).
 # It returns one result or exception per payload and must leave no partial write behind for
