@@ -124,13 +124,13 @@ async def test_a_batch_keeps_its_order(client: httpx.AsyncClient) -> None:
     missing = await client.post(
         f"/ems/queue/{queue_id}/messages", json={"messages": [{"body": "x"}]}
     )
-    assert "messages[0].group_id" in assert_problem(missing, 400, "invalid-request")["detail"]
+    assert "messages[0].group_id" in assert_problem(missing, 400, "missing-group-id")["detail"]
 
 
 async def test_what_a_fifo_queue_refuses(client: httpx.AsyncClient) -> None:
     queue_id = await fifo_queue(client)
     url = f"/ems/queue/{queue_id}/message"
-    assert_problem(await client.post(url, content=b"x"), 400, "invalid-request")  # no group
+    assert_problem(await client.post(url, content=b"x"), 400, "missing-group-id")
     delayed = await client.post(
         url + "?delay_seconds=5", content=b"x", headers={"EMS-Group-Id": "g"}
     )

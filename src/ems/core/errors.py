@@ -82,6 +82,13 @@ class TooManyEntries(InvalidRequest):
     title = "Too many entries in one batch"
 
 
+class MissingGroupId(InvalidRequest):
+    """A send to a FIFO queue, or a publish to a FIFO topic, without a message group."""
+
+    slug = "missing-group-id"
+    title = "Message group id required"
+
+
 class DeadLetterQueueNotFound(InvalidRequest):
     """The dead-letter queue named by a queue's attributes does not exist."""
 

@@ -23,7 +23,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from ems.core.errors import InvalidAttribute, InvalidRequest, QueueNotFound, quoted
+from ems.core.errors import (
+    InvalidAttribute,
+    InvalidRequest,
+    MissingGroupId,
+    QueueNotFound,
+    quoted,
+)
 
 if TYPE_CHECKING:
     from ems.core.models import DeadLetter, ReceiveRequest
@@ -70,22 +76,44 @@ def check_id(value: object, name: str) -> str:
     return value
 
 
+def deduplication_id(
+    settings: FifoSettings, given: str | None, body: bytes, *, what: str = "queue"
+) -> str:
+    """The deduplication id of a FIFO send or publish: the one given, else (with content-based
+    deduplication) the SHA-256 of the body in hex, as SQS and SNS compute it."""
+    if given is not None:
+        return given
+    if not settings.content_based_deduplication:
+        raise InvalidRequest(
+            f"A FIFO {what} needs a deduplication id on every send (EMS-Deduplication-Id, "
+            "deduplication_id or Idempotency-Key) unless content_based_deduplication is on.",
+            parameter="deduplication_id",
+        )
+    return hashlib.sha256(body).hexdigest()
+
+
 def deduplication_key(
-    settings: FifoSettings, group_id: str, deduplication_id: str | None, body: bytes
+    settings: FifoSettings, group_id: str, given: str | None, body: bytes
 ) -> bytes:
     """The idempotency key hash of a FIFO send (see the module doc)."""
-    if deduplication_id is None:
-        if not settings.content_based_deduplication:
-            raise InvalidRequest(
-                "A FIFO queue needs a deduplication id on every send (EMS-Deduplication-Id, "
-                "deduplication_id or Idempotency-Key) unless content_based_deduplication is on.",
-                parameter="deduplication_id",
-            )
-        deduplication_id = hashlib.sha256(body).hexdigest()
+    return scoped_key(settings, group_id, deduplication_id(settings, given, body))
+
+
+def scoped_key(settings: FifoSettings, group_id: str, deduplication_id: str) -> bytes:
+    """The key hash of a deduplication id, qualified by its group under group scope."""
     if settings.deduplication_scope is DeduplicationScope.GROUP:
         # a NUL cannot occur in either id: no two (group, id) pairs join to the same text
         deduplication_id = f"{group_id}\0{deduplication_id}"
     return hashlib.sha256(deduplication_id.encode()).digest()
+
+
+def require_group(group_id: str | None, where: str, *, what: str = "queue") -> str:
+    """The group of a FIFO send or publish; refused with a problem type of its own without."""
+    if group_id is None:
+        raise MissingGroupId(
+            f"A FIFO {what} needs a message group on every message ({where}).", parameter=where
+        )
+    return group_id
 
 
 class Waiting(NamedTuple):

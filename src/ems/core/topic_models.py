@@ -6,6 +6,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ems.core.fifo import FifoSettings
 from ems.core.filter_policy import FilterPolicy
 from ems.core.models import message_size
 from ems.core.sns_models import SnsMessage, SnsSubscription
@@ -32,6 +33,9 @@ class DeliveryKind(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class TopicConfig:
     max_message_bytes: int = 262_144
+    # a FIFO topic's settings (None: a standard topic); its deduplication_scope "queue" means
+    # topic-wide
+    fifo: FifoSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +136,10 @@ class TopicMessage:
     attributes: Mapping[str, str] | None = None
     # published through the SNS API (ems.sns)
     sns: SnsMessage | None = None
+    # published to a FIFO topic: its message group, and its deduplication id (given, or the
+    # body's SHA-256), which each subscribed FIFO queue deduplicates its copy by
+    group_id: str | None = None
+    deduplication_id: str | None = None
 
     @property
     def size(self) -> int:

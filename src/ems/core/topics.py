@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ems.core import capabilities, idempotency, limits, unsubscribe
+from ems.core import capabilities, fifo_topics, idempotency, limits, unsubscribe
 from ems.core.email_address import check_email_address
 from ems.core.errors import (
     ConfirmationNotFound,
@@ -52,7 +52,7 @@ from ems.storage.base import Store
 
 CHALLENGE_BYTES: Final = 24
 DEFAULT_TOPIC_MAX_BYTES: Final = TopicConfig().max_message_bytes
-TOPIC_FIELDS: Final = frozenset({"max_message_bytes"})
+TOPIC_FIELDS: Final = frozenset({"max_message_bytes"}) | fifo_topics.TOPIC_ATTRIBUTES
 QUEUE_OPTIONS: Final = frozenset({"filter_policy", "filter_policy_scope"})
 HTTP_OPTIONS: Final = frozenset(
     {"filter_policy", "filter_policy_scope", "envelope", "max_attempts", "min_retry_seconds",
@@ -135,7 +135,8 @@ class TopicService:
             max_message_bytes=limits.MAX_MESSAGE_BYTES.check(
                 options.get("max_message_bytes", DEFAULT_TOPIC_MAX_BYTES),
                 error=InvalidAttribute,
-            )
+            ),
+            fifo=fifo_topics.settings_from(options),
         )
         topic_id = capabilities.new_id(self._id_prefix)
         public_id = "topic-" + secrets.token_urlsafe(12)
@@ -159,7 +160,10 @@ class TopicService:
     ) -> SubscriptionRecord:
         h = topic_hash(topic_id)
         options = _options(document, QUEUE_OPTIONS, "queue subscription")
+        topic = await self.store.get_topic(h)
         target = await self._sendable(queue_id, "queue_id")
+        queue = await self.store.get_queue(target)
+        fifo_topics.check_queue_subscription(topic.config.fifo, queue.config.fifo)
         subscription = NewSubscription(
             subscription_id=_new_subscription_id(),
             protocol=Protocol.QUEUE,
@@ -177,7 +181,8 @@ class TopicService:
         ``confirm_url``; None leaves the link out (the endpoint confirms by echoing the
         challenge)."""
         h = topic_hash(topic_id)
-        await self.store.get_topic(h)  # an unknown topic is 404 before any network check
+        topic = await self.store.get_topic(h)  # an unknown topic is 404 before any network check
+        fifo_topics.refuse_push(topic.config.fifo, "url")
         options = _options(document, HTTP_OPTIONS, "webhook subscription")
         policy = delivery_policy(
             options, envelope=_boolean(options.get("envelope", False), "envelope")
@@ -215,7 +220,8 @@ class TopicService:
         and nothing else until it is opened), whatever --webhook-skip-confirmation says: a
         mailbox, unlike a webhook, belongs to someone other than the topic's holder."""
         h = topic_hash(topic_id)
-        await self.store.get_topic(h)
+        topic = await self.store.get_topic(h)
+        fifo_topics.refuse_push(topic.config.fifo, "email")
         if self._email_base is None:
             raise EmailNotConfigured(parameter="email")
         address = check_email_address(address)
@@ -307,10 +313,19 @@ class TopicService:
             raise ConfirmationNotFound()
         return await self.store.confirm_subscription(challenge)
 
-    async def publish(self, topic_id: str, message: TopicMessage) -> PublishResult:
+    async def publish(
+        self, topic_id: str, message: TopicMessage, key_hash: bytes | None = None
+    ) -> PublishResult:
+        """Publish; with a key hash (an idempotency key, or a FIFO topic's deduplication key), a
+        repeat within 5 minutes stores nothing and answers the original's id."""
         h = topic_hash(topic_id)
-        result = await self.store.publish(h, message)
-        if self._live is not None:
+        if key_hash is None:
+            result = await self.store.publish(h, message)
+        else:
+            result = await self.store.publish_idempotent(
+                h, message, key_hash, idempotency.WINDOW_MS
+            )
+        if self._live is not None and result.duplicate_of is None:
             self._live(h, message)  # after the commit: a stream never shows what was refused
         return result
 
@@ -319,12 +334,6 @@ class TopicService:
         h = topic_hash(topic_id)
         await self.store.get_topic(h)
         return h
-
-    async def publish_keyed(self, topic_id: str, message: TopicMessage, key: str) -> PublishResult:
-        """Publish with an idempotency key: a repeat within 5 minutes stores nothing."""
-        h = topic_hash(topic_id)
-        key_hash = idempotency.key_hash(key)
-        return await self.store.publish_idempotent(h, message, key_hash, idempotency.WINDOW_MS)
 
     @staticmethod
     def endpoint(record: SubscriptionRecord) -> str | None:

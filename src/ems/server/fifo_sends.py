@@ -53,10 +53,7 @@ def keyed_message(
                 parameter=where,
             )
         return message, None if idempotency_key is None else idempotency.key_hash(idempotency_key)
-    if group is None:
-        raise InvalidRequest(
-            f"A FIFO queue needs a message group on every send ({where}).", parameter=where
-        )
+    group = fifo.require_group(group, where)
     if message.delay_seconds is not None:
         raise InvalidRequest(
             "A FIFO queue does not take a delay per message (it would reorder its group); "

@@ -20,6 +20,7 @@ STATUS: Final[dict[type[errors.EmsError], int]] = {
     errors.InvalidAttribute: 400,
     errors.InvalidMessageAttribute: 400,
     errors.TooManyEntries: 400,
+    errors.MissingGroupId: 400,
     errors.DeadLetterQueueNotFound: 400,
     errors.InvalidReceiptHandle: 400,
     errors.QueueNotFound: 404,

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, Final
 
-from ems.core import limits
+from ems.core import fifo_topics, idempotency, limits
 from ems.core.encoding import rfc3339
 from ems.core.errors import InvalidRequest, MessageTooLarge, quoted
 from ems.core.topic_models import Protocol, SubscriptionRecord, TopicStats
 from ems.core.topics import TopicService, TopicView, new_topic_message
-from ems.server import idempotent_sends, problems
+from ems.server import fifo_sends, idempotent_sends, problems
 from ems.server.email_links import (
     HTML,
     MAX_LINK_BODY,
@@ -44,12 +45,16 @@ SUBSCRIPTION_ROUTE: Final = "/ems/topic/{id}/subscription/{subscription_id}"
 
 def topic_document(view: TopicView) -> dict[str, Any]:
     record = view.record
-    return {
+    document: dict[str, Any] = {
         "topic_id": view.topic_id,
         "public_id": record.public_id,
         "max_message_bytes": record.config.max_message_bytes,
+        "fifo": record.config.fifo is not None,
         "created_at": rfc3339(record.created_at_ms),
     }
+    if record.config.fifo is not None:
+        document["content_based_deduplication"] = record.config.fifo.content_based_deduplication
+    return document
 
 
 def stats_document(stats: TopicStats) -> dict[str, Any]:
@@ -295,6 +300,7 @@ class TopicHandlers:
         )
         attributes = attributes_from_headers(scope)
         key = idempotent_sends.header_key(scope)
+        group, deduplication = fifo_sends.headers(scope)
         limit = topic.config.max_message_bytes
         body = await read_body(scope, receive, limit, too_large=MessageTooLarge)
         content_type = header(scope, b"content-type")
@@ -305,10 +311,14 @@ class TopicHandlers:
             attributes=attributes,
             max_bytes=limit,
         )
-        if key is not None:
-            result = await self.service.publish_keyed(topic_id, message, key)
-        else:
-            result = await self.service.publish(topic_id, message)
+        fifo = fifo_topics.publish_ids(
+            topic.config.fifo, group, deduplication, key, body, where="EMS-Group-Id"
+        )
+        key_hash = None if key is None else idempotency.key_hash(key)
+        if fifo is not None:
+            group_id, deduplication_id, key_hash = fifo
+            message = replace(message, group_id=group_id, deduplication_id=deduplication_id)
+        result = await self.service.publish(topic_id, message, key_hash)
         if result.duplicate_of is not None:
             return await idempotent_sends.answer_publish_repeat(send, result.duplicate_of)
         return await respond_json(

@@ -38,7 +38,9 @@ from ems.core.topic_models import (
     Status,
     SubscriptionRecord,
     SubscriptionStats,
+    TopicConfig,
     TopicMessage,
+    TopicRecord,
 )
 from ems.storage.cipher import BodyCipher, open_body
 
@@ -184,6 +186,15 @@ def fifo_settings(text: str) -> FifoSettings:
         deduplication_scope=DeduplicationScope(fields["deduplication_scope"]),
         throughput_limit=ThroughputLimit(fields["throughput_limit"]),
     )
+
+
+def topic_record(row: Sequence[Any]) -> TopicRecord:
+    """A topic row (key, public_id, max_message_bytes, created_at, fifo) as a record."""
+    key, public_id, max_bytes, created_at, fifo = row
+    config = TopicConfig(
+        max_message_bytes=max_bytes, fifo=None if fifo is None else fifo_settings(fifo)
+    )
+    return TopicRecord(key, public_id, config, created_at)
 
 
 def topic_message(row: Sequence[Any], cipher: BodyCipher | None) -> tuple[TopicMessage, int]:

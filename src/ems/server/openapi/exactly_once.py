@@ -65,14 +65,15 @@ GROUP_HEADER: Final = {
     "in": "header",
     "required": False,
     "schema": _ID,
-    "description": "FIFO queues: the message group (required there; refused elsewhere).",
+    "description": "FIFO queues and topics: the message group (required there; refused elsewhere).",
 }
 DEDUPLICATION_HEADER: Final = {
     "name": "EMS-Deduplication-Id",
     "in": "header",
     "required": False,
     "schema": _ID,
-    "description": "FIFO queues: a repeat within the window is not stored (as Idempotency-Key).",
+    "description": "FIFO queues and topics: a repeat within the window is not stored (as "
+    "Idempotency-Key).",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ems.server.openapi.exactly_once import DEDUPLICATION_HEADER, GROUP_HEADER
 from ems.server.openapi.operation import (
     API_KEY,
     BINARY,
@@ -121,13 +122,20 @@ def topic_paths() -> dict[str, dict[str, Operation]]:
                     201: json_response("Published", "Stored in every matching queue and outbox."),
                     200: json_response(
                         "Published",
-                        "A repeat of an Idempotency-Key: the original message_id; nothing "
-                        "delivered (counts 0).",
+                        "A repeat of an Idempotency-Key (or, on a FIFO topic, of a "
+                        "deduplication id): the original message_id; nothing delivered "
+                        "(counts 0).",
                         headers=DUPLICATE_HEADER,
                     ),
                 },
                 errors=(404, 413),
-                parameters=(TOPIC_ID, CORRELATION, IDEMPOTENCY_KEY),
+                parameters=(
+                    TOPIC_ID,
+                    CORRELATION,
+                    IDEMPOTENCY_KEY,
+                    GROUP_HEADER,
+                    DEDUPLICATION_HEADER,
+                ),
                 body=body_of({"application/octet-stream": BINARY, "text/plain": STRING}),
                 description="The body is the message. Attributes as `EMS-Attribute-<Name>` "
                 "headers.",

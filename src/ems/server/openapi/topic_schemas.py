@@ -91,15 +91,29 @@ def topic_components() -> dict[str, Schema]:
             "description": "Names the topic to webhooks and mails; grants nothing.",
         },
         "max_message_bytes": bounded(limits.MAX_MESSAGE_BYTES, "Largest message published."),
+        "fifo": {
+            "type": "boolean",
+            "description": "A FIFO topic (set at creation only): group ids, deduplication, "
+            "FIFO queue subscriptions only.",
+        },
+        "content_based_deduplication": {
+            "type": "boolean",
+            "description": "FIFO topics: a publish without a deduplication id is deduplicated "
+            "by its body's SHA-256.",
+        },
         "created_at": TIMESTAMP,
     }
+    required = [name for name in topic if name != "content_based_deduplication"]
     return {
         "TopicSettings": {
             "type": "object",
-            "properties": {"max_message_bytes": topic["max_message_bytes"]},
+            "properties": {
+                name: topic[name]
+                for name in ("max_message_bytes", "fifo", "content_based_deduplication")
+            },
             "additionalProperties": False,
         },
-        "Topic": obj(topic),
+        "Topic": obj(topic, required=required),
         "TopicWithStats": obj(
             {
                 **topic,
@@ -113,7 +127,8 @@ def topic_components() -> dict[str, Schema]:
                     }
                 ),
                 "pending_deliveries": COUNT,
-            }
+            },
+            required=[*required, "subscriptions", "pending_deliveries"],
         ),
         "SubscriptionOptions": {
             "type": "object",

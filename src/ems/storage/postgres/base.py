@@ -28,7 +28,7 @@ from asyncpg.pool import Pool, PoolConnectionProxy
 from ems.core.clock import Clock, SystemClock
 from ems.core.errors import EmsError, QueueFull, QueueNotFound, StorageUnavailable, TopicNotFound
 from ems.core.models import NewMessage, QueueRecord, StorageLimits
-from ems.core.topic_models import TopicConfig, TopicRecord
+from ems.core.topic_models import TopicRecord
 from ems.core.wakeups import Wakeups
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Read, Write
@@ -40,7 +40,7 @@ from ems.storage.postgres.migrations import migrate
 from ems.storage.postgres.queries import QUERIES as Q
 from ems.storage.postgres.signals import Signals
 from ems.storage.postgres.statements import PostgresStatements
-from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full
+from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full, topic_record
 
 T = TypeVar("T")
 log = logging.getLogger("ems.storage.postgres")
@@ -95,8 +95,7 @@ async def lookup_topic(conn: Conn, topic_hash: bytes) -> TopicRecord:
     row = await conn.fetchrow(Q["topic_by_hash"], topic_hash)
     if row is None:
         raise TopicNotFound()
-    key, public_id, max_bytes, created_at = row
-    return TopicRecord(key, public_id, TopicConfig(max_message_bytes=max_bytes), created_at)
+    return topic_record(row)
 
 
 async def topic_in(txn: Txn, topic_hash: bytes) -> TopicRecord:

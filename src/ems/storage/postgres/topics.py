@@ -25,7 +25,6 @@ from ems.core.topic_models import (
 )
 from ems.storage.postgres.base import (
     Conn,
-    PostgresBase,
     Wake,
     lookup_topic,
     queue_by_key,
@@ -33,10 +32,12 @@ from ems.storage.postgres.base import (
     topic_in,
 )
 from ems.storage.postgres.batcher import Txn
+from ems.storage.postgres.fifo_topics import FifoFanout
 from ems.storage.postgres.queries import QUERIES as Q
 from ems.storage.postgres.queues import check_quota
 from ems.storage.rows import (
     encode_attributes,
+    fifo_value,
     new_webhook_id,
     parse_filter,
     subscription_from_row,
@@ -62,7 +63,7 @@ async def _subscription(conn: Conn, key: int, *, created: bool = True) -> Subscr
     return subscription_from_row(tuple(row), created=created)
 
 
-class TopicOperations(PostgresBase):
+class TopicOperations(FifoFanout):
     async def create_topic(
         self,
         topic_hash: bytes,
@@ -78,6 +79,7 @@ class TopicOperations(PostgresBase):
             key = await txn.conn.fetchval(
                 Q["insert_topic"],
                 topic_hash, public_id, config.max_message_bytes, txn.now_ms, owner,
+                fifo_value(config.fifo),
             )  # fmt: skip
             return TopicRecord(key, public_id, config, txn.now_ms)
 
@@ -286,7 +288,7 @@ class TopicOperations(PostgresBase):
         return fanout
 
     async def _publish(self, txn: Txn, topic_hash: bytes, message: TopicMessage) -> PublishResult:
-        conn, now = txn.conn, txn.now_ms
+        now = txn.now_ms
         topic = await topic_in(txn, topic_hash)
         copy = NewMessage(
             message.message_id, message.body, message.correlation_id, message.attributes
@@ -320,11 +322,20 @@ class TopicOperations(PostgresBase):
                 )
                 skipped += 1
                 continue
+            fifo_key = None
+            if queue.record.config.fifo is not None or message.group_id is not None:
+                fifo = await self._fifo_copy(txn, key, queue, message, queue_copy)
+                if isinstance(fifo, int):  # not stored: a duplicate there, or refused
+                    skipped += fifo
+                    continue
+                queue_copy, fifo_key = fifo
             mark = len(rows)
             stored, receivable = self._message_rows(queue, (queue_copy,), now, rows)
             reserved = await self._reserve(txn, queue, 1, stored)
             if not isinstance(reserved, int):
                 del rows[mark:]
+                if fifo_key is not None:
+                    await self._unclaim(txn, queue, fifo_key)
                 await self._queue_subscription_failed(txn, key, "the queue is full")
                 skipped += 1
                 continue
@@ -333,26 +344,34 @@ class TopicOperations(PostgresBase):
                 wake.setdefault(queue.record.key, []).extend(receivable)
             queues += 1
         await self._insert_messages(txn, rows, partitions, wake)
-        if webhooks:
-            body, key_id = (
-                (message.body, None) if self._cipher is None else self._cipher.seal(message.body)
-            )
-            message_key = await conn.fetchval(
-                Q["insert_topic_message"],
-                topic.key, message.message_id, body, message.content_type,
-                message.correlation_id, encode_attributes(message.attributes), now, key_id,
-                None if message.sns is None else message.sns.to_json(),
-            )  # fmt: skip
-            count = len(webhooks)
-            await conn.execute(
-                Q["insert_deliveries"],
-                webhooks, [message_key] * count, [DeliveryKind.NOTIFICATION.value] * count,
-                [new_webhook_id() for _ in webhooks], [now] * count,
-            )  # fmt: skip
-            txn.after_commit(lambda: self._deliveries_ready(webhooks))
+        await self._record_pushes(txn, topic.key, message, webhooks)
         return PublishResult(
             queues=queues, webhooks=len(webhooks) - emails, skipped=skipped, emails=emails
         )
+
+    async def _record_pushes(
+        self, txn: Txn, topic_key: int, message: TopicMessage, webhooks: list[int]
+    ) -> None:
+        """Keep the message for the webhook and email subscriptions, and queue their pushes."""
+        if not webhooks:
+            return
+        conn, now = txn.conn, txn.now_ms
+        body, key_id = (
+            (message.body, None) if self._cipher is None else self._cipher.seal(message.body)
+        )
+        message_key = await conn.fetchval(
+            Q["insert_topic_message"],
+            topic_key, message.message_id, body, message.content_type,
+            message.correlation_id, encode_attributes(message.attributes), now, key_id,
+            None if message.sns is None else message.sns.to_json(),
+        )  # fmt: skip
+        count = len(webhooks)
+        await conn.execute(
+            Q["insert_deliveries"],
+            webhooks, [message_key] * count, [DeliveryKind.NOTIFICATION.value] * count,
+            [new_webhook_id() for _ in webhooks], [now] * count,
+        )  # fmt: skip
+        txn.after_commit(lambda: self._deliveries_ready(webhooks))
 
     @staticmethod
     async def _queue_subscription_failed(txn: Txn, subscription_key: int, error: str) -> None:

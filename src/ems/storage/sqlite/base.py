@@ -26,13 +26,13 @@ from ems.core.models import (
     QueueRecord,
     StorageLimits,
 )
-from ems.core.topic_models import TopicConfig, TopicRecord
+from ems.core.topic_models import TopicRecord
 from ems.core.wakeups import Wakeups
 from ems.storage.base import StoreUnusable
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Read, Write, run_now
 from ems.storage.health import DISK_FULL, StorageHealth
-from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full
+from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full, topic_record
 from ems.storage.sqlite.migrations import migrate
 from ems.storage.sqlite.opening import check_pages, lock_data_dir, unusable
 from ems.storage.sqlite.queries import QUERIES as Q
@@ -79,8 +79,7 @@ def lookup_topic(conn: sqlite3.Connection, topic_hash: bytes) -> TopicRecord:
     row = conn.execute(Q["topic_by_hash"], (topic_hash,)).fetchone()
     if row is None:
         raise TopicNotFound()
-    key, public_id, max_bytes, created_at = row
-    return TopicRecord(key, public_id, TopicConfig(max_message_bytes=max_bytes), created_at)
+    return topic_record(row)
 
 
 def topic_in(txn: Txn, topic_hash: bytes) -> TopicRecord:

@@ -32,6 +32,7 @@ from ems.core.topic_models import (
 )
 from ems.storage.rows import (
     encode_attributes,
+    fifo_value,
     new_webhook_id,
     parse_filter,
     subscription_from_row,
@@ -39,13 +40,13 @@ from ems.storage.rows import (
     update_values,
 )
 from ems.storage.sqlite.base import (
-    SqliteBase,
     Wake,
     lookup_topic,
     queue_by_key,
     queue_in,
     topic_in,
 )
+from ems.storage.sqlite.fifo_topics import FifoFanout
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import Txn
 
@@ -60,7 +61,7 @@ _BY_ID = Q["subscription_columns"] + " WHERE s.subscription_id = ?"
 _Fanout = tuple[int, str, bool, FilterPolicy | None, int | None, SnsSubscription | None]
 
 
-class TopicOperations(SqliteBase):
+class TopicOperations(FifoFanout):
     async def create_topic(
         self,
         topic_hash: bytes,
@@ -78,10 +79,9 @@ class TopicOperations(SqliteBase):
                         f"This API key may create at most {quota} topics and has {owned}; delete "
                         "some, or ask the operator for a larger quota."
                     )
-            key = txn.conn.execute(
-                Q["insert_topic"],
-                (topic_hash, public_id, config.max_message_bytes, txn.now_ms, owner),
-            ).lastrowid
+            values = (topic_hash, public_id, config.max_message_bytes, txn.now_ms, owner,
+                      fifo_value(config.fifo))  # fmt: skip
+            key = txn.conn.execute(Q["insert_topic"], values).lastrowid
             assert key is not None
             return TopicRecord(key, public_id, config, txn.now_ms)
 
@@ -292,7 +292,7 @@ class TopicOperations(SqliteBase):
         return fanout
 
     def _publish(self, txn: Txn, topic_hash: bytes, message: TopicMessage) -> PublishResult:
-        conn, now = txn.conn, txn.now_ms
+        now = txn.now_ms
         topic = topic_in(txn, topic_hash)
         copy = NewMessage(
             message.message_id, message.body, message.correlation_id, message.attributes
@@ -324,10 +324,19 @@ class TopicOperations(SqliteBase):
                 )
                 skipped += 1
                 continue
+            fifo_key = None
+            if queue.record.config.fifo is not None or message.group_id is not None:
+                fifo = self._fifo_copy(txn, key, queue, message, queue_copy)
+                if isinstance(fifo, int):  # not stored: a duplicate there, or refused
+                    skipped += fifo
+                    continue
+                queue_copy, fifo_key = fifo
             mark = len(rows)
             stored, receivable = self._message_rows(queue, (queue_copy,), now, rows)
             if self._reserve(txn, queue, 1, stored) is not None:
                 del rows[mark:]
+                if fifo_key is not None:
+                    self._unclaim(txn, queue, fifo_key)
                 self._queue_subscription_failed(txn, key, "the queue is full")
                 skipped += 1
                 continue
@@ -335,26 +344,34 @@ class TopicOperations(SqliteBase):
                 wake.setdefault(queue.record.key, []).extend(receivable)
             queues += 1
         self._insert_messages(txn, rows, wake)
-        if webhooks:
-            attributes = encode_attributes(message.attributes)
-            sns_text = None if message.sns is None else message.sns.to_json()
-            body, key_id = (
-                (message.body, None) if self._cipher is None else self._cipher.seal(message.body)
-            )
-            message_key = conn.execute(
-                Q["insert_topic_message"],
-                (topic.key, message.message_id, body, message.content_type,
-                 message.correlation_id, attributes, now, key_id, sns_text),
-            ).lastrowid  # fmt: skip
-            conn.executemany(
-                Q["insert_delivery"],
-                [(key, message_key, DeliveryKind.NOTIFICATION.value, new_webhook_id(), now)
-                 for key in webhooks],
-            )  # fmt: skip
-            txn.after_commit(lambda: self._deliveries_ready(webhooks))
+        self._record_pushes(txn, topic.key, message, webhooks)
         return PublishResult(
             queues=queues, webhooks=len(webhooks) - emails, skipped=skipped, emails=emails
         )
+
+    def _record_pushes(
+        self, txn: Txn, topic_key: int, message: TopicMessage, webhooks: list[int]
+    ) -> None:
+        """Keep the message for the webhook and email subscriptions, and queue their pushes."""
+        if not webhooks:
+            return
+        conn, now = txn.conn, txn.now_ms
+        attributes = encode_attributes(message.attributes)
+        sns_text = None if message.sns is None else message.sns.to_json()
+        body, key_id = (
+            (message.body, None) if self._cipher is None else self._cipher.seal(message.body)
+        )
+        message_key = conn.execute(
+            Q["insert_topic_message"],
+            (topic_key, message.message_id, body, message.content_type,
+             message.correlation_id, attributes, now, key_id, sns_text),
+        ).lastrowid  # fmt: skip
+        conn.executemany(
+            Q["insert_delivery"],
+            [(key, message_key, DeliveryKind.NOTIFICATION.value, new_webhook_id(), now)
+             for key in webhooks],
+        )  # fmt: skip
+        txn.after_commit(lambda: self._deliveries_ready(webhooks))
 
     @staticmethod
     def _queue_subscription_failed(txn: Txn, subscription_key: int, error: str) -> None:

@@ -291,11 +291,11 @@ ORDER BY stored_messages DESC LIMIT $1
 -- topics
 
 -- name: topic_by_hash
-SELECT key, public_id, max_message_bytes, created_at FROM topics WHERE id_hash = $1
+SELECT key, public_id, max_message_bytes, created_at, fifo FROM topics WHERE id_hash = $1
 
 -- name: insert_topic
-INSERT INTO topics (id_hash, public_id, max_message_bytes, created_at, owner)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO topics (id_hash, public_id, max_message_bytes, created_at, owner, fifo)
+VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING key
 
 -- name: topic_stats
@@ -651,6 +651,10 @@ SELECT 1 FROM topics WHERE key = $1 FOR NO KEY UPDATE
 
 -- name: remembered_idempotency_keys
 SELECT key_hash, message_id FROM idempotency_keys WHERE queue_key = $1 AND key_hash = ANY($2)
+
+-- name: drop_idempotency_key
+-- a FIFO topic's copy that its queue could not store after all: its key goes with it
+DELETE FROM idempotency_keys WHERE queue_key = $1 AND key_hash = $2
 
 -- name: forget_idempotency_keys
 DELETE FROM idempotency_keys WHERE queue_key = $1

@@ -80,7 +80,8 @@ CREATE TABLE topics (
     public_id text NOT NULL UNIQUE,
     max_message_bytes integer NOT NULL,
     created_at bigint NOT NULL,
-    owner text
+    owner text,
+    fifo text
 );
 CREATE INDEX topics_owner ON topics (owner) WHERE owner IS NOT NULL;
 

@@ -219,11 +219,11 @@ SELECT value FROM meta WHERE name = ?
 -- topics
 
 -- name: topic_by_hash
-SELECT key, public_id, max_message_bytes, created_at FROM topics WHERE id_hash = ?
+SELECT key, public_id, max_message_bytes, created_at, fifo FROM topics WHERE id_hash = ?
 
 -- name: insert_topic
-INSERT INTO topics (id_hash, public_id, max_message_bytes, created_at, owner)
-VALUES (?, ?, ?, ?, ?)
+INSERT INTO topics (id_hash, public_id, max_message_bytes, created_at, owner, fifo)
+VALUES (?, ?, ?, ?, ?, ?)
 
 -- name: topic_stats
 SELECT
@@ -565,6 +565,10 @@ RETURNING key_hash
 
 -- name: remembered_idempotency_key
 SELECT message_id FROM idempotency_keys WHERE queue_key = ? AND key_hash = ?
+
+-- name: drop_idempotency_key
+-- a FIFO topic's copy that its queue could not store after all: its key goes with it
+DELETE FROM idempotency_keys WHERE queue_key = ? AND key_hash = ?
 
 -- name: forget_idempotency_keys
 DELETE FROM idempotency_keys WHERE queue_key = ?

@@ -88,7 +88,8 @@ CREATE TABLE topics (
     public_id TEXT NOT NULL UNIQUE,
     max_message_bytes INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
-    owner TEXT
+    owner TEXT,
+    fifo TEXT
 );
 CREATE INDEX topics_owner ON topics (owner) WHERE owner IS NOT NULL;
 
