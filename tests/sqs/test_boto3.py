@@ -261,8 +261,6 @@ def test_errors_are_the_ones_boto3_knows(sqs: SQSClient, queue_url: str) -> None
         sqs.create_queue(QueueName="bad name!")
     assert code_of(error.value) == "InvalidParameterValue"
     with pytest.raises(sqs.exceptions.UnsupportedOperation):
-        sqs.create_queue(QueueName="orders.fifo", Attributes={"FifoQueue": "true"})
-    with pytest.raises(sqs.exceptions.UnsupportedOperation):
         sqs.add_permission(QueueUrl=queue_url, Label="l", AWSAccountIds=["1"], Actions=["*"])
     with pytest.raises(ClientError) as error:
         sqs.send_message(

@@ -19,6 +19,7 @@ from ems.core.errors import InvalidRequest
 from ems.core.json_input import parse_json
 from ems.core.models import QueueStats, SqsQueue
 from ems.core.queues import QueueView
+from ems.sqs import fifo_queues
 from ems.sqs.errors import error
 
 SETTINGS: Final = {
@@ -37,13 +38,12 @@ READ_ONLY: Final = (
     "QueueArn",
     "EmsQueueId",
 )
-NAMES: Final = frozenset(SETTINGS) | {"RedrivePolicy", "Policy", *READ_ONLY}
+NAMES: Final = frozenset(SETTINGS) | {"RedrivePolicy", "Policy", *READ_ONLY, *fifo_queues.NAMES}
 # an IAM policy document is at most 20 KiB in SQS
 MAX_POLICY_CHARS: Final = 20_480
 UNSUPPORTED: Final = frozenset({
     "KmsMasterKeyId", "KmsDataKeyReusePeriodSeconds", "SqsManagedSseEnabled",
-    "RedriveAllowPolicy", "ContentBasedDeduplication", "DeduplicationScope",
-    "FifoThroughputLimit",
+    "RedriveAllowPolicy",
 })  # fmt: skip
 _DIGITS: Final = re.compile(r"[0-9]{1,10}")
 
@@ -56,17 +56,14 @@ def _invalid(name: str, why: str = "") -> Exception:
 
 
 async def to_settings(attributes: object, resolve: ResolveArn) -> dict[str, Any]:
-    """SQS attributes to set, as an EMS queue attributes document."""
+    """SQS attributes to set (the FIFO ones taken out, see :mod:`ems.sqs.fifo_queues`), as an
+    EMS queue attributes document."""
     if attributes is None:
         return {}
     if not isinstance(attributes, dict):
         raise error("InvalidAttributeName", "Attributes must be a map of names to strings.")
     document: dict[str, Any] = {}
     for name, value in attributes.items():
-        if name == "FifoQueue" and value == "false":
-            continue
-        if name == "FifoQueue":
-            raise error("UnsupportedOperation", "EMS does not support FIFO queues.")
         if name in UNSUPPORTED:
             raise error("InvalidAttributeName", f"EMS does not support the attribute {name}.")
         if name == "Policy":
@@ -167,5 +164,6 @@ def describe(
         values["RedrivePolicy"] = json.dumps(redrive, separators=(",", ":"))
     if entry.policy:
         values["Policy"] = entry.policy
+    values.update(fifo_queues.describe(config.fifo))
     wanted = set(values) if "All" in names else set(names)
     return {name: str(value) for name, value in values.items() if name in wanted}

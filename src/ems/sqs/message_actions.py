@@ -9,9 +9,11 @@ from typing import Any, Final
 
 from ems.core import limits
 from ems.core.errors import EmsError, StaleReceiptHandle
-from ems.core.models import NewMessage, ReceiveRequest, message_size
-from ems.core.queues import QueueService, new_message_id
-from ems.sqs import messages
+from ems.core.idempotency import KeyedSend
+from ems.core.models import NewMessage, QueueConfig, ReceiveRequest, message_size
+from ems.core.queues import QueueService, QueueTarget, new_message_id
+from ems.core.receive_attempts import ReceiveAttempts
+from ems.sqs import fifo_messages, messages
 from ems.sqs.checksums import md5_of_attributes, md5_of_body
 from ems.sqs.errors import SqsError, error, from_ems, invalid, missing
 from ems.sqs.names import Caller, integer, name_from_url, text
@@ -23,7 +25,6 @@ MAX_ENTRIES: Final = 10
 MAX_BATCH_BYTES: Final = 1_048_576
 RECEIVE_COUNT: Final = limits.Bound("MaxNumberOfMessages", 1, 10, "messages")
 _ENTRY_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
-_FIFO_ONLY: Final = ("MessageGroupId", "MessageDeduplicationId")
 
 
 def _entries(params: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -65,6 +66,7 @@ class MessageActions:
     def __init__(self, service: QueueService, registry: Registry) -> None:
         self.service = service
         self.registry = registry
+        self.attempts = ReceiveAttempts(service)
 
     async def _queue_id(self, caller: Caller, params: dict[str, Any], path: list[str]) -> str:
         name = name_from_url(caller, params.get("QueueUrl"), path)
@@ -72,15 +74,15 @@ class MessageActions:
         return (await self.registry.entry(caller.namespace, name))[1]
 
     def _message(
-        self, caller: Caller, params: dict[str, Any], max_bytes: int
-    ) -> tuple[NewMessage, dict[str, Any]]:
-        """A message to send, and what the answer says of it (id and digests)."""
+        self, caller: Caller, params: dict[str, Any], config: QueueConfig
+    ) -> tuple[NewMessage, bytes | None, dict[str, Any]]:
+        """A message to send, its deduplication key (FIFO queues), and what the answer says of
+        it (id and digests)."""
+        max_bytes = config.max_message_bytes
         body = messages.check_body(params.get("MessageBody"))
         delay = integer(params, "DelaySeconds", limits.DELAY)
-        for name in _FIFO_ONLY:
-            if params.get(name) is not None:
-                raise invalid(f"The request include parameter {name} that is not valid for "
-                              "this queue type.")  # fmt: skip
+        encoded = body.encode()
+        fifo_send = fifo_messages.send_of(config.fifo, params, encoded, delay)
         trace_header = messages.check_trace_header(params.get("MessageSystemAttributes"))
         attributes = messages.check_attributes(params.get("MessageAttributes"))
         if messages.size_of(body, attributes) > max_bytes:
@@ -88,9 +90,9 @@ class MessageActions:
                 "One or more parameters are invalid. Reason: Message must be shorter than "
                 f"{max_bytes} bytes."
             )
-        encoded = body.encode()
         stored = messages.to_ems(attributes) or {}
         stored[messages.SENDER_ATTRIBUTE] = caller.access_key
+        stored.update(fifo_send.records)
         if trace_header is not None:
             stored[messages.TRACE_ATTRIBUTE] = trace_header
         # what the queue counts: binary values in base64, and the sqs:types attribute
@@ -105,14 +107,46 @@ class MessageActions:
         result = {"MessageId": message_id, "MD5OfMessageBody": md5_of_body(body)}
         if attributes:
             result["MD5OfMessageAttributes"] = md5_of_attributes(attributes)
-        return NewMessage(message_id, encoded, None, stored, delay), result
+        if config.fifo is not None:
+            delay = None  # a FIFO queue takes only 0, which is its own delay
+        message = NewMessage(message_id, encoded, None, stored, delay, fifo_send.group_id)
+        return message, fifo_send.key, result
+
+    async def _send(
+        self, target: QueueTarget, accepted: list[tuple[NewMessage, bytes | None]]
+    ) -> list[str | None]:
+        """Store the messages; per message, the id of the message it repeats (None: stored).
+        A FIFO queue's sends all go the deduplicating way."""
+        if target.record.config.fifo is None:
+            await self.service.send(target, [message for message, _ in accepted])
+            return [None] * len(accepted)
+        keyed = KeyedSend([m for m, _ in accepted], [key for _, key in accepted])
+        return await self.service.send_keyed(target, keyed)
+
+    async def _sequence_numbers(
+        self,
+        target: QueueTarget,
+        accepted: list[tuple[NewMessage, bytes | None]],
+        originals: list[str | None],
+    ) -> list[str | None]:
+        """Each FIFO send's SequenceNumber: its message's (the original's, for a repeat; None
+        if that is gone already)."""
+        if target.record.config.fifo is None:
+            return [None] * len(accepted)
+        sent = [
+            (message.group_id or "", original or message.message_id)
+            for (message, _), original in zip(accepted, originals, strict=True)
+        ]
+        found = await self.service.store.sequence_numbers(target.hash, sent)
+        return [None if seq is None else fifo_messages.sequence_number(seq) for seq in found]
 
     async def send_message(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
         queue_id = await self._queue_id(caller, params, path)
         target = await self.service.sending_target(queue_id)
-        message, result = self._message(caller, params, target.record.config.max_message_bytes)
-        await self.service.send(target, [message])
-        return result
+        message, key, result = self._message(caller, params, target.record.config)
+        (original,) = await self._send(target, [(message, key)])
+        (sequence,) = await self._sequence_numbers(target, [(message, key)], [original])
+        return _answer(result, original, sequence)
 
     async def send_message_batch(
         self, caller: Caller, params: dict[str, Any], path: list[str]
@@ -127,21 +161,25 @@ class MessageActions:
                 f"{total} bytes.",
             )
         target = await self.service.sending_target(queue_id)
-        accepted: list[NewMessage] = []
+        accepted: list[tuple[NewMessage, bytes | None]] = []
         successful: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
         for entry in entries:
             try:
-                message, result = self._message(
-                    caller, entry, target.record.config.max_message_bytes
-                )
+                message, key, result = self._message(caller, entry, target.record.config)
             except SqsError as failure:
                 failed.append(_failed(entry["Id"], failure))
                 continue
-            accepted.append(message)
+            # entries are stored in the batch's order: a FIFO group keeps it (ElasticMQ #267)
+            accepted.append((message, key))
             successful.append({"Id": entry["Id"], **result})
         if accepted:
-            await self.service.send(target, accepted)
+            originals = await self._send(target, accepted)
+            sequences = await self._sequence_numbers(target, accepted, originals)
+            successful = [
+                _answer(result, original, sequence)
+                for result, original, sequence in zip(successful, originals, sequences, strict=True)
+            ]
         return {"Successful": successful, "Failed": failed}
 
     async def receive_message(
@@ -157,9 +195,11 @@ class MessageActions:
         wait = integer(params, "WaitTimeSeconds", limits.WAIT)
         system = {*_names(params, "AttributeNames"), *_names(params, "MessageSystemAttributeNames")}
         wanted = _names(params, "MessageAttributeNames")
-        deliveries = await self.service.receive(
+        attempt = fifo_messages.check_id(params, "ReceiveRequestAttemptId")
+        deliveries = await self.attempts.receive(
             queue_id,
             ReceiveRequest(max_messages=count, visibility_timeout=visibility),
+            attempt,
             wait_seconds=wait,
             disconnected=disconnected,
         )
@@ -241,6 +281,12 @@ class MessageActions:
             else:
                 failed.append(_failed(entry_id, from_ems(outcome)))
         return {"Successful": successful, "Failed": failed}
+
+
+def _answer(result: dict[str, Any], original: str | None, sequence: str | None) -> dict[str, Any]:
+    """A send's answer; a repeat of a FIFO send within the window answers the original's id."""
+    answer = result if original is None else {**result, "MessageId": original}
+    return answer if sequence is None else {**answer, "SequenceNumber": sequence}
 
 
 def _raise_unless_done(outcome: EmsError | None) -> None:

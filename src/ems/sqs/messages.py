@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ems.core.models import StoredMessage
+from ems.sqs import fifo_messages
 from ems.sqs.checksums import AttributeValue, md5_of_attributes, md5_of_body
 from ems.sqs.errors import error, invalid
 from ems.sqs.names import shown
@@ -36,7 +37,7 @@ _TYPE: Final = re.compile(f"(String|Number|Binary)(\\.[{_PRINTABLE}]{{1,249}})?"
 _NUMBER: Final = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 SYSTEM_NAMES: Final = frozenset({
     "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp", "SenderId",
-    "AWSTraceHeader",
+    "AWSTraceHeader", "MessageGroupId", "MessageDeduplicationId", "SequenceNumber",
 })  # fmt: skip
 
 
@@ -231,6 +232,7 @@ def message_document(
     for name, stored in (("SenderId", SENDER_ATTRIBUTE), ("AWSTraceHeader", TRACE_ATTRIBUTE)):
         if stored in message.attributes:
             system[name] = message.attributes[stored]
+    system.update(fifo_messages.system_attributes(message))
     chosen = {k: v for k, v in system.items() if "All" in system_names or k in system_names}
     if chosen:
         document["Attributes"] = chosen

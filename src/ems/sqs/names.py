@@ -8,11 +8,13 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from ems.core.limits import Bound
-from ems.sqs.errors import error, invalid, missing, no_queue
+from ems.sqs.errors import invalid, missing, no_queue
 
-_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
+# a standard queue's name, or a FIFO queue's: up to 75 characters and ".fifo" (80 in all)
+_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,80}|[A-Za-z0-9_-]{1,75}\.fifo")
+FIFO_SUFFIX: Final = ".fifo"
 _ACCOUNT: Final = re.compile(r"[0-9]{12}")
-_ARN: Final = re.compile(r"arn:aws:sqs:([^:]*):([0-9]{12}):([A-Za-z0-9_-]{1,80})")
+_ARN: Final = re.compile(r"arn:aws:sqs:([^:]*):([0-9]{12}):([A-Za-z0-9_.-]{1,80})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +50,6 @@ def check_name(name: object) -> str:
         raise missing("QueueName")
     if not isinstance(name, str):
         raise invalid("QueueName must be a string.")
-    if name.endswith(".fifo"):
-        raise error("UnsupportedOperation", "EMS does not support FIFO queues.")
     if not _NAME.fullmatch(name):
         raise invalid(
             "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in "

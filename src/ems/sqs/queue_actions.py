@@ -10,7 +10,7 @@ from typing import Any, Final
 from ems.core import limits
 from ems.core.errors import EmsError
 from ems.core.queues import QueueService
-from ems.sqs import attributes, messages
+from ems.sqs import attributes, fifo_queues, messages
 from ems.sqs.errors import SqsError, error, invalid
 from ems.sqs.names import (
     Caller,
@@ -31,7 +31,8 @@ SQS_MAX_MESSAGE_BYTES: Final = 1_048_576
 PURGE_INTERVAL_MS: Final = 60_000
 LIST_RESULTS: Final = limits.Bound("MaxResults", 1, 1000, "results")
 _TAG_KEY: Final = re.compile(r"[\w.:/=+\-@ ]{1,128}")
-_PREFIX: Final = re.compile(r"[A-Za-z0-9_-]{0,80}")
+# a name's beginning: FIFO queues' names have a dot in them
+_PREFIX: Final = re.compile(r"[A-Za-z0-9_.-]{0,80}")
 
 
 class QueueActions:
@@ -46,14 +47,36 @@ class QueueActions:
         _, queue_id = await self.registry.find(caller.namespace, name_from_arn(caller, arn))
         return queue_id
 
-    async def _settings(self, caller: Caller, params: dict[str, Any]) -> dict[str, Any]:
-        return await attributes.to_settings(
-            params.get("Attributes"), lambda arn: self._resolve_arn(caller, arn)
-        )
+    async def _settings(
+        self, caller: Caller, params: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, object]]:
+        """The EMS settings the request's attributes give, and its FIFO attributes as given."""
+        rest, fifo_given = fifo_queues.split(params.get("Attributes"))
+        settings = await attributes.to_settings(rest, lambda arn: self._resolve_arn(caller, arn))
+        return settings, fifo_given
+
+    async def _check_dead_letter_type(
+        self, params: dict[str, Any], settings: dict[str, Any], fifo: bool
+    ) -> None:
+        """A FIFO queue's dead-letter queue is FIFO, a standard queue's standard (SQS's rule,
+        answered in its words before the queue service would refuse it in its own)."""
+        dead_letter = settings.get("dead_letter")
+        if dead_letter is None:
+            return
+        target, _ = await self.service.describe_queue(dead_letter["queue_id"])
+        if (target.config.fifo is not None) != fifo:
+            policy = params["Attributes"]["RedrivePolicy"]
+            raise invalid(
+                f"Value {policy} for parameter RedrivePolicy is invalid. Reason: Dead-letter "
+                "target must be same type of queue as source."
+            )
 
     async def create_queue(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
         name = check_name(params.get("QueueName"))
-        settings = await self._settings(caller, params)
+        settings, fifo_given = await self._settings(caller, params)
+        fifo = fifo_queues.for_create(name, fifo_given)
+        await self._check_dead_letter_type(params, settings, fifo is not None)
+        settings.update(fifo_queues.native(fifo))
         tags = _check_tags(params.get("tags", params.get("Tags")))
         policy = attributes.policy_of(params.get("Attributes"))
         try:
@@ -91,7 +114,9 @@ class QueueActions:
                 if view.config.dead_letter is not None else None
             ),
         }  # fmt: skip
-        if any(current[k] != v for k, v in settings.items()):
+        # a name's FIFO-ness is in the name itself: only the FIFO settings can differ
+        current.update(fifo_queues.native(view.config.fifo))
+        if any(current.get(k) != v for k, v in settings.items()):
             raise error(
                 "QueueNameExists",
                 "A queue already exists with the same name and a different value for attribute(s).",
@@ -109,8 +134,8 @@ class QueueActions:
         prefix = text(params, "QueueNamePrefix", required=False) or ""
         if not _PREFIX.fullmatch(prefix):
             raise invalid(
-                "QueueNamePrefix can only include alphanumeric characters, hyphens, or "
-                "underscores, up to 80."
+                "QueueNamePrefix can only include alphanumeric characters, hyphens, periods, "
+                "or underscores, up to 80."
             )
         limit = integer(params, "MaxResults", LIST_RESULTS)
         after = _token(params.get("NextToken"))
@@ -174,8 +199,11 @@ class QueueActions:
         entry, queue_id = await self.registry.find(caller.namespace, name)
         if params.get("Attributes") is None:
             raise error("MissingParameter", "The request must contain the parameter Attributes.")
-        settings = await self._settings(caller, params)
+        settings, fifo_given = await self._settings(caller, params)
         policy = attributes.policy_of(params.get("Attributes"))
+        record = await self.service.queue_for_owner(queue_id)
+        fifo_queues.check_change(record.config.fifo, fifo_given)
+        await self._check_dead_letter_type(params, settings, record.config.fifo is not None)
         if settings:
             await self.service.update_queue(queue_id, settings)
         await self.registry.touch(entry, policy=policy)

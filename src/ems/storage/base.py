@@ -52,13 +52,14 @@ from ems.core.topic_models import (
 )
 from ems.core.wakeups import Wakeups
 from ems.storage.health import StorageHealth
+from ems.storage.sqs_fifo import SqsFifoStorage
 
 
 class StoreUnusable(RuntimeError):
     """The store cannot be opened as configured; the message tells the operator what to do."""
 
 
-class Store(abc.ABC):
+class Store(SqsFifoStorage, abc.ABC):
     """Abstract message store. Implementations: :mod:`ems.storage.sqlite`,
     :mod:`ems.storage.postgres`."""
 

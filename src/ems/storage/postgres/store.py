@@ -16,6 +16,7 @@ from ems.storage.postgres.idempotency import IdempotencyOperations
 from ems.storage.postgres.messages import MessageOperations
 from ems.storage.postgres.moves import MoveTaskOperations
 from ems.storage.postgres.queues import QueueOperations
+from ems.storage.postgres.sqs_fifo import SqsFifoOperations
 from ems.storage.postgres.topics import TopicOperations
 from ems.storage.roles.sns_names import SnsNames
 from ems.storage.roles.sqs_names import SqsNames
@@ -30,6 +31,7 @@ class PostgresStore(
     AdminOperations,
     SqsNames,
     SnsNames,
+    SqsFifoOperations,
     MoveTaskOperations,
     Housekeeping,
     Store,

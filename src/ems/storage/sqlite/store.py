@@ -18,6 +18,7 @@ from ems.storage.sqlite.messages import MessageOperations
 from ems.storage.sqlite.moves import MoveTaskOperations
 from ems.storage.sqlite.opening import DataDirInUse
 from ems.storage.sqlite.queues import QueueOperations
+from ems.storage.sqlite.sqs_fifo import SqsFifoOperations
 from ems.storage.sqlite.topics import TopicOperations
 
 
@@ -30,6 +31,7 @@ class SqliteStore(
     AdminOperations,
     SqsNames,
     SnsNames,
+    SqsFifoOperations,
     MoveTaskOperations,
     Store,
 ):
