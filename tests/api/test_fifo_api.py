@@ -188,3 +188,64 @@ async def test_peek_visibility_purge_and_retention_on_fifo(
     assert old["body"] == "old"
     clock.advance(30)  # "old" expired while in flight; its group goes on
     assert [m["body"] for m in await receive(client, queue_id)] == ["new"]
+
+
+async def test_fifo_attributes_cannot_be_patched_nor_set_on_standard_queues(
+    client: httpx.AsyncClient,
+) -> None:
+    queue_id = await fifo_queue(client)
+    for name, value in [
+        ("fifo", True),
+        ("content_based_deduplication", False),
+        ("deduplication_scope", "group"),
+        ("throughput_limit", "group"),
+    ]:
+        patched = await client.patch(f"/ems/queue/{queue_id}", json={name: value})
+        assert assert_problem(patched, 400, "invalid-attribute")["parameter"] == name
+        if name != "fifo":
+            for fifo in ({}, {"fifo": False}):
+                standard = await client.post("/ems/queue", json={**fifo, name: value})
+                assert assert_problem(standard, 400, "invalid-attribute")["parameter"] == name
+    shown = (await client.get(f"/ems/queue/{queue_id}")).json()
+    assert (shown["content_based_deduplication"], shown["deduplication_scope"]) == (True, "queue")
+
+
+async def test_a_batch_reports_its_duplicates_and_refuses_delays(
+    client: httpx.AsyncClient,
+) -> None:
+    queue_id = await fifo_queue(client)
+    url = f"/ems/queue/{queue_id}/messages"
+    first = await client.post(url, json={"messages": [{"body": "a", "group_id": "g"}]})
+    entries = [
+        {"body": "a", "group_id": "g"},  # a repeat by content
+        {"body": "b", "group_id": "g", "deduplication_id": "d"},
+        {"body": "c", "group_id": "g", "deduplication_id": "d"},  # a repeat within the batch
+        {"body": "e", "group_id": "h"},
+    ]
+    sent = await client.post(url, json={"messages": entries})
+    assert sent.status_code == 201, sent.text
+    answer = sent.json()
+    assert answer["duplicates"] == [True, False, True, False]
+    assert answer["message_ids"][0] == first.json()["message_ids"][0]
+    assert answer["message_ids"][2] == answer["message_ids"][1]
+    got = await receive(client, queue_id, "?max_messages=10")
+    assert [m["body"] for m in got] == ["a", "b", "e"]
+    delayed = await client.post(
+        url, json={"messages": [{"body": "x", "group_id": "g", "delay_seconds": 1}]}
+    )
+    assert assert_problem(delayed, 400, "invalid-request")["parameter"] == "delay_seconds"
+
+
+async def test_the_deduplication_window_goes_up_to_a_day(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    queue_id = await fifo_queue(client, deduplication_window_seconds=86_400)
+    assert (await send(client, queue_id, "x", "g", dedup="d")).status_code == 201
+    clock.advance(86_399)
+    assert (await send(client, queue_id, "x", "g", dedup="d")).status_code == 200
+    clock.advance(1)
+    assert (await send(client, queue_id, "x", "g", dedup="d")).status_code == 201
+    too_long = await client.post(
+        "/ems/queue", json={"fifo": True, "deduplication_window_seconds": 86_401}
+    )
+    assert_problem(too_long, 400, "invalid-attribute")
