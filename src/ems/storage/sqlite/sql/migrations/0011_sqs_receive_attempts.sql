@@ -1,4 +1,4 @@
--- EMS SQLite schema, version 10: SQS's ReceiveRequestAttemptId on FIFO queues (ems.sqs).
+-- EMS SQLite schema, version 11: SQS's ReceiveRequestAttemptId on FIFO queues (ems.sqs).
 
 -- a FIFO receive's attempt id (hashed), per queue, until expires_at: a retry with the same id
 -- answers the same messages and receipt handles while none of them changed. messages holds

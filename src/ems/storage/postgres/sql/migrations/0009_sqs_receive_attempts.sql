@@ -1,4 +1,4 @@
--- EMS PostgreSQL schema, version 8: SQS's ReceiveRequestAttemptId on FIFO queues (ems.sqs).
+-- EMS PostgreSQL schema, version 9: SQS's ReceiveRequestAttemptId on FIFO queues (ems.sqs).
 
 -- a FIFO receive's attempt id (hashed), per queue, until expires_at: a retry with the same id,
 -- on any node, answers the same messages and receipt handles while none of them changed.
