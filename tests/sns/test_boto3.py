@@ -203,8 +203,6 @@ def test_publish_batch_reports_each_entry(sns: Any, sqs: Any, topic_arn: str) ->
 @pytest.mark.parametrize(
     ("call", "expected"),
     [
-        ({"Name": "orders.fifo", "Attributes": {"FifoTopic": "true"}}, "FIFO topics"),
-        ({"Name": "orders", "Attributes": {"FifoTopic": "true"}}, "FIFO topics"),
         ({"Name": "bad name"}, "Topic names must be made up of"),
         ({"Name": "k", "Attributes": {"KmsMasterKeyId": "x"}}, "does not support"),
     ],

@@ -59,11 +59,12 @@ def check_queue_subscription(topic: FifoSettings | None, queue: FifoSettings | N
         )
 
 
-def refuse_push(topic: FifoSettings | None, what: str) -> None:
+def refuse_push(topic: FifoSettings | None, parameter: str) -> None:
     """Webhooks and email cannot keep a group's order: a FIFO topic takes neither."""
     if topic is not None:
         raise InvalidRequest(
-            f"A FIFO topic delivers to FIFO queues only, not to {what}.", parameter=what
+            "A FIFO topic delivers to FIFO queues only, not to webhooks or email addresses.",
+            parameter=parameter,
         )
 
 

@@ -17,23 +17,22 @@ from ems.core.topic_models import TopicMessage
 
 def notification(message: TopicMessage, sns: SnsMessage, sub: SnsSubscription) -> str:
     variant = sns.variant(sub.protocol)
-    document: dict[str, Any] = {
-        "Type": "Notification",
-        "MessageId": message.message_id,
-        "TopicArn": sns.topic_arn,
-    }
+    document: dict[str, Any] = {"Type": "Notification", "MessageId": message.message_id}
+    if sns.sequence_number is not None:
+        document["SequenceNumber"] = sns.sequence_number
+    document["TopicArn"] = sns.topic_arn
     if sns.subject is not None:
         document["Subject"] = sns.subject
-    document.update(
-        {
-            "Message": variant.message,
-            "Timestamp": sns.timestamp,
-            "SignatureVersion": sns.signature_version,
-            "Signature": variant.signature,
-            "SigningCertURL": sns.signing_cert_url,
-            "UnsubscribeURL": sub.unsubscribe_url,
-        }
-    )
+    document.update({"Message": variant.message, "Timestamp": sns.timestamp})
+    if sns.sequence_number is None:  # SNS signs no FIFO notification (they go to SQS only)
+        document.update(
+            {
+                "SignatureVersion": sns.signature_version,
+                "Signature": variant.signature,
+                "SigningCertURL": sns.signing_cert_url,
+            }
+        )
+    document["UnsubscribeURL"] = sub.unsubscribe_url
     if sns.attributes:
         document["MessageAttributes"] = dict(sns.attributes)
     return json.dumps(document, ensure_ascii=False, indent=2)

@@ -60,6 +60,9 @@ class SnsMessage:
     variants: Mapping[str, SnsVariant]
     # the envelope's MessageAttributes: {"name": {"Type": ..., "Value": ...}}
     attributes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # published to a FIFO topic: its SequenceNumber (the envelope then carries it, and no
+    # signature, as SNS FIFO notifications)
+    sequence_number: str | None = None
 
     def variant(self, protocol: str) -> SnsVariant:
         return self.variants.get(protocol) or self.variants["default"]

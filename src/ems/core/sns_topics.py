@@ -6,10 +6,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from ems.core import capabilities
+from ems.core import capabilities, fifo_topics
 from ems.core.email_address import check_email_address
 from ems.core.errors import EmailNotConfigured
 from ems.core.filter_policy import FilterPolicy
+from ems.core.queues import queue_hash
 from ems.core.sns_models import SnsSubscription
 from ems.core.subscription_rules import check_webhook_url
 from ems.core.topic_models import DeliveryPolicy, NewSubscription, Protocol, SubscriptionRecord
@@ -27,6 +28,11 @@ SnsSettings = Callable[[str, str | None], SnsSubscription]
 
 
 class SnsTopicService(TopicService):
+    async def queue_is_fifo(self, queue_id: str) -> bool:
+        """Whether the queue an SQS subscription names is a FIFO queue (SNS checks it first)."""
+        record = await self.store.get_queue(queue_hash(queue_id))
+        return record.config.fifo is not None
+
     async def subscribe_sns(
         self,
         topic_id: str,
@@ -45,13 +51,17 @@ class SnsTopicService(TopicService):
         opt-in always: a mailbox is not the topic holder's). ``settings`` makes the
         subscription's SNS settings from its id and confirmation token, chosen here."""
         h = topic_hash(topic_id)
-        await self.store.get_topic(h)
+        topic = await self.store.get_topic(h)
+        if queue_id is None:
+            fifo_topics.refuse_push(topic.config.fifo, "Endpoint")
         dead_letter = None
         if dead_letter_id is not None:
             dead_letter = await self._sendable(dead_letter_id, "dead_letter_queue_id")
         subscription_id = _new_subscription_id()
         if queue_id is not None:
             target = await self._sendable(queue_id, "queue_id")
+            queue = await self.store.get_queue(target)
+            fifo_topics.check_queue_subscription(topic.config.fifo, queue.config.fifo)
             subscription = NewSubscription(
                 subscription_id=subscription_id,
                 protocol=Protocol.QUEUE,

@@ -18,15 +18,21 @@ from ems.core import capabilities
 from ems.core.errors import TopicNotFound
 from ems.core.sns_models import SnsTopic
 from ems.core.sns_topics import SnsTopicService
+from ems.sns.fifo import FIFO_NAME_ERROR
 from ems.sns.wire import invalid, not_found
-from ems.sqs.errors import SqsError
 from ems.sqs.names import Caller
 
 NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
+MAX_NAME: Final = 256
 _TOPIC_ARN: Final = re.compile(r"arn:aws:sns:([a-z0-9-]*):([0-9]{12}):([A-Za-z0-9_.-]{1,256})")
 _SUBSCRIPTION_ARN: Final = re.compile(
-    r"arn:aws:sns:([a-z0-9-]*):([0-9]{12}):([A-Za-z0-9_-]{1,256}):([A-Za-z0-9_-]{1,64})"
+    r"arn:aws:sns:([a-z0-9-]*):([0-9]{12}):([A-Za-z0-9_-]{1,256}(?:\.fifo)?):([A-Za-z0-9_-]{1,64})"
 )
+
+
+def is_topic_name(name: str) -> bool:
+    """Whether a standard or FIFO topic could have this name (for tokens naming one)."""
+    return NAME.fullmatch(name.removesuffix(".fifo")) is not None
 
 
 def topic_arn(caller: Caller, name: str) -> str:
@@ -134,11 +140,17 @@ class Topics:
         return stored, stored.topic_hash == entry.topic_hash
 
 
-def check_name(name: object) -> str:
+def check_name(name: object, *, fifo: bool = False) -> str:
+    """A topic name as SNS takes it: a FIFO topic's ends with ``.fifo``, a standard one's not."""
     if not isinstance(name, str) or not name:
         raise invalid("Name")
+    if fifo:
+        base = name.removesuffix(".fifo")
+        if base == name or not NAME.fullmatch(base) or len(name) > MAX_NAME:
+            raise invalid("Topic Name", FIFO_NAME_ERROR)
+        return name
     if name.endswith(".fifo"):
-        raise fifo_unsupported()
+        raise invalid("Topic Name")  # as SNS: a .fifo name without FifoTopic=true
     if not NAME.fullmatch(name):
         raise invalid(
             "Topic Name",
@@ -146,11 +158,3 @@ def check_name(name: object) -> str:
             "numbers, underscores, and hyphens, and must be between 1 and 256 characters long.",
         )
     return name
-
-
-def fifo_unsupported() -> SqsError:
-    return invalid(
-        "Attributes",
-        "FIFO topics are not supported by EMS yet (they come with FIFO queues); create a "
-        "standard topic.",
-    )

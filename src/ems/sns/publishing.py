@@ -7,6 +7,7 @@ topic ARN, subject, timestamp, and each ``Message`` text with its signature, sig
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import re
@@ -16,6 +17,7 @@ from typing import Any, Final
 from ems.core.sns_models import SnsMessage, SnsTopic, SnsVariant
 from ems.core.sns_topics import SnsTopicService
 from ems.core.topic_models import TopicMessage
+from ems.sns import fifo
 from ems.sns.names import Topics, topic_arn
 from ems.sns.signing import Signer
 from ems.sns.wire import error, invalid
@@ -169,6 +171,7 @@ class PublishActions:
         self.service = service
         self.topics = topics
         self.stamp = stamp
+        self.sequence_numbers = fifo.SequenceNumbers()
 
     async def publish(self, caller: Caller, params: dict[str, Any]) -> Any:
         if params.get("PhoneNumber"):
@@ -177,16 +180,17 @@ class PublishActions:
         if arn is None:
             raise invalid("TopicArn or TargetArn", "No endpoint found for the target arn specified")
         entry, topic_id = await self.topics.by_arn(caller, arn)
-        message_id = await self._publish(caller, entry, topic_id, params)
-        return {"MessageId": message_id}
+        return await self._publish(caller, entry, topic_id, params)
 
     async def _publish(
         self, caller: Caller, entry: SnsTopic, topic_id: str, params: dict[str, Any]
-    ) -> str:
+    ) -> dict[str, str]:
+        """Publish one message: its MessageId (and, on a FIFO topic, SequenceNumber)."""
         texts = check_texts(params.get("Message"), params.get("MessageStructure"))
         subject = check_subject(params.get("Subject"))
         attributes = check_attributes(params.get("MessageAttributes"))
-        if params.get("MessageDeduplicationId"):
+        ids = fifo.publish_ids(entry.attributes, params) if fifo.is_fifo(entry.attributes) else None
+        if ids is None and params.get("MessageDeduplicationId"):
             raise invalid(
                 "MessageDeduplicationId",
                 "The request includes MessageDeduplicationId parameter that is not valid for "
@@ -197,11 +201,26 @@ class PublishActions:
         sns = self.stamp.message(
             caller.base_url, entry, arn, message_id, texts, subject, attributes
         )
+        body = texts["default"].encode()
+        if ids is None:
+            message = TopicMessage(
+                message_id, body, attributes=messages.to_ems(attributes), sns=sns
+            )
+            await self.service.publish(topic_id, message)
+            return {"MessageId": message_id}
+        group_id, deduplication_id, key = ids
+        sequence_number = self.sequence_numbers.next()
         message = TopicMessage(
-            message_id, texts["default"].encode(), attributes=messages.to_ems(attributes), sns=sns
+            message_id,
+            body,
+            attributes=messages.to_ems(attributes),
+            sns=dataclasses.replace(sns, sequence_number=sequence_number),
+            group_id=group_id,
+            deduplication_id=deduplication_id,
         )
-        await self.service.publish(topic_id, message)
-        return message_id
+        result = await self.service.publish(topic_id, message, key)
+        # a repeat within 5 minutes: SNS answers the first publish's id, and stores nothing
+        return {"MessageId": result.duplicate_of or message_id, "SequenceNumber": sequence_number}
 
     async def publish_batch(self, caller: Caller, params: dict[str, Any]) -> Any:
         entry, topic_id = await self.topics.by_arn(caller, params.get("TopicArn"))
@@ -232,15 +251,18 @@ class PublishActions:
                 "BatchRequestTooLong",
                 "The length of all the messages put together is more than the limit.",
             )
+        if fifo.is_fifo(entry.attributes):
+            for item in entries:  # as SNS: a FIFO batch is refused whole for these
+                fifo.publish_ids(entry.attributes, item)
         successful, failed = [], []
         for item in entries:
             try:
-                message_id = await self._publish(caller, entry, topic_id, item)
+                published = await self._publish(caller, entry, topic_id, item)
             except SqsError as failure:
                 failed.append(
                     {"Id": item["Id"], "Code": failure.code, "Message": failure.message,
                      "SenderFault": failure.sender}
                 )  # fmt: skip
             else:
-                successful.append({"Id": item["Id"], "MessageId": message_id})
+                successful.append({"Id": item["Id"], **published})
         return {"Successful": successful, "Failed": failed}

@@ -23,8 +23,14 @@ from ems.core.filter_policy import FilterPolicy, FilterScope, InvalidFilterPolic
 from ems.core.sns_models import SnsSubscription
 from ems.core.sns_topics import SnsTopicService
 from ems.core.topic_models import DeliveryPolicy, Status, SubscriptionRecord
-from ems.sns import delivery_policy
-from ems.sns.names import NAME, SubscriptionName, Topics, parse_subscription_arn, topic_arn
+from ems.sns import delivery_policy, fifo
+from ems.sns.names import (
+    SubscriptionName,
+    Topics,
+    is_topic_name,
+    parse_subscription_arn,
+    topic_arn,
+)
 from ems.sns.publishing import Stamp
 from ems.sns.topic_actions import topic_retry
 from ems.sns.wire import error, invalid, not_found
@@ -148,6 +154,8 @@ class SubscriptionActions:
                 redrive_policy=redrive,
             )
 
+        queue_fifo = None if queue_id is None else await self.service.queue_is_fifo(queue_id)
+        fifo.check_subscription(fifo.is_fifo(entry.attributes), protocol, queue_fifo)
         delivery = delivery_policy.effective(retry or topic_retry(entry))
         if protocol in EMAIL_PROTOCOLS and entry.attributes.get("DisplayName"):
             # SNS mails come from the topic's DisplayName (as of subscribing, here)
@@ -374,7 +382,7 @@ def _token(value: object) -> tuple[str, str]:
         )
     except (binascii.Error, ValueError):
         raise invalid("NextToken") from None
-    if not NAME.fullmatch(topic):
+    if not is_topic_name(topic):
         raise invalid("NextToken")
     return topic, subscription_id
 

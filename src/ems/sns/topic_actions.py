@@ -10,8 +10,8 @@ from typing import Any, Final
 
 from ems.core.sns_models import SnsTopic
 from ems.core.sns_topics import SnsTopicService
-from ems.sns import delivery_policy
-from ems.sns.names import NAME, Topics, check_name, fifo_unsupported, parse_topic_arn, topic_arn
+from ems.sns import delivery_policy, fifo
+from ems.sns.names import Topics, check_name, is_topic_name, parse_topic_arn, topic_arn
 from ems.sns.wire import error, invalid
 from ems.sqs.errors import SqsError
 from ems.sqs.names import Caller
@@ -23,22 +23,25 @@ SETTABLE: Final = frozenset(
     {"DisplayName", "Policy", "DeliveryPolicy", "SignatureVersion", "TracingConfig"}
 )
 UNSUPPORTED: Final = frozenset(
-    {"KmsMasterKeyId", "ArchivePolicy", "ContentBasedDeduplication", "FifoThroughputScope",
-     "DataProtectionPolicy", "ApplicationSuccessFeedbackRoleArn", "HTTPSuccessFeedbackRoleArn",
+    {"KmsMasterKeyId", "ArchivePolicy", "DataProtectionPolicy",
+     "ApplicationSuccessFeedbackRoleArn", "HTTPSuccessFeedbackRoleArn",
      "HTTPFailureFeedbackRoleArn", "SQSSuccessFeedbackRoleArn", "SQSFailureFeedbackRoleArn"}
 )  # fmt: skip
+FIFO_ATTRIBUTES: Final = frozenset({"ContentBasedDeduplication", "FifoThroughputScope"})
 
 
-def check_attribute(name: str, value: object) -> str | None:
+def check_attribute(name: str, value: object, *, fifo_topic: bool, creating: bool) -> str | None:
     """The value to keep for a topic attribute (None: not kept), or InvalidParameter."""
     if not isinstance(value, str):
         raise invalid("AttributeValue")
     if name == "FifoTopic":
-        if value.lower() == "true":
-            raise fifo_unsupported()
-        if value.lower() != "false":
+        if not creating:  # as SNS: a topic's type is chosen once
+            raise invalid("AttributeName")
+        if value.lower() not in ("true", "false"):
             raise invalid("FifoTopic")
-        return None
+        return "true" if value.lower() == "true" else None
+    if name in FIFO_ATTRIBUTES:
+        return fifo.check_attribute(name, value, fifo=fifo_topic)
     if name in UNSUPPORTED:
         raise invalid("AttributeName", f"EMS does not support the topic attribute {name}")
     if name not in SETTABLE:
@@ -85,7 +88,7 @@ def _token(value: object) -> str:
         name = base64.urlsafe_b64decode(str(value).encode()).decode()
     except (binascii.Error, ValueError):
         raise invalid("NextToken") from None
-    if not NAME.fullmatch(name):
+    if not is_topic_name(name):
         raise invalid("NextToken")
     return name
 
@@ -100,17 +103,23 @@ class TopicActions:
         self.topics = topics
 
     async def create_topic(self, caller: Caller, params: dict[str, Any]) -> Any:
-        name = check_name(params.get("Name"))
         given = params.get("Attributes") or {}
         if not isinstance(given, dict):
             raise invalid("Attributes")
-        attributes = {k: v for k, v in given.items() if check_attribute(k, v) is not None}
+        fifo_topic = str(given.get("FifoTopic", "")).lower() == "true"
+        name = check_name(params.get("Name"), fifo=fifo_topic)
+        attributes = {}
+        for key, value in given.items():
+            kept = check_attribute(key, value, fifo_topic=fifo_topic, creating=True)
+            if kept is not None:
+                attributes[key] = kept
         tags = check_tags(params.get("Tags"))
         if len(tags) > MAX_TAGS:
             raise _tag_limit()
         existing = await self.topics.store.get_sns_topic(caller.namespace, name)
         if existing is None:
-            view = await self.service.create_topic(None, owner=f"sns:{caller.access_key}")
+            native = {"fifo": True} if fifo_topic else None  # SNS keys FIFO publishes itself
+            view = await self.service.create_topic(native, owner=f"sns:{caller.access_key}")
             existing, added = await self.topics.add(caller, name, view.topic_id, attributes, tags)
             if added:
                 return {"TopicArn": topic_arn(caller, name)}
@@ -152,6 +161,7 @@ class TopicActions:
             "Policy": json.dumps(_default_policy(arn, caller.account)),
             "SignatureVersion": "1",
             "TracingConfig": "PassThrough",
+            **(_FIFO_DEFAULTS if fifo.is_fifo(entry.attributes) else {}),
             **entry.attributes,
             "SubscriptionsConfirmed": str(len(subscriptions) - pending),
             "SubscriptionsPending": str(pending),
@@ -165,7 +175,12 @@ class TopicActions:
         name = params.get("AttributeName")
         if not isinstance(name, str) or not name:
             raise invalid("AttributeName")
-        value = check_attribute(name, params.get("AttributeValue", ""))
+        value = check_attribute(
+            name,
+            params.get("AttributeValue", ""),
+            fifo_topic=fifo.is_fifo(entry.attributes),
+            creating=False,
+        )
         attributes = dict(entry.attributes)
         if value is not None:
             attributes[name] = value
@@ -216,13 +231,15 @@ def _tag_limit() -> SqsError:
 
 
 def _check_same(entry: SnsTopic, attributes: Mapping[str, str], tags: Mapping[str, str]) -> None:
-    if any(entry.attributes.get(k, _DEFAULTS.get(k)) != v for k, v in attributes.items()):
+    defaults = {**_DEFAULTS, **_FIFO_DEFAULTS}
+    if any(entry.attributes.get(k, defaults.get(k)) != v for k, v in attributes.items()):
         raise invalid("Attributes", "Topic already exists with different attributes")
     if tags and dict(tags) != dict(entry.tags):
         raise invalid("Tags", "Topic already exists with different tags")
 
 
 _DEFAULTS: Final = {"DisplayName": "", "SignatureVersion": "1", "TracingConfig": "PassThrough"}
+_FIFO_DEFAULTS: Final = {"ContentBasedDeduplication": "false", "FifoThroughputScope": "Topic"}
 
 
 def _effective_policy(entry: SnsTopic) -> dict[str, Any]:
