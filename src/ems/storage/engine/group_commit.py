@@ -45,6 +45,9 @@ class Txn(Generic[C]):
     def after_commit(self, effect: Callable[[], None]) -> None:
         self.effects.append(effect)
 
+    def forget_counters(self, queue_key: int) -> None:
+        """A driver that defers counter changes to the batch's end drops the queue's here."""
+
 
 @dataclass(slots=True)
 class Submitted:

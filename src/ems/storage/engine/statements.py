@@ -47,6 +47,10 @@ class Transaction(Protocol):
 
     def after_commit(self, effect: Callable[[], None]) -> None: ...
 
+    def forget_counters(self, queue_key: int) -> None:
+        """Drop the stored-message counter changes this batch holds for a queue that is gone
+        or starts again from zero (a driver that defers them, see postgres/batcher.py)."""
+
 
 Write = Callable[[Any], Coroutine[Any, Any, T]]  # a coroutine function of a Transaction
 Read = Callable[[Statements], Coroutine[Any, Any, T]]

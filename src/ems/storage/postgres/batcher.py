@@ -96,6 +96,9 @@ class Txn(group_commit.Txn["PoolConnectionProxy[Any]"]):
         """The connection's named statements, for the operations shared by every driver."""
         return PostgresStatements(self.conn)
 
+    def forget_counters(self, queue_key: int) -> None:
+        self.adjustments.pop(queue_key, None)
+
     def adjust(self, queue_key: int, count: int, size: int) -> None:
         """Change a queue's stored counters when the batch ends (negative: release room)."""
         if count or size:

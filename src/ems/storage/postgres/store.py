@@ -15,25 +15,26 @@ from ems.storage.postgres.housekeeping import Housekeeping
 from ems.storage.postgres.idempotency import IdempotencyOperations
 from ems.storage.postgres.messages import MessageOperations
 from ems.storage.postgres.moves import MoveTaskOperations
-from ems.storage.postgres.queues import QueueOperations
 from ems.storage.postgres.sqs_fifo import SqsFifoOperations
 from ems.storage.postgres.topics import TopicOperations
+from ems.storage.roles.queues import QueueLifecycle
 from ems.storage.roles.sns_names import SnsNames
 from ems.storage.roles.sqs_names import SqsNames
 
 
 class PostgresStore(
-    QueueOperations,
     IdempotencyOperations,
     MessageOperations,
     TopicOperations,
     DeliveryOperations,
     AdminOperations,
-    SqsNames,
-    SnsNames,
     SqsFifoOperations,
     MoveTaskOperations,
     Housekeeping,
+    # written once for every driver (after the driver's classes, which they build on)
+    QueueLifecycle,
+    SqsNames,
+    SnsNames,
     Store,
 ):
     """The PostgreSQL store. See the module docstrings of ``ems.storage.postgres.*``."""

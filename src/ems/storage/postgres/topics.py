@@ -34,7 +34,7 @@ from ems.storage.postgres.base import (
 from ems.storage.postgres.batcher import Txn
 from ems.storage.postgres.fifo_topics import FifoFanout
 from ems.storage.postgres.queries import QUERIES as Q
-from ems.storage.postgres.queues import check_quota
+from ems.storage.roles.queues import within_quota
 from ems.storage.rows import (
     encode_attributes,
     fifo_value,
@@ -74,8 +74,7 @@ class TopicOperations(FifoFanout):
         quota: int | None = None,
     ) -> TopicRecord:
         async def operation(txn: Txn) -> TopicRecord:
-            if owner is not None and quota is not None:
-                await check_quota(txn.conn, "topics", owner, quota)
+            await within_quota(txn, "topics", owner, quota)
             key = await txn.conn.fetchval(
                 Q["insert_topic"],
                 topic_hash, public_id, config.max_message_bytes, txn.now_ms, owner,

@@ -9,6 +9,7 @@ one module per concern; this class puts them together.
 from __future__ import annotations
 
 from ems.storage.base import Store
+from ems.storage.roles.queues import QueueLifecycle
 from ems.storage.roles.sns_names import SnsNames
 from ems.storage.roles.sqs_names import SqsNames
 from ems.storage.sqlite.admin import AdminOperations
@@ -29,10 +30,12 @@ class SqliteStore(
     TopicOperations,
     DeliveryOperations,
     AdminOperations,
+    MoveTaskOperations,
+    SqsFifoOperations,
+    # written once for every driver (after the driver's classes, which they build on)
+    QueueLifecycle,
     SqsNames,
     SnsNames,
-    SqsFifoOperations,
-    MoveTaskOperations,
     Store,
 ):
     """The embedded store. See the module docstrings of ``ems.storage.sqlite.*``."""

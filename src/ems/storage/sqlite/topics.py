@@ -10,7 +10,6 @@ from ems.core import sns_envelopes
 from ems.core.errors import (
     ConfirmationNotFound,
     QueueNotFound,
-    QuotaExceeded,
     SubscriptionNotFound,
 )
 from ems.core.models import NewMessage
@@ -30,6 +29,8 @@ from ems.core.topic_models import (
     TopicRecord,
     TopicStats,
 )
+from ems.storage.engine.statements import run_now
+from ems.storage.roles.queues import within_quota
 from ems.storage.rows import (
     encode_attributes,
     fifo_value,
@@ -72,13 +73,7 @@ class TopicOperations(FifoFanout):
         quota: int | None = None,
     ) -> TopicRecord:
         def operation(txn: Txn) -> TopicRecord:
-            if owner is not None and quota is not None:
-                (owned,) = txn.conn.execute(Q["count_owned_topics"], (owner,)).fetchone()
-                if owned >= quota:
-                    raise QuotaExceeded(
-                        f"This API key may create at most {quota} topics and has {owned}; delete "
-                        "some, or ask the operator for a larger quota."
-                    )
+            run_now(within_quota(txn, "topics", owner, quota))
             values = (topic_hash, public_id, config.max_message_bytes, txn.now_ms, owner,
                       fifo_value(config.fifo))  # fmt: skip
             key = txn.conn.execute(Q["insert_topic"], values).lastrowid

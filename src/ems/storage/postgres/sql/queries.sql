@@ -37,6 +37,9 @@ INSERT INTO queues (id_hash, partition, visibility_timeout, retention_seconds,
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 RETURNING key
 
+-- name: lock_owner
+SELECT pg_advisory_xact_lock(hashtext('ems/owner/' || $1))
+
 -- name: count_owned_queues
 SELECT count(*) FROM queues WHERE owner = $1
 
@@ -47,8 +50,8 @@ SELECT count(*) FROM topics WHERE owner = $1
 UPDATE queues SET visibility_timeout = $1, retention_seconds = $2, max_message_bytes = $3,
                   delay_seconds = $4, receive_wait_seconds = $5, dead_letter_key = $6,
                   max_receives = $7, dead_letter_sealed = $8, max_stored_messages = $9,
-                  max_stored_bytes = $10, label = $12, deduplication_window_seconds = $13
-WHERE key = $11
+                  max_stored_bytes = $10, label = $11, deduplication_window_seconds = $12
+WHERE key = $13
 
 -- name: rotate_queue
 UPDATE queues SET send_hash = $1, receive_hash = $2 WHERE key = $3

@@ -21,6 +21,10 @@ SELECT send_hash, receive_hash FROM queues WHERE key = ?
 -- name: rotate_queue
 UPDATE queues SET send_hash = ?, receive_hash = ? WHERE key = ?
 
+-- name: lock_owner
+-- one writer, one transaction at a time: nothing to lock
+SELECT ?1 WHERE 0
+
 -- name: count_owned_queues
 SELECT count(*) FROM queues WHERE owner = ?
 
@@ -48,7 +52,7 @@ WHERE key = ?
 SELECT stored_messages, stored_bytes FROM queues WHERE key = ?
 
 -- name: new_partition
-INSERT INTO partitions DEFAULT VALUES
+INSERT INTO partitions DEFAULT VALUES RETURNING id
 
 -- name: retire_partition
 UPDATE partitions SET retired = 1 WHERE id = ?
@@ -60,6 +64,7 @@ INSERT INTO queues (id_hash, partition, visibility_timeout, retention_seconds,
                     max_stored_messages, max_stored_bytes, label, deduplication_window_seconds,
                     fifo)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING key
 
 -- name: update_queue
 UPDATE queues SET visibility_timeout = ?, retention_seconds = ?, max_message_bytes = ?,
