@@ -486,9 +486,11 @@ SELECT id_hash FROM queues WHERE id_hash = ?1 OR send_hash = ?1
 SELECT count(*) FROM messages WHERE partition = ?
 
 -- name: insert_move_task
+-- nothing when the source has an active task (move_tasks_active)
 INSERT INTO move_tasks (handle, source_key, destination_hash, rate, source_label,
                         destination_label, status, to_move, started_at)
 VALUES (?, ?, ?, ?, ?, ?, 'RUNNING', ?, ?)
+ON CONFLICT (source_key) WHERE status IN ('RUNNING', 'CANCELLING') DO NOTHING
 RETURNING key, handle, source_key, destination_hash, rate, status, to_move, moved, failure,
           started_at, finished_at, source_label, destination_label
 
