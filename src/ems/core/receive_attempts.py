@@ -78,8 +78,9 @@ class ReceiveAttempts:
         """Receive; with an attempt id on a FIFO queue, what an earlier attempt with the same
         id answered if that still holds (see the module doc). Standard queues ignore the id,
         as SQS does."""
-        record = await self.service.queue_for_receiving(queue_id)
-        if attempt_id is None or record.config.fifo is None:
+        # without an attempt id, no lookup more than a plain receive makes
+        record = None if attempt_id is None else await self.service.queue_for_receiving(queue_id)
+        if attempt_id is None or record is None or record.config.fifo is None:
             return await self.service.receive(
                 queue_id, request, wait_seconds=wait_seconds, disconnected=disconnected
             )

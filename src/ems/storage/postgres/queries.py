@@ -6,4 +6,6 @@ from typing import Final
 
 from ems.storage.queries import load
 
-QUERIES: Final = load("ems.storage.postgres.sql")
+# the SQS FIFO statements live in a file of their own (see ems.storage.roles.sqs_fifo)
+_SQL: Final = "ems.storage.postgres.sql"
+QUERIES: Final = {**load(_SQL), **load(_SQL, "sqs_fifo.sql")}

@@ -15,10 +15,10 @@ from ems.storage.postgres.housekeeping import Housekeeping
 from ems.storage.postgres.idempotency import IdempotencyOperations
 from ems.storage.postgres.messages import MessageOperations
 from ems.storage.postgres.moves import MoveTaskOperations
-from ems.storage.postgres.sqs_fifo import SqsFifoOperations
 from ems.storage.postgres.topics import TopicOperations
 from ems.storage.roles.queues import QueueLifecycle
 from ems.storage.roles.sns_names import SnsNames
+from ems.storage.roles.sqs_fifo import SqsFifo
 from ems.storage.roles.sqs_names import SqsNames
 
 
@@ -28,13 +28,13 @@ class PostgresStore(
     TopicOperations,
     DeliveryOperations,
     AdminOperations,
-    SqsFifoOperations,
     MoveTaskOperations,
     Housekeeping,
     # written once for every driver (after the driver's classes, which they build on)
     QueueLifecycle,
     SqsNames,
     SnsNames,
+    SqsFifo,
     Store,
 ):
     """The PostgreSQL store. See the module docstrings of ``ems.storage.postgres.*``."""

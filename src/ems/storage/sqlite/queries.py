@@ -6,4 +6,6 @@ from typing import Final
 
 from ems.storage.queries import load
 
-QUERIES: Final = load("ems.storage.sqlite.sql")
+# the SQS FIFO statements live in a file of their own (see ems.storage.roles.sqs_fifo)
+_SQL: Final = "ems.storage.sqlite.sql"
+QUERIES: Final = {**load(_SQL), **load(_SQL, "sqs_fifo.sql")}

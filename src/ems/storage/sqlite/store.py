@@ -11,6 +11,7 @@ from __future__ import annotations
 from ems.storage.base import Store
 from ems.storage.roles.queues import QueueLifecycle
 from ems.storage.roles.sns_names import SnsNames
+from ems.storage.roles.sqs_fifo import SqsFifo
 from ems.storage.roles.sqs_names import SqsNames
 from ems.storage.sqlite.admin import AdminOperations
 from ems.storage.sqlite.deliveries import DeliveryOperations
@@ -19,7 +20,6 @@ from ems.storage.sqlite.messages import MessageOperations
 from ems.storage.sqlite.moves import MoveTaskOperations
 from ems.storage.sqlite.opening import DataDirInUse
 from ems.storage.sqlite.queues import QueueOperations
-from ems.storage.sqlite.sqs_fifo import SqsFifoOperations
 from ems.storage.sqlite.topics import TopicOperations
 
 
@@ -31,11 +31,11 @@ class SqliteStore(
     DeliveryOperations,
     AdminOperations,
     MoveTaskOperations,
-    SqsFifoOperations,
     # written once for every driver (after the driver's classes, which they build on)
     QueueLifecycle,
     SqsNames,
     SnsNames,
+    SqsFifo,
     Store,
 ):
     """The embedded store. See the module docstrings of ``ems.storage.sqlite.*``."""

@@ -1,0 +1,92 @@
+"""SQS FIFO receive attempts and sequence numbers (:class:`ems.storage.sqs_fifo.SqsFifoStorage`),
+for every driver.
+
+The rules are :mod:`ems.core.receive_attempts`'s. A replay checks the attempt's messages and
+starts their visibility timeout again in one transaction: on SQLite the one writer runs it whole;
+on PostgreSQL it locks the attempt and its message rows first, so a receive on another node that
+claimed one of them has committed (and changed its receive count) before they are checked, and
+one that comes after finds them in flight again. The attempts are rows of the database, so a
+retry sent to another node finds them too. The statements are in each driver's
+``sql/sqs_fifo.sql``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from ems.core.errors import QueueNotFound
+from ems.core.models import ReceiveRequest, StoredMessage
+from ems.core.receive_attempts import decode, encode, unchanged
+from ems.storage.cipher import BodyCipher
+from ems.storage.engine.statements import Driver, Statements, Transaction
+from ems.storage.rows import QueueRow, queue_from_row, receive_times, stored_message
+
+
+async def _queue(db: Statements, queue_hash: bytes) -> QueueRow:
+    row = await db.row("queue_by_hash", queue_hash)
+    if row is None:
+        raise QueueNotFound()
+    return queue_from_row(tuple(row))
+
+
+class SqsFifo(Driver):
+    _cipher: BodyCipher | None
+
+    async def record_receive_attempt(
+        self,
+        queue_hash: bytes,
+        attempt_hash: bytes,
+        messages: Sequence[StoredMessage],
+        window_ms: int,
+    ) -> None:
+        async def operation(txn: Transaction) -> None:
+            key = (await _queue(txn.db, queue_hash)).record.key
+            await txn.db.run("sqs_fifo_forget_expired_attempts", txn.now_ms)
+            await txn.db.run(
+                "sqs_fifo_record_attempt",
+                key, attempt_hash, encode(messages), txn.now_ms + window_ms,
+            )  # fmt: skip
+
+        await self._transact(operation)
+
+    async def replay_receive_attempt(
+        self, queue_hash: bytes, attempt_hash: bytes, visibility_timeout: int | None
+    ) -> list[StoredMessage] | None:
+        async def operation(txn: Transaction) -> list[StoredMessage] | None:
+            db, now = txn.db, txn.now_ms
+            queue = await _queue(db, queue_hash)
+            key = queue.record.key
+            found = await db.value("sqs_fifo_find_attempt", key, attempt_hash, now)
+            if found is None:
+                return None
+            recorded = decode(found)
+            seqs = json.dumps([m.seq for m in recorded])
+            rows = await db.rows("sqs_fifo_attempt_messages", queue.partition, seqs)
+            current = {row[0]: row for row in rows}
+            if not unchanged(recorded, {s: (r[5], r[10]) for s, r in current.items()}, now):
+                await db.run("sqs_fifo_forget_attempt", key, attempt_hash)
+                return None
+            request = ReceiveRequest(visibility_timeout=visibility_timeout)
+            visible_at, _ = receive_times(queue.record.config, request, now)
+            await db.run("sqs_fifo_reset_visibility", visible_at, seqs)
+            replayed = [
+                stored_message(current[m.seq], visible_at, self._cipher, group_id=current[m.seq][9])
+                for m in recorded
+            ]
+            await db.run("sqs_fifo_update_attempt", encode(replayed), key, attempt_hash)
+            return replayed
+
+        return await self._transact(operation)
+
+    async def sequence_numbers(
+        self, queue_hash: bytes, sent: Sequence[tuple[str, str]]
+    ) -> list[int | None]:
+        async def query(db: Statements) -> list[int | None]:
+            partition = (await _queue(db, queue_hash)).partition
+            return [
+                await db.value("sqs_fifo_sequence_number", partition, group_id, message_id)
+                for group_id, message_id in sent
+            ]
+
+        return await self._query(query)
