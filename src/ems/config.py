@@ -61,6 +61,8 @@ class Settings:
     # after SIGTERM, seconds to keep serving while /readyz answers 503, so that balancers stop
     # sending here before the listener closes (SIGINT and a second SIGTERM skip it)
     drain_seconds: float = 5.0
+    # processes serving the one listening socket (ems/workers.py); "auto": one per core
+    workers: int = 1
     # check the SQLite file's pages (PRAGMA quick_check) before serving
     quick_check: bool = True
     # disk space kept beside the SQLite file and given up when the disk fills, so that
@@ -261,12 +263,13 @@ _LOWEST: Mapping[str, float] = {
     "max_response_bytes": 64 * 1024,
     "webhook_max_response_bytes": 1024,
     "drain_seconds": 0,
+    "workers": 1,
     "stream_heartbeat_seconds": 0.05,
 }
 
 
 # ... and the largest
-_HIGHEST: Mapping[str, float] = {"metrics_labelled_queues": 1000}
+_HIGHEST: Mapping[str, float] = {"metrics_labelled_queues": 1000, "workers": 256}
 
 
 def _check_bounds(settings: Settings) -> None:
@@ -305,6 +308,8 @@ def _convert(name: str, kind: str, value: Any) -> Any:
             if isinstance(value, bool):
                 return value
             return _BOOLEANS[str(value).strip().lower()]
+        if name == "workers" and str(value).strip().lower() == "auto":
+            return cores()
         if kind == "int":
             number = int(value)
             if number < 0 or (name == "port" and number > 65535):
@@ -336,6 +341,12 @@ def _convert(name: str, kind: str, value: Any) -> Any:
     except (KeyError, ValueError):
         raise SettingsError(f"{env} has an unusable value: {_shown(name, value)}") from None
     return str(value)
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity, where the system has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
 def _shown(name: str, value: Any) -> str:

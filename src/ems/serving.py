@@ -25,7 +25,7 @@ import socket
 import sys
 from collections.abc import Callable
 from types import FrameType
-from typing import Final
+from typing import Final, NamedTuple
 
 import uvicorn
 
@@ -37,13 +37,31 @@ from ems.storage.base import StoreUnusable
 
 log = logging.getLogger("ems")
 
+
+class Worker(NamedTuple):
+    """One of the processes of ``ems serve --workers`` (see workers.py)."""
+
+    slot: int
+    sock: socket.socket
+    parent_watch: int
+
+
 # descriptors kept for everything that is not a client connection: the database, webhook
 # pushes, the PostgreSQL pool (at most half of a small limit)
 RESERVED_FILES: Final = 1024
 
 
-def run(app: EmsApp, settings: Settings, log_config: dict[str, object], where: str) -> int:
-    """Serve ``app`` (whose data is in ``where``) until stopped; the exit status."""
+def run(
+    app: EmsApp,
+    settings: Settings,
+    log_config: dict[str, object],
+    where: str,
+    worker: Worker | None = None,
+) -> int:
+    """Serve ``app`` (whose data is in ``where``) until stopped; the exit status.
+
+    ``worker``: this process is one of ``ems serve --workers`` (workers.py), serving the socket
+    its parent bound, and stopping when that parent is gone."""
     files = raise_open_file_limit()
     limits = connection_limits(settings, files)
     config = uvicorn.Config(
@@ -65,8 +83,10 @@ def run(app: EmsApp, settings: Settings, log_config: dict[str, object], where: s
         ssl_certfile=settings.tls_cert,
         ssl_keyfile=settings.tls_key,
     )
-    server = _Server(config, app, settings.drain_seconds, lambda: announce(settings, app, where))
-    server.run()
+    shown = where if worker is None else f"{where} (worker {worker.slot} of {settings.workers})"
+    server = _Server(config, app, settings.drain_seconds, lambda: announce(settings, app, shown))
+    server.parent_watch = None if worker is None else worker.parent_watch
+    server.run(sockets=None if worker is None else [worker.sock])
     if server.refused is not None:
         print(f"ems: {server.refused}", file=sys.stderr)
         return 2
@@ -152,6 +172,8 @@ class _Server(uvicorn.Server):
         self.refused: StoreUnusable | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._draining = False
+        # a worker's end of a pipe that closes when its supervising parent dies
+        self.parent_watch: int | None = None
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
@@ -162,7 +184,16 @@ class _Server(uvicorn.Server):
             await self.app.shutdown()
             return
         self._announce()
+        if self.parent_watch is not None:
+            self._loop.add_reader(self.parent_watch, self._orphaned)
         await super().serve(sockets)
+
+    def _orphaned(self) -> None:
+        assert self._loop is not None
+        assert self.parent_watch is not None
+        self._loop.remove_reader(self.parent_watch)
+        log.warning("the supervising ems serve process is gone; this worker stops")
+        self.handle_exit(signal.SIGINT, None)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # this runs in a signal handler: hand the work to the loop rather than touch futures

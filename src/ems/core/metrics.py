@@ -49,6 +49,20 @@ def gauge(
         yield f"{name}{_labels(label_names, labels)} {_number(value)}"
 
 
+def with_label(lines: Iterable[str], name: str, value: str) -> list[str]:
+    """The samples among ``lines`` with one more label, first; comments unchanged."""
+    pair = f'{name}="{_escape(value)}"'
+    labelled = []
+    for line in lines:
+        if line.startswith("#"):
+            labelled.append(line)
+            continue
+        cut = min(i for i in (line.find("{"), line.find(" ")) if i >= 0)
+        rest = line[cut + 1 :] if line[cut] == "{" else "}" + line[cut:]
+        labelled.append(f"{line[:cut]}{{{pair}{',' if rest[0] != '}' else ''}{rest}")
+    return labelled
+
+
 class _Requests:
     __slots__ = ("buckets", "count", "seconds")
 
@@ -67,6 +81,9 @@ class Metrics:
         # problem type slug -> answers: a fixed catalogue, so the labels are bounded
         self.problems: Counter[str] = Counter()
         self.queue_rates = QueueRates()
+        # ``ems serve --workers``: which worker process these counters are of (a label on every
+        # series this process counts; what the database says is the same from every worker)
+        self.worker: str | None = None
 
     @property
     def requests_total(self) -> int:

@@ -39,6 +39,11 @@ async def render_metrics(  # noqa: PLR0917 - what one scrape reads
     lines = metrics.render()
     lines += connections.render()
     lines += stream_metrics(streams)
+    lines += metrics_format.gauge(
+        "ems_long_polls_waiting", "Receives waiting for messages.", [((), waiting)]
+    )
+    if metrics.worker is not None:  # this process's series, one worker of several
+        lines = metrics_format.with_label(lines, "worker", metrics.worker)
     lines += await _database_gauges(store)
     if labelled_queues:
         lines += await _labelled_queue_gauges(store, labelled_queues)
@@ -62,11 +67,6 @@ async def render_metrics(  # noqa: PLR0917 - what one scrape reads
                 if q.oldest_sent_at_ms is not None
             ],
             ("queue",),
-        )
-    )
-    lines.extend(
-        metrics_format.gauge(
-            "ems_long_polls_waiting", "Receives waiting for messages.", [((), waiting)]
         )
     )
     return await respond(send, 200, ("\n".join(lines) + "\n").encode(), PROMETHEUS)

@@ -11,13 +11,12 @@ import asyncio
 import logging
 import os
 import sqlite3
-import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
-from typing import IO, Any, Final, Literal, TypeVar
+from typing import IO, Any, Final, TypeVar
 
 from ems.core.clock import Clock, SystemClock
 from ems.core.errors import QueueFull, QueueNotFound, TopicNotFound
@@ -34,18 +33,23 @@ from ems.storage.engine.statements import Driver, Read, Write, run_now
 from ems.storage.health import DISK_FULL, StorageHealth
 from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full, topic_record
 from ems.storage.sqlite.migrations import migrate
-from ems.storage.sqlite.opening import check_pages, lock_data_dir, unusable
+from ems.storage.sqlite.opening import (
+    Synchronous,
+    check_pages,
+    close_writer_connection,
+    connect,
+    lock_data_dir,
+    unusable,
+)
+from ems.storage.sqlite.peers import PeerHandlers, Peers
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.reserve import SpaceReserve
+from ems.storage.sqlite.sharing import HousekeepingLock, Sharing, WriteLock
 from ems.storage.sqlite.statements import SqliteStatements
 from ems.storage.sqlite.writer import GroupCommitWriter, Txn
 
-if sys.platform != "win32":
-    pass
-
 T = TypeVar("T")
 log = logging.getLogger("ems.storage.sqlite")
-Synchronous = Literal["FULL", "NORMAL", "OFF"]
 
 # while the disk is full, sends resume once this much room (beyond the reserve) is free again
 ROOM_TO_RESUME: Final = 8 * 1024 * 1024
@@ -101,17 +105,6 @@ def lookup_queue(conn: sqlite3.Connection, queue_hash: bytes) -> QueueRow:
 Wake = dict[int, list[str | None]]
 
 
-def _connect(path: Path, synchronous: Synchronous, *, readonly: bool) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute(f"PRAGMA synchronous = {synchronous}")
-    conn.execute("PRAGMA cache_size = -65536")
-    if readonly:
-        conn.execute("PRAGMA query_only = 1")
-    return conn
-
-
 class SqliteBase(Driver):
     """What every part of the SQLite store shares; see :class:`SqliteStore`."""
 
@@ -126,8 +119,14 @@ class SqliteBase(Driver):
         cipher: BodyCipher | None = None,
         quick_check: bool = False,
         disk_reserve: int = 0,
+        sharing: Sharing | None = None,
     ) -> None:
         self.path = Path(path)
+        # one worker of several sharing the file (``ems serve --workers``; see sharing.py)
+        self._sharing = sharing
+        self._peers: Peers | None = None
+        self._write_lock = WriteLock(self.path) if sharing else None
+        self._housekeeping_lock = HousekeepingLock(self.path) if sharing else None
         self._quick_check = quick_check
         self._disk_reserve = SpaceReserve(self.path, disk_reserve)
         self.limits = limits or StorageLimits()
@@ -159,14 +158,17 @@ class SqliteBase(Driver):
         """Open (creating or migrating) the database; StoreUnusable says why it cannot be."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lock = lock_data_dir(self.path)
+            if self._sharing is None:  # else the parent of the workers holds the lock
+                self._lock = lock_data_dir(self.path)
         except OSError as error:
             raise StoreUnusable(
                 f"cannot use the data directory {self.path.parent}: {error.strerror}"
             ) from None
 
         def connect_and_migrate() -> sqlite3.Connection:
-            conn = _connect(self.path, self._synchronous, readonly=False)
+            conn = connect(self.path, self._synchronous, readonly=False)
+            if self._sharing is not None:
+                return conn  # checked, migrated and released by prepare_shared_file
             try:
                 if self._quick_check:
                     check_pages(conn, self.path)
@@ -183,24 +185,38 @@ class SqliteBase(Driver):
         try:
             conn = await asyncio.to_thread(connect_and_migrate)
         except (sqlite3.Error, StoreUnusable) as error:
-            self._lock.close()
-            self._lock = None
+            if self._lock is not None:
+                self._lock.close()
+                self._lock = None
             if isinstance(error, StoreUnusable):
                 raise
             raise unusable(self.path, error) from None
         self._writer = GroupCommitWriter(
-            conn, self.clock, self.health, on_disk_full=self._disk_reserve.release
+            conn,
+            self.clock,
+            self.health,
+            on_disk_full=self._disk_reserve.release,
+            write_lock=self._write_lock,
         )
         (self._next_seq,) = conn.execute(Q["next_message_seq"]).fetchone()
         self._disk_reserve.ensure()
         self._writer.start()
         self._readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="ems-sqlite-read")
+        if self._sharing is not None:
+            handlers = PeerHandlers(
+                self.wakeups, self._forget_here, self._forget_topic_here, self._forget_everything
+            )
+            self._peers = Peers(self.path, self._sharing, handlers)
+            self._peers.start(asyncio.get_running_loop())
 
     async def close(self) -> None:
+        if self._peers is not None:
+            self._peers.stop()
+            self._peers = None
         if self._writer is not None:
             await self._writer.stop()
             conn = self._writer.conn
-            await asyncio.to_thread(_close_writer_connection, conn)
+            await asyncio.to_thread(close_writer_connection, conn, self._write_lock)
             self._writer = None
         if self._readers is not None:
             self._readers.shutdown(wait=True)
@@ -211,6 +227,13 @@ class SqliteBase(Driver):
         if self._lock is not None:
             self._lock.close()
             self._lock = None
+        for lock in (self._write_lock, self._housekeeping_lock):
+            if lock is not None:
+                lock.close()
+
+    def _may_housekeep(self) -> bool:
+        """Sweeps run in one worker at a time: the one holding the housekeeping lock."""
+        return self._housekeeping_lock is None or self._housekeeping_lock.try_hold()
 
     # plumbing
 
@@ -235,7 +258,7 @@ class SqliteBase(Driver):
     def _run_read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self.path, self._synchronous, readonly=True)
+            conn = connect(self.path, self._synchronous, readonly=True)
             self._local.conn = conn
             self._reader_conns.append(conn)
         return query(conn)
@@ -246,11 +269,33 @@ class SqliteBase(Driver):
             self._cached_hashes.setdefault(record.key, set()).add(queue_hash)
 
     def _forget(self, *queue_keys: int) -> None:
+        """After a commit changed these queues: drop them here and in the other workers."""
+        self._forget_here(*queue_keys)
+        if self._peers is not None:
+            for key in queue_keys:
+                self._peers.forget(key)
+
+    def _forget_here(self, *queue_keys: int) -> None:
         """Drop cached records of these queues, under every id they were reached by."""
         self._cache_epoch += 1
         for key in queue_keys:
             for queue_hash in self._cached_hashes.pop(key, ()):
                 self._cache.pop(queue_hash, None)
+
+    def _forget_topic(self, topic_hash: bytes) -> None:
+        self._forget_topic_here(topic_hash)
+        if self._peers is not None:
+            self._peers.forget_topic(topic_hash)
+
+    def _forget_topic_here(self, topic_hash: bytes) -> None:
+        self._cache_epoch += 1
+        self._topics.pop(topic_hash, None)
+
+    def _forget_everything(self) -> None:
+        self._cache_epoch += 1
+        self._cache.clear()
+        self._cached_hashes.clear()
+        self._topics.clear()
 
     def _reserve(self, txn: Txn, queue: QueueRow, count: int, size: int) -> QueueFull | None:
         """Take room for ``count`` messages of ``size`` stored bytes, or say why not."""
@@ -287,6 +332,11 @@ class SqliteBase(Driver):
         """
         if rows:
             conn = txn.conn
+            if self._sharing is not None and "next-seq" not in txn.memo:
+                # other workers hand out numbers too: start from the mark they left
+                (mark,) = conn.execute(Q["next_message_seq"]).fetchone()
+                self._next_seq = max(self._next_seq, mark)
+                txn.memo["next-seq"] = True
             first = self._next_seq
             conn.execute(Q["insert_message_at"], (first, *rows[0]))
             if len(rows) > 1:
@@ -299,6 +349,8 @@ class SqliteBase(Driver):
     def _wake(self, receivable: Wake) -> None:
         for key, correlation_ids in receivable.items():
             self.wakeups.notify(key, len(correlation_ids), correlation_ids)
+            if self._peers is not None:
+                self._peers.wake(key, len(correlation_ids), correlation_ids)
 
     async def _look_for_room(self) -> None:
         """While the disk is full: is there room for new messages again? Room is free disk
@@ -332,15 +384,3 @@ class SqliteBase(Driver):
         return await self._write(operation)
 
     # queues
-
-
-def _close_writer_connection(conn: sqlite3.Connection) -> None:
-    # a clean shutdown leaves a small database: fold the WAL back and drop it
-    try:
-        conn.execute("PRAGMA optimize")
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    except sqlite3.Error as error:
-        # (a full disk) the WAL stays, and is folded back at the next start
-        log.warning("could not checkpoint the WAL on close: %s", error)
-    finally:
-        conn.close()

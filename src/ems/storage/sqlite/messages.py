@@ -225,6 +225,8 @@ class MessageOperations(FifoReceives):
     # housekeeping
 
     async def sweep(self) -> SweepReport:
+        if not self._may_housekeep():
+            return SweepReport()  # another worker sweeps
         if not self.health.healthy:
             await self._look_for_room()
         elif not self._disk_reserve.held:

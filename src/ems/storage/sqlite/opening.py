@@ -13,14 +13,18 @@ import sqlite3
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Literal
 
 from ems.storage.base import StoreUnusable
+
+if TYPE_CHECKING:
+    from ems.storage.sqlite.sharing import WriteLock
 
 if sys.platform != "win32":
     import fcntl
 
 log = logging.getLogger("ems.storage.sqlite")
+Synchronous = Literal["FULL", "NORMAL", "OFF"]
 
 
 class DataDirInUse(StoreUnusable):
@@ -81,3 +85,31 @@ def check_pages(conn: sqlite3.Connection, path: Path) -> None:
         path,
         elapsed,
     )
+
+
+def connect(path: Path, synchronous: Synchronous, *, readonly: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    conn.execute("PRAGMA cache_size = -65536")
+    if readonly:
+        conn.execute("PRAGMA query_only = 1")
+    return conn
+
+
+def close_writer_connection(conn: sqlite3.Connection, write_lock: WriteLock | None) -> None:
+    # a clean shutdown leaves a small database: fold the WAL back and drop it (workers sharing
+    # the file do it between the others' writes)
+    if write_lock is not None:
+        write_lock.acquire()
+    try:
+        conn.execute("PRAGMA optimize")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as error:
+        # (a full disk) the WAL stays, and is folded back at the next start
+        log.warning("could not checkpoint the WAL on close: %s", error)
+    finally:
+        if write_lock is not None:
+            write_lock.release()
+        conn.close()

@@ -112,10 +112,6 @@ class TopicOperations(FifoFanout):
 
         await self._write(operation)
 
-    def _forget_topic(self, topic_hash: bytes) -> None:
-        self._cache_epoch += 1
-        self._topics.pop(topic_hash, None)
-
     async def subscribe(
         self, topic_hash: bytes, subscription: NewSubscription
     ) -> SubscriptionRecord:

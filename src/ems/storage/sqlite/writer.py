@@ -24,9 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future as ThreadFuture
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -45,6 +43,8 @@ from ems.storage.engine.group_commit import (
     group_outcomes,
 )
 from ems.storage.health import DISK_FULL, StorageHealth
+from ems.storage.sqlite.committer import Committer
+from ems.storage.sqlite.sharing import WriteLock
 from ems.storage.sqlite.statements import SqliteStatements
 
 T = TypeVar("T")
@@ -77,13 +77,16 @@ class GroupCommitWriter(GroupCommit):
         health: StorageHealth | None = None,
         *,
         on_disk_full: Callable[[], None] | None = None,
+        write_lock: WriteLock | None = None,
     ) -> None:
         super().__init__(max_operations=MAX_BATCH_OPERATIONS)
         self.conn = conn
+        # workers sharing the file take this around each transaction (see sharing.py)
+        self._write_lock = write_lock
         self._clock = clock
         self._health = health or StorageHealth()
         self._on_disk_full = on_disk_full
-        self._committer = _Committer(conn)
+        self._committer = Committer(conn)
 
     def start(self) -> None:
         self._committer.start()
@@ -108,6 +111,14 @@ class GroupCommitWriter(GroupCommit):
         await asyncio.to_thread(self._committer.stop)
 
     async def commit_batch(self, batch: list[Submitted]) -> Committed:
+        lock = self._write_lock
+        if lock is not None and not lock.try_acquire():
+            # another worker is writing: wait in the committer thread, so the loop serves on
+            try:
+                await asyncio.wrap_future(self._committer.run(lock.acquire))
+            except OSError as error:
+                log.error("could not take the write lock (%s); writes answered with 503", error)
+                return Committed([], failed(batch, StorageUnavailable()))
         txn = Txn(self.conn, self._clock.now_ms())
         try:
             self.conn.execute("BEGIN IMMEDIATE")
@@ -118,9 +129,12 @@ class GroupCommitWriter(GroupCommit):
                     "a write transaction failed; %d operations answered with 503", len(batch)
                 )
             self._rollback()
+            if lock is not None:
+                lock.release()
             return Committed([], failed(batch, self._refusal(error)))
         try:
-            await asyncio.wrap_future(self._committer.commit())
+            # the lock is given back in the thread right after COMMIT: the others wait less
+            await asyncio.wrap_future(self._committer.commit(unlock=lock))
         except Exception as error:
             if not self._report(error):
                 log.error("COMMIT failed (%s); %d operations answered with 503", error, len(batch))
@@ -239,45 +253,3 @@ def _disk_full(error: BaseException) -> bool:
     return (
         isinstance(error, sqlite3.Error) and code is not None and code & 0xFF == sqlite3.SQLITE_FULL
     )
-
-
-class _Committer:
-    """A thread that runs COMMIT, so the event loop keeps serving while the disk syncs."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._work: ThreadFuture[None] | None = None
-        self._wake = threading.Condition()
-        self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="ems-sqlite-commit", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def commit(self) -> ThreadFuture[None]:
-        future: ThreadFuture[None] = ThreadFuture()
-        with self._wake:
-            self._work = future
-            self._wake.notify()
-        return future
-
-    def stop(self) -> None:
-        with self._wake:
-            self._stopped = True
-            self._wake.notify()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while self._work is None and not self._stopped:
-                    self._wake.wait()
-                if self._work is None:
-                    return
-                work, self._work = self._work, None
-            try:
-                self._conn.execute("COMMIT")
-            except BaseException as error:
-                work.set_exception(error)
-            else:
-                work.set_result(None)
