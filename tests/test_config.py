@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ems.config import Settings, SettingsError
+from ems.config import Settings, SettingsError, cores
 
 
 def test_defaults_are_safe() -> None:
@@ -47,12 +47,20 @@ def test_flags_win_over_the_environment() -> None:
     assert (settings.port, settings.host) == (7070, "127.0.0.1")
 
 
+def test_workers_default_to_one_and_auto_is_one_per_core() -> None:
+    assert Settings.from_env({}).workers == 1
+    assert Settings.from_env({"EMS_WORKERS": "3"}).workers == 3
+    assert Settings.from_env({"EMS_WORKERS": "auto"}).workers == cores() >= 1
+    assert Settings.from_env({}, flags={"workers": "AUTO"}).workers == cores()
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [("EMS_PORT", "http"), ("EMS_PORT", "70000"), ("EMS_ALLOW_CIDRS", "10.0.0.0/33"),
      ("EMS_SQLITE_SYNCHRONOUS", "sometimes"), ("EMS_ACCESS_LOG", "maybe"),
      ("EMS_RATE_LIMIT", "fast"), ("EMS_METRICS_LABELLED_QUEUES", "1001"),
-     ("EMS_METRICS_LABELLED_QUEUES", "-1")],
+     ("EMS_METRICS_LABELLED_QUEUES", "-1"), ("EMS_WORKERS", "0"), ("EMS_WORKERS", "many"),
+     ("EMS_WORKERS", "257")],
 )  # fmt: skip
 def test_unusable_values_are_named(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):

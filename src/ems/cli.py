@@ -112,7 +112,7 @@ def serve_workers(
             if settings.database_url
             else lock_and_prepare(settings.sqlite_path, settings.quick_check)
         )
-        sock = workers.listen(settings.host, settings.port)
+        sockets = workers.listen(settings.host, settings.port, settings.workers)
     except (StoreUnusable, ApiKeysError) as error:
         print(f"ems: {error}", file=sys.stderr)
         return 2
@@ -138,9 +138,10 @@ def serve_workers(
 
     log.info("starting %d workers on %s:%d", settings.workers, settings.host, settings.port)
     try:
-        return workers.Supervisor(settings.workers, sock, worker).run()
+        return workers.Supervisor(sockets, worker).run()
     finally:
-        sock.close()
+        for sock in sockets:
+            sock.close()
         if lock is not None:
             lock.close()
 

@@ -116,6 +116,13 @@ class EmsServer:
         self.log.close()
         return code
 
+    def worker_pids(self) -> list[int]:
+        """The worker processes of ``--workers N``: this server's children (Linux's /proc)."""
+        assert self.process is not None
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        return [int(child) for child in children.read_text().split()] if children.exists() else []
+
     def kill9(self) -> None:
         self.signal(signal.SIGKILL)
         assert self.wait() == -signal.SIGKILL

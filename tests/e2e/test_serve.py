@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -111,9 +112,15 @@ def test_a_second_server_on_the_same_data_dir_refuses_to_start(server: EmsServer
 
 
 @pytest.mark.timing  # needs a real load (1000 sends in 2 s): not beside another such test
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_no_acknowledged_message_is_lost_to_kill_9(tmp_path: Path, backend: str) -> None:
-    server = EmsServer(tmp_path / "data", database=database(backend, tmp_path)).start()
+def test_no_acknowledged_message_is_lost_to_kill_9(
+    tmp_path: Path, backend: str, workers: int
+) -> None:
+    """With workers: kill -9 one worker mid-load (its replacement starts while the other goes
+    on), then kill -9 every process."""
+    args = ("--workers", str(workers))
+    server = EmsServer(tmp_path / "data", database=database(backend, tmp_path)).start(*args)
     queue_id = httpx.post(f"{server.url}/ems/queue").json()["queue_id"]
     path = f"/ems/queue/{queue_id}/message"
     acknowledged: set[str] = set()
@@ -139,13 +146,20 @@ def test_no_acknowledged_message_is_lost_to_kill_9(tmp_path: Path, backend: str)
         senders = [asyncio.create_task(sender(w)) for w in range(32)]
         await asyncio.sleep(2)
         # mid-flight: batches are being executed and committed right now
+        if workers > 1:
+            os.kill(server.worker_pids()[0], signal.SIGKILL)
+            await asyncio.sleep(1.5)
+        survivors = server.worker_pids()
         await asyncio.to_thread(server.kill9)
+        for pid in survivors:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         await asyncio.gather(*senders)
 
     asyncio.run(load_then_kill())
     assert len(acknowledged) > 1000, "the load must be real for the test to mean something"
 
-    server.start()
+    server.start(*args)
     try:
         found: list[str] = []
         while True:

@@ -110,6 +110,16 @@ class WriteLock(_FileLock):
         if sys.platform != "win32":
             fcntl.flock(self._open(), fcntl.LOCK_EX)
 
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free (one system call: fit for the event loop)."""
+        if sys.platform == "win32":  # pragma: no cover - no workers there
+            return True
+        try:
+            fcntl.flock(self._open(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
     def release(self) -> None:
         if sys.platform != "win32" and self._file is not None:
             fcntl.flock(self._file, fcntl.LOCK_UN)
