@@ -78,4 +78,4 @@ class FifoReceives(SqliteBase):
         moved = len(correlations)
         self._release(txn, queue.record.key, moved, moved_bytes)
         txn.conn.execute(Q["force_storage"], (moved, moved_bytes, dl_key))
-        txn.after_commit(lambda: self.wakeups.notify(dl_key, moved, correlations))
+        txn.after_commit(lambda: self._wake({dl_key: correlations}))

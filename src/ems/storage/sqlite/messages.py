@@ -206,7 +206,7 @@ class MessageOperations(FifoReceives):
                 else:
                     outcomes.append(_why_not(conn, queue, receipt))
             if released:
-                txn.after_commit(lambda: self.wakeups.notify(key, released))
+                txn.after_commit(lambda: self._wake({key: [None] * released}))
             return outcomes
 
         return await self._write(operation, savepoint=False)
