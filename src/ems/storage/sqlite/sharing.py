@@ -94,6 +94,16 @@ class _FileLock:
             self._file = open(self.path, "ab")  # noqa: SIM115 - held until close()
         return self._file
 
+    def try_lock(self) -> bool:
+        """Take the lock if it is free (one system call: fit for the event loop)."""
+        if sys.platform == "win32":  # pragma: no cover - no workers there
+            return True
+        try:
+            fcntl.flock(self._open(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
@@ -110,16 +120,6 @@ class WriteLock(_FileLock):
         if sys.platform != "win32":
             fcntl.flock(self._open(), fcntl.LOCK_EX)
 
-    def try_acquire(self) -> bool:
-        """Take the lock if it is free (one system call: fit for the event loop)."""
-        if sys.platform == "win32":  # pragma: no cover - no workers there
-            return True
-        try:
-            fcntl.flock(self._open(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
     def release(self) -> None:
         if sys.platform != "win32" and self._file is not None:
             fcntl.flock(self._file, fcntl.LOCK_UN)
@@ -135,11 +135,7 @@ class HousekeepingLock(_FileLock):
     def try_hold(self) -> bool:
         if self.held:
             return True
-        if sys.platform == "win32":  # pragma: no cover - no workers there
-            return False
-        try:
-            fcntl.flock(self._open(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not self.try_lock():
             return False
         self.held = True
         log.debug("this worker does the housekeeping now")

@@ -112,7 +112,7 @@ class GroupCommitWriter(GroupCommit):
 
     async def commit_batch(self, batch: list[Submitted]) -> Committed:
         lock = self._write_lock
-        if lock is not None and not lock.try_acquire():
+        if lock is not None and not lock.try_lock():
             # another worker is writing: wait in the committer thread, so the loop serves on
             try:
                 await asyncio.wrap_future(self._committer.run(lock.acquire))
