@@ -170,3 +170,15 @@ class QueueLifecycle(Driver):
             txn.after_commit(lambda: self._forget(key))
 
         await self._transact(operation)
+
+
+async def queue_by_key(txn: Transaction, queue_key: int) -> QueueRow | None:
+    """A queue by its internal key, as this batch sees it; None if it was deleted."""
+    memo_key = ("queue-key", queue_key)
+    queue: QueueRow | None = txn.memo.get(memo_key)
+    if queue is None:
+        row = await txn.db.row("queue_by_key", queue_key)
+        if row is None:
+            return None
+        queue = txn.memo[memo_key] = queue_from_row(tuple(row))
+    return queue

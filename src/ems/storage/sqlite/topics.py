@@ -243,7 +243,7 @@ class TopicOperations(FifoFanout):
         }
         conn.execute(Q["delete_subscription"], (found[0],))
         for message_key in messages - {None}:
-            conn.execute(Q["delete_message_if_done"], (message_key, message_key))
+            conn.execute(Q["delete_message_if_done"], (message_key,))
         txn.memo.clear()
 
     async def confirm_subscription(self, challenge: str) -> SubscriptionRecord:

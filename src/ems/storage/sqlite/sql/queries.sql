@@ -316,7 +316,7 @@ DELETE FROM subscriptions WHERE key = ?
 
 -- name: delete_message_if_done
 DELETE FROM topic_messages
-WHERE key = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE message_key = ?)
+WHERE key = ?1 AND NOT EXISTS (SELECT 1 FROM deliveries WHERE message_key = ?1)
 
 -- name: confirm_by_challenge
 UPDATE subscriptions SET status = 'confirmed', challenge = NULL, confirm_url = NULL
@@ -341,17 +341,19 @@ UPDATE subscriptions SET dead_letter_key = NULL WHERE dead_letter_key = ?
 
 -- name: due_subscriptions
 SELECT DISTINCT subscription_key FROM deliveries
-WHERE next_attempt_at <= ? AND lease_until <= ?
-LIMIT ?
+WHERE next_attempt_at <= ?1 AND lease_until <= ?1
+LIMIT ?2
 
--- name: due_deliveries
-SELECT key, kind, webhook_id, attempts, message_key FROM deliveries
-WHERE subscription_key = ? AND next_attempt_at <= ? AND lease_until <= ?
-ORDER BY next_attempt_at
-LIMIT ?
-
--- name: lease_delivery
-UPDATE deliveries SET lease_until = ? WHERE key = ?
+-- name: claim_deliveries
+-- lease due deliveries of one subscription
+UPDATE deliveries SET lease_until = ?4
+WHERE key IN (
+    SELECT key FROM deliveries
+    WHERE subscription_key = ?1 AND next_attempt_at <= ?2 AND lease_until <= ?2
+    ORDER BY next_attempt_at
+    LIMIT ?3
+)
+RETURNING key, kind, webhook_id, attempts, message_key
 
 -- name: release_leases
 UPDATE deliveries SET lease_until = 0 WHERE lease_until > 0
@@ -385,10 +387,10 @@ WHERE key = ?
 
 -- name: count_attempt
 UPDATE subscriptions
-SET attempts = attempts + 1, last_attempt_at = ?, last_status = ?, last_error = ?,
-    delivered = delivered + ?, failed = failed + ?,
-    last_success_at = CASE WHEN ? THEN ? ELSE last_success_at END
-WHERE key = ?
+SET attempts = attempts + 1, last_attempt_at = ?1, last_status = ?2, last_error = ?3,
+    delivered = delivered + ?4, failed = failed + ?5,
+    last_success_at = CASE WHEN ?6 THEN ?1 ELSE last_success_at END
+WHERE key = ?7
 
 -- name: subscription_dead_letter
 SELECT dead_letter_key FROM subscriptions WHERE key = ?
