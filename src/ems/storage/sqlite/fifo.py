@@ -32,10 +32,12 @@ class FifoReceives(SqliteBase):
         moved_bytes = 0
         moved_correlations: list[str | None] = []
         while len(claimed) < request.max_messages:
+            # one message is the first receivable one: the plan needs no others to choose it
+            scan = 1 if request.max_messages - len(claimed) == 1 else SCAN_LIMIT
             rows: dict[int, Any] = {
                 row[0]: row
                 for row in conn.execute(
-                    Q["fifo_receivable"], (queue.partition, now, cutoff, SCAN_LIMIT)
+                    Q["fifo_receivable"], (queue.partition, now, cutoff, scan)
                 ).fetchall()
             }
             planned = plan_receive(

@@ -590,15 +590,21 @@ DELETE FROM idempotency_keys WHERE (queue_key, key_hash) IN (
 
 -- name: fifo_receivable
 -- a FIFO queue's receivable messages in send order, each only if nothing before it in its group
--- is in flight or delayed (expired messages, never delivered again, block nothing)
+-- is in flight or delayed (expired messages, never delivered again, block nothing). The groups
+-- held back are found first, from the messages that are not visible (a range of the receivable
+-- index: the few in flight or delayed), so that each candidate costs one lookup rather than a
+-- walk through every message before it in its group
+WITH held AS MATERIALIZED (
+    SELECT group_id, min(seq) AS first_held
+    FROM messages INDEXED BY messages_receivable
+    WHERE partition = ?1 AND visible_at > ?2 AND sent_at > ?3 AND group_id IS NOT NULL
+    GROUP BY group_id
+)
 SELECT m.seq, m.message_id, m.body, m.correlation_id, m.attributes, m.receive_count, m.sent_at,
        m.first_received_at, m.cipher, m.group_id
 FROM messages m INDEXED BY messages_by_partition
+LEFT JOIN held h ON h.group_id = m.group_id
 WHERE m.partition = ?1 AND m.visible_at <= ?2 AND m.sent_at > ?3
-  AND NOT EXISTS (
-      SELECT 1 FROM messages e
-      WHERE e.partition = ?1 AND e.group_id IS NOT NULL AND e.group_id = m.group_id
-        AND e.seq < m.seq AND e.visible_at > ?2 AND e.sent_at > ?3
-  )
+  AND (h.first_held IS NULL OR m.seq < h.first_held)
 ORDER BY m.seq
 LIMIT ?4
