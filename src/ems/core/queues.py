@@ -11,6 +11,7 @@ import contextlib
 import functools
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -91,9 +92,46 @@ def queue_hash(queue_id: str) -> bytes:
     return h
 
 
+class _RandomHex:
+    """Random hex digits read from the OS a few KiB at a time: one system call per 128 ids
+    instead of one per id. The pool serves the thread that first drew from it (the event loop,
+    which makes nearly every id); any other thread reads the OS directly, so no two threads
+    can take the same digits. A forked child starts afresh (a copy of the parent's pool would
+    repeat the parent's ids)."""
+
+    __slots__ = ("_at", "_digits", "_owner")
+    CHUNK: Final = 2048  # random bytes per read
+
+    def __init__(self) -> None:
+        self._digits = ""
+        self._at = 0
+        self._owner = 0  # a thread's ident; 0 until one draws
+
+    def take32(self) -> str:
+        if threading.get_ident() != self._owner:
+            if self._owner:
+                return os.urandom(16).hex()
+            self._owner = threading.get_ident()
+        at = self._at
+        if at + 32 > len(self._digits):
+            self._digits = os.urandom(self.CHUNK).hex()
+            at = 0
+        self._at = at + 32
+        return self._digits[at : at + 32]
+
+    def reset(self) -> None:
+        self._digits = ""
+        self._at = 0
+        self._owner = 0
+
+
+_RANDOM: Final = _RandomHex()
+os.register_at_fork(after_in_child=_RANDOM.reset)
+
+
 def new_message_id() -> str:
     """A random (version 4) UUID, formatted directly: uuid.uuid4() costs several times more."""
-    return _uuid(os.urandom(16).hex())
+    return _uuid(_RANDOM.take32())
 
 
 def new_message_ids(count: int) -> list[str]:
