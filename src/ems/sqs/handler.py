@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from ems.core.errors import EmsError
-from ems.core.queues import QueueService
+from ems.core.errors import EmsError, QueueNotFound
+from ems.core.queues import QueueService, new_message_id
 from ems.core.redrive import Redrive
 from ems.server.http import Receive, Scope, Send, dumps, header, read_body, respond
 from ems.server.queues import watch_disconnect
@@ -37,6 +36,11 @@ XML_TYPE: Final = [(b"content-type", b"text/xml")]
 # headers a proxy adds when it relays a request
 _FORWARDED: Final = frozenset({b"x-forwarded-for", b"forwarded", b"x-real-ip"})
 DEV_SIGNATURE: Final = sigv4.Signed("anonymous", "", "us-east-1", "sqs", [], "")
+# the actions that reach a queue through Registry.queue_id_of
+_MESSAGE_ACTIONS: Final = frozenset({
+    "SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessage", "DeleteMessageBatch",
+    "ChangeMessageVisibility", "ChangeMessageVisibilityBatch",
+})  # fmt: skip
 
 Action = Callable[[Caller, dict[str, Any], list[str]], Awaitable[Any]]
 
@@ -119,7 +123,7 @@ class SqsApi:
         return "/" if parts == [""] else "/{account}/{queue_name}"
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
-        request_id = str(uuid.uuid4())
+        request_id = new_message_id()  # a random UUID, as uuid.uuid4() makes but cheaper
         target = header(scope, b"x-amz-target")
         protocol = protocol_of(header(scope, b"content-type"), target)
         action = ""
@@ -162,6 +166,21 @@ class SqsApi:
         return await respond(send, 200, payload, content_type + ids)
 
     async def _run(self, caller: Caller, call: Call, parts: list[str], receive: Receive) -> Any:
+        try:
+            return await self._run_once(caller, call, parts, receive)
+        except QueueNotFound:
+            # the message calls remember each name's queue id (Registry.queue_id_of); a queue
+            # deleted through another node or the native API leaves a stale one: look the
+            # name up again, once (nothing was done: the queue service refused at the start)
+            if call.action not in _MESSAGE_ACTIONS or not self.messages.forget_queue(
+                caller, call.params, parts
+            ):
+                raise
+            return await self._run_once(caller, call, parts, receive)
+
+    async def _run_once(
+        self, caller: Caller, call: Call, parts: list[str], receive: Receive
+    ) -> Any:
         action, params = call.action, call.params
         if action == "ReceiveMessage":
             watcher = asyncio.get_running_loop().create_task(watch_disconnect(receive))

@@ -71,7 +71,16 @@ class MessageActions:
     async def _queue_id(self, caller: Caller, params: dict[str, Any], path: list[str]) -> str:
         name = name_from_url(caller, params.get("QueueUrl"), path)
         # each message call goes to the queue service, which checks the queue exists
-        return (await self.registry.entry(caller.namespace, name))[1]
+        return await self.registry.queue_id_of(caller.namespace, name)
+
+    def forget_queue(self, caller: Caller, params: dict[str, Any], path: list[str]) -> bool:
+        """After QueueNotFound: drop the queue id remembered for the call's name; whether one
+        was (then the name may stand for a newer queue: look it up again)."""
+        try:
+            name = name_from_url(caller, params.get("QueueUrl"), path)
+        except SqsError:
+            return False
+        return self.registry.forget(caller.namespace, name)
 
     def _message(
         self, caller: Caller, params: dict[str, Any], config: QueueConfig

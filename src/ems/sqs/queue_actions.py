@@ -151,7 +151,7 @@ class QueueActions:
         name = name_from_url(caller, params.get("QueueUrl"), path)
         _, queue_id = await self.registry.find(caller.namespace, name)
         await self.service.delete_queue(queue_id)
-        await self.registry.store.delete_sqs_queue(caller.namespace, name)
+        await self.registry.remove(caller.namespace, name)
         return {}
 
     async def purge_queue(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:

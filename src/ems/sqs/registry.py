@@ -10,7 +10,7 @@ before queues were per region (migrated into us-east-1) still open.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from ems.core import capabilities
 from ems.core.errors import QueueNotFound
@@ -18,6 +18,9 @@ from ems.core.models import SqsQueue
 from ems.core.queues import QueueService
 from ems.sqs.errors import no_queue
 from ems.sqs.names import Caller
+
+# names whose queue id is remembered (about 200 bytes each): beyond this, the oldest are dropped
+MAX_REMEMBERED: Final = 65_536
 
 
 class Registry:
@@ -28,6 +31,11 @@ class Registry:
         self.service = service
         self.store = service.store
         self._secret = secret.hex()
+        # (namespace, name) -> EMS queue id, for the message calls: a name is looked up in the
+        # store and its id unsealed once, not on every send and receive. An entry can only go
+        # stale by its queue being deleted (a name is re-pointed only after that), which the
+        # queue service then reports: see :meth:`forget`.
+        self._ids: dict[tuple[str, str], str] = {}
 
     def _owner(self, namespace: str) -> str:
         account = namespace.split("/", 1)[0]
@@ -47,6 +55,28 @@ class Registry:
             raise no_queue()
         return entry, self.queue_id(entry)
 
+    async def queue_id_of(self, namespace: str, name: str) -> str:
+        """The name's EMS queue id, remembered after the first look-up (like :meth:`entry`, the
+        queue itself is not checked: the queue service does that on the call)."""
+        key = (namespace, name)
+        queue_id = self._ids.get(key)
+        if queue_id is None:
+            queue_id = (await self.entry(namespace, name))[1]
+            if len(self._ids) >= MAX_REMEMBERED:
+                del self._ids[next(iter(self._ids))]
+            self._ids[key] = queue_id
+        return queue_id
+
+    def forget(self, namespace: str, name: str) -> bool:
+        """Drop what is remembered of a name (its queue was deleted, here or through another
+        node or the native API); whether anything was."""
+        return self._ids.pop((namespace, name), None) is not None
+
+    async def remove(self, namespace: str, name: str) -> None:
+        """The name is free again."""
+        self.forget(namespace, name)
+        await self.store.delete_sqs_queue(namespace, name)
+
     async def find(self, namespace: str, name: str) -> tuple[SqsQueue, str]:
         """The name's entry and its EMS queue id; QueueDoesNotExist if either is gone."""
         entry, queue_id = await self.entry(namespace, name)
@@ -54,7 +84,7 @@ class Registry:
             await self.service.queue_for_owner(queue_id)
         except QueueNotFound:
             # deleted through the native API: the name is free again
-            await self.store.delete_sqs_queue(namespace, name)
+            await self.remove(namespace, name)
             raise no_queue() from None
         return entry, queue_id
 
