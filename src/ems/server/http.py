@@ -139,11 +139,16 @@ def dumps(document: object) -> bytes:
     """JSON as EMS answers it: UTF-8, compact, ending with a newline (so a shell prompt after
     curl starts on a line of its own). Text that cannot be UTF-8 (a lone surrogate in data stored
     before it was refused, or echoed in a problem) is escaped, never a crash."""
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
+    text = _COMPACT.encode(document) + "\n"
     try:
         return text.encode()
     except UnicodeEncodeError:
-        return (json.dumps(document, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
+        return (_COMPACT_ASCII.encode(document) + "\n").encode()
+
+
+# made once: json.dumps with any option builds a new encoder on every call
+_COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_COMPACT_ASCII: Final = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
 
 
 async def respond(
