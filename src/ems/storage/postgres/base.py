@@ -40,7 +40,8 @@ from ems.storage.postgres.migrations import migrate
 from ems.storage.postgres.queries import QUERIES as Q
 from ems.storage.postgres.signals import Signals
 from ems.storage.postgres.statements import PostgresStatements
-from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full, topic_record
+from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full
+from ems.storage.topic_rows import topic_record
 
 T = TypeVar("T")
 log = logging.getLogger("ems.storage.postgres")

@@ -35,9 +35,8 @@ from ems.storage.postgres.batcher import Txn
 from ems.storage.postgres.fifo_topics import FifoFanout
 from ems.storage.postgres.queries import QUERIES as Q
 from ems.storage.roles.queues import within_quota
-from ems.storage.rows import (
-    encode_attributes,
-    fifo_value,
+from ems.storage.rows import encode_attributes, fifo_value
+from ems.storage.topic_rows import (
     new_webhook_id,
     parse_filter,
     subscription_from_row,

@@ -32,7 +32,7 @@ from ems.core.move_models import (
     destination_of,
 )
 from ems.storage.engine.statements import Driver, Statements, Transaction
-from ems.storage.rows import move_task_from_row
+from ems.storage.name_rows import move_task_from_row
 
 
 @dataclass(slots=True)

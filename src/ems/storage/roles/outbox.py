@@ -21,7 +21,8 @@ from ems.core.topic_models import AttemptResult, DeliveryKind, DeliveryTask
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Statements, Transaction
 from ems.storage.roles.queues import queue_by_key
-from ems.storage.rows import DeliveryTarget, QueueRow
+from ems.storage.rows import QueueRow
+from ems.storage.topic_rows import DeliveryTarget
 
 
 class DeliveryOutbox(Driver):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from ems.core.sns_models import SnsTopic
 from ems.storage.engine.statements import Driver, Statements, Transaction
-from ems.storage.rows import compact_json, sns_topic_from_row, sns_topic_values
+from ems.storage.name_rows import compact_json, sns_topic_from_row, sns_topic_values
 
 
 class SnsNames(Driver):

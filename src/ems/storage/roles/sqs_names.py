@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from ems.core.models import SqsQueue
 from ems.storage.engine.statements import Driver, Statements, Transaction
-from ems.storage.rows import sqs_queue_from_row, sqs_queue_values, sqs_tags_value
+from ems.storage.name_rows import sqs_queue_from_row, sqs_queue_values, sqs_tags_value
 
 
 class SqsNames(Driver):

@@ -31,7 +31,7 @@ from ems.storage.base import StoreUnusable
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Read, Write, run_now
 from ems.storage.health import DISK_FULL, StorageHealth
-from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full, topic_record
+from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full
 from ems.storage.sqlite.migrations import migrate
 from ems.storage.sqlite.opening import (
     Synchronous,
@@ -47,6 +47,7 @@ from ems.storage.sqlite.reserve import SpaceReserve
 from ems.storage.sqlite.sharing import HousekeepingLock, Sharing, WriteLock
 from ems.storage.sqlite.statements import SqliteStatements
 from ems.storage.sqlite.writer import GroupCommitWriter, Txn
+from ems.storage.topic_rows import topic_record
 
 T = TypeVar("T")
 log = logging.getLogger("ems.storage.sqlite")

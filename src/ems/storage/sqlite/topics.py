@@ -31,15 +31,7 @@ from ems.core.topic_models import (
 )
 from ems.storage.engine.statements import run_now
 from ems.storage.roles.queues import within_quota
-from ems.storage.rows import (
-    encode_attributes,
-    fifo_value,
-    new_webhook_id,
-    parse_filter,
-    subscription_from_row,
-    subscription_values,
-    update_values,
-)
+from ems.storage.rows import encode_attributes, fifo_value
 from ems.storage.sqlite.base import (
     Wake,
     lookup_topic,
@@ -50,6 +42,13 @@ from ems.storage.sqlite.base import (
 from ems.storage.sqlite.fifo_topics import FifoFanout
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import Txn
+from ems.storage.topic_rows import (
+    new_webhook_id,
+    parse_filter,
+    subscription_from_row,
+    subscription_values,
+    update_values,
+)
 
 _QUEUE = Protocol.QUEUE.value
 _EMAIL = Protocol.EMAIL.value

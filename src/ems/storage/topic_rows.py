@@ -1,0 +1,172 @@
+"""Topic, subscription and push rows as every store returns them, mapped to domain records
+(see :mod:`ems.storage.rows`)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ems.core.sns_models import SnsMessage, SnsSubscription
+from ems.core.topic_models import (
+    DeliveryKind,
+    DeliveryPolicy,
+    DeliveryTask,
+    FilterPolicy,
+    NewSubscription,
+    Protocol,
+    Status,
+    SubscriptionRecord,
+    SubscriptionStats,
+    TopicConfig,
+    TopicMessage,
+    TopicRecord,
+)
+from ems.storage.cipher import BodyCipher, open_body
+from ems.storage.rows import fifo_settings
+
+
+def topic_record(row: Sequence[Any]) -> TopicRecord:
+    """A topic row (key, public_id, max_message_bytes, created_at, fifo) as a record."""
+    key, public_id, max_bytes, created_at, fifo = row
+    config = TopicConfig(
+        max_message_bytes=max_bytes, fifo=None if fifo is None else fifo_settings(fifo)
+    )
+    return TopicRecord(key, public_id, config, created_at)
+
+
+def topic_message(row: Sequence[Any], cipher: BodyCipher | None) -> tuple[TopicMessage, int]:
+    """A topic message row (message_id, body, content_type, correlation_id, attributes,
+    published_at, cipher, sns) and its publication time."""
+    message_id, body, content_type, correlation_id, attributes, published_at, key_id, sns = row
+    message = TopicMessage(
+        message_id=message_id,
+        body=open_body(cipher, bytes(body), key_id),
+        content_type=content_type,
+        correlation_id=correlation_id,
+        attributes=json.loads(attributes) if attributes else None,
+        sns=SnsMessage.from_json(sns),
+    )
+    return message, published_at
+
+
+def subscription_values(sub: NewSubscription) -> tuple[str | None, str | None, str | None]:
+    """How a new subscription's filter, delivery policy and SNS settings are stored."""
+    policy = json.dumps(asdict(sub.policy)) if sub.protocol is not Protocol.QUEUE else None
+    sns = sub.sns.to_json() if sub.sns is not None else None
+    return (sub.filter_policy.stored() if sub.filter_policy else None), policy, sns
+
+
+def update_values(
+    filter_policy: FilterPolicy | None, policy: DeliveryPolicy | None, sns: SnsSubscription | None
+) -> tuple[str | None, str | None, str | None]:
+    """How a changed subscription's filter, delivery policy and SNS settings are stored."""
+    return (
+        filter_policy.stored() if filter_policy else None,
+        json.dumps(asdict(policy)) if policy is not None else None,
+        sns.to_json() if sns is not None else None,
+    )
+
+
+def new_webhook_id() -> str:
+    return "msg_" + secrets.token_urlsafe(18)
+
+
+def parse_filter(text: str | None) -> FilterPolicy | None:
+    return None if text is None else FilterPolicy.from_stored(text)
+
+
+def subscription_from_row(row: tuple[Any, ...], *, created: bool = True) -> SubscriptionRecord:
+    (key, subscription_id, protocol, status, filter_policy, created_at, queue_id_hash, url,
+     policy, signing_secret, dead_letter_id_hash, delivered, failed, pending, attempts,
+     last_attempt_at, last_status, last_error, last_success_at, sns) = row  # fmt: skip
+    return SubscriptionRecord(
+        key=key,
+        subscription_id=subscription_id,
+        protocol=Protocol(protocol),
+        status=Status(status),
+        filter_policy=parse_filter(filter_policy),
+        created_at_ms=created_at,
+        queue_id_hash=bytes(queue_id_hash) if queue_id_hash is not None else None,
+        url=url,
+        policy=DeliveryPolicy(**json.loads(policy)) if policy else DeliveryPolicy(),
+        signing_secret=signing_secret,
+        dead_letter_id_hash=(
+            bytes(dead_letter_id_hash) if dead_letter_id_hash is not None else None
+        ),
+        stats=SubscriptionStats(
+            delivered=delivered,
+            failed=failed,
+            pending=pending,
+            attempts=attempts,
+            last_attempt_at_ms=last_attempt_at,
+            last_status=last_status,
+            last_error=last_error,
+            last_success_at_ms=last_success_at,
+        ),
+        created=created,
+        sns=SnsSubscription.from_json(sns),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryTarget:
+    """Where a subscription's pushes go: the ``delivery_target`` query's row, decoded."""
+
+    subscription_key: int
+    subscription_id: str
+    url: str
+    signing_secret: str
+    policy: DeliveryPolicy
+    challenge: str | None
+    confirm_url: str | None
+    status: str
+    topic_public_id: str
+    sns: SnsSubscription | None
+
+    @classmethod
+    def from_row(cls, subscription_key: int, row: Sequence[Any]) -> DeliveryTarget:
+        (subscription_id, url, secret, policy, challenge, confirm_url, status, public_id,
+         sns) = row  # fmt: skip
+        return cls(
+            subscription_key, subscription_id, url, secret,
+            DeliveryPolicy(**json.loads(policy)), challenge, confirm_url, status, public_id,
+            SnsSubscription.from_json(sns),
+        )  # fmt: skip
+
+    def lease_until(self, now_ms: int, margin_seconds: int) -> int:
+        """The end of a claim: the push's own timeout, plus a margin for recording its outcome."""
+        return now_ms + (self.policy.timeout_seconds + margin_seconds) * 1000
+
+    def already_confirmed(self, kind: str) -> bool:
+        """A pending confirmation push whose subscription was confirmed through its link."""
+        return kind == DeliveryKind.CONFIRMATION and self.status == Status.CONFIRMED
+
+    def task(
+        self, due: Sequence[Any], message_row: Sequence[Any] | None, cipher: BodyCipher | None
+    ) -> DeliveryTask | None:
+        """The push for one claimed delivery row; None for a notification whose message is gone
+        (cannot happen: a message lives while it has deliveries)."""
+        key, kind, webhook_id, attempts = due[:4]
+        message, published_at = topic_message(message_row, cipher) if message_row else (None, None)
+        if kind == DeliveryKind.NOTIFICATION and message is None:
+            return None
+        return DeliveryTask(
+            delivery_key=key,
+            kind=DeliveryKind(kind),
+            webhook_id=webhook_id,
+            attempt=attempts + 1,
+            subscription_key=self.subscription_key,
+            subscription_id=self.subscription_id,
+            topic_public_id=self.topic_public_id,
+            url=self.url,
+            signing_secret=self.signing_secret,
+            policy=self.policy,
+            message=message,
+            published_at_ms=published_at,
+            challenge=self.challenge,
+            confirm_url=self.confirm_url,
+            sns=self.sns,
+        )
