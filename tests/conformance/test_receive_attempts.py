@@ -1,10 +1,11 @@
-"""SQS receive attempts and sequence numbers (ems.storage.sqs_fifo), on every backend: what a
-replay answers, and everything that ends one."""
+"""What the SQS API's FIFO queues keep in the store (ems.storage.sqs_fifo), on every backend:
+what a receive attempt's replay answers and everything that ends one, sequence numbers of sends,
+FIFO settings changed after creation."""
 
 from __future__ import annotations
 
 from ems.core.clock import ManualClock
-from ems.core.fifo import FifoSettings
+from ems.core.fifo import DeduplicationScope, FifoSettings, ThroughputLimit
 from ems.core.models import Receipt, ReceiveRequest, StoredMessage
 from ems.core.receive_attempts import WINDOW_MS, attempt_hash
 from ems.storage.base import Store
@@ -103,3 +104,19 @@ async def test_sequence_numbers_of_sends(store: Store, new_queue: NewQueue) -> N
         queue, [("g", m.message_id) for m in sent] + [("g", "gone"), ("h", sent[0].message_id)]
     )
     assert numbers == [m.seq for m in result.messages] + [None, None]
+
+
+async def test_fifo_settings_change_and_a_standard_queue_stays_standard(
+    store: Store, new_queue: NewQueue
+) -> None:
+    fifo = await new_queue(fifo=FifoSettings())
+    wanted = FifoSettings(
+        content_based_deduplication=True,
+        deduplication_scope=DeduplicationScope.GROUP,
+        throughput_limit=ThroughputLimit.GROUP,
+    )
+    await store.set_fifo_settings(fifo, wanted)
+    assert (await store.get_queue(fifo)).config.fifo == wanted
+    standard = await new_queue()
+    await store.set_fifo_settings(standard, wanted)
+    assert (await store.get_queue(standard)).config.fifo is None

@@ -105,7 +105,7 @@ def test_invalid_queue_attributes_in_aws_words(sqs: SQSClient) -> None:
     assert sqs.list_queues(QueueNamePrefix="x").get("QueueUrls", []) == []
 
 
-def test_set_queue_attributes_keeps_the_type_and_the_fifo_settings(sqs: SQSClient) -> None:
+def test_set_queue_attributes_changes_the_fifo_settings_not_the_type(sqs: SQSClient) -> None:
     url = fifo_queue(sqs)
     with pytest.raises(ClientError) as error:
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"FifoQueue": "false"})
@@ -120,8 +120,25 @@ def test_set_queue_attributes_keeps_the_type_and_the_fifo_settings(sqs: SQSClien
                     "DeduplicationScope": "queue", "VisibilityTimeout": "40"},
     )  # fmt: skip
     with pytest.raises(ClientError) as error:
-        sqs.set_queue_attributes(QueueUrl=url, Attributes={"ContentBasedDeduplication": "true"})
+        sqs.set_queue_attributes(
+            QueueUrl=url, Attributes={"FifoThroughputLimit": "perMessageGroupId"}
+        )
     assert refusal(error)[0] == "InvalidAttributeValue"
+    # content-based deduplication turned on: a send without a deduplication id is taken
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"ContentBasedDeduplication": "true"})
+    sqs.send_message(QueueUrl=url, MessageBody="by content", MessageGroupId="g")
+    sqs.set_queue_attributes(
+        QueueUrl=url,
+        Attributes={
+            "DeduplicationScope": "messageGroup",
+            "FifoThroughputLimit": "perMessageGroupId",
+        },
+    )
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=ALL)["Attributes"]
+    assert attributes["VisibilityTimeout"] == "40"
+    assert attributes["ContentBasedDeduplication"] == "true"
+    assert attributes["DeduplicationScope"] == "messageGroup"
+    assert attributes["FifoThroughputLimit"] == "perMessageGroupId"
     standard = sqs.create_queue(QueueName=f"s-{uuid.uuid4().hex[:12]}")["QueueUrl"]
     with pytest.raises(ClientError) as error:
         sqs.set_queue_attributes(QueueUrl=standard, Attributes={"DeduplicationScope": "queue"})
@@ -129,9 +146,9 @@ def test_set_queue_attributes_keeps_the_type_and_the_fifo_settings(sqs: SQSClien
         "InvalidAttributeName",
         "You can specify the DeduplicationScope only when FifoQueue is set to true.",
     )
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=ALL)["Attributes"]
-    assert attributes["VisibilityTimeout"] == "40"
-    assert attributes["ContentBasedDeduplication"] == "false"
+    with pytest.raises(ClientError) as error:
+        sqs.set_queue_attributes(QueueUrl=standard, Attributes={"FifoQueue": "true"})
+    assert refusal(error)[:2] == ("InvalidAttributeName", "Unknown Attribute FifoQueue.")
 
 
 def test_invalid_sends_in_aws_words(sqs: SQSClient) -> None:

@@ -63,6 +63,9 @@ def test_fifo_flows_across_two_nodes(tmp_path: Path) -> None:
                                     MessageSystemAttributeNames=ALL)["Messages"]  # fmt: skip
         assert [m["Body"] for m in last] == ["a2"]
         assert last[0]["Attributes"]["SequenceNumber"] > first[1]["Attributes"]["SequenceNumber"]
+        # a setting changed through one node holds on the other at once
+        on_a.set_queue_attributes(QueueUrl=url_a, Attributes={"ContentBasedDeduplication": "true"})
+        on_b.send_message(QueueUrl=url_b, MessageBody="by content", MessageGroupId="c")
     finally:
         a.stop()
         b.stop()

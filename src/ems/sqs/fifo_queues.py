@@ -4,10 +4,9 @@
 The rules are :mod:`ems.core.fifo`'s; this module only translates names and values, and refuses
 in AWS's words what AWS refuses (a FIFO queue's name ends in ``.fifo``, a standard queue's does
 not; the FIFO-only attributes need ``FifoQueue=true``; ``perMessageGroupId`` needs the
-``messageGroup`` scope; the queue type never changes).
-
-One difference: EMS sets a queue's FIFO settings when it is created (as the native API does), so
-SetQueueAttributes takes the FIFO attributes only with the values the queue already has.
+``messageGroup`` scope; the queue type never changes). SetQueueAttributes changes
+``ContentBasedDeduplication``, ``DeduplicationScope`` and ``FifoThroughputLimit``, as on SQS (the
+native API sets them at creation only).
 """
 
 from __future__ import annotations
@@ -114,9 +113,9 @@ def for_create(name: str, given: dict[str, object]) -> FifoSettings | None:
     return _settings(given, FifoSettings())
 
 
-def check_change(current: FifoSettings | None, given: dict[str, object]) -> None:
-    """SetQueueAttributes with FIFO attributes: the type never changes, and EMS keeps the
-    settings it was created with (the same values are accepted, as a no-op)."""
+def changed(current: FifoSettings | None, given: dict[str, object]) -> FifoSettings | None:
+    """The FIFO settings SetQueueAttributes asks for, if they differ from ``current`` (None:
+    nothing to change). The queue type never changes."""
     if FIFO_QUEUE in given:
         if current is None:
             raise error("InvalidAttributeName", f"Unknown Attribute {FIFO_QUEUE}.")
@@ -124,19 +123,9 @@ def check_change(current: FifoSettings | None, given: dict[str, object]) -> None
             raise _bad_value(FIFO_QUEUE, " Reason: Modifying queue type is not supported.")
     if current is None:
         _refuse_on_standard(given)
-        return
+        return None
     wanted = _settings(given, current)
-    for attribute, field in (
-        (CONTENT_BASED, "content_based_deduplication"),
-        (SCOPE, "deduplication_scope"),
-        (THROUGHPUT, "throughput_limit"),
-    ):
-        if getattr(wanted, field) != getattr(current, field):
-            raise _bad_value(
-                attribute,
-                " Reason: EMS sets a FIFO queue's deduplication and throughput settings when "
-                "the queue is created; create a new queue to change them.",
-            )
+    return None if wanted == current else wanted
 
 
 def native(settings: FifoSettings | None) -> dict[str, Any]:

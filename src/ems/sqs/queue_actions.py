@@ -9,7 +9,7 @@ from typing import Any, Final
 
 from ems.core import limits
 from ems.core.errors import EmsError
-from ems.core.queues import QueueService
+from ems.core.queues import QueueService, queue_hash
 from ems.sqs import attributes, fifo_queues, messages
 from ems.sqs.errors import SqsError, error, invalid
 from ems.sqs.names import (
@@ -202,10 +202,12 @@ class QueueActions:
         settings, fifo_given = await self._settings(caller, params)
         policy = attributes.policy_of(params.get("Attributes"))
         record = await self.service.queue_for_owner(queue_id)
-        fifo_queues.check_change(record.config.fifo, fifo_given)
+        fifo = fifo_queues.changed(record.config.fifo, fifo_given)
         await self._check_dead_letter_type(params, settings, record.config.fifo is not None)
         if settings:
             await self.service.update_queue(queue_id, settings)
+        if fifo is not None:
+            await self.service.store.set_fifo_settings(queue_hash(queue_id), fifo)
         await self.registry.touch(entry, policy=policy)
         return {}
 

@@ -1,5 +1,6 @@
 """What the SQS API's FIFO queues need of a store beyond the native FIFO queues: receive attempts
-(:mod:`ems.core.receive_attempts`) and the sequence numbers of sends. Part of
+(:mod:`ems.core.receive_attempts`), the sequence numbers of sends, and FIFO settings changed
+after creation (SetQueueAttributes; the native API sets them at creation only). Part of
 :class:`ems.storage.base.Store`; each driver implements it in its ``sqs_fifo`` module."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 
+from ems.core.fifo import FifoSettings
 from ems.core.models import StoredMessage
 
 
@@ -36,3 +38,7 @@ class SqsFifoStorage(abc.ABC):
         self, queue_hash: bytes, sent: Sequence[tuple[str, str]]
     ) -> list[int | None]:
         """Per (group id, message id) sent to a FIFO queue, the message's seq; None if gone."""
+
+    @abc.abstractmethod
+    async def set_fifo_settings(self, queue_hash: bytes, settings: FifoSettings) -> None:
+        """Replace a FIFO queue's settings (on every node); a standard queue is left alone."""

@@ -13,14 +13,16 @@ retry sent to another node finds them too. The statements are in each driver's
 from __future__ import annotations
 
 import json
+from abc import abstractmethod
 from collections.abc import Sequence
 
 from ems.core.errors import QueueNotFound
+from ems.core.fifo import FifoSettings
 from ems.core.models import ReceiveRequest, StoredMessage
 from ems.core.receive_attempts import decode, encode, unchanged
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Statements, Transaction
-from ems.storage.rows import QueueRow, queue_from_row, receive_times, stored_message
+from ems.storage.rows import QueueRow, fifo_value, queue_from_row, receive_times, stored_message
 
 
 async def _queue(db: Statements, queue_hash: bytes) -> QueueRow:
@@ -32,6 +34,10 @@ async def _queue(db: Statements, queue_hash: bytes) -> QueueRow:
 
 class SqsFifo(Driver):
     _cipher: BodyCipher | None
+
+    @abstractmethod
+    def _forget(self, *queue_keys: int) -> None:
+        """Drop cached records of these queues (on every node)."""
 
     async def record_receive_attempt(
         self,
@@ -90,3 +96,12 @@ class SqsFifo(Driver):
             ]
 
         return await self._query(query)
+
+    async def set_fifo_settings(self, queue_hash: bytes, settings: FifoSettings) -> None:
+        async def operation(txn: Transaction) -> None:
+            key = (await _queue(txn.db, queue_hash)).record.key
+            await txn.db.run("sqs_fifo_set_settings", fifo_value(settings), key)
+            txn.memo.clear()
+            txn.after_commit(lambda: self._forget(key))
+
+        await self._transact(operation)

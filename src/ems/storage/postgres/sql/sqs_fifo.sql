@@ -43,3 +43,7 @@ WHERE seq IN (SELECT jsonb_array_elements_text($2::jsonb)::bigint)
 SELECT seq FROM messages
 WHERE partition = $1 AND group_id = $2 AND message_id = $3
 ORDER BY seq DESC LIMIT 1
+
+-- name: sqs_fifo_set_settings
+-- a FIFO queue's settings changed by SetQueueAttributes (a standard queue stays standard)
+UPDATE queues SET fifo = $1 WHERE key = $2 AND fifo IS NOT NULL

@@ -32,3 +32,7 @@ UPDATE messages SET visible_at = ?1 WHERE seq IN (SELECT value FROM json_each(?2
 SELECT seq FROM messages INDEXED BY messages_grouped
 WHERE partition = ? AND group_id = ? AND message_id = ?
 ORDER BY seq DESC LIMIT 1
+
+-- name: sqs_fifo_set_settings
+-- a FIFO queue's settings changed by SetQueueAttributes (a standard queue stays standard)
+UPDATE queues SET fifo = ? WHERE key = ? AND fifo IS NOT NULL
