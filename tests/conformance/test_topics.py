@@ -291,7 +291,7 @@ async def test_deleting_a_queue_removes_its_subscriptions(
 
 async def test_commits_report_ready_deliveries(store: Store) -> None:
     ready: list[int] = []
-    store.deliveries_ready = ready.extend
+    store.deliveries_ready.listen(ready.extend)
     topic = await new_topic(store)
     hook = await store.subscribe(topic, http_subscription())
     pending = await store.subscribe(

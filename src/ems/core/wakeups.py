@@ -10,7 +10,7 @@ and does not sleep if the version moved meanwhile.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 # sentinel results of a wait
@@ -156,3 +156,20 @@ class Releases:
 def _resolve(future: asyncio.Future[str], result: str) -> None:
     if not future.done():
         future.set_result(result)
+
+
+class DeliveriesReady:
+    """Subscriptions that got webhook pushes to make, told by a store after its commits, so that
+    the dispatcher pushes at once rather than at its next scan. A store is built with one (or
+    makes its own); the dispatcher listens while it runs."""
+
+    def __init__(self) -> None:
+        self._listener: Callable[[Iterable[int]], None] | None = None
+
+    def listen(self, listener: Callable[[Iterable[int]], None] | None) -> None:
+        """Send what comes to ``listener`` from now on (None: to no one)."""
+        self._listener = listener
+
+    def __call__(self, subscription_keys: Iterable[int]) -> None:
+        if self._listener is not None:
+            self._listener(subscription_keys)

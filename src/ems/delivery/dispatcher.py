@@ -74,7 +74,7 @@ class Dispatcher:
         self.scan_interval = SCAN_INTERVAL
 
     def start(self) -> None:
-        self.store.deliveries_ready = self.kick
+        self.store.deliveries_ready.listen(self.kick)
         self._scan = asyncio.get_running_loop().create_task(self._scan_loop(), name="ems-push-scan")
 
     def kick(self, subscription_keys: Iterable[int]) -> None:
@@ -94,7 +94,7 @@ class Dispatcher:
         once after a restart of an SQLite server).
         """
         self._stopping = True
-        self.store.deliveries_ready = None
+        self.store.deliveries_ready.listen(None)
         if self._scan is not None:
             self._scan.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -12,7 +12,7 @@ webhook deliveries to make (so the dispatcher pushes at once rather than at its 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 
 from ems.core.clock import Clock
 from ems.core.idempotency import KeyedSend
@@ -34,7 +34,7 @@ from ems.core.topic_models import (
     PublishResult,
     TopicMessage,
 )
-from ems.core.wakeups import Wakeups
+from ems.core.wakeups import DeliveriesReady, Wakeups
 from ems.storage.admin_reads import AdminReads
 from ems.storage.health import StorageHealth
 from ems.storage.move_store import MoveTaskStore
@@ -66,8 +66,8 @@ class Store(
     clock: Clock
     # what the last commits found: /readyz answers 503 while it records an outage
     health: StorageHealth
-    # set by the webhook dispatcher; called with subscription keys after commits
-    deliveries_ready: Callable[[Iterable[int]], None] | None = None
+    # told the subscriptions that got pushes to make, after commits (the dispatcher listens)
+    deliveries_ready: DeliveriesReady
     # a store whose wakeups may miss a commit (another node's) has long polls re-check this
     # often, in seconds; None: wakeups are exact
     poll_interval: float | None = None

@@ -29,7 +29,7 @@ from ems.core.clock import Clock, SystemClock
 from ems.core.errors import EmsError, QueueFull, QueueNotFound, StorageUnavailable, TopicNotFound
 from ems.core.models import NewMessage, QueueRecord, StorageLimits
 from ems.core.topic_models import TopicRecord
-from ems.core.wakeups import Wakeups
+from ems.core.wakeups import DeliveriesReady, Wakeups
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Read, Write
 from ems.storage.health import StorageHealth
@@ -117,6 +117,7 @@ class PostgresBase(Driver):
         schema: str = "ems",
         clock: Clock | None = None,
         wakeups: Wakeups | None = None,
+        deliveries_ready: DeliveriesReady | None = None,
         limits: StorageLimits | None = None,
         cipher: BodyCipher | None = None,
         pool_size: int = 10,
@@ -157,7 +158,7 @@ class PostgresBase(Driver):
         self._topics: dict[bytes, TopicRecord] = {}
         self._retention_cursor = 0
         self._vacuum_due = 0.0
-        self.deliveries_ready: Callable[[Iterable[int]], None] | None = None
+        self.deliveries_ready = deliveries_ready or DeliveriesReady()
 
     # lifecycle
 
@@ -334,8 +335,7 @@ class PostgresBase(Driver):
         self.wakeups.notify(queue_key, count, correlation_ids)
 
     def _deliveries_ready(self, subscription_keys: Iterable[int]) -> None:
-        if self.deliveries_ready is not None:
-            self.deliveries_ready(subscription_keys)
+        self.deliveries_ready(subscription_keys)
 
     # stored-message accounting
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Final
 
@@ -113,7 +112,7 @@ class AdminOperations(SqliteBase):
                 raise SubscriptionNotFound()
             key = found[0]
             moved = txn.conn.execute(Q["admin_retry_now"], (txn.now_ms, key)).rowcount
-            txn.after_commit(lambda: _ready(self.deliveries_ready, key))
+            txn.after_commit(lambda: self.deliveries_ready([key]))
             return moved
 
         return await self._write(operation)
@@ -123,12 +122,6 @@ class AdminOperations(SqliteBase):
             return [TopicSummary(*row) for row in conn.execute(Q["admin_topics"], (after, limit))]
 
         return await self._read(query)
-
-
-def _ready(deliveries_ready: Callable[[Iterable[int]], None] | None, key: int) -> None:
-    """Wake the dispatcher for this subscription now, not at its next scan."""
-    if deliveries_ready is not None:
-        deliveries_ready([key])
 
 
 def _size(path: Path) -> int:

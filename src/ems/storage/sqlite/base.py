@@ -26,7 +26,7 @@ from ems.core.models import (
     StorageLimits,
 )
 from ems.core.topic_models import TopicRecord
-from ems.core.wakeups import Wakeups
+from ems.core.wakeups import DeliveriesReady, Wakeups
 from ems.storage.base import StoreUnusable
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Read, Write, run_now
@@ -115,6 +115,7 @@ class SqliteBase(Driver):
         *,
         clock: Clock | None = None,
         wakeups: Wakeups | None = None,
+        deliveries_ready: DeliveriesReady | None = None,
         synchronous: Synchronous = "FULL",
         limits: StorageLimits | None = None,
         cipher: BodyCipher | None = None,
@@ -150,7 +151,7 @@ class SqliteBase(Driver):
         # the next message number (see _insert_messages); read from the database at open
         self._next_seq = 0
         self._topics: dict[bytes, TopicRecord] = {}
-        self.deliveries_ready: Callable[[Iterable[int]], None] | None = None
+        self.deliveries_ready = deliveries_ready or DeliveriesReady()
         self._lock: IO[bytes] | None = None
 
     # lifecycle

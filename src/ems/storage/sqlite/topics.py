@@ -154,8 +154,7 @@ class TopicOperations(FifoFanout):
         return subscription_from_row(conn.execute(_BY_KEY, (key,)).fetchone())
 
     def _deliveries_ready(self, subscription_keys: Iterable[int]) -> None:
-        if self.deliveries_ready is not None:
-            self.deliveries_ready(subscription_keys)
+        self.deliveries_ready(subscription_keys)
 
     async def list_subscriptions(self, topic_hash: bytes) -> list[SubscriptionRecord]:
         def query(conn: sqlite3.Connection) -> list[SubscriptionRecord]:
