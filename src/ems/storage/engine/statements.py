@@ -32,6 +32,9 @@ class Statements(Protocol):
     async def run(self, name: str, *args: Any) -> int:
         """Run a statement that returns no rows; how many rows it changed."""
 
+    async def query(self, sql: str, *args: Any) -> list[Row]:
+        """Rows of a statement built at run time, from the driver's fixed strings only."""
+
 
 class Transaction(Protocol):
     """What a shared write sees of its driver's transaction."""

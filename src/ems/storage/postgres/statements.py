@@ -32,3 +32,6 @@ class PostgresStatements:
         # "UPDATE 3", "DELETE 0", "INSERT 0 1": the count is the last word
         count = status.rsplit(" ", 1)[-1]
         return int(count) if count.isdigit() else 0
+
+    async def query(self, sql: str, *args: Any) -> list[Row]:
+        return list(await self.conn.fetch(sql, *args))

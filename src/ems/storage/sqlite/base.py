@@ -348,6 +348,9 @@ class SqliteBase(Driver):
         if wake:
             txn.after_commit(lambda: self._wake(wake))
 
+    def _deliveries_ready(self, subscription_keys: Iterable[int]) -> None:
+        self.deliveries_ready(subscription_keys)
+
     def _wake(self, receivable: Wake) -> None:
         for key, correlation_ids in receivable.items():
             self.wakeups.notify(key, len(correlation_ids), correlation_ids)

@@ -29,3 +29,6 @@ class SqliteStatements:
 
     async def run(self, name: str, *args: Any) -> int:
         return self.conn.execute(Q[name], args).rowcount
+
+    async def query(self, sql: str, *args: Any) -> list[Row]:
+        return self.conn.execute(sql, args).fetchall()

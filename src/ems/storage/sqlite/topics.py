@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
 from typing import Any
 
 from ems.core import sns_envelopes
@@ -152,9 +151,6 @@ class TopicOperations(FifoFanout):
             txn.after_commit(lambda: self._deliveries_ready([key]))
         txn.memo.clear()
         return subscription_from_row(conn.execute(_BY_KEY, (key,)).fetchone())
-
-    def _deliveries_ready(self, subscription_keys: Iterable[int]) -> None:
-        self.deliveries_ready(subscription_keys)
 
     async def list_subscriptions(self, topic_hash: bytes) -> list[SubscriptionRecord]:
         def query(conn: sqlite3.Connection) -> list[SubscriptionRecord]:

@@ -455,6 +455,9 @@ SELECT (SELECT count(*) FROM queues),
        (SELECT count(*) FROM subscriptions s WHERE s.last_error IS NOT NULL
         AND EXISTS (SELECT 1 FROM deliveries d WHERE d.subscription_key = s.key))
 
+-- name: storage_size
+SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()
+
 -- name: admin_oldest_sent_at
 -- the oldest message of a live queue (a retired partition's rows wait for the sweeper)
 SELECT m.sent_at FROM messages m WHERE m.partition IN (SELECT partition FROM queues)
