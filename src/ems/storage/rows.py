@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ems.core.errors import MessageTooLarge, QueueFull
 from ems.core.fifo import DeduplicationScope, FifoSettings, ThroughputLimit
@@ -38,30 +38,59 @@ class QueueRow:
     dead_letter_partition: int | None
 
 
-def queue_from_row(row: tuple[Any, ...]) -> QueueRow:
-    (key, partition, visibility, retention, max_bytes, delay, wait, dl_key, dl_hash,
-     max_receives, sealed, created_at, dl_partition, max_stored_messages, max_stored_bytes,
-     scope, label, deduplication_window, fifo) = row  # fmt: skip
+class QueueColumns(NamedTuple):
+    """A queue row (``queue_by_hash``, ``queue_by_key``) by name, in the drivers' column order."""
+
+    key: int
+    partition: int
+    visibility_timeout: int
+    retention_seconds: int
+    max_message_bytes: int
+    delay_seconds: int
+    receive_wait_seconds: int
+    dead_letter_key: int | None
+    dead_letter_hash: bytes | None
+    max_receives: int | None
+    dead_letter_sealed: bytes | None
+    created_at: int
+    dead_letter_partition: int | None
+    max_stored_messages: int
+    max_stored_bytes: int
+    scope: str
+    label: str | None
+    deduplication_window_seconds: int
+    fifo: str | None
+
+
+def queue_from_row(row: Sequence[Any]) -> QueueRow:
+    q = QueueColumns._make(row)
     dead_letter = (
-        DeadLetter(queue_hash=dl_hash, max_receives=max_receives, sealed_queue_id=sealed)
-        if dl_key is not None and dl_hash is not None
+        DeadLetter(
+            queue_hash=q.dead_letter_hash,
+            max_receives=q.max_receives,
+            sealed_queue_id=q.dead_letter_sealed,
+        )
+        if q.dead_letter_key is not None
+        and q.dead_letter_hash is not None
+        and q.max_receives is not None
+        and q.dead_letter_sealed is not None
         else None
     )
     config = QueueConfig(
-        visibility_timeout=visibility,
-        retention_seconds=retention,
-        max_message_bytes=max_bytes,
-        delay_seconds=delay,
-        receive_wait_seconds=wait,
+        visibility_timeout=q.visibility_timeout,
+        retention_seconds=q.retention_seconds,
+        max_message_bytes=q.max_message_bytes,
+        delay_seconds=q.delay_seconds,
+        receive_wait_seconds=q.receive_wait_seconds,
         dead_letter=dead_letter,
-        max_stored_messages=max_stored_messages,
-        max_stored_bytes=max_stored_bytes,
-        deduplication_window_seconds=deduplication_window,
-        fifo=None if fifo is None else fifo_settings(fifo),
-        label=label,
+        max_stored_messages=q.max_stored_messages,
+        max_stored_bytes=q.max_stored_bytes,
+        deduplication_window_seconds=q.deduplication_window_seconds,
+        fifo=None if q.fifo is None else fifo_settings(q.fifo),
+        label=q.label,
     )
-    record = QueueRecord(key, config, created_at, Scope(scope))
-    return QueueRow(record, partition, dl_key, dl_partition)
+    record = QueueRecord(q.key, config, q.created_at, Scope(q.scope))
+    return QueueRow(record, q.partition, q.dead_letter_key, q.dead_letter_partition)
 
 
 def oversize(queue: QueueRow, messages: Iterable[NewMessage]) -> MessageTooLarge | None:

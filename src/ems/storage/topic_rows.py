@@ -7,7 +7,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ems.core.sns_models import SnsMessage, SnsSubscription
 from ems.core.topic_models import (
@@ -78,36 +78,59 @@ def parse_filter(text: str | None) -> FilterPolicy | None:
     return None if text is None else FilterPolicy.from_stored(text)
 
 
-def subscription_from_row(row: tuple[Any, ...], *, created: bool = True) -> SubscriptionRecord:
-    (key, subscription_id, protocol, status, filter_policy, created_at, queue_id_hash, url,
-     policy, signing_secret, dead_letter_id_hash, delivered, failed, pending, attempts,
-     last_attempt_at, last_status, last_error, last_success_at, sns) = row  # fmt: skip
+class SubscriptionColumns(NamedTuple):
+    """A subscription row by name, in the drivers' column order."""
+
+    key: int
+    subscription_id: str
+    protocol: str
+    status: str
+    filter_policy: str | None
+    created_at: int
+    queue_id_hash: bytes | None
+    url: str | None
+    policy: str | None
+    signing_secret: str | None
+    dead_letter_id_hash: bytes | None
+    delivered: int
+    failed: int
+    pending: int
+    attempts: int
+    last_attempt_at: int | None
+    last_status: int | None
+    last_error: str | None
+    last_success_at: int | None
+    sns: str | None
+
+
+def subscription_from_row(row: Sequence[Any], *, created: bool = True) -> SubscriptionRecord:
+    s = SubscriptionColumns._make(row)
     return SubscriptionRecord(
-        key=key,
-        subscription_id=subscription_id,
-        protocol=Protocol(protocol),
-        status=Status(status),
-        filter_policy=parse_filter(filter_policy),
-        created_at_ms=created_at,
-        queue_id_hash=bytes(queue_id_hash) if queue_id_hash is not None else None,
-        url=url,
-        policy=DeliveryPolicy(**json.loads(policy)) if policy else DeliveryPolicy(),
-        signing_secret=signing_secret,
+        key=s.key,
+        subscription_id=s.subscription_id,
+        protocol=Protocol(s.protocol),
+        status=Status(s.status),
+        filter_policy=parse_filter(s.filter_policy),
+        created_at_ms=s.created_at,
+        queue_id_hash=bytes(s.queue_id_hash) if s.queue_id_hash is not None else None,
+        url=s.url,
+        policy=DeliveryPolicy(**json.loads(s.policy)) if s.policy else DeliveryPolicy(),
+        signing_secret=s.signing_secret,
         dead_letter_id_hash=(
-            bytes(dead_letter_id_hash) if dead_letter_id_hash is not None else None
+            bytes(s.dead_letter_id_hash) if s.dead_letter_id_hash is not None else None
         ),
         stats=SubscriptionStats(
-            delivered=delivered,
-            failed=failed,
-            pending=pending,
-            attempts=attempts,
-            last_attempt_at_ms=last_attempt_at,
-            last_status=last_status,
-            last_error=last_error,
-            last_success_at_ms=last_success_at,
+            delivered=s.delivered,
+            failed=s.failed,
+            pending=s.pending,
+            attempts=s.attempts,
+            last_attempt_at_ms=s.last_attempt_at,
+            last_status=s.last_status,
+            last_error=s.last_error,
+            last_success_at_ms=s.last_success_at,
         ),
         created=created,
-        sns=SnsSubscription.from_json(sns),
+        sns=SnsSubscription.from_json(s.sns),
     )
 
 
