@@ -21,7 +21,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 from ems.core.errors import (
     InvalidAttribute,
@@ -32,8 +32,15 @@ from ems.core.errors import (
 )
 
 if TYPE_CHECKING:
-    from ems.core.models import DeadLetter, ReceiveRequest
-    from ems.storage.base import Store
+    from ems.core.models import DeadLetter, QueueRecord, ReceiveRequest
+
+
+class QueueLookup(Protocol):
+    """What :func:`check_dead_letter_kind` needs of a store (declared here, where it is used,
+    so that these rules import nothing of the storage layer)."""
+
+    async def get_queue(self, queue_hash: bytes) -> QueueRecord: ...
+
 
 # SQS: MessageGroupId and MessageDeduplicationId are up to 128 characters of letters, digits and
 # punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~)
@@ -214,7 +221,7 @@ def _choice(document: dict[str, object], name: str, kind: type[enum.StrEnum]) ->
 
 
 async def check_dead_letter_kind(
-    store: Store, dead_letter: DeadLetter | None, *, fifo: FifoSettings | None
+    store: QueueLookup, dead_letter: DeadLetter | None, *, fifo: FifoSettings | None
 ) -> None:
     """A FIFO queue's dead-letter queue is FIFO (its groups stay in order there), and a
     standard queue's is standard, as SQS requires."""

@@ -1,4 +1,5 @@
-"""The embedded store: one SQLite file, a single writer thread with group commit."""
+"""The embedded store: one SQLite file, written in group-committed batches (statements on the
+event loop, each COMMIT on a thread of its own; see writer.py)."""
 
 from ems.storage.sqlite.store import SqliteStore
 

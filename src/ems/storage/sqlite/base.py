@@ -1,6 +1,7 @@
 """The SQLite store's foundation: connections, the writer, reads, and shared lookups.
 
-Writes go through the :class:`GroupCommitWriter` (one thread, shared fsync'd transactions);
+Writes go through the :class:`GroupCommitWriter` (shared fsync'd transactions: statements on the
+event loop, the COMMIT on a thread);
 reads that need no transaction (stats, peek, cache misses) run on a small pool of read-only
 connections, which WAL lets proceed while the writer commits.
 """
