@@ -20,6 +20,8 @@ from ems.core.models import (
     ReceiveResult,
     StoredMessage,
 )
+from ems.core.outcomes import outcomes as decide
+from ems.core.outcomes import unmatched
 from ems.storage.postgres.base import Conn, Wake, lookup_queue
 from ems.storage.postgres.batcher import Txn
 from ems.storage.postgres.fifo import FifoReceives
@@ -286,34 +288,12 @@ async def _outcomes(
     *,
     repeat: bool = False,
 ) -> list[Outcome]:
-    """Per (queue key, receipt), as if handled one after the other: DONE, FOREIGN, or why not
-    (STALE: the message was received again since; GONE: it no longer exists). ``done`` holds
-    the (queue key, seq, receive count) acted on; ``repeat`` for changes, which may repeat."""
-    missing = [
-        (key, r.seq)
-        for key, r in entries
-        if r.queue_key == key and (key, r.seq, r.receive_count) not in done
-    ]
+    """:func:`ems.core.outcomes.outcomes`, after looking up the messages that decide them."""
+    missing = unmatched(entries, done)
     present: set[tuple[int, int]] = set()
     if missing:
         rows = await conn.fetch(
             Q["messages_in_queues"], [k for k, _ in missing], [seq for _, seq in missing]
         )
         present = {(key, seq) for key, seq in rows}
-    # (queue key, seq) -> index of the entry that acted on it first
-    first: dict[tuple[int, int], int] = {}
-    for index, (key, receipt) in enumerate(entries):
-        if (key, receipt.seq, receipt.receive_count) in done and receipt.queue_key == key:
-            first.setdefault((key, receipt.seq), index)
-    outcomes = []
-    for index, (key, receipt) in enumerate(entries):
-        message = (key, receipt.seq)
-        if receipt.queue_key != key:
-            outcomes.append(Outcome.FOREIGN)
-        elif (*message, receipt.receive_count) in done and (repeat or first[message] == index):
-            outcomes.append(Outcome.DONE)
-        elif message in present or first.get(message, -1) > index:
-            outcomes.append(Outcome.STALE)  # still there when this receipt's turn came
-        else:
-            outcomes.append(Outcome.GONE)
-    return outcomes
+    return decide(entries, done, present, repeat=repeat)

@@ -19,6 +19,7 @@ from ems.core.models import (
     StoredMessage,
     SweepReport,
 )
+from ems.core.outcomes import why_not
 from ems.storage.rows import QueueRow, oversize, stored_message
 from ems.storage.sqlite.base import (
     RETENTION_QUEUES_PER_SWEEP,
@@ -271,6 +272,4 @@ class MessageOperations(FifoReceives):
 
 def _why_not(conn: sqlite3.Connection, queue: QueueRow, receipt: Receipt) -> Outcome:
     state = conn.execute(Q["message_state"], (receipt.seq,)).fetchone()
-    if state is None or state[0] != queue.partition:
-        return Outcome.GONE
-    return Outcome.STALE
+    return why_not(None if state is None else state[0], queue.partition)
