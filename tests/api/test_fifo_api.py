@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from ems.core.clock import ManualClock
 from tests.api.conftest import assert_problem, create_queue
@@ -249,3 +250,28 @@ async def test_the_deduplication_window_goes_up_to_a_day(
         "/ems/queue", json={"fifo": True, "deduplication_window_seconds": 86_401}
     )
     assert_problem(too_long, 400, "invalid-attribute")
+
+
+@pytest.mark.parametrize("groups", [5, 40])  # read group by group, and walked in send order
+async def test_runs_of_groups_held_and_freed_with_few_and_many_groups(
+    client: httpx.AsyncClient, clock: ManualClock, groups: int
+) -> None:
+    queue_id = await fifo_queue(client, visibility_timeout=30)
+    url = f"/ems/queue/{queue_id}/messages"
+    for n in range(3):
+        entries = [{"body": f"{g}:{n}", "group_id": f"g{g}"} for g in range(groups)]
+        assert (await client.post(url, json={"messages": entries})).status_code == 201
+    first = await receive(client, queue_id, "?max_messages=10")
+    assert [m["body"] for m in first] == [
+        "0:0", "0:1", "0:2", "1:0", "1:1", "1:2", "2:0", "2:1", "2:2", "3:0",
+    ]  # fmt: skip
+    # groups 0 to 3 are in flight (3 only its head): the next one comes from group 4
+    assert [m["body"] for m in await receive(client, queue_id)] == ["4:0"]
+    handle = first[-1]["receipt_handle"]
+    await client.delete(f"/ems/queue/{queue_id}/message/{handle}")
+    # group 3 is free again, from 3:1; with 40 groups, group 5's run starts earlier (5:0)
+    expected = ["3:1", "3:2"] if groups == 5 else ["5:0", "5:1"]
+    assert [m["body"] for m in await receive(client, queue_id, "?max_messages=2")] == expected
+    clock.advance(30)  # everything in flight comes back, each group from its oldest
+    again = await receive(client, queue_id, "?max_messages=4")
+    assert [m["body"] for m in again] == ["0:0", "0:1", "0:2", "1:0"]

@@ -1,13 +1,21 @@
 """FIFO receives in the SQLite store: the rules of :mod:`ems.core.fifo`, run in the writer.
 
 One writer runs every receive, so reading what may be taken and claiming it in the same
-transaction is enough for the one-in-flight-per-group rule; the statement only finds, for each
+transaction is enough for the one-in-flight-per-group rule; the statements only find, for each
 group, the messages no earlier message of the group holds back.
+
+Two ways to find them. A queue with many groups is walked in send order from its oldest message
+(``fifo_receivable``), past the messages of groups held back: few of those come before a free
+group's. A queue with few groups (up to :data:`FEW_GROUPS`, counted by a skip-scan of the group
+index) is read group by group instead (``fifo_group_head``): there, most of the queue may
+belong to groups held back, and an empty receive (most of them, when consumers outnumber the
+groups) would otherwise walk all of it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import sqlite3
+from typing import Any, Final
 
 from ems.core.fifo import SCAN_LIMIT, Waiting, plan_receive
 from ems.core.models import ReceiveRequest, ReceiveResult, StoredMessage
@@ -15,6 +23,30 @@ from ems.storage.rows import QueueRow, receive_times, stored_message
 from ems.storage.sqlite.base import SqliteBase
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import Txn
+
+# a queue with at most this many groups is read group by group
+FEW_GROUPS: Final = 32
+
+
+def _receivable(
+    conn: sqlite3.Connection, partition: int, now: int, cutoff: int, wanted: int
+) -> list[Any]:
+    """Rows that a receive of ``wanted`` messages may take, in send order: each visible,
+    unexpired, and with nothing before it in its group in flight or delayed; enough of them for
+    :func:`ems.core.fifo.plan_receive` to choose from."""
+    groups = [row[0] for row in conn.execute(Q["fifo_groups"], (partition, FEW_GROUPS))]
+    if len(groups) > FEW_GROUPS:
+        # one message is the first receivable one: the plan needs no others to choose it
+        limit = 1 if wanted == 1 else SCAN_LIMIT
+        return conn.execute(Q["fifo_receivable"], (partition, now, cutoff, limit)).fetchall()
+    rows: list[Any] = []
+    for group in groups:  # no plan takes more than ``wanted`` of one group
+        for row in conn.execute(Q["fifo_group_head"], (partition, group, cutoff, wanted)):
+            if row[10] > now:
+                break  # in flight or delayed: the rest of the group waits for it
+            rows.append(row)
+    rows.sort(key=lambda row: row[0])
+    return rows
 
 
 class FifoReceives(SqliteBase):
@@ -32,17 +64,12 @@ class FifoReceives(SqliteBase):
         moved_bytes = 0
         moved_correlations: list[str | None] = []
         while len(claimed) < request.max_messages:
-            # one message is the first receivable one: the plan needs no others to choose it
-            scan = 1 if request.max_messages - len(claimed) == 1 else SCAN_LIMIT
+            wanted = request.max_messages - len(claimed)
             rows: dict[int, Any] = {
-                row[0]: row
-                for row in conn.execute(
-                    Q["fifo_receivable"], (queue.partition, now, cutoff, scan)
-                ).fetchall()
+                row[0]: row for row in _receivable(conn, queue.partition, now, cutoff, wanted)
             }
             planned = plan_receive(
-                [Waiting(seq, row[9], True) for seq, row in rows.items()],
-                request.max_messages - len(claimed),
+                [Waiting(seq, row[9], True) for seq, row in rows.items()], wanted
             )
             taken: list[StoredMessage] = []
             over: list[tuple[Any, ...]] = []

@@ -591,6 +591,28 @@ DELETE FROM idempotency_keys WHERE (queue_key, key_hash) IN (
     WHERE expires_at <= ? ORDER BY expires_at LIMIT ?
 )
 
+-- name: fifo_groups
+-- up to ?2 + 1 of a FIFO queue's message groups, one index seek each (a skip-scan): a queue with
+-- few groups is received from group by group (see ems.storage.sqlite.fifo)
+WITH RECURSIVE found(group_id, n) AS (
+    SELECT (SELECT min(group_id) FROM messages INDEXED BY messages_grouped
+            WHERE partition = ?1 AND group_id IS NOT NULL), 1
+    UNION ALL
+    SELECT (SELECT min(m.group_id) FROM messages m INDEXED BY messages_grouped
+            WHERE m.partition = ?1 AND m.group_id > found.group_id), found.n + 1
+    FROM found WHERE found.group_id IS NOT NULL AND found.n <= ?2
+)
+SELECT group_id FROM found WHERE group_id IS NOT NULL
+
+-- name: fifo_group_head
+-- a group's first unexpired messages in send order, with when each is visible
+SELECT seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
+       first_received_at, cipher, group_id, visible_at
+FROM messages INDEXED BY messages_grouped
+WHERE partition = ?1 AND group_id = ?2 AND sent_at > ?3
+ORDER BY seq
+LIMIT ?4
+
 -- name: fifo_receivable
 -- a FIFO queue's receivable messages in send order, each only if nothing before it in its group
 -- is in flight or delayed (expired messages, never delivered again, block nothing). The groups
