@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any, Final
@@ -69,11 +70,20 @@ def name_from_url(caller: Caller, url: object, path: list[str]) -> str:
     if _NAME.fullmatch(url):
         # SQS takes a bare queue name where a queue URL goes
         return url
-    parts = urlsplit(url).path.strip("/").split("/")
-    if not is_queue_path(parts):
+    parts = _queue_url_parts(url)
+    if parts is None:
         # what SQS answers for a URL it cannot read: no such queue
         raise no_queue()
-    return _own(caller, parts[0], parts[1])
+    return _own(caller, *parts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _queue_url_parts(url: str) -> tuple[str, str] | None:
+    """(account, name) of a queue URL, None if it is not one. Memoized: a client names the
+    same few queue URLs on every call, and splitting a URL costs more than the rest of
+    finding its queue."""
+    parts = urlsplit(url).path.strip("/").split("/")
+    return (parts[0], parts[1]) if is_queue_path(parts) else None
 
 
 def name_from_arn(caller: Caller, arn: object, parameter: str = "deadLetterTargetArn") -> str:

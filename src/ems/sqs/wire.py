@@ -172,17 +172,16 @@ def _members(name: str, indexed: dict[str, Any]) -> list[Any]:
 
 def _shallow(document: object, limit: int) -> bool:
     """Whether no list or object in ``document`` is nested more than ``limit`` deep (iterative:
-    a deep document must not exhaust the stack of whoever walks it next)."""
-    stack: list[tuple[object, int]] = [(document, 1)]
+    a deep document must not exhaust the stack of whoever walks it next). Only lists and
+    objects are visited: most requests are one object of strings and numbers."""
+    stack: list[tuple[dict[str, Any] | list[Any], int]] = (
+        [(document, 1)] if isinstance(document, dict | list) else []
+    )
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
         if depth > limit:
             return False
-        stack.extend((child, depth + 1) for child in children)
+        for child in node.values() if isinstance(node, dict) else node:
+            if isinstance(child, dict | list):
+                stack.append((child, depth + 1))
     return True
