@@ -50,6 +50,16 @@ def start(workdir: Path, name: str, workers: int, database_url: str | None) -> t
     return server
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a server process and its workers (Linux's /proc)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = 0
+    for process in [str(pid), *children]:
+        fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def measure(
     workdir: Path, backend: str, workers: int, duration: float, database_url: str | None
 ) -> dict[str, Any]:
@@ -57,8 +67,14 @@ def measure(
     server = start(workdir, name, workers, database_url if backend == "postgres" else None)
     try:
         url = new_queue(server) + "/message"
-        sbs_wrk.run(url, "send.lua", 2, CONNECTIONS)  # warm up: caches, connections, the JIT-less
+        sbs_wrk.run(url, "send.lua", 2, CONNECTIONS)  # warm up: caches, connections
+        before = cpu_seconds(server.pid)
         result = sbs_wrk.run(url, "send.lua", duration, CONNECTIONS)
+        # CPU per request: what a worker costs, whatever else the shared machine is doing
+        used = cpu_seconds(server.pid) - before
+        result["server_cpu_ms_per_1000_requests"] = round(
+            used * 1e6 / max(result["requests"], 1), 1
+        )
     finally:
         server.stop()
     result["command"] = f"{server.shown()}; {result['command']}"
@@ -87,6 +103,7 @@ def main() -> None:
                             f"round {number + 1} {backend} {workers} worker(s): "
                             f"{result['requests_per_second']:,.0f} req/s, "
                             f"p99 {result['latency_ms'].get('p99')} ms, "
+                            f"CPU {result['server_cpu_ms_per_1000_requests']} ms per 1000, "
                             f"non-2xx {result['non_2xx']}, socket errors {result['socket_errors']}",
                             file=sys.stderr,
                         )
@@ -97,8 +114,8 @@ def main() -> None:
 
 
 def report(rounds: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    print("| round | backend | 1 worker (req/s) | 2 workers (req/s) | ratio |")
-    print("|---|---|---|---|---|")
+    print("| round | backend | 1 worker (req/s) | 2 workers (req/s) | ratio | CPU ms/1000 req |")
+    print("|---|---|---|---|---|---|")
     ratios: dict[str, list[float]] = {"sqlite": [], "postgres": []}
     for number, one in enumerate(rounds, 1):
         for backend in ("sqlite", "postgres"):
@@ -106,7 +123,11 @@ def report(rounds: list[dict[str, Any]], args: argparse.Namespace) -> None:
             double = one[f"{backend}_2"]["requests_per_second"]
             ratios[backend].append(double / single)
             ratio = double / single
-            print(f"| {number} | {backend} | {single:,.0f} | {double:,.0f} | {ratio:.2f}x |")
+            cpu = [one[f"{backend}_{n}"]["server_cpu_ms_per_1000_requests"] for n in (1, 2)]
+            print(
+                f"| {number} | {backend} | {single:,.0f} | {double:,.0f} | {ratio:.2f}x "
+                f"| {cpu[0]} / {cpu[1]} |"
+            )
     for backend, values in ratios.items():
         median = statistics.median(values)
         print(f"\n{backend}: median ratio {median:.2f}x over {len(values)} rounds")
