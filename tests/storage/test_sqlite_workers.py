@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ems.core.clock import ManualClock
-from ems.core.models import QueueConfig, ReceiveRequest
+from ems.core.models import Outcome, QueueConfig, Receipt, ReceiveRequest
 from ems.core.wakeups import WOKEN
 from ems.storage.base import StoreUnusable
 from ems.storage.sqlite import SqliteStore
@@ -139,3 +139,17 @@ async def test_two_workers_never_claim_the_same_push(
     claimed = [task.delivery_key for tasks in claims for task in tasks]
     assert len(claimed) == 50
     assert len(set(claimed)) == 50, "no push is leased to two workers"
+
+
+async def test_a_delete_on_one_worker_gives_the_others_streams_room(
+    workers: tuple[SqliteStore, SqliteStore],
+) -> None:
+    a, b = workers
+    queue_hash, key = await new_queue(a)
+    await a.send(queue_hash, [message()])
+    (received,) = (await a.receive(queue_hash, ReceiveRequest())).messages
+    released: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    a.released_elsewhere = released.set_result
+    receipt = Receipt(key, received.seq, received.receive_count)
+    assert await b.delete_messages(queue_hash, [receipt]) == [Outcome.DONE]
+    assert await asyncio.wait_for(released, 5) == key

@@ -192,6 +192,7 @@ class QueueService:
         self._housekeeping: asyncio.Task[None] | None = None
         # live streams at their max_in_flight wait here for a delete (core/streams.py)
         self.releases = Releases()
+        store.released_elsewhere = self.releases.notify
 
     @classmethod
     async def create(

@@ -12,7 +12,7 @@ webhook deliveries to make (so the dispatcher pushes at once rather than at its 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ems.core.clock import Clock
 from ems.core.idempotency import KeyedSend
@@ -71,6 +71,9 @@ class Store(
     # a store whose wakeups may miss a commit (another node's) has long polls re-check this
     # often, in seconds; None: wakeups are exact
     poll_interval: float | None = None
+    # another process sharing the store (ems serve --workers) deleted messages of this queue or
+    # changed their visibility: live streams here may have room again
+    released_elsewhere: Callable[[int], None] | None = None
 
     @abc.abstractmethod
     async def open(self) -> None:

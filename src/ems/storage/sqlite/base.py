@@ -153,6 +153,7 @@ class SqliteBase(Driver):
         self._next_seq = 0
         self._topics: dict[bytes, TopicRecord] = {}
         self.deliveries_ready = deliveries_ready or DeliveriesReady()
+        self.released_elsewhere: Callable[[int], None] | None = None
         self._lock: IO[bytes] | None = None
 
     # lifecycle
@@ -207,7 +208,11 @@ class SqliteBase(Driver):
         self._readers = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="ems-sqlite-read")
         if self._sharing is not None:
             handlers = PeerHandlers(
-                self.wakeups, self._forget_here, self._forget_topic_here, self._forget_everything
+                self.wakeups,
+                self._forget_here,
+                self._forget_topic_here,
+                self._forget_everything,
+                lambda key: self.released_elsewhere and self.released_elsewhere(key),
             )
             self._peers = Peers(self.path, self._sharing, handlers)
             self._peers.start(asyncio.get_running_loop())
@@ -284,6 +289,11 @@ class SqliteBase(Driver):
         for key in queue_keys:
             for queue_hash in self._cached_hashes.pop(key, ()):
                 self._cache.pop(queue_hash, None)
+
+    def _announce_release(self, txn: Txn, queue_key: int) -> None:
+        """After deletes or visibility changes: streams on other workers may have room."""
+        if (peers := self._peers) is not None:
+            txn.after_commit(lambda: peers.release(queue_key))
 
     def _forget_topic(self, topic_hash: bytes) -> None:
         self._forget_topic_here(topic_hash)

@@ -179,6 +179,7 @@ class MessageOperations(FifoReceives):
                 freed += 1
                 freed_bytes += deleted[0]
             self._release(txn, queue.record.key, freed, freed_bytes)
+            self._announce_release(txn, queue.record.key)
             return outcomes
 
         return await self._write(operation, savepoint=False)
@@ -208,6 +209,7 @@ class MessageOperations(FifoReceives):
                     outcomes.append(_why_not(conn, queue, receipt))
             if released:
                 txn.after_commit(lambda: self._wake({key: [None] * released}))
+            self._announce_release(txn, key)
             return outcomes
 
         return await self._write(operation, savepoint=False)

@@ -50,6 +50,7 @@ class PeerHandlers(NamedTuple):
     forget: Callable[[int], None]
     forget_topic: Callable[[bytes], None]
     forget_everything: Callable[[], None]
+    released: Callable[[int], None]
 
 
 # Linux has abstract socket names
@@ -74,6 +75,7 @@ class Peers:
         self._wake: dict[int, tuple[list[int], list[str]]] = {}
         self._forget: set[int] = set()
         self._forget_topics: set[str] = set()
+        self._released: set[int] = set()
         self._flush_scheduled = False
         self._backlog: dict[int, list[bytes]] = {}
         self._retry: asyncio.TimerHandle | None = None
@@ -113,6 +115,10 @@ class Peers:
         self._forget.add(queue_key)
         self._schedule()
 
+    def release(self, queue_key: int) -> None:
+        self._released.add(queue_key)
+        self._schedule()
+
     def forget_topic(self, topic_hash: bytes) -> None:
         self._forget_topics.add(topic_hash.hex())
         self._schedule()
@@ -133,13 +139,14 @@ class Peers:
     def _payloads(self) -> list[bytes]:
         items: list[tuple[str, Any]] = [("f", key) for key in sorted(self._forget)]
         items += [("t", topic) for topic in sorted(self._forget_topics)]
+        items += [("r", key) for key in sorted(self._released)]
         for key, (count, ids) in self._wake.items():
             distinct = sorted(set(ids))
             if len(distinct) > MAX_CORRELATION_IDS:  # too many to list: wake every waiter there
                 items.append(("a", key))
             else:
                 items.append(("w", [key, count[0], distinct]))
-        self._wake, self._forget, self._forget_topics = {}, set(), set()
+        self._wake, self._forget, self._forget_topics, self._released = {}, set(), set(), set()
         payloads: list[bytes] = []
         current: dict[str, list[Any]] = {}
         size = 0
@@ -211,6 +218,8 @@ class Peers:
             # the queue may be gone: its waiters must find out (a spurious wake-up costs one
             # receive that finds nothing and waits again)
             handlers.wakeups.notify_all(int(key))
+        for key in news.get("r", ()):
+            handlers.released(int(key))
         for topic in news.get("t", ()):
             handlers.forget_topic(bytes.fromhex(topic))
         for key in news.get("a", ()):
