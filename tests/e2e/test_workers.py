@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -141,3 +142,55 @@ def test_a_parent_killed_outright_leaves_no_worker_behind(sqlite_workers: EmsSer
     wait_until(lambda: not [pid for pid in pids if alive(pid)])
     # the data directory is free again: a new server starts on it
     start(server)
+
+
+@pytest.mark.timing  # a bound on how soon the streams are sent the messages
+def test_streams_on_every_worker_are_sent_what_any_worker_commits(
+    sqlite_workers: EmsServer,
+) -> None:
+    server = sqlite_workers
+    queue_id = httpx.post(f"{server.url}/ems/queue").json()["queue_id"]
+    streams = 8
+    arrived: list[str] = []
+    all_in = asyncio.Event()  # made again inside the test's event loop
+
+    async def stream(opened: asyncio.Event) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(f"GET /ems/queue/{queue_id}/stream HTTP/1.1\r\nHost: ems\r\n\r\n".encode())
+        await writer.drain()
+        try:
+            assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+            while line := await reader.readline():
+                if line.startswith(b"retry:"):
+                    opened.set()
+                elif line.startswith(b"id: "):
+                    arrived.append(line[4:].strip().decode())
+                    if len(arrived) == streams:
+                        all_in.set()
+        finally:
+            writer.close()
+
+    async def scenario() -> float:
+        nonlocal all_in
+        all_in = asyncio.Event()
+        opened = [asyncio.Event() for _ in range(streams)]
+        tasks = [asyncio.create_task(stream(event)) for event in opened]
+        await asyncio.wait_for(asyncio.gather(*(event.wait() for event in opened)), 10)
+        sent = time.monotonic()
+        async with httpx.AsyncClient(headers={"connection": "close"}) as client:
+            for i in range(streams):
+                answer = await client.post(
+                    f"{server.url}/ems/queue/{queue_id}/message", content=f"{i}"
+                )
+                assert answer.status_code == 201
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_in.wait(), 10)
+        elapsed = time.monotonic() - sent
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return elapsed
+
+    elapsed = asyncio.run(scenario())
+    assert len(arrived) == streams, f"{len(arrived)} of {streams} messages streamed"
+    assert elapsed < 5, f"the streams took {elapsed:.1f}s"
