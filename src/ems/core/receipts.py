@@ -6,7 +6,10 @@ taken over (a stale handle).
 
 Construction (a synthetic-IV scheme built only from HMAC-SHA256, keyed per installation):
 ``tag = HMAC(k_mac, payload)[:16]``, ``ciphertext = payload XOR HMAC(k_enc, tag)``,
-``handle = base64url(tag || ciphertext)``. The tag authenticates the payload (handles cannot be
+``handle = base64url(tag || ciphertext)``, except that a leading ``-`` is written as ``.``:
+command lines (the AWS CLI's argparse, ``ems``) read an argument that starts with ``-`` as an
+option, so one handle in 64 could not be passed to ``aws sqs delete-message --receipt-handle``.
+Both spellings are accepted. The tag authenticates the payload (handles cannot be
 forged or altered) and, used as the IV of the keystream, hides it (handles reveal no internal
 counters). Equal payloads give equal handles, which is harmless: a payload is one receive.
 """
@@ -74,7 +77,8 @@ class ReceiptSigner:
         payload = _LAYOUT.pack(_VERSION, queue_key, seq, receive_count)
         tag = self._tag(payload)
         hidden = _xor(payload, self._enc.digest(tag))
-        return base64.urlsafe_b64encode(tag + hidden).rstrip(b"=").decode()
+        handle = base64.urlsafe_b64encode(tag + hidden).rstrip(b"=").decode()
+        return "." + handle[1:] if handle[0] == "-" else handle
 
     def verify(self, handle: str) -> Receipt:
         """Open a handle; raise InvalidReceiptHandle unless this server issued it."""
@@ -83,6 +87,8 @@ class ReceiptSigner:
                 "This is not a receipt handle issued by EMS (wrong length); use the "
                 "receipt_handle of a received message."
             )
+        if handle[0] == ".":
+            handle = "-" + handle[1:]
         try:
             raw = base64.urlsafe_b64decode(handle + "=" * (-len(handle) % 4))
         except (binascii.Error, ValueError):
