@@ -1,11 +1,19 @@
 """Queue rules every store applies the same way: how a change merges into a queue's settings,
-where a dead-letter setting points, and the creation quota. Pure functions: a store looks up what
-they need and writes what they decide."""
+where a dead-letter setting points, the creation quota, and why a send is refused. Pure
+functions: a store looks up what they need and writes what they decide."""
 
 from __future__ import annotations
 
-from ems.core.errors import DeadLetterQueueNotFound, InvalidAttribute, QuotaExceeded
-from ems.core.models import DeadLetter, QueueChanges, QueueConfig
+from collections.abc import Iterable
+
+from ems.core.errors import (
+    DeadLetterQueueNotFound,
+    InvalidAttribute,
+    MessageTooLarge,
+    QueueFull,
+    QuotaExceeded,
+)
+from ems.core.models import DeadLetter, NewMessage, QueueChanges, QueueConfig, StorageLimits
 
 # the columns a dead-letter setting is stored in: target queue key, max receives, sealed id
 DeadLetterColumns = tuple[int | None, int | None, bytes | None]
@@ -58,6 +66,29 @@ def check_quota(kind: str, owned: int, quota: int) -> None:
             f"This API key may create at most {quota} {kind} and has {owned}; delete some, or "
             "ask the operator for a larger quota."
         )
+
+
+def too_large(config: QueueConfig, messages: Iterable[NewMessage]) -> MessageTooLarge | None:
+    """Why a send cannot be stored whole, if one of its messages exceeds the queue's limit."""
+    limit = config.max_message_bytes
+    for message in messages:
+        size = message.size
+        if size > limit:
+            return MessageTooLarge(
+                f"A message is {size} bytes (body plus attributes); this queue accepts at most "
+                f"{limit}."
+            )
+    return None
+
+
+def queue_full(config: QueueConfig, limits: StorageLimits) -> QueueFull:
+    """Why a send found no room: the queue holds as many messages (or bytes) as it may."""
+    return QueueFull(
+        "This queue holds as many messages as it may (at most "
+        f"{config.max_stored_messages or limits.max_messages:,} messages and "
+        f"{config.max_stored_bytes or limits.max_bytes:,} bytes); receive and delete messages "
+        "to make room, or raise max_stored_messages / max_stored_bytes."
+    )
 
 
 def _pick(new: int | None, old: int) -> int:

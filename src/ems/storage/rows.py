@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
-from ems.core.errors import MessageTooLarge, QueueFull
 from ems.core.fifo import DeduplicationScope, FifoSettings, ThroughputLimit
 from ems.core.models import (
     DeadLetter,
@@ -22,7 +21,6 @@ from ems.core.models import (
     QueueRecord,
     ReceiveRequest,
     Scope,
-    StorageLimits,
     StoredMessage,
 )
 from ems.storage.cipher import BodyCipher, open_body
@@ -93,18 +91,6 @@ def queue_from_row(row: Sequence[Any]) -> QueueRow:
     return QueueRow(record, q.partition, q.dead_letter_key, q.dead_letter_partition)
 
 
-def oversize(queue: QueueRow, messages: Iterable[NewMessage]) -> MessageTooLarge | None:
-    limit = queue.record.config.max_message_bytes
-    for message in messages:
-        size = message.size
-        if size > limit:
-            return MessageTooLarge(
-                f"A message is {size} bytes (body plus attributes); this queue accepts at most "
-                f"{limit}."
-            )
-    return None
-
-
 def message_rows(
     queue: QueueRow,
     messages: Iterable[NewMessage],
@@ -133,16 +119,6 @@ def message_rows(
              encode_attributes(message.attributes), body, key_id, message.group_id)
         )  # fmt: skip
     return stored, receivable
-
-
-def queue_full(queue: QueueRow, limits: StorageLimits) -> QueueFull:
-    config = queue.record.config
-    return QueueFull(
-        "This queue holds as many messages as it may (at most "
-        f"{config.max_stored_messages or limits.max_messages:,} messages and "
-        f"{config.max_stored_bytes or limits.max_bytes:,} bytes); receive and delete messages "
-        "to make room, or raise max_stored_messages / max_stored_bytes."
-    )
 
 
 def stored_message(

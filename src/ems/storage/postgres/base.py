@@ -28,6 +28,7 @@ from asyncpg.pool import Pool, PoolConnectionProxy
 from ems.core.clock import Clock, SystemClock
 from ems.core.errors import EmsError, QueueFull, QueueNotFound, StorageUnavailable, TopicNotFound
 from ems.core.models import NewMessage, QueueRecord, StorageLimits
+from ems.core.queue_rules import queue_full
 from ems.core.topic_models import TopicRecord
 from ems.core.wakeups import DeliveriesReady, Wakeups
 from ems.storage.cipher import BodyCipher
@@ -40,7 +41,7 @@ from ems.storage.postgres.migrations import migrate
 from ems.storage.postgres.queries import QUERIES as Q
 from ems.storage.postgres.signals import Signals
 from ems.storage.postgres.statements import PostgresStatements
-from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full
+from ems.storage.rows import QueueRow, message_rows, queue_from_row
 from ems.storage.topic_rows import topic_record
 
 T = TypeVar("T")
@@ -350,7 +351,7 @@ class PostgresBase(Driver):
             return int(partition)
         if await queue_by_key(txn, queue.record.key) is None:
             raise QueueNotFound()
-        return queue_full(queue, self.limits)
+        return queue_full(queue.record.config, self.limits)
 
     async def _settle(self, txn: Txn) -> None:
         """Apply the batch's deferred counter changes, in queue-key order (see batcher)."""

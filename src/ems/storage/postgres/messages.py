@@ -22,11 +22,12 @@ from ems.core.models import (
 )
 from ems.core.outcomes import outcomes as decide
 from ems.core.outcomes import unmatched
+from ems.core.queue_rules import too_large as refuse_size
 from ems.storage.postgres.base import Conn, Wake, lookup_queue
 from ems.storage.postgres.batcher import Txn
 from ems.storage.postgres.fifo import FifoReceives
 from ems.storage.postgres.queries import QUERIES as Q
-from ems.storage.rows import QueueRow, oversize, stored_message
+from ems.storage.rows import QueueRow, stored_message
 
 # the order grouped operations run in, after all others (see batcher.py): receives and deletes
 # lock message rows, sends then lock queue rows in key order
@@ -56,7 +57,7 @@ class MessageOperations(FifoReceives):
         results: list[Any] = [None] * len(sends)
         planned: dict[int, tuple[QueueRow, list[_Part]]] = {}
         for index, (queue, messages) in enumerate(sends):
-            too_large = oversize(queue, messages)
+            too_large = refuse_size(queue.record.config, messages)
             if too_large is not None:
                 results[index] = too_large
                 continue

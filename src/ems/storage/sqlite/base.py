@@ -26,13 +26,14 @@ from ems.core.models import (
     QueueRecord,
     StorageLimits,
 )
+from ems.core.queue_rules import queue_full
 from ems.core.topic_models import TopicRecord
 from ems.core.wakeups import DeliveriesReady, Wakeups
 from ems.storage.base import StoreUnusable
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Read, Write, run_now
 from ems.storage.health import DISK_FULL, StorageHealth
-from ems.storage.rows import QueueRow, message_rows, queue_from_row, queue_full
+from ems.storage.rows import QueueRow, message_rows, queue_from_row
 from ems.storage.sqlite.migrations import migrate
 from ems.storage.sqlite.opening import (
     Synchronous,
@@ -316,7 +317,7 @@ class SqliteBase(Driver):
             Q["reserve_storage"],
             (count, size, queue.record.key, self.limits.max_messages, self.limits.max_bytes),
         )
-        return None if cursor.rowcount == 1 else queue_full(queue, self.limits)
+        return None if cursor.rowcount == 1 else queue_full(queue.record.config, self.limits)
 
     def _release(self, txn: Txn, queue_key: int, count: int, size: int) -> None:
         if count:

@@ -20,7 +20,8 @@ from ems.core.models import (
     SweepReport,
 )
 from ems.core.outcomes import why_not
-from ems.storage.rows import QueueRow, oversize, stored_message
+from ems.core.queue_rules import too_large as refuse_size
+from ems.storage.rows import QueueRow, stored_message
 from ems.storage.sqlite.base import (
     RETENTION_QUEUES_PER_SWEEP,
     SWEEP_BUDGET,
@@ -57,7 +58,7 @@ class MessageOperations(FifoReceives):
             except QueueNotFound as error:
                 results[index] = error
                 continue
-            too_large = oversize(queue, messages)
+            too_large = refuse_size(queue.record.config, messages)
             if too_large is not None:
                 results[index] = too_large
                 continue
