@@ -26,7 +26,7 @@ import asyncpg
 from asyncpg.pool import Pool, PoolConnectionProxy
 
 from ems.core.clock import Clock, SystemClock
-from ems.core.errors import EmsError, QueueFull, QueueNotFound, StorageUnavailable, TopicNotFound
+from ems.core.errors import EmsError, QueueFull, QueueNotFound, StorageUnavailable
 from ems.core.models import NewMessage, QueueRecord, StorageLimits
 from ems.core.queue_rules import queue_full
 from ems.core.topic_models import TopicRecord
@@ -41,8 +41,9 @@ from ems.storage.postgres.migrations import migrate
 from ems.storage.postgres.queries import QUERIES as Q
 from ems.storage.postgres.signals import Signals
 from ems.storage.postgres.statements import PostgresStatements
-from ems.storage.rows import QueueRow, message_rows, queue_from_row
-from ems.storage.topic_rows import topic_record
+from ems.storage.roles import lookups
+from ems.storage.roles.lookups import queue_by_key
+from ems.storage.rows import QueueRow, message_rows
 
 T = TypeVar("T")
 log = logging.getLogger("ems.storage.postgres")
@@ -62,50 +63,12 @@ async def _probe_write(txn: Txn) -> None:
     await txn.conn.fetchval(Q["probe_write"])
 
 
-def queue_row(row: Any) -> QueueRow:
-    return queue_from_row(tuple(row))
-
-
 async def lookup_queue(conn: Conn, queue_hash: bytes) -> QueueRow:
-    row = await conn.fetchrow(Q["queue_by_hash"], queue_hash)
-    if row is None:
-        raise QueueNotFound()
-    return queue_row(row)
-
-
-async def queue_in(txn: Txn, queue_hash: bytes) -> QueueRow:
-    """A queue as this batch sees it, looked up once per batch (found queues only)."""
-    queue: QueueRow | None = txn.memo.get(queue_hash)
-    if queue is None:
-        queue = txn.memo[queue_hash] = await lookup_queue(txn.conn, queue_hash)
-    return queue
-
-
-async def queue_by_key(txn: Txn, queue_key: int) -> QueueRow | None:
-    """A queue by its internal key, as this batch sees it; None if it was deleted."""
-    memo_key = ("queue-key", queue_key)
-    queue: QueueRow | None = txn.memo.get(memo_key)
-    if queue is None:
-        row = await txn.conn.fetchrow(Q["queue_by_key"], queue_key)
-        if row is None:
-            return None
-        queue = txn.memo[memo_key] = queue_row(row)
-    return queue
+    return await lookups.lookup_queue(PostgresStatements(conn), queue_hash)
 
 
 async def lookup_topic(conn: Conn, topic_hash: bytes) -> TopicRecord:
-    row = await conn.fetchrow(Q["topic_by_hash"], topic_hash)
-    if row is None:
-        raise TopicNotFound()
-    return topic_record(row)
-
-
-async def topic_in(txn: Txn, topic_hash: bytes) -> TopicRecord:
-    memo_key = ("topic", topic_hash)
-    topic: TopicRecord | None = txn.memo.get(memo_key)
-    if topic is None:
-        topic = txn.memo[memo_key] = await lookup_topic(txn.conn, topic_hash)
-    return topic
+    return await lookups.lookup_topic(PostgresStatements(conn), topic_hash)
 
 
 class PostgresBase(Driver):

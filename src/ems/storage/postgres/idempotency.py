@@ -15,11 +15,11 @@ from __future__ import annotations
 from ems.core.errors import QueueNotFound, TopicNotFound
 from ems.core.idempotency import KeyedSend, plan, repeated
 from ems.core.topic_models import PublishResult, TopicMessage
-from ems.storage.postgres.base import queue_in, topic_in
 from ems.storage.postgres.batcher import Txn
 from ems.storage.postgres.messages import MessageOperations
 from ems.storage.postgres.queries import QUERIES as Q
 from ems.storage.postgres.topics import TopicOperations
+from ems.storage.roles.lookups import queue_in, topic_in
 
 
 class IdempotencyOperations(MessageOperations, TopicOperations):

@@ -23,17 +23,11 @@ from ems.core.topic_models import (
     TopicRecord,
     TopicStats,
 )
-from ems.storage.postgres.base import (
-    Conn,
-    Wake,
-    lookup_topic,
-    queue_by_key,
-    queue_in,
-    topic_in,
-)
+from ems.storage.postgres.base import Conn, Wake, lookup_topic
 from ems.storage.postgres.batcher import Txn
 from ems.storage.postgres.fifo_topics import FifoFanout
 from ems.storage.postgres.queries import QUERIES as Q
+from ems.storage.roles.lookups import queue_by_key, queue_in, topic_in
 from ems.storage.roles.queues import within_quota
 from ems.storage.rows import encode_attributes, fifo_value
 from ems.storage.topic_rows import (

@@ -12,28 +12,10 @@ from abc import abstractmethod
 from collections.abc import Iterable
 from typing import Any, ClassVar, Final
 
-from ems.core.errors import SubscriptionNotFound, TopicNotFound
+from ems.core.errors import SubscriptionNotFound
 from ems.core.models import QueueOrder, QueuePage, QueueSummary, StoreTotals, TopicSummary
-from ems.core.topic_models import TopicRecord
 from ems.storage.engine.statements import Driver, Statements, Transaction
-from ems.storage.topic_rows import topic_record
-
-
-async def lookup_topic(db: Statements, topic_hash: bytes) -> TopicRecord:
-    row = await db.row("topic_by_hash", topic_hash)
-    if row is None:
-        raise TopicNotFound()
-    return topic_record(row)
-
-
-async def topic_in(txn: Transaction, topic_hash: bytes) -> TopicRecord:
-    """A topic as this batch sees it, looked up once per batch (found topics only)."""
-    memo_key = ("topic", topic_hash)
-    topic: TopicRecord | None = txn.memo.get(memo_key)
-    if topic is None:
-        topic = txn.memo[memo_key] = await lookup_topic(txn.db, topic_hash)
-    return topic
-
+from ems.storage.roles.lookups import lookup_topic, topic_in
 
 # the sort orders are fixed strings: nothing a client sends is ever put into SQL text
 _ORDERS: Final = {

@@ -20,7 +20,7 @@ from ems.core.queues import new_message_id
 from ems.core.topic_models import AttemptResult, DeliveryKind, DeliveryTask
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Statements, Transaction
-from ems.storage.roles.queues import queue_by_key
+from ems.storage.roles.lookups import queue_by_key
 from ems.storage.rows import QueueRow
 from ems.storage.topic_rows import DeliveryTarget
 

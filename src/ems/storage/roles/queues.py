@@ -10,7 +10,6 @@ from __future__ import annotations
 from abc import abstractmethod
 
 from ems.core.clock import Clock
-from ems.core.errors import QueueNotFound
 from ems.core.models import (
     DeadLetter,
     QueueCapabilities,
@@ -22,22 +21,8 @@ from ems.core.models import (
 from ems.core.queue_rules import DeadLetterColumns, check_quota, dead_letter_columns, merged_config
 from ems.core.wakeups import Wakeups
 from ems.storage.engine.statements import Driver, Statements, Transaction
-from ems.storage.rows import QueueRow, fifo_value, queue_from_row
-
-
-async def lookup_queue(db: Statements, queue_hash: bytes) -> QueueRow:
-    row = await db.row("queue_by_hash", queue_hash)
-    if row is None:
-        raise QueueNotFound()
-    return queue_from_row(tuple(row))
-
-
-async def queue_in(txn: Transaction, queue_hash: bytes) -> QueueRow:
-    """A queue as this batch sees it, looked up once per batch (found queues only)."""
-    queue: QueueRow | None = txn.memo.get(queue_hash)
-    if queue is None:
-        queue = txn.memo[queue_hash] = await lookup_queue(txn.db, queue_hash)
-    return queue
+from ems.storage.roles.lookups import lookup_queue, queue_in
+from ems.storage.rows import fifo_value
 
 
 async def within_quota(txn: Transaction, kind: str, owner: str | None, quota: int | None) -> None:
@@ -170,15 +155,3 @@ class QueueLifecycle(Driver):
             txn.after_commit(lambda: self._forget(key))
 
         await self._transact(operation)
-
-
-async def queue_by_key(txn: Transaction, queue_key: int) -> QueueRow | None:
-    """A queue by its internal key, as this batch sees it; None if it was deleted."""
-    memo_key = ("queue-key", queue_key)
-    queue: QueueRow | None = txn.memo.get(memo_key)
-    if queue is None:
-        row = await txn.db.row("queue_by_key", queue_key)
-        if row is None:
-            return None
-        queue = txn.memo[memo_key] = queue_from_row(tuple(row))
-    return queue
