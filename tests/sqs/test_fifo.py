@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from typing import Any
 
@@ -328,14 +329,34 @@ def test_dead_letter_queues_of_fifo_queues(sqs: SQSClient) -> None:
     assert [m["Body"] for m in receive(sqs, url, 1)] == ["p1"]
     # received once already: the next receive moves p1 to the dead-letter queue and
     # its group moves on
-    assert [m["Body"] for m in receive(sqs, url, 1)] == ["p2"]
+    (p2,) = receive(sqs, url, 1)
+    assert p2["Body"] == "p2"
+    delete(sqs, url, p2)
     moved = receive(sqs, dead)
     assert [m["Body"] for m in moved] == ["p1"]
     assert moved[0]["Attributes"]["MessageGroupId"] == "g"
-    # a FIFO dead-letter queue is not redriven (its messages would go behind later ones)
+    sqs.change_message_visibility(QueueUrl=dead, ReceiptHandle=moved[0]["ReceiptHandle"],
+                                  VisibilityTimeout=0)  # fmt: skip
+    # redriven to a FIFO queue only, as on SQS
+    standard_arn = sqs.get_queue_attributes(QueueUrl=standard, AttributeNames=["QueueArn"])
     with pytest.raises(ClientError) as error:
-        sqs.start_message_move_task(SourceArn=arn)
+        sqs.start_message_move_task(
+            SourceArn=arn, DestinationArn=standard_arn["Attributes"]["QueueArn"]
+        )
     assert refusal(error)[0] == "InvalidParameterValue"
+    # back to its source, behind what its group received since, still in its group
+    sqs.send_message(QueueUrl=url, MessageBody="p3", MessageGroupId="g",
+                     MessageDeduplicationId="p3")  # fmt: skip
+    sqs.start_message_move_task(SourceArn=arn)
+    for _ in range(100):
+        (task,) = sqs.list_message_move_tasks(SourceArn=arn)["Results"]
+        if task["Status"] != "RUNNING":
+            break
+        time.sleep(0.1)
+    assert task["Status"] == "COMPLETED"
+    back = receive(sqs, url)
+    assert [m["Body"] for m in back] == ["p3", "p1"]
+    assert back[1]["Attributes"]["MessageGroupId"] == "g"
 
 
 def test_purge_empties_a_fifo_queue(sqs: SQSClient) -> None:

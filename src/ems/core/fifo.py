@@ -249,6 +249,18 @@ def check_receive(settings: FifoSettings | None, request: ReceiveRequest) -> Non
         )
 
 
+def check_redrive_destination(source: FifoSettings | None, target: FifoSettings | None) -> None:
+    """A redrive moves messages between queues of one type: a FIFO message keeps its group,
+    which only a FIFO queue orders by (SQS: "if the dead-letter queue is a FIFO queue, the
+    redrive destination queue must be a FIFO queue as well")."""
+    if (source is None) != (target is None):
+        raise InvalidRequest(
+            "The destination queue must be of the same type as the dead-letter queue "
+            "(FIFO to FIFO, standard to standard).",
+            parameter="destination_queue_id",
+        )
+
+
 def check_redrive(settings: FifoSettings | None) -> None:
     """A redrive moves messages back as new sends, after whatever their groups received since:
     it would reorder them, so EMS refuses it on a FIFO dead-letter queue (receive them from it

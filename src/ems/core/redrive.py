@@ -71,9 +71,13 @@ class Redrive:
         destination_id: str | None = None,
         rate: int | None = None,
         labels: tuple[str | None, str | None] = (None, None),
+        fifo_allowed: bool = False,
     ) -> MoveTask:
         """Start moving the dead-letter queue's messages out; ``labels`` are the names the
-        caller gave the source and destination (SQS ARNs), shown back in listings."""
+        caller gave the source and destination (SQS ARNs), shown back in listings.
+        ``fifo_allowed``: a FIFO dead-letter queue may be redriven, to FIFO queues only, its
+        messages behind what their groups received since (SQS's redrive; the native API
+        refuses it, see :func:`ems.core.fifo.check_redrive`)."""
         await self.service.queue_for_owner(dead_letter_id)
         if destination_id is not None:
             # any id that may send there (its queue_id or its send_id) names the destination
@@ -89,6 +93,7 @@ class Redrive:
             destination_hash=None if destination_id is None else queue_hash(destination_id),
             rate=rate,
             labels=labels,
+            fifo_allowed=fifo_allowed,
         )
 
     async def tasks(self, dead_letter_id: str, *, limit: int = 1) -> list[MoveTask]:
@@ -112,11 +117,17 @@ class Redrive:
         destination_hash: bytes | None = None,
         rate: int | None = None,
         labels: tuple[str | None, str | None] = (None, None),
+        fifo_allowed: bool = False,
     ) -> MoveTask:
         if rate is not None:
             rate = RATE.check(rate, error=InvalidRequest)
         with contextlib.suppress(QueueNotFound):  # a missing queue: the store says so below
-            fifo.check_redrive((await self.store.get_queue(source_hash)).config.fifo)
+            source = (await self.store.get_queue(source_hash)).config.fifo
+            if not fifo_allowed:
+                fifo.check_redrive(source)
+            if destination_hash is not None:
+                target = (await self.store.get_queue(destination_hash)).config.fifo
+                fifo.check_redrive_destination(source, target)
         task = NewMoveTask(
             handle=capabilities.new_id(),
             source_hash=source_hash,

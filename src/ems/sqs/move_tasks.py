@@ -73,6 +73,8 @@ class MoveTaskActions:
                 destination_id=destination_id,
                 rate=rate,
                 labels=(source_arn, destination_arn),
+                # SQS redrives FIFO dead-letter queues too (to FIFO queues)
+                fifo_allowed=True,
             )
         except (InvalidRequest, MoveTaskRunning) as failure:
             # not a dead-letter queue, one task at a time, the destination is the source, ...

@@ -164,11 +164,12 @@ class MoveTasks(Driver):
             planned.append(target)
         moves = Relocation(source_key)
         for row, (key, target_partition) in zip(rows, planned, strict=True):
-            seq, _, size, message_id, correlation_id, attributes, body, cipher = row
+            seq, _, size, message_id, correlation_id, attributes, body, cipher, group_id = row
             moves.seqs.append(seq)
+            # a FIFO message keeps its group: redrives go from FIFO to FIFO queues only
             moves.inserts.append(
                 (target_partition, now, now, message_id, correlation_id, attributes, body,
-                 cipher, None)
+                 cipher, group_id)
             )  # fmt: skip
             moves.wake.setdefault(key, []).append(correlation_id)
             counted = moves.added.setdefault(key, [0, 0])

@@ -604,9 +604,11 @@ WHERE t.key = $1
 FOR UPDATE OF t
 
 -- name: movable
--- the oldest visible messages of a partition, whole, with the queue each came from; rows a
+-- the oldest visible messages of a partition, whole, with the queue each came from (and the
+-- group, which a FIFO message keeps in a FIFO destination); rows a
 -- receive holds are skipped
-SELECT seq, source_hash, length(body), message_id, correlation_id, attributes, body, cipher
+SELECT seq, source_hash, length(body), message_id, correlation_id, attributes, body, cipher,
+       group_id
 FROM messages
 WHERE partition = $1 AND visible_at <= $2 AND sent_at > $3
 ORDER BY seq

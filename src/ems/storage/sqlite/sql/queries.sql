@@ -536,8 +536,10 @@ FROM move_tasks t LEFT JOIN queues q ON q.key = t.source_key
 WHERE t.key = ?
 
 -- name: movable
--- the oldest visible messages of a partition, whole, with the queue each came from
-SELECT seq, source_hash, length(body), message_id, correlation_id, attributes, body, cipher
+-- the oldest visible messages of a partition, whole, with the queue each came from (and the
+-- group, which a FIFO message keeps in a FIFO destination)
+SELECT seq, source_hash, length(body), message_id, correlation_id, attributes, body, cipher,
+       group_id
 FROM messages INDEXED BY messages_by_partition
 WHERE partition = ? AND visible_at <= ? AND sent_at > ?
 ORDER BY seq
