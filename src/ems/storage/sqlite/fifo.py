@@ -26,19 +26,31 @@ from ems.storage.sqlite.writer import Txn
 
 # a queue with at most this many groups is read group by group
 FEW_GROUPS: Final = 32
+# how long a queue found with more groups is walked without counting them again
+MANY_GROUPS_FOR_MS: Final = 1000
+MANY_GROUPS_REMEMBERED: Final = 10_000
 
 
 def _receivable(
-    conn: sqlite3.Connection, partition: int, now: int, cutoff: int, wanted: int
-) -> list[Any]:
+    conn: sqlite3.Connection, partition: int, now: int, cutoff: int, wanted: int, *, many: bool
+) -> tuple[list[Any], bool]:
     """Rows that a receive of ``wanted`` messages may take, in send order: each visible,
     unexpired, and with nothing before it in its group in flight or delayed; enough of them for
-    :func:`ems.core.fifo.plan_receive` to choose from."""
-    groups = [row[0] for row in conn.execute(Q["fifo_groups"], (partition, FEW_GROUPS))]
-    if len(groups) > FEW_GROUPS:
-        # one message is the first receivable one: the plan needs no others to choose it
-        limit = 1 if wanted == 1 else SCAN_LIMIT
-        return conn.execute(Q["fifo_receivable"], (partition, now, cutoff, limit)).fetchall()
+    :func:`ems.core.fifo.plan_receive` to choose from. And whether the queue was walked as one
+    of many groups (``many``: it is known to be, and its groups are not counted again)."""
+    if not many:
+        groups = [row[0] for row in conn.execute(Q["fifo_groups"], (partition, FEW_GROUPS))]
+        if len(groups) <= FEW_GROUPS:
+            return _by_group(conn, partition, groups, now, cutoff, wanted), False
+    # one message is the first receivable one: the plan needs no others to choose it
+    limit = 1 if wanted == 1 else SCAN_LIMIT
+    rows = conn.execute(Q["fifo_receivable"], (partition, now, cutoff, limit)).fetchall()
+    return rows, True
+
+
+def _by_group(  # noqa: PLR0917 (the receive's parts)
+    conn: sqlite3.Connection, partition: int, groups: list[str], now: int, cutoff: int, wanted: int
+) -> list[Any]:
     rows: list[Any] = []
     for group in groups:  # no plan takes more than ``wanted`` of one group
         for row in conn.execute(Q["fifo_group_head"], (partition, group, cutoff, wanted)):
@@ -50,6 +62,11 @@ def _receivable(
 
 
 class FifoReceives(SqliteBase):
+    # partition -> until when (ms) it is taken to have many groups: counting them costs a FIFO
+    # receive about as much as the walk itself, and a queue with many groups a moment ago has
+    # as many now all but always (with fewer, the walk still answers right, only slower)
+    _fifo_many: dict[int, int] | None = None
+
     def _receive_fifo(self, txn: Txn, queue: QueueRow, request: ReceiveRequest) -> ReceiveResult:
         conn, now = txn.conn, txn.now_ms
         config = queue.record.config
@@ -65,9 +82,11 @@ class FifoReceives(SqliteBase):
         moved_correlations: list[str | None] = []
         while len(claimed) < request.max_messages:
             wanted = request.max_messages - len(claimed)
-            rows: dict[int, Any] = {
-                row[0]: row for row in _receivable(conn, queue.partition, now, cutoff, wanted)
-            }
+            known = self._many_groups(queue, now)
+            found, many = _receivable(conn, queue.partition, now, cutoff, wanted, many=known)
+            if many and not known:  # counted just now: not again for a while
+                self._remember_many(queue, now)
+            rows: dict[int, Any] = {row[0]: row for row in found}
             planned = plan_receive(
                 [Waiting(seq, row[9], True) for seq, row in rows.items()], wanted
             )
@@ -96,6 +115,14 @@ class FifoReceives(SqliteBase):
         if not claimed:
             (next_visible,) = conn.execute(Q["next_visible"], (queue.partition, now)).fetchone()
         return ReceiveResult(queue.record.key, claimed, next_visible, dead_lettered=len(moves))
+
+    def _many_groups(self, queue: QueueRow, now: int) -> bool:
+        return self._fifo_many is not None and self._fifo_many.get(queue.partition, 0) > now
+
+    def _remember_many(self, queue: QueueRow, now: int) -> None:
+        if self._fifo_many is None or len(self._fifo_many) > MANY_GROUPS_REMEMBERED:
+            self._fifo_many = {}  # deleted queues' entries go too
+        self._fifo_many[queue.partition] = now + MANY_GROUPS_FOR_MS
 
     def _dead_lettered(
         self, txn: Txn, queue: QueueRow, moved_bytes: int, correlations: list[str | None]
