@@ -16,20 +16,13 @@ import json
 from abc import abstractmethod
 from collections.abc import Sequence
 
-from ems.core.errors import QueueNotFound
 from ems.core.fifo import FifoSettings
 from ems.core.models import ReceiveRequest, StoredMessage
 from ems.core.receive_attempts import decode, encode, unchanged
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Statements, Transaction
-from ems.storage.rows import QueueRow, fifo_value, queue_from_row, receive_times, stored_message
-
-
-async def _queue(db: Statements, queue_hash: bytes) -> QueueRow:
-    row = await db.row("queue_by_hash", queue_hash)
-    if row is None:
-        raise QueueNotFound()
-    return queue_from_row(tuple(row))
+from ems.storage.roles.lookups import lookup_queue, queue_in
+from ems.storage.rows import fifo_value, receive_times, stored_message
 
 
 class SqsFifo(Driver):
@@ -47,7 +40,7 @@ class SqsFifo(Driver):
         window_ms: int,
     ) -> None:
         async def operation(txn: Transaction) -> None:
-            key = (await _queue(txn.db, queue_hash)).record.key
+            key = (await queue_in(txn, queue_hash)).record.key
             await txn.db.run("sqs_fifo_forget_expired_attempts", txn.now_ms)
             await txn.db.run(
                 "sqs_fifo_record_attempt",
@@ -61,7 +54,7 @@ class SqsFifo(Driver):
     ) -> list[StoredMessage] | None:
         async def operation(txn: Transaction) -> list[StoredMessage] | None:
             db, now = txn.db, txn.now_ms
-            queue = await _queue(db, queue_hash)
+            queue = await queue_in(txn, queue_hash)
             key = queue.record.key
             found = await db.value("sqs_fifo_find_attempt", key, attempt_hash, now)
             if found is None:
@@ -89,7 +82,7 @@ class SqsFifo(Driver):
         self, queue_hash: bytes, sent: Sequence[tuple[str, str]]
     ) -> list[int | None]:
         async def query(db: Statements) -> list[int | None]:
-            partition = (await _queue(db, queue_hash)).partition
+            partition = (await lookup_queue(db, queue_hash)).partition
             return [
                 await db.value("sqs_fifo_sequence_number", partition, group_id, message_id)
                 for group_id, message_id in sent
@@ -99,7 +92,7 @@ class SqsFifo(Driver):
 
     async def set_fifo_settings(self, queue_hash: bytes, settings: FifoSettings) -> None:
         async def operation(txn: Transaction) -> None:
-            key = (await _queue(txn.db, queue_hash)).record.key
+            key = (await queue_in(txn, queue_hash)).record.key
             await txn.db.run("sqs_fifo_set_settings", fifo_value(settings), key)
             txn.memo.clear()
             txn.after_commit(lambda: self._forget(key))
