@@ -86,7 +86,13 @@ def run(
     shown = where if worker is None else f"{where} (worker {worker.slot} of {settings.workers})"
     server = _Server(config, app, settings.drain_seconds, lambda: announce(settings, app, shown))
     server.parent_watch = None if worker is None else worker.parent_watch
-    server.run(sockets=None if worker is None else [worker.sock])
+    try:
+        server.run(sockets=None if worker is None else [worker.sock])
+    except Exception:
+        if server.started:
+            raise
+        log.exception("the server could not start")  # such as a TLS key that does not load
+        return 1
     if server.refused is not None:
         print(f"ems: {server.refused}", file=sys.stderr)
         return 2

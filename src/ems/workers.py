@@ -1,26 +1,26 @@
 """``ems serve --workers N``: N processes serving one port, and their supervisor.
 
-The parent binds the port, once per worker: N listening sockets in one SO_REUSEPORT group, which
-it keeps open for as long as it runs; worker k serves socket k. Why not one socket shared by all:
-an event loop accepts every connection waiting when it wakes, so whichever worker wakes first
-takes a burst of new keep-alive connections and keeps them (measured with wrk's 64 connections
-on this project's 2-core machine: 24,339 sends on one worker, 2,189 on the other); SO_REUSEPORT
-has the kernel spread connections evenly, by a hash of their addresses. Why the parent binds
-rather than each worker: a socket outlives its worker, so the connections the kernel hands to a
-worker that has died wait in that socket's backlog until its replacement accepts them, instead of
-being refused. A plain bind first checks that the port is free, so a second, separate
-``ems serve`` on the same port is refused as it is today rather than joining the group. (Where
-the system has no SO_REUSEPORT, all workers share one socket.)
+The parent binds the port, once per worker: N listening sockets in one SO_REUSEPORT group, which it
+keeps open for as long as it runs; worker k serves socket k. Why not one socket shared by all: an
+event loop accepts every connection waiting when it wakes, so whichever worker wakes first takes a
+burst of new keep-alive connections and keeps them (measured with wrk's 64 connections on this
+project's 2-core machine: one worker committed 24,339 writes, the other 2,189); SO_REUSEPORT has the
+kernel spread connections evenly, by a hash of their addresses. Why the parent binds rather than
+each worker: a socket outlives its worker, so the connections the kernel hands to a worker that has
+died wait in that socket's backlog until its replacement accepts them, instead of being refused. A
+plain bind first checks that the port is free, so a second, separate ``ems serve`` on the same port
+is refused as it is today rather than joining the group. (Where the system has no SO_REUSEPORT, all
+workers share one socket.)
 
-Supervision: a worker that dies (``kill -9``, a crash) is started again in its slot, after a
-second if it died within a second of its start. SIGTERM and SIGINT are passed on to every worker,
-which stops as a single server does (serving.py: the drain, then in-flight requests finish);
-a second SIGTERM skips the drain. When all have stopped the parent ends by the same signal, as a
-single server does. A worker that refuses to start (exit status 2: the store is unusable) stops
-them all, with status 2. Workers run in process groups of their own, so that a terminal's Ctrl-C
-reaches them once, through the parent; and each holds the read end of a pipe whose write end only
-the parent has, so a parent killed outright leaves no orphans: the workers see the pipe close
-and stop.
+Supervision: a worker that dies (``kill -9``, a crash) is started again in its slot, after a second
+if it died within a second of its start. SIGTERM and SIGINT are passed on to every worker, which
+stops as a single server does (serving.py: the drain, then in-flight requests finish); a second
+SIGTERM skips the drain. When all have stopped the parent ends by the same signal, as a single
+server does. A worker that cannot start (exit status 2: the store is unusable; 1: the server could
+not start) stops them all, with its status. Workers run in process groups of their own, so that a
+terminal's Ctrl-C reaches them once, through the parent; and each holds the read end of a pipe whose
+write end only the parent has, so a parent killed outright leaves no orphans: the workers see the
+pipe close and stop.
 """
 
 from __future__ import annotations
@@ -38,7 +38,12 @@ from typing import Any, Final
 
 log = logging.getLogger("ems")
 
+# a worker's exit status: the store refused (2) or the server never started serving (1, as
+# serving.run says: a TLS key that does not load, say); both stop them all with that status.
+# A worker that fails after it started exits with FAILED and is started again.
 REFUSED: Final = 2
+NEVER_STARTED: Final = 1
+FAILED: Final = 70  # EX_SOFTWARE
 # a worker that dies sooner than this after its start waits this long before its restart
 RESTART_DELAY: Final = 1.0
 STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
@@ -92,7 +97,7 @@ class Supervisor:
         self._worker = worker
         self._children: dict[int, tuple[int, float]] = {}  # pid -> (slot, started)
         self._signals: list[int] = []
-        self._refused = False
+        self._failure: int | None = None  # the exit status of a worker that could not start
         # the workers hold the read end; only this process the write end (see the docstring)
         self._watch, self._alive = os.pipe()
 
@@ -108,8 +113,8 @@ class Supervisor:
                 signal.signal(sig, handler)
             os.close(self._alive)
             os.close(self._watch)
-        if self._refused:
-            return REFUSED
+        if self._failure is not None:
+            return self._failure
         log.info("all %d workers stopped", self.count)
         if self._signals:  # end as a single server does (see serving.py)
             signal.raise_signal(self._signals[-1])
@@ -127,9 +132,9 @@ class Supervisor:
             code = os.waitstatus_to_exitcode(status)
             if self._signals:
                 continue  # stopping: this one has
-            if code == REFUSED:
+            if code in (REFUSED, NEVER_STARTED):
                 log.error("worker %d could not start (see above); stopping the others", slot)
-                self._refused = True
+                self._failure = code
                 self._stop(signal.SIGINT, None)
                 continue
             log.warning(
@@ -157,7 +162,7 @@ class Supervisor:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def _child(self, slot: int) -> None:
-        code = 1
+        code = FAILED
         try:
             for sig in STOP_SIGNALS:
                 signal.signal(sig, signal.SIG_DFL)

@@ -7,6 +7,8 @@ import contextlib
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -194,3 +196,20 @@ def test_streams_on_every_worker_are_sent_what_any_worker_commits(
     elapsed = asyncio.run(scenario())
     assert len(arrived) == streams, f"{len(arrived)} of {streams} messages streamed"
     assert elapsed < 5, f"the streams took {elapsed:.1f}s"
+
+
+def test_a_worker_that_cannot_start_stops_them_all_with_its_status(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a key\n")
+    command = [sys.executable, "-m", "ems", "serve", "--workers", "2", "--port", "0"]
+    command += [
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--tls-cert",
+        str(junk),
+        "--tls-key",
+        str(junk),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1, done.stderr
+    assert "could not start (see above); stopping the others" in done.stderr
