@@ -119,6 +119,8 @@ def test_sigterm_stops_every_worker_with_the_single_server_exit_status(
     output = server.output()
     assert "all 2 workers stopped" in output
     assert output.count("group commit:") == 2, "each worker closed its store"
+    wal = server.data_dir / "ems.sqlite3-wal"
+    assert not wal.exists() or wal.stat().st_size == 0, "the last worker checkpointed the WAL"
 
 
 def test_a_killed_worker_is_replaced_and_nothing_is_lost(sqlite_workers: EmsServer) -> None:

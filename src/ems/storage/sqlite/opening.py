@@ -113,11 +113,15 @@ def connect(path: Path, synchronous: Synchronous, *, readonly: bool) -> sqlite3.
 
 
 def close_writer_connection(conn: sqlite3.Connection, write_lock: WriteLock | None) -> None:
-    # a clean shutdown leaves a small database: fold the WAL back and drop it (workers sharing
-    # the file do it between the others' writes)
-    if write_lock is not None:
-        write_lock.acquire()
+    # a clean shutdown leaves a small database: fold the WAL back and drop it. A worker sharing
+    # the file does it only between the others' writes, and waits at most a second for their
+    # readers (the others write meanwhile: the last worker to stop leaves the WAL empty)
+    if write_lock is not None and not write_lock.try_lock():
+        conn.close()
+        return
     try:
+        if write_lock is not None:
+            conn.execute("PRAGMA busy_timeout = 1000")
         conn.execute("PRAGMA optimize")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except sqlite3.Error as error:
