@@ -183,13 +183,20 @@ class Run:
                      "send_idempotent.lua", KEYS="repeat")  # fmt: skip
 
     def profiles(self) -> None:
-        """py-spy on receive + delete, standard and FIFO with 1,000 groups."""
+        """py-spy on sends and receive + delete, standard and FIFO with 1,000 groups."""
+        duration, connections = self.args.duration, self.args.connections
         for name, groups in (("standard", None), ("FIFO, 1000 groups", 1000)):
+            send_url = self.queue(fifo=True) if groups else self.queue()
+            script = "send_fifo.lua" if groups else "send.lua"
+            self.results[f"profile: send, {name}"] = profile_threads(
+                self.ems.process.pid, duration, self.workdir / f"send-{groups}.spy",
+                lambda url=send_url, script=script: wrk(url, script, duration, connections,
+                                                        GROUPS="1000"),
+            )  # fmt: skip
             url = self.filled(groups).removesuffix("/message")
             self.results[f"profile: receive + delete, {name}"] = profile_threads(
-                self.ems.process.pid, self.args.duration, self.workdir / f"{groups}.spy",
-                lambda url=url: wrk(url, "receive_delete.lua", self.args.duration,
-                                    self.args.connections, BATCH="1"),
+                self.ems.process.pid, duration, self.workdir / f"{groups}.spy",
+                lambda url=url: wrk(url, "receive_delete.lua", duration, connections, BATCH="1"),
             )  # fmt: skip
 
 
@@ -200,15 +207,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--keys", type=int, default=1_000_000)
     parser.add_argument("--preload", type=int, default=20_000, help="messages per receive queue")
-    parser.add_argument("--profile", action="store_true", help="py-spy the receive scenarios")
+    parser.add_argument("--profile", action="store_true", help="then py-spy sends and receives")
+    parser.add_argument("--profile-only", action="store_true", help="only the profiles")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "idempotency.json")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="ems-bench-"))
     run = Run(args, workdir)
     try:
-        run.fifo()
-        run.idempotency()
-        if args.profile:
+        if not args.profile_only:
+            run.fifo()
+            run.idempotency()
+        if args.profile or args.profile_only:
             run.profiles()
     finally:
         run.ems.stop()
