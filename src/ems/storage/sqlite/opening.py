@@ -89,7 +89,7 @@ def check_pages(conn: sqlite3.Connection, path: Path) -> None:
 
 # sqlite3 binds int, float and str directly but asks every other parameter (bytes: bodies and
 # queue hashes; None: the absent correlation ids, attributes, groups ...) whether it adapts
-# itself, by two attribute look-ups that fail, each raising and formatting an AttributeError.
+# itself, by attribute look-ups that fail, raising and formatting an AttributeError each time.
 # Adapters for exactly these types (each returning its argument: bytes(b) is b) end that search
 # at the first dict look-up. It was 11% of a batch send's instructions (docs/performance.md,
 # "Hot path, issue 23"); subclasses still take the general path.
