@@ -44,7 +44,7 @@ def query(scope: Scope, allowed: frozenset[str]) -> dict[str, str]:
     if not raw:
         return {}
     try:
-        pairs = parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=True)
+        pairs = _pairs(raw.decode())
     except (UnicodeDecodeError, ValueError):
         raise InvalidRequest("The query string is not valid URL-encoded UTF-8.") from None
     params: dict[str, str] = {}
@@ -59,6 +59,21 @@ def query(scope: Scope, allowed: frozenset[str]) -> dict[str, str]:
             raise InvalidRequest(f"Query parameter {name!r} is given twice.", parameter=name)
         params[name] = value
     return params
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    """``parse_qsl(text, keep_blank_values=True, strict_parsing=True)``; a query with nothing
+    to unquote (no ``%`` or ``+``: ``?max_messages=10&visibility_timeout=60``) is split here
+    without it, which costs a fraction of parse_qsl's per-field work (every receive has one)."""
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True, strict_parsing=True)
+    pairs = []
+    for field in text.split("&"):
+        name, equals, value = field.partition("=")
+        if not equals:  # strict: every field is name=value (an empty field included)
+            raise ValueError(f"bad query field: {field!r}")
+        pairs.append((name, value))
+    return pairs
 
 
 async def read_body(
