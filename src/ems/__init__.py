@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-# the name to `pip install`: "ems" on the package index is somebody else's project
-DISTRIBUTION = "easy-message-service"
+from ems.version import DISTRIBUTION, __version__
 
 _CLIENT_NAMES = frozenset(
     {"AsyncClient", "AsyncWorker", "Client", "ClientError", "APIError", "InvalidSignature",

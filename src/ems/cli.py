@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Final
 
-from ems import DISTRIBUTION, __version__, logs, serve_flags, serving, workers
+from ems import logs, serve_flags, serving, workers
 from ems.bench import cli as bench_cli
 from ems.client import cli as client_cli
 from ems.config import Settings, SettingsError
@@ -21,6 +21,7 @@ from ems.storage.base import Store, StoreUnusable
 from ems.storage.cipher import BodyCipher, EncryptionKeyError, parse_keys
 from ems.storage.sqlite import SqliteStore
 from ems.storage.sqlite.sharing import Sharing, lock_and_prepare
+from ems.version import DISTRIBUTION, __version__
 
 log = logging.getLogger("ems")
 

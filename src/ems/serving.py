@@ -29,11 +29,11 @@ from typing import Final, NamedTuple
 
 import uvicorn
 
-from ems import __version__
 from ems.config import Settings
 from ems.server.app import EmsApp
 from ems.server.connections import ConnectionLimits, guarded_protocol
 from ems.storage.base import StoreUnusable
+from ems.version import __version__
 
 log = logging.getLogger("ems")
 

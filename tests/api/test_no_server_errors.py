@@ -13,9 +13,9 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ems.asgi import dumps
 from ems.core.errors import InvalidRequest
 from ems.server import problems
-from ems.server.http import dumps
 from ems.sqs.handler import SqsApi
 from tests.api.conftest import create_queue
 

@@ -6,8 +6,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from ems.asgi import _pairs, query
 from ems.core.errors import InvalidRequest
-from ems.server.http import _pairs, query
 
 CASES = [
     "a=1", "a=1&b=2", "a=", "a=&b=", "a", "a=1&&b=2", "&", "=", "=x", "a=b=c", "a=1&",

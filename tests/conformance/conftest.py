@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ems.core.clock import ManualClock
+from ems.core.ids import new_message_id
 from ems.core.models import NewMessage, QueueCapabilities, QueueConfig, SweepReport
-from ems.core.queues import new_message_id
 from ems.storage.base import Store
 from tests.backends import BACKENDS, StoreFactory
 

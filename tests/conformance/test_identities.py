@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 
 from ems.core.clock import ManualClock
+from ems.core.ids import new_message_id
 from ems.core.models import NewMessage, Outcome, QueueConfig, Receipt, ReceiveRequest
-from ems.core.queues import new_message_id
 from ems.storage.base import Store
 from tests.backends import StoreFactory
 from tests.conformance.conftest import NewQueue, ids, message, sweep_all

@@ -4,10 +4,10 @@ FIFO settings changed after creation."""
 
 from __future__ import annotations
 
+from ems.core.attempt_rules import WINDOW_MS, attempt_hash
 from ems.core.clock import ManualClock
 from ems.core.fifo import DeduplicationScope, FifoSettings, ThroughputLimit
 from ems.core.models import Receipt, ReceiveRequest, StoredMessage
-from ems.core.receive_attempts import WINDOW_MS, attempt_hash
 from ems.storage.base import Store
 from tests.conformance.conftest import NewQueue, message
 

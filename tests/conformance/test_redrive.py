@@ -18,9 +18,10 @@ from ems.core.errors import (
     QueueNotFound,
     StaleReceiptHandle,
 )
+from ems.core.ids import new_message_id
 from ems.core.models import NewMessage, ReceiveRequest
 from ems.core.move_models import NO_SOURCE, MoveStatus
-from ems.core.queues import QueueService, new_message_id
+from ems.core.queues import QueueService
 from ems.core.redrive import Redrive
 from ems.storage.base import Store
 from tests.backends import StoreFactory

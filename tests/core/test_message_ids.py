@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from ems.core.queues import new_message_id, new_message_ids
+from ems.core.ids import new_message_id, new_message_ids
 
 
 def test_ids_are_version_4_uuids_and_distinct() -> None:

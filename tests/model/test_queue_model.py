@@ -32,8 +32,8 @@ from hypothesis.stateful import (
 
 from ems.core.clock import ManualClock
 from ems.core.idempotency import KeyedSend, key_hash
+from ems.core.ids import new_message_id
 from ems.core.models import DeadLetter, Outcome, QueueConfig, Receipt, ReceiveRequest
-from ems.core.queues import new_message_id
 from ems.storage.base import Store
 from tests.backends import BACKENDS
 from tests.conformance.conftest import ids, message

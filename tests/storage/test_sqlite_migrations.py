@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ems.core.ids import new_message_id
 from ems.core.models import (
     NewMessage,
     Outcome,
@@ -16,7 +17,6 @@ from ems.core.models import (
     Receipt,
     ReceiveRequest,
 )
-from ems.core.queues import new_message_id
 from ems.storage.migrations import SchemaTooNew
 from ems.storage.sqlite.migrations import (
     current_schema,

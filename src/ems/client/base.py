@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
-from ems import __version__
 from ems.client import errors
 from ems.client.calls import Call
+from ems.version import __version__
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 REPLY_TO = "reply-to"

@@ -21,26 +21,14 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple
 
 from ems.core.errors import (
     InvalidAttribute,
     InvalidRequest,
     MissingGroupId,
-    QueueNotFound,
     quoted,
 )
-
-if TYPE_CHECKING:
-    from ems.core.models import DeadLetter, QueueRecord, ReceiveRequest
-
-
-class QueueLookup(Protocol):
-    """What :func:`check_dead_letter_kind` needs of a store (declared here, where it is used,
-    so that these rules import nothing of the storage layer)."""
-
-    async def get_queue(self, queue_hash: bytes) -> QueueRecord: ...
-
 
 # SQS: MessageGroupId and MessageDeduplicationId are up to 128 characters of letters, digits and
 # punctuation (!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~)
@@ -220,18 +208,10 @@ def _choice(document: dict[str, object], name: str, kind: type[enum.StrEnum]) ->
         ) from None
 
 
-async def check_dead_letter_kind(
-    store: QueueLookup, dead_letter: DeadLetter | None, *, fifo: FifoSettings | None
-) -> None:
-    """A FIFO queue's dead-letter queue is FIFO (its groups stay in order there), and a
-    standard queue's is standard, as SQS requires."""
-    if dead_letter is None:
-        return
-    try:
-        target = await store.get_queue(dead_letter.queue_hash)
-    except QueueNotFound:
-        return  # the store refuses it with the usual problem
-    if (target.config.fifo is None) != (fifo is None):
+def check_dead_letter_kind(target: FifoSettings | None, *, fifo: FifoSettings | None) -> None:
+    """A FIFO queue's dead-letter queue (whose FIFO settings are ``target``) is FIFO (its groups
+    stay in order there), and a standard queue's is standard, as SQS requires."""
+    if (target is None) != (fifo is None):
         kind = "standard" if fifo is None else "FIFO"
         raise InvalidAttribute(
             f"A {kind} queue's dead-letter queue must be a {kind} queue too.",
@@ -239,9 +219,9 @@ async def check_dead_letter_kind(
         )
 
 
-def check_receive(settings: FifoSettings | None, request: ReceiveRequest) -> None:
+def check_receive(settings: FifoSettings | None, correlation_id: str | None) -> None:
     """Receiving by correlation id would take a group's messages out of order: not on FIFO."""
-    if settings is not None and request.correlation_id is not None:
+    if settings is not None and correlation_id is not None:
         raise InvalidRequest(
             "A FIFO queue delivers each group in order: it cannot be received from by "
             "correlation_id.",

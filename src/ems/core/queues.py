@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -28,7 +25,9 @@ from ems.core.errors import (
     StorageUnavailable,
     WrongCapability,
 )
+from ems.core.fifo import FifoSettings
 from ems.core.idempotency import KeyedSend
+from ems.core.ids import queue_hash
 from ems.core.metrics import Metrics
 from ems.core.models import (
     DeadLetter,
@@ -71,81 +70,6 @@ class QueueView:
     dead_letter_queue_id: str | None
     max_stored_messages: int
     max_stored_bytes: int
-
-
-@functools.lru_cache(maxsize=65_536)
-def _checked_hash(queue_id: str) -> bytes | None:
-    if len(queue_id) > 128 or not capabilities.looks_like_id(queue_id):
-        return None
-    return capabilities.id_hash(queue_id)
-
-
-def queue_hash(queue_id: str) -> bytes:
-    """The store's name for a queue; an id that cannot exist is simply not found.
-
-    Memoized: every request of the hot path needs it, and the format check plus hashing cost
-    more than the rest of the routing.
-    """
-    h = _checked_hash(queue_id)
-    if h is None:
-        raise QueueNotFound()
-    return h
-
-
-class _RandomHex:
-    """Random hex digits read from the OS a few KiB at a time: one system call per 128 ids
-    instead of one per id. The pool serves the thread that first drew from it (the event loop,
-    which makes nearly every id); any other thread reads the OS directly, so no two threads
-    can take the same digits. A forked child starts afresh (a copy of the parent's pool would
-    repeat the parent's ids)."""
-
-    __slots__ = ("_at", "_digits", "_owner")
-    CHUNK: Final = 2048  # random bytes per read
-
-    def __init__(self) -> None:
-        self._digits = ""
-        self._at = 0
-        self._owner = 0  # a thread's ident; 0 until one draws
-
-    def take32(self) -> str:
-        if threading.get_ident() != self._owner:
-            if self._owner:
-                return os.urandom(16).hex()
-            self._owner = threading.get_ident()
-        at = self._at
-        if at + 32 > len(self._digits):
-            self._digits = os.urandom(self.CHUNK).hex()
-            at = 0
-        self._at = at + 32
-        return self._digits[at : at + 32]
-
-    def reset(self) -> None:
-        self._digits = ""
-        self._at = 0
-        self._owner = 0
-
-
-_RANDOM: Final = _RandomHex()
-os.register_at_fork(after_in_child=_RANDOM.reset)
-
-
-def new_message_id() -> str:
-    """A random (version 4) UUID, formatted directly: uuid.uuid4() costs several times more."""
-    return _uuid(_RANDOM.take32())
-
-
-def new_message_ids(count: int) -> list[str]:
-    """``count`` new message ids from one read of the random source (batches need many)."""
-    h = os.urandom(16 * count).hex()
-    return [_uuid(h[i : i + 32]) for i in range(0, 32 * count, 32)]
-
-
-def _uuid(h: str) -> str:
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_UUID_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
-
-
-# RFC 9562 variant bits: the first hex digit of the fourth group is 8, 9, a or b
-_UUID_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 
 
 _SEND: Final = frozenset({Scope.FULL, Scope.SEND})
@@ -259,7 +183,7 @@ class QueueService:
             dead_letter=self._dead_letter(queue_id, attributes.get("dead_letter")),
             fifo=fifo_settings,
         )
-        await fifo.check_dead_letter_kind(self.store, config.dead_letter, fifo=config.fifo)
+        await self._check_dead_letter_kind(config.dead_letter, config.fifo)
         ids = QueueCapabilities(
             capabilities.id_hash(queue_id),
             capabilities.id_hash(send_id),
@@ -275,6 +199,17 @@ class QueueService:
             h, capabilities.id_hash(send_id), capabilities.id_hash(receive_id)
         )
         return NewQueue(self._view(queue_id, record), send_id, receive_id)
+
+    async def _check_dead_letter_kind(
+        self, dead_letter: DeadLetter | None, settings: FifoSettings | None
+    ) -> None:
+        if dead_letter is None:
+            return
+        try:
+            target = await self.store.get_queue(dead_letter.queue_hash)
+        except QueueNotFound:
+            return  # the store refuses it with the usual problem
+        fifo.check_dead_letter_kind(target.config.fifo, fifo=settings)
 
     def _view(self, queue_id: str, record: QueueRecord) -> QueueView:
         dead_letter = record.config.dead_letter
@@ -326,9 +261,7 @@ class QueueService:
         if "dead_letter" in attributes:
             changes.dead_letter = self._dead_letter(queue_id, attributes["dead_letter"])
             changes.clear_dead_letter = changes.dead_letter is None
-            await fifo.check_dead_letter_kind(
-                self.store, changes.dead_letter, fifo=record.config.fifo
-            )
+            await self._check_dead_letter_kind(changes.dead_letter, record.config.fifo)
         record = await self.store.update_queue(h, changes)
         return self._view(queue_id, record)
 
@@ -371,7 +304,7 @@ class QueueService:
         the client disconnects, or the server shuts down.
         """
         h, record = await self._resolve(queue_id, _RECEIVE)
-        fifo.check_receive(record.config.fifo, request)
+        fifo.check_receive(record.config.fifo, request.correlation_id)
         if wait_seconds is None:
             wait_seconds = record.config.receive_wait_seconds
         wakeups = self.store.wakeups

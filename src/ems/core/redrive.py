@@ -24,8 +24,9 @@ from typing import Final
 
 from ems.core import capabilities, fifo, limits
 from ems.core.errors import InvalidRequest, QueueNotFound, StorageUnavailable
+from ems.core.ids import queue_hash
 from ems.core.move_models import MoveStatus, MoveTask, NewMoveTask
-from ems.core.queues import QueueService, queue_hash
+from ems.core.queues import QueueService
 from ems.storage.base import Store
 
 log = logging.getLogger("ems.redrive")

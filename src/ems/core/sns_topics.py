@@ -10,7 +10,7 @@ from ems.core import capabilities, fifo_topics
 from ems.core.email_address import check_email_address
 from ems.core.errors import EmailNotConfigured
 from ems.core.filter_policy import FilterPolicy
-from ems.core.queues import queue_hash
+from ems.core.ids import queue_hash
 from ems.core.sns_models import SnsSubscription
 from ems.core.subscription_rules import check_webhook_url
 from ems.core.topic_models import DeliveryPolicy, NewSubscription, Protocol, SubscriptionRecord

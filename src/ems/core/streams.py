@@ -23,8 +23,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Final
 
+from ems.core.ids import queue_hash
 from ems.core.models import ReceiveRequest
-from ems.core.queues import Delivery, QueueService, queue_hash
+from ems.core.queues import Delivery, QueueService
 
 # messages one receive of a stream claims at most (a stream writes them as they come anyway)
 STREAM_BATCH: Final = 10

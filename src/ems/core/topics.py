@@ -30,8 +30,8 @@ from ems.core.errors import (
     quoted,
     redacted,
 )
+from ems.core.ids import new_message_id, queue_hash
 from ems.core.models import Scope
-from ems.core.queues import new_message_id, queue_hash
 from ems.core.subscription_rules import (
     check_webhook_url,
     delivery_policy,

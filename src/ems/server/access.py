@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from ems.asgi import Scope, header
 from ems.core.errors import ClientNotAllowed, RateLimited, Unauthorized
-from ems.server.http import Scope, header
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

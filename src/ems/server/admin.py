@@ -11,6 +11,7 @@ import binascii
 import re
 from typing import Any, Final
 
+from ems.asgi import Receive, Scope, Send, query, respond, respond_json
 from ems.core.encoding import rfc3339
 from ems.core.errors import (
     InvalidRequest,
@@ -48,7 +49,6 @@ from ems.server.admin_views import (
     queue_detail,
     queue_row,
 )
-from ems.server.http import Receive, Scope, Send, query, respond, respond_json
 from ems.server.message_answers import peeked_document
 from ems.server.pages import load_assets, serve
 from ems.server.topics import stats_document

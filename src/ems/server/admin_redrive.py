@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from ems.asgi import Receive, Scope, Send, query, read_json, respond_json
 from ems.core import limits
 from ems.core.encoding import rfc3339
 from ems.core.errors import InvalidRequest, QueueNotFound, quoted
 from ems.core.move_models import MoveTask
 from ems.core.redrive import Redrive
-from ems.server.http import Receive, Scope, Send, query, read_json, respond_json
 
 FIELDS: Final = frozenset({"destination_id_hash", "max_messages_per_second"})
 # the tasks a GET shows, newest first (the store keeps a few finished ones per queue)

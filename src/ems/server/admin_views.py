@@ -12,13 +12,13 @@ import socket
 import time
 from typing import Any, Final
 
-from ems import __version__
 from ems.core.encoding import rfc3339
 from ems.core.metrics import Metrics
 from ems.core.models import QueueRecord, QueueStats, QueueSummary, StoreTotals
 from ems.core.topic_models import SubscriptionRecord
 from ems.server.topics import subscription_document
 from ems.storage.base import Store
+from ems.version import __version__
 
 # per subscription, what an operator must not see: a secret the subscriber verifies pushes with
 _HIDDEN: Final = frozenset({"signing_secret"})

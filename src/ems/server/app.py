@@ -13,7 +13,7 @@ import re
 import time
 from typing import Final
 
-from ems import __version__
+from ems.asgi import Receive, Scope, Send, header, respond, respond_json
 from ems.config import Settings
 from ems.core.errors import EmsError, ForbiddenWebhookUrl, RateLimited, ShuttingDown, quoted
 from ems.core.metrics import Metrics
@@ -34,7 +34,6 @@ from ems.server.admin import AdminHandlers
 from ems.server.connections import ConnectionStats
 from ems.server.cors import Cors
 from ems.server.crypto import CryptoHandlers
-from ems.server.http import Receive, Scope, Send, header, respond, respond_json
 from ems.server.observe import WORDS, access_log, render_metrics
 from ems.server.pages import PageHandlers
 from ems.server.queues import QueueHandlers
@@ -45,6 +44,7 @@ from ems.sns.handler import SnsApi
 from ems.sqs.accounts import Accounts
 from ems.sqs.handler import SqsApi
 from ems.storage.base import Store
+from ems.version import __version__
 
 log = logging.getLogger("ems.server")
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from ems.server.http import Message, Scope, Send, header, respond
+from ems.asgi import Message, Scope, Send, header, respond
 from ems.server.problems import OriginNotAllowed
 
 SECTIONS: Final = frozenset({"queue", "topic", "crypto", "problems"})

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from ems.asgi import Receive, Scope, Send, header, query, read_body, respond, respond_json
 from ems.core import crypto
 from ems.server import problems
-from ems.server.http import Receive, Scope, Send, header, query, read_body, respond, respond_json
 
 # a plaintext as large as the largest message; a token of it is about 4/3 larger
 MAX_PLAINTEXT: Final = 1_048_576

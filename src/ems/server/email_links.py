@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+from ems.asgi import Receive, Scope, Send, header, read_body, respond, respond_json
 from ems.core.topics import TopicService
-from ems.server.http import Receive, Scope, Send, header, read_body, respond, respond_json
 
 UNSUBSCRIBE_ROUTE: Final = "/ems/topic/unsubscribe/{token}"
 # RFC 8058's body is 26 bytes; a browser form posts a few more

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ems.asgi import Scope
 from ems.core import fifo, idempotency
 from ems.core.errors import InvalidRequest
 from ems.core.fifo import FifoSettings
 from ems.core.models import NewMessage
 from ems.server import idempotent_sends
-from ems.server.http import Scope
 
 GROUP_HEADER: Final = b"ems-group-id"
 DEDUPLICATION_HEADER: Final = b"ems-deduplication-id"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ems.asgi import JSON, Scope, Send, respond, respond_json
 from ems.core import idempotency
 from ems.core.errors import InvalidRequest
-from ems.server.http import JSON, Scope, Send, respond, respond_json
 
 HEADER: Final = b"idempotency-key"
 DUPLICATE: Final = [(b"ems-duplicate", b"true")]

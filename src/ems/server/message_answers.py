@@ -4,7 +4,7 @@ A receive may carry 100 messages and a peek 1000, each up to 1 MiB: built whole,
 answer held about five times its stored bytes (the bodies, their JSON text, its bytes, the
 transport's copy) until the client had read it all, and rendering it blocked the event loop
 for seconds. Here each message is rendered and written on its own through a
-:class:`~ems.server.http.BodyWriter`, which streams once the answer is large and waits for the
+:class:`~ems.asgi.BodyWriter`, which streams once the answer is large and waits for the
 client as it goes; a peek also reads the store :data:`PEEK_FETCH` messages at a time and stops
 at ``--max-response-bytes`` with a ``next`` cursor. The receive of small messages, the hot path,
 still renders its answer in one call.
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ems.asgi import JSON, STREAM_AT, BodyWriter, Send, dumps, respond
 from ems.core.encoding import encode_body, rfc3339
 from ems.core.errors import EmsError
 from ems.core.models import PeekResult, StoredMessage
 from ems.core.queues import Delivery, QueueService
-from ems.server.http import JSON, STREAM_AT, BodyWriter, Send, dumps, respond
 
 # messages a peek reads from the store at a time: at most this many MiB in memory at once
 PEEK_FETCH: Final = 8

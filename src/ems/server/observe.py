@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 from typing import Final
 
+from ems.asgi import Send, respond
 from ems.core import metrics as metrics_format
 from ems.core.metrics import Metrics
 from ems.core.models import QueueOrder, QueuePage
 from ems.core.stream_hub import StreamHub
 from ems.server.connections import ConnectionStats
-from ems.server.http import Send, respond
 from ems.storage.base import Store
 
 access_log = logging.getLogger("ems.access")

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
+from ems.asgi import Receive, Scope, Send, header, query, respond
 from ems.core.errors import quoted
 from ems.server import problems
-from ems.server.http import Receive, Scope, Send, header, query, respond
 from ems.server.openapi import document_bytes
 
 NO_PARAMS: Final = frozenset[str]()

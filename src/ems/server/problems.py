@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final, TypeVar
 
+from ems.asgi import dumps
 from ems.core import crypto, errors
-from ems.server.http import dumps
 
 PROBLEM_BASE: Final = "/ems/problems/"
 CONTENT_TYPE: Final = b"application/problem+json"

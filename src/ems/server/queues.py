@@ -13,25 +13,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from ems.core import capabilities, limits
-from ems.core.errors import (
-    EmsError,
-    InvalidMessageAttribute,
-    InvalidRequest,
-    MessageTooLarge,
-    quoted,
-)
-from ems.core.idempotency import KeyedSend
-from ems.core.models import NewMessage, QueueStats, ReceiveRequest
-from ems.core.queues import (
-    NewQueue,
-    QueueService,
-    QueueView,
-    new_message_id,
-    new_message_ids,
-)
-from ems.server import fifo_sends, idempotent_sends, problems
-from ems.server.http import (
+from ems.asgi import (
     JSON,
     Receive,
     Scope,
@@ -42,7 +24,25 @@ from ems.server.http import (
     read_json,
     respond,
     respond_json,
+    watch_disconnect,
 )
+from ems.core import capabilities, limits
+from ems.core.errors import (
+    EmsError,
+    InvalidMessageAttribute,
+    InvalidRequest,
+    MessageTooLarge,
+    quoted,
+)
+from ems.core.idempotency import KeyedSend
+from ems.core.ids import new_message_id, new_message_ids
+from ems.core.models import NewMessage, QueueStats, ReceiveRequest
+from ems.core.queues import (
+    NewQueue,
+    QueueService,
+    QueueView,
+)
+from ems.server import fifo_sends, idempotent_sends, problems
 from ems.server.message_answers import PEEK_FETCH, answer_deliveries, answer_peek
 
 ATTRIBUTE_HEADER: Final = b"ems-attribute-"
@@ -138,12 +138,6 @@ def attributes_from_headers(scope: Scope) -> dict[str, str] | None:
                     f"Header {quoted(name.decode('latin-1'))} must carry a UTF-8 value."
                 ) from None
     return limits.check_message_attributes(found) if found else None
-
-
-async def watch_disconnect(receive: Receive) -> None:
-    """Completes when the client hangs up (the request body has already been read)."""
-    while (await receive())["type"] != "http.disconnect":
-        pass
 
 
 class QueueHandlers:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from ems.asgi import Receive, Scope, Send, query, read_json, respond_json
 from ems.core import capabilities, limits
 from ems.core.encoding import rfc3339
 from ems.core.errors import InvalidRequest, MoveTaskNotFound, quoted
 from ems.core.move_models import MoveTask
 from ems.core.redrive import Redrive
 from ems.server import problems
-from ems.server.http import Receive, Scope, Send, query, read_json, respond_json
 from ems.server.queues import Handler
 
 ROUTE: Final = "/ems/queue/{queue_id}/redrive"

@@ -24,6 +24,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+from ems.asgi import Receive, Scope, Send, dumps, query, watch_disconnect
 from ems.core import limits
 from ems.core.encoding import encode_body
 from ems.core.errors import EmsError, InvalidRequest, quoted
@@ -33,9 +34,7 @@ from ems.core.streams import DEFAULT_MAX_IN_FLIGHT, QueueStream
 from ems.core.topic_models import TopicMessage
 from ems.core.topics import TopicService
 from ems.server import problems
-from ems.server.http import Receive, Scope, Send, dumps, query
 from ems.server.message_answers import delivery_document
-from ems.server.queues import watch_disconnect
 
 QUEUE_STREAM_PARAMS: Final = frozenset(
     {"visibility_timeout", "max_in_flight", "delete", "correlation_id"}

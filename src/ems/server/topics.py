@@ -6,6 +6,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, Final
 
+from ems.asgi import (
+    JSON,
+    Receive,
+    Scope,
+    Send,
+    header,
+    query,
+    read_body,
+    read_json,
+    respond,
+    respond_json,
+)
 from ems.core import fifo_topics, idempotency, limits
 from ems.core.encoding import rfc3339
 from ems.core.errors import InvalidRequest, MessageTooLarge, quoted
@@ -20,18 +32,6 @@ from ems.server.email_links import (
     confirm_page,
     confirmed_page,
     wants_html,
-)
-from ems.server.http import (
-    JSON,
-    Receive,
-    Scope,
-    Send,
-    header,
-    query,
-    read_body,
-    read_json,
-    respond,
-    respond_json,
 )
 from ems.server.queues import CreationCheck, attributes_from_headers
 

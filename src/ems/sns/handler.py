@@ -18,10 +18,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
+from ems.asgi import Receive, Scope, Send, header, respond
 from ems.core import errors as ems
 from ems.core.queues import QueueService
 from ems.core.sns_topics import SnsTopicService
-from ems.server.http import Receive, Scope, Send, header, respond
 from ems.sns import wire
 from ems.sns.names import Topics
 from ems.sns.publishing import CERT_PATH, PublishActions, Stamp

@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import typing
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
+from ems.asgi import Receive, Scope, Send, dumps, header, read_body, respond, watch_disconnect
 from ems.core.errors import EmsError, QueueNotFound
-from ems.core.queues import QueueService, new_message_id
+from ems.core.ids import new_message_id
+from ems.core.queues import QueueService
 from ems.core.redrive import Redrive
-from ems.server.http import Receive, Scope, Send, dumps, header, read_body, respond
-from ems.server.queues import watch_disconnect
 from ems.sqs import render, sigv4
 from ems.sqs.accounts import Accounts
 from ems.sqs.errors import SqsError, error, from_ems
@@ -44,8 +45,16 @@ _MESSAGE_ACTIONS: Final = frozenset({
 
 Action = Callable[[Caller, dict[str, Any], list[str]], Awaitable[Any]]
 
-if TYPE_CHECKING:
-    from ems.sns.handler import SnsApi
+
+class SharedEndpoint(typing.Protocol):
+    """Another Query API answered at ``POST /`` (SNS, ``ems.sns.handler.SnsApi``), declared here
+    so that SQS needs nothing from the package that builds on it."""
+
+    def claims(self, scope: Scope, body: bytes) -> bool: ...
+
+    async def handle(
+        self, send: Send, body: bytes, query: bytes, caller: Callable[[], Caller], request_id: str
+    ) -> int: ...
 
 
 async def _no_permissions(caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
@@ -70,7 +79,7 @@ class SqsApi:
     ) -> None:
         self.accounts = accounts
         # SNS on the same endpoint (ems.sns), set by the app
-        self.sns: SnsApi | None = None
+        self.sns: SharedEndpoint | None = None
         self.public_url = public_url.rstrip("/") if public_url else None
         queues = QueueActions(service, registry)
         self.messages = MessageActions(service, registry)

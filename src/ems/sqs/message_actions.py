@@ -10,8 +10,9 @@ from typing import Any, Final
 from ems.core import limits
 from ems.core.errors import EmsError, StaleReceiptHandle
 from ems.core.idempotency import KeyedSend
+from ems.core.ids import new_message_id
 from ems.core.models import NewMessage, QueueConfig, ReceiveRequest, message_size
-from ems.core.queues import QueueService, QueueTarget, new_message_id
+from ems.core.queues import QueueService, QueueTarget
 from ems.core.receive_attempts import ReceiveAttempts
 from ems.sqs import fifo_messages, messages
 from ems.sqs.checksums import md5_of_attributes, md5_of_body

@@ -9,7 +9,8 @@ from typing import Any, Final
 
 from ems.core import limits
 from ems.core.errors import EmsError
-from ems.core.queues import QueueService, queue_hash
+from ems.core.ids import queue_hash
+from ems.core.queues import QueueService
 from ems.sqs import attributes, fifo_queues, messages
 from ems.sqs.errors import SqsError, error, invalid
 from ems.sqs.names import (

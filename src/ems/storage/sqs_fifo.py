@@ -30,7 +30,7 @@ class SqsFifoStorage(abc.ABC):
     ) -> list[StoredMessage] | None:
         """The messages a recorded, unexpired attempt answered, their visibility timeout
         started again (``visibility_timeout``, else the queue's), if none of them changed since
-        (:func:`ems.core.receive_attempts.unchanged`); None (and the attempt forgotten)
+        (:func:`ems.core.attempt_rules.unchanged`); None (and the attempt forgotten)
         otherwise."""
 
     @abc.abstractmethod

@@ -11,7 +11,6 @@ from functools import cache
 from http import HTTPStatus
 from typing import Any
 
-from ems import __version__
 from ems.server.openapi.admin_paths import admin_components, admin_paths, console_paths
 from ems.server.openapi.operation import Operation
 from ems.server.openapi.queue_paths import queue_paths
@@ -21,6 +20,7 @@ from ems.server.openapi.service_paths import crypto_paths, operations_paths, pag
 from ems.server.openapi.stream_paths import stream_paths
 from ems.server.openapi.topic_paths import topic_paths
 from ems.server.openapi.topic_schemas import topic_components
+from ems.version import __version__
 
 # the statuses problems are answered with, as reusable responses
 PROBLEM_STATUSES = (400, 401, 403, 404, 408, 409, 413, 429, 431, 503, 507)

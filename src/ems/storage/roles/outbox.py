@@ -15,8 +15,8 @@ from typing import Any
 
 from ems.core import envelopes
 from ems.core.clock import Clock
+from ems.core.ids import new_message_id
 from ems.core.models import NewMessage
-from ems.core.queues import new_message_id
 from ems.core.topic_models import AttemptResult, DeliveryKind, DeliveryTask
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Statements, Transaction

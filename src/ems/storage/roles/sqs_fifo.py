@@ -1,7 +1,7 @@
 """SQS FIFO receive attempts and sequence numbers (:class:`ems.storage.sqs_fifo.SqsFifoStorage`),
 for every driver.
 
-The rules are :mod:`ems.core.receive_attempts`'s. A replay checks the attempt's messages and
+The rules are :mod:`ems.core.attempt_rules`'s. A replay checks the attempt's messages and
 starts their visibility timeout again in one transaction: on SQLite the one writer runs it whole;
 on PostgreSQL it locks the attempt and its message rows first, so a receive on another node that
 claimed one of them has committed (and changed its receive count) before they are checked, and
@@ -16,9 +16,9 @@ import json
 from abc import abstractmethod
 from collections.abc import Sequence
 
+from ems.core.attempt_rules import decode, encode, unchanged
 from ems.core.fifo import FifoSettings
 from ems.core.models import ReceiveRequest, StoredMessage
-from ems.core.receive_attempts import decode, encode, unchanged
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Statements, Transaction
 from ems.storage.roles.lookups import lookup_queue, queue_in

@@ -13,18 +13,24 @@ import sqlite3
 import sys
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Literal
+from typing import IO, Literal, Protocol
 
 from ems.storage.base import StoreUnusable
-
-if TYPE_CHECKING:
-    from ems.storage.sqlite.sharing import WriteLock
 
 if sys.platform != "win32":
     import fcntl
 
 log = logging.getLogger("ems.storage.sqlite")
 Synchronous = Literal["FULL", "NORMAL", "OFF"]
+
+
+class WriteLock(Protocol):
+    """The lock workers sharing the file write under (``sharing.WriteLock``, which builds on
+    this module: declared here so that the two do not import each other)."""
+
+    def try_lock(self) -> bool: ...
+
+    def release(self) -> None: ...
 
 
 class DataDirInUse(StoreUnusable):

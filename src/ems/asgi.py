@@ -1,5 +1,8 @@
 """Minimal ASGI plumbing for EMS's handlers: bounded body reads, queries, responses.
 
+Shared by the native API (``ems.server``) and the AWS-compatible APIs (``ems.sqs``, ``ems.sns``),
+so it sits below all three rather than inside one of them.
+
 EMS talks raw ASGI rather than through a framework: the send/receive/delete path is the product,
 and a framework's per-request machinery would cost more than the rest of that path together.
 """
@@ -164,6 +167,12 @@ def dumps(document: object) -> bytes:
 # made once: json.dumps with any option builds a new encoder on every call
 _COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _COMPACT_ASCII: Final = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+
+
+async def watch_disconnect(receive: Receive) -> None:
+    """Completes when the client hangs up (the request body has already been read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 async def respond(
