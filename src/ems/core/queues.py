@@ -47,7 +47,7 @@ from ems.core.models import (
 )
 from ems.core.rates import RECEIVED, SENT
 from ems.core.receipts import ReceiptSigner
-from ems.core.wakeups import SHUTDOWN, Releases
+from ems.core.wakeups import SHUTDOWN
 from ems.storage.base import Store
 
 log = logging.getLogger("ems.queues")
@@ -115,8 +115,7 @@ class QueueService:
         self.metrics = metrics or Metrics()
         self._housekeeping: asyncio.Task[None] | None = None
         # live streams at their max_in_flight wait here for a delete (core/streams.py)
-        self.releases = Releases()
-        store.released_elsewhere = self.releases.notify
+        self.releases = store.releases
 
     @classmethod
     async def create(

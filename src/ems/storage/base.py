@@ -12,7 +12,7 @@ webhook deliveries to make (so the dispatcher pushes at once rather than at its 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from ems.core.clock import Clock
 from ems.core.idempotency import KeyedSend
@@ -34,7 +34,7 @@ from ems.core.topic_models import (
     PublishResult,
     TopicMessage,
 )
-from ems.core.wakeups import DeliveriesReady, Wakeups
+from ems.core.wakeups import DeliveriesReady, Releases, Wakeups
 from ems.storage.admin_reads import AdminReads
 from ems.storage.health import StorageHealth
 from ems.storage.move_store import MoveTaskStore
@@ -71,9 +71,9 @@ class Store(
     # a store whose wakeups may miss a commit (another node's) has long polls re-check this
     # often, in seconds; None: wakeups are exact
     poll_interval: float | None = None
-    # another process sharing the store (ems serve --workers) deleted messages of this queue or
-    # changed their visibility: live streams here may have room again
-    released_elsewhere: Callable[[int], None] | None = None
+    # live streams at their max_in_flight wait here for deletes and visibility changes; the
+    # service notifies its own, a store those of other processes sharing it (--workers)
+    releases: Releases
 
     @abc.abstractmethod
     async def open(self) -> None:

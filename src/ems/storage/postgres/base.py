@@ -30,7 +30,7 @@ from ems.core.errors import EmsError, QueueFull, QueueNotFound, StorageUnavailab
 from ems.core.models import NewMessage, QueueRecord, StorageLimits
 from ems.core.queue_rules import queue_full
 from ems.core.topic_models import TopicRecord
-from ems.core.wakeups import DeliveriesReady, Wakeups
+from ems.core.wakeups import DeliveriesReady, Releases, Wakeups
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Read, Write
 from ems.storage.health import StorageHealth
@@ -82,6 +82,7 @@ class PostgresBase(Driver):
         clock: Clock | None = None,
         wakeups: Wakeups | None = None,
         deliveries_ready: DeliveriesReady | None = None,
+        releases: Releases | None = None,
         limits: StorageLimits | None = None,
         cipher: BodyCipher | None = None,
         pool_size: int = 10,
@@ -123,6 +124,7 @@ class PostgresBase(Driver):
         self._retention_cursor = 0
         self._vacuum_due = 0.0
         self.deliveries_ready = deliveries_ready or DeliveriesReady()
+        self.releases = releases or Releases()
 
     # lifecycle
 

@@ -28,7 +28,7 @@ from ems.core.models import (
 )
 from ems.core.queue_rules import queue_full
 from ems.core.topic_models import TopicRecord
-from ems.core.wakeups import DeliveriesReady, Wakeups
+from ems.core.wakeups import DeliveriesReady, Releases, Wakeups
 from ems.storage.base import StoreUnusable
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Read, Write, run_now
@@ -118,6 +118,7 @@ class SqliteBase(Driver):
         clock: Clock | None = None,
         wakeups: Wakeups | None = None,
         deliveries_ready: DeliveriesReady | None = None,
+        releases: Releases | None = None,
         synchronous: Synchronous = "FULL",
         limits: StorageLimits | None = None,
         cipher: BodyCipher | None = None,
@@ -154,7 +155,7 @@ class SqliteBase(Driver):
         self._next_seq = 0
         self._topics: dict[bytes, TopicRecord] = {}
         self.deliveries_ready = deliveries_ready or DeliveriesReady()
-        self.released_elsewhere: Callable[[int], None] | None = None
+        self.releases = releases or Releases()
         self._lock: IO[bytes] | None = None
 
     # lifecycle
@@ -213,7 +214,7 @@ class SqliteBase(Driver):
                 self._forget_here,
                 self._forget_topic_here,
                 self._forget_everything,
-                lambda key: self.released_elsewhere and self.released_elsewhere(key),
+                self.releases.notify,
             )
             self._peers = Peers(self.path, self._sharing, handlers)
             self._peers.start(asyncio.get_running_loop())
