@@ -1,10 +1,12 @@
 """Group commit, once for every driver: the writes of a process share a few transactions.
 
 Requests submit *operations* (functions of a :class:`Txn`). When no batch is running, the engine
-takes everything submitted so far (at most ``max_operations``) and hands it to the driver's
-:meth:`GroupCommit.commit_batch`, which runs it in one transaction and commits. While that batch
-runs and commits, new submissions queue up for the next one: under load batches grow by
-themselves, and an idle server answers a lone request after a single commit.
+takes everything submitted so far (at most ``max_operations``) and hands it to the driver, which
+runs it in one transaction and commits: :meth:`GroupCommit.commit_batch` (a coroutine, for a
+driver whose statements wait), or :meth:`GroupCommit._start` (for one that runs the statements at
+once and only waits for the commit, handing back the outcome with :meth:`GroupCommit._done`).
+While that batch runs and commits, new submissions queue up for the next one: under load
+batches grow by themselves, and an idle server answers a lone request after a single commit.
 
 The engine owns the queue of submissions, their futures, the batch boundaries, the effects that
 may only happen once data is durable (:meth:`Txn.after_commit`: waking long polls, invalidating
@@ -18,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -128,8 +129,8 @@ def each_alone(
     return results
 
 
-class GroupCommit(ABC):
-    """The engine; a driver subclasses it with :meth:`commit_batch`."""
+class GroupCommit:
+    """The engine; a driver subclasses it with :meth:`commit_batch` or :meth:`_start`."""
 
     def __init__(self, *, max_operations: int, skip_abandoned: bool = False) -> None:
         # bounds the work (and the latency) of one transaction under extreme load
@@ -149,10 +150,14 @@ class GroupCommit(ABC):
         # from BEGIN to the COMMIT, summed over batches: the commit latency writers see
         self.commit_seconds = 0.0
 
-    @abstractmethod
     async def commit_batch(self, batch: list[Submitted]) -> Committed:
         """Run ``batch`` in one transaction and commit it; answer every request (a driver
         never raises here: a failure becomes the outcomes it gives its requests)."""
+        raise NotImplementedError
+
+    def _start(self, batch: list[Submitted]) -> None:
+        """Run ``batch``, and call :meth:`_done` once it is committed (or failed)."""
+        self._task = asyncio.get_running_loop().create_task(self._run(batch))
 
     @property
     def stats(self) -> tuple[int, int, float]:
@@ -194,7 +199,7 @@ class GroupCommit(ABC):
         batch = self._pending[: self._max_operations]
         del self._pending[: self._max_operations]
         self._running = True
-        self._task = asyncio.get_running_loop().create_task(self._run(batch))
+        self._start(batch)
 
     async def _run(self, batch: list[Submitted]) -> None:
         started = time.perf_counter()
@@ -203,6 +208,11 @@ class GroupCommit(ABC):
         except BaseException:  # pragma: no cover - commit_batch answers every failure itself
             log.exception("batch failed unexpectedly")
             committed = Committed([], failed(batch, StorageUnavailable()))
+        self._done(batch, committed, started)
+
+    def _done(self, batch: list[Submitted], committed: Committed, started: float) -> None:
+        """A batch begun at ``started`` (``time.perf_counter()``) is over: answer it, and start
+        the next."""
         self._running = False
         self.batches += 1
         self.operations += len(batch)

@@ -2,9 +2,9 @@
 
 The batching itself (submissions, futures, batch boundaries, post-commit effects) is the shared
 engine's (:mod:`ems.storage.engine.group_commit`). This module runs a batch: it opens a
-transaction, runs every operation of the batch on the event loop, and hands the COMMIT (the
-fsync) to a committer thread. While that thread waits on the disk, new operations queue up for
-the next batch.
+transaction, runs every operation of the batch on the event loop (at once, in the callback that
+starts the batch), and hands the COMMIT (the fsync) to a committer thread. While that thread
+waits on the disk, new operations queue up for the next batch.
 
 Why the statements run on the event loop: SQLite work is short, C-level and, batched, costs a
 few microseconds per operation, but every ``sqlite3`` call releases and re-takes the GIL. A
@@ -24,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
+from concurrent.futures import Future as ThreadFuture
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -110,15 +112,29 @@ class GroupCommitWriter(GroupCommit):
         await super().stop()
         await asyncio.to_thread(self._committer.stop)
 
-    async def commit_batch(self, batch: list[Submitted]) -> Committed:
+    def _start(self, batch: list[Submitted]) -> None:
+        started = time.perf_counter()
         lock = self._write_lock
         if lock is not None and not lock.try_lock():
-            # another worker is writing: wait in the committer thread, so the loop serves on
-            try:
-                await asyncio.wrap_future(self._committer.run(lock.acquire))
-            except OSError as error:
-                log.error("could not take the write lock (%s); writes answered with 503", error)
-                return Committed([], failed(batch, StorageUnavailable()))
+            self._task = asyncio.get_running_loop().create_task(
+                self._wait_for_lock(batch, started, lock)
+            )
+            return
+        self._begin(batch, started, lock)
+
+    async def _wait_for_lock(self, batch: list[Submitted], started: float, lock: WriteLock) -> None:
+        # another worker is writing: wait in the committer thread, so the loop serves on
+        try:
+            await asyncio.wrap_future(self._committer.run(lock.acquire))
+        except OSError as error:
+            log.error("could not take the write lock (%s); writes answered with 503", error)
+            self._done(batch, Committed([], failed(batch, StorageUnavailable())), started)
+            return
+        self._begin(batch, started, lock)
+
+    def _begin(self, batch: list[Submitted], started: float, lock: WriteLock | None) -> None:
+        """Run the batch's statements now, then hand its COMMIT to the committer thread; the
+        outcome comes back to the loop as one callback (no task, no extra turn of the loop)."""
         txn = Txn(self.conn, self._clock.now_ms())
         try:
             self.conn.execute("BEGIN IMMEDIATE")
@@ -131,16 +147,32 @@ class GroupCommitWriter(GroupCommit):
             self._rollback()
             if lock is not None:
                 lock.release()
-            return Committed([], failed(batch, self._refusal(error)))
-        try:
-            # the lock is given back in the thread right after COMMIT: the others wait less
-            await asyncio.wrap_future(self._committer.commit(unlock=lock))
-        except Exception as error:
-            if not self._report(error):
-                log.error("COMMIT failed (%s); %d operations answered with 503", error, len(batch))
-            self._rollback()
-            return Committed([], failed(batch, self._refusal(error)))
-        return Committed(txn.effects, outcomes)
+            self._done(batch, Committed([], failed(batch, self._refusal(error))), started)
+            return
+        loop = asyncio.get_running_loop()
+        # the lock is given back in the thread right after COMMIT: the others wait less
+        self._committer.commit(unlock=lock).add_done_callback(
+            lambda done: loop.call_soon_threadsafe(
+                self._committed, done, txn, batch, outcomes, started
+            )
+        )
+
+    def _committed(
+        self,
+        done: ThreadFuture[None],
+        txn: Txn,
+        batch: list[Submitted],
+        outcomes: list[Outcome],
+        started: float,
+    ) -> None:
+        error = done.exception()
+        if error is None:
+            self._done(batch, Committed(txn.effects, outcomes), started)
+            return
+        if not self._report(error):
+            log.error("COMMIT failed (%s); %d operations answered with 503", error, len(batch))
+        self._rollback()
+        self._done(batch, Committed([], failed(batch, self._refusal(error))), started)
 
     def _report(self, error: BaseException) -> bool:
         """Tell the store's health about a failure outside the requests; True if it was one
