@@ -20,6 +20,7 @@ from ems.storage.roles.queues import QueueLifecycle
 from ems.storage.roles.sns_names import SnsNames
 from ems.storage.roles.sqs_fifo import SqsFifo
 from ems.storage.roles.sqs_names import SqsNames
+from ems.storage.roles.topics import Topics
 
 
 class PostgresStore(
@@ -32,6 +33,7 @@ class PostgresStore(
     Housekeeping,
     # written once for every driver (after the driver's classes, which they build on)
     QueueLifecycle,
+    Topics,
     SqsNames,
     SnsNames,
     SqsFifo,

@@ -1,82 +1,42 @@
-"""Topics in the PostgreSQL store: topics, subscriptions, and the atomic fan-out of a publish."""
+"""Topics in the PostgreSQL store: reading a topic by id (from the cache) and the atomic fan-out
+of a publish; the rest of topics and subscriptions is :mod:`ems.storage.roles.topics`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ems.core import sns_envelopes
-from ems.core.errors import ConfirmationNotFound, QueueNotFound, SubscriptionNotFound
 from ems.core.models import NewMessage
 from ems.core.sns_models import SnsSubscription
 from ems.core.subscription_rules import matches
 from ems.core.topic_models import (
     DeliveryKind,
-    DeliveryPolicy,
     FilterPolicy,
-    NewSubscription,
     Protocol,
     PublishResult,
     Status,
-    SubscriptionRecord,
-    TopicConfig,
     TopicMessage,
     TopicRecord,
-    TopicStats,
 )
-from ems.storage.postgres.base import Conn, Wake, lookup_topic
+from ems.storage.postgres.base import Wake, lookup_topic
 from ems.storage.postgres.batcher import Txn
 from ems.storage.postgres.fifo_topics import FifoFanout
 from ems.storage.postgres.queries import QUERIES as Q
-from ems.storage.roles.lookups import queue_by_key, queue_in, topic_in
-from ems.storage.roles.queues import within_quota
-from ems.storage.rows import encode_attributes, fifo_value
+from ems.storage.roles.lookups import queue_by_key, topic_in
+from ems.storage.rows import encode_attributes
 from ems.storage.topic_rows import (
     new_webhook_id,
     parse_filter,
-    subscription_from_row,
-    subscription_values,
-    update_values,
 )
 
 _QUEUE = Protocol.QUEUE.value
 _EMAIL = Protocol.EMAIL.value
-_BY_KEY = Q["subscription_columns"] + " WHERE s.key = $1"
-_IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = $1 ORDER BY s.key"
-_ONE_IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = $1 AND s.subscription_id = $2"
-_BY_ID = Q["subscription_columns"] + " WHERE s.subscription_id = $1"
 
 # (subscription key, protocol, confirmed, filter policy, queue key, SNS settings)
 _Fanout = tuple[int, str, bool, FilterPolicy | None, int | None, SnsSubscription | None]
 
 
-async def _subscription(conn: Conn, key: int, *, created: bool = True) -> SubscriptionRecord:
-    row = await conn.fetchrow(_BY_KEY, key)
-    if row is None:  # deleted by another node in the meantime
-        raise SubscriptionNotFound()
-    return subscription_from_row(tuple(row), created=created)
-
-
 class TopicOperations(FifoFanout):
-    async def create_topic(
-        self,
-        topic_hash: bytes,
-        public_id: str,
-        config: TopicConfig,
-        *,
-        owner: str | None = None,
-        quota: int | None = None,
-    ) -> TopicRecord:
-        async def operation(txn: Txn) -> TopicRecord:
-            await within_quota(txn, "topics", owner, quota)
-            key = await txn.conn.fetchval(
-                Q["insert_topic"],
-                topic_hash, public_id, config.max_message_bytes, txn.now_ms, owner,
-                fifo_value(config.fifo),
-            )  # fmt: skip
-            return TopicRecord(key, public_id, config, txn.now_ms)
-
-        return await self._write(operation)
-
     async def get_topic(self, topic_hash: bytes) -> TopicRecord:
         # topics never change, they only go away; operations look them up again in their
         # transaction, so a record cached after a deletion on another node only delays a 404
@@ -88,169 +48,9 @@ class TopicOperations(FifoFanout):
                 self._topics[topic_hash] = record
         return record
 
-    async def topic_stats(self, topic_hash: bytes) -> TopicStats:
-        async def query(conn: Conn) -> TopicStats:
-            key = (await lookup_topic(conn, topic_hash)).key
-            row = await conn.fetchrow(Q["topic_stats"], key)
-            return TopicStats(*row) if row is not None else TopicStats(0, 0, 0, 0)
-
-        return await self._read(query)
-
-    async def delete_topic(self, topic_hash: bytes) -> None:
-        async def operation(txn: Txn) -> None:
-            key = (await topic_in(txn, topic_hash)).key
-            for name in ("delete_topic_deliveries", "delete_topic_subscriptions",
-                         "delete_topic_messages", "delete_topic"):  # fmt: skip
-                await txn.conn.execute(Q[name], key)
-            await txn.conn.execute(Q["forget_idempotency_keys"], -key)  # a topic's, negated
-            txn.memo.clear()
-            txn.after_commit(lambda: self._forget_topic(topic_hash))
-
-        await self._write(operation)
-
     def _forget_topic(self, topic_hash: bytes) -> None:
         self._cache_epoch += 1
         self._topics.pop(topic_hash, None)
-
-    async def subscribe(
-        self, topic_hash: bytes, subscription: NewSubscription
-    ) -> SubscriptionRecord:
-        return await self._write(lambda txn: self._subscribe(txn, topic_hash, subscription))
-
-    async def _subscribe(
-        self, txn: Txn, topic_hash: bytes, sub: NewSubscription
-    ) -> SubscriptionRecord:
-        conn = txn.conn
-        topic = await topic_in(txn, topic_hash)
-        queue_key = dead_letter_key = None
-        existing: tuple[str, int, int | str | None]
-        if sub.protocol is Protocol.QUEUE:
-            assert sub.queue_hash is not None
-            queue_key = (await queue_in(txn, sub.queue_hash)).record.key
-            existing = (Q["existing_queue_subscription"], topic.key, queue_key)
-        else:
-            if sub.dead_letter_hash is not None:
-                try:
-                    dead_letter_key = (await queue_in(txn, sub.dead_letter_hash)).record.key
-                except QueueNotFound:
-                    raise QueueNotFound("dead_letter_queue_id names no queue.") from None
-            existing = (Q["existing_http_subscription"], topic.key, sub.url)
-        found = await conn.fetchval(*existing)
-        if found is not None:  # subscribing again returns the subscription there is
-            return await _subscription(conn, found, created=False)
-        status = Status.CONFIRMED if sub.confirmed else Status.PENDING
-        filter_text, policy_text, sns_text = subscription_values(sub)
-        key = await conn.fetchval(
-            Q["insert_subscription"],
-            topic.key, sub.subscription_id, sub.protocol.value, status.value, filter_text,
-            queue_key, sub.url, policy_text, sub.signing_secret, sub.challenge,
-            sub.confirm_url, dead_letter_key, txn.now_ms, sns_text,
-        )  # fmt: skip
-        if key is None:  # another node subscribed the same endpoint a moment ago
-            return await _subscription(conn, await conn.fetchval(*existing), created=False)
-        if status is Status.PENDING:
-            await conn.execute(
-                Q["insert_deliveries"],
-                [key], [None], [DeliveryKind.CONFIRMATION.value], [new_webhook_id()],
-                [txn.now_ms],
-            )  # fmt: skip
-            txn.after_commit(lambda: self._deliveries_ready([key]))
-        txn.memo.clear()
-        return await _subscription(conn, key)
-
-    async def list_subscriptions(self, topic_hash: bytes) -> list[SubscriptionRecord]:
-        async def query(conn: Conn) -> list[SubscriptionRecord]:
-            key = (await lookup_topic(conn, topic_hash)).key
-            return [subscription_from_row(tuple(row)) for row in await conn.fetch(_IN_TOPIC, key)]
-
-        return await self._read(query)
-
-    async def get_subscription(self, topic_hash: bytes, subscription_id: str) -> SubscriptionRecord:
-        async def query(conn: Conn) -> SubscriptionRecord:
-            key = (await lookup_topic(conn, topic_hash)).key
-            row = await conn.fetchrow(_ONE_IN_TOPIC, key, subscription_id)
-            if row is None:
-                raise SubscriptionNotFound()
-            return subscription_from_row(tuple(row))
-
-        return await self._read(query)
-
-    async def unsubscribe(self, topic_hash: bytes, subscription_id: str) -> None:
-        async def operation(txn: Txn) -> None:
-            conn = txn.conn
-            topic = await topic_in(txn, topic_hash)
-            found = await conn.fetchval(Q["subscription_key_in_topic"], topic.key, subscription_id)
-            await self._remove_subscription(txn, found)
-
-        await self._write(operation)
-
-    async def update_subscription(
-        self,
-        topic_hash: bytes,
-        subscription_id: str,
-        *,
-        filter_policy: FilterPolicy | None,
-        policy: DeliveryPolicy | None,
-        dead_letter_hash: bytes | None,
-        sns: SnsSubscription | None,
-    ) -> SubscriptionRecord:
-        async def operation(txn: Txn) -> SubscriptionRecord:
-            conn = txn.conn
-            topic = await topic_in(txn, topic_hash)
-            found = await conn.fetchval(Q["subscription_key_in_topic"], topic.key, subscription_id)
-            if found is None:
-                raise SubscriptionNotFound()
-            dead_letter_key = (
-                None
-                if dead_letter_hash is None
-                else (await queue_in(txn, dead_letter_hash)).record.key
-            )
-            filter_text, policy_text, sns_text = update_values(filter_policy, policy, sns)
-            await conn.execute(
-                Q["update_subscription"], filter_text, policy_text, dead_letter_key, sns_text, found
-            )
-            txn.memo.clear()
-            return await _subscription(conn, found)
-
-        return await self._write(operation)
-
-    async def find_subscription(self, subscription_id: str) -> SubscriptionRecord | None:
-        async def query(conn: Conn) -> SubscriptionRecord | None:
-            row = await conn.fetchrow(_BY_ID, subscription_id)
-            return None if row is None else subscription_from_row(tuple(row))
-
-        return await self._read(query)
-
-    async def remove_subscription(self, subscription_id: str) -> None:
-        async def operation(txn: Txn) -> None:
-            found = await txn.conn.fetchval(Q["subscription_key_by_id"], subscription_id)
-            await self._remove_subscription(txn, found)
-
-        await self._write(operation)
-
-    @staticmethod
-    async def _remove_subscription(txn: Txn, found: int | None) -> None:
-        """Delete a subscription (``found``: its key, or None for SubscriptionNotFound), its
-        pushes not yet made, and the messages no other push needs."""
-        if found is None:
-            raise SubscriptionNotFound()
-        conn = txn.conn
-        messages = {row[0] for row in await conn.fetch(Q["delete_subscription_deliveries"], found)}
-        await conn.execute(Q["delete_subscription"], found)
-        for message_key in messages - {None}:
-            await conn.execute(Q["delete_message_if_done"], message_key)
-        txn.memo.clear()
-
-    async def confirm_subscription(self, challenge: str) -> SubscriptionRecord:
-        async def operation(txn: Txn) -> SubscriptionRecord:
-            row = await txn.conn.fetchrow(Q["confirm_by_challenge"], challenge)
-            if row is None:
-                raise ConfirmationNotFound()
-            await txn.conn.execute(Q["delete_confirmations"], row[0])
-            txn.memo.clear()
-            return await _subscription(txn.conn, row[0])
-
-        return await self._write(operation)
 
     # publishing
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from ems.storage.queries import load
+from ems.storage.queries import load, subscription_reads
 
 # the SQS FIFO statements live in a file of their own (see ems.storage.roles.sqs_fifo)
 _SQL: Final = "ems.storage.sqlite.sql"
-QUERIES: Final = {**load(_SQL), **load(_SQL, "sqs_fifo.sql")}
+_QUERIES = {**load(_SQL), **load(_SQL, "sqs_fifo.sql")}
+QUERIES: Final = {**_QUERIES, **subscription_reads(_QUERIES, "?")}

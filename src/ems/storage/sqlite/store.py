@@ -13,6 +13,7 @@ from ems.storage.roles.queues import QueueLifecycle
 from ems.storage.roles.sns_names import SnsNames
 from ems.storage.roles.sqs_fifo import SqsFifo
 from ems.storage.roles.sqs_names import SqsNames
+from ems.storage.roles.topics import Topics
 from ems.storage.sqlite.admin import AdminOperations
 from ems.storage.sqlite.deliveries import DeliveryOperations
 from ems.storage.sqlite.idempotency import IdempotencyOperations
@@ -33,6 +34,7 @@ class SqliteStore(
     MoveTaskOperations,
     # written once for every driver (after the driver's classes, which they build on)
     QueueLifecycle,
+    Topics,
     SqsNames,
     SnsNames,
     SqsFifo,

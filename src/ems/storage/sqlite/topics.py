@@ -1,41 +1,28 @@
-"""Topics in the SQLite store: topics, subscriptions, and the atomic fan-out of a publish."""
+"""Topics in the SQLite store: reading a topic by id (from the cache) and the atomic fan-out of a
+publish; the rest of topics and subscriptions is :mod:`ems.storage.roles.topics`."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from ems.core import sns_envelopes
-from ems.core.errors import (
-    ConfirmationNotFound,
-    QueueNotFound,
-    SubscriptionNotFound,
-)
 from ems.core.models import NewMessage
 from ems.core.sns_models import SnsSubscription
 from ems.core.subscription_rules import matches
 from ems.core.topic_models import (
     DeliveryKind,
-    DeliveryPolicy,
     FilterPolicy,
-    NewSubscription,
     Protocol,
     PublishResult,
     Status,
-    SubscriptionRecord,
-    TopicConfig,
     TopicMessage,
     TopicRecord,
-    TopicStats,
 )
-from ems.storage.engine.statements import run_now
-from ems.storage.roles.queues import within_quota
-from ems.storage.rows import encode_attributes, fifo_value
+from ems.storage.rows import encode_attributes
 from ems.storage.sqlite.base import (
     Wake,
     lookup_topic,
     queue_by_key,
-    queue_in,
     topic_in,
 )
 from ems.storage.sqlite.fifo_topics import FifoFanout
@@ -44,42 +31,16 @@ from ems.storage.sqlite.writer import Txn
 from ems.storage.topic_rows import (
     new_webhook_id,
     parse_filter,
-    subscription_from_row,
-    subscription_values,
-    update_values,
 )
 
 _QUEUE = Protocol.QUEUE.value
 _EMAIL = Protocol.EMAIL.value
-_BY_KEY = Q["subscription_columns"] + " WHERE s.key = ?"
-_IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = ? ORDER BY s.key"
-_ONE_IN_TOPIC = Q["subscription_columns"] + " WHERE s.topic_key = ? AND s.subscription_id = ?"
-_BY_ID = Q["subscription_columns"] + " WHERE s.subscription_id = ?"
 
 # (subscription key, protocol, confirmed, filter policy, queue key, SNS settings)
 _Fanout = tuple[int, str, bool, FilterPolicy | None, int | None, SnsSubscription | None]
 
 
 class TopicOperations(FifoFanout):
-    async def create_topic(
-        self,
-        topic_hash: bytes,
-        public_id: str,
-        config: TopicConfig,
-        *,
-        owner: str | None = None,
-        quota: int | None = None,
-    ) -> TopicRecord:
-        def operation(txn: Txn) -> TopicRecord:
-            run_now(within_quota(txn, "topics", owner, quota))
-            values = (topic_hash, public_id, config.max_message_bytes, txn.now_ms, owner,
-                      fifo_value(config.fifo))  # fmt: skip
-            key = txn.conn.execute(Q["insert_topic"], values).lastrowid
-            assert key is not None
-            return TopicRecord(key, public_id, config, txn.now_ms)
-
-        return await self._write(operation)
-
     async def get_topic(self, topic_hash: bytes) -> TopicRecord:
         # topics never change, they only go away: a cached record is exact until deletion
         record = self._topics.get(topic_hash)
@@ -89,167 +50,6 @@ class TopicOperations(FifoFanout):
             if epoch == self._cache_epoch:
                 self._topics[topic_hash] = record
         return record
-
-    async def topic_stats(self, topic_hash: bytes) -> TopicStats:
-        def query(conn: sqlite3.Connection) -> TopicStats:
-            key = lookup_topic(conn, topic_hash).key
-            row = conn.execute(Q["topic_stats"], (key, key)).fetchone()
-            return TopicStats(*(count or 0 for count in row))
-
-        return await self._read(query)
-
-    async def delete_topic(self, topic_hash: bytes) -> None:
-        def operation(txn: Txn) -> None:
-            key = topic_in(txn, topic_hash).key
-            for name in ("delete_topic_deliveries", "delete_topic_subscriptions",
-                         "delete_topic_messages", "delete_topic"):  # fmt: skip
-                txn.conn.execute(Q[name], (key,))
-            txn.conn.execute(Q["forget_idempotency_keys"], (-key,))  # a topic's, negated
-            txn.memo.clear()
-            txn.after_commit(lambda: self._forget_topic(topic_hash))
-
-        await self._write(operation)
-
-    async def subscribe(
-        self, topic_hash: bytes, subscription: NewSubscription
-    ) -> SubscriptionRecord:
-        return await self._write(lambda txn: self._subscribe(txn, topic_hash, subscription))
-
-    def _subscribe(self, txn: Txn, topic_hash: bytes, sub: NewSubscription) -> SubscriptionRecord:
-        conn = txn.conn
-        topic = topic_in(txn, topic_hash)
-        queue_key = dead_letter_key = None
-        if sub.protocol is Protocol.QUEUE:
-            assert sub.queue_hash is not None
-            queue_key = queue_in(txn, sub.queue_hash).record.key
-            existing = conn.execute(Q["existing_queue_subscription"], (topic.key, queue_key))
-        else:
-            if sub.dead_letter_hash is not None:
-                try:
-                    dead_letter_key = queue_in(txn, sub.dead_letter_hash).record.key
-                except QueueNotFound:
-                    raise QueueNotFound("dead_letter_queue_id names no queue.") from None
-            existing = conn.execute(Q["existing_http_subscription"], (topic.key, sub.url))
-        found = existing.fetchone()
-        if found is not None:  # subscribing again returns the subscription there is
-            row = conn.execute(_BY_KEY, (found[0],)).fetchone()
-            return subscription_from_row(row, created=False)
-        status = Status.CONFIRMED if sub.confirmed else Status.PENDING
-        filter_text, policy_text, sns_text = subscription_values(sub)
-        key = conn.execute(
-            Q["insert_subscription"],
-            (topic.key, sub.subscription_id, sub.protocol.value, status.value, filter_text,
-             queue_key, sub.url, policy_text, sub.signing_secret, sub.challenge,
-             sub.confirm_url, dead_letter_key, txn.now_ms, sns_text),
-        ).lastrowid  # fmt: skip
-        assert key is not None
-        if status is Status.PENDING:
-            conn.execute(
-                Q["insert_delivery"],
-                (key, None, DeliveryKind.CONFIRMATION.value, new_webhook_id(), txn.now_ms),
-            )
-            txn.after_commit(lambda: self._deliveries_ready([key]))
-        txn.memo.clear()
-        return subscription_from_row(conn.execute(_BY_KEY, (key,)).fetchone())
-
-    async def list_subscriptions(self, topic_hash: bytes) -> list[SubscriptionRecord]:
-        def query(conn: sqlite3.Connection) -> list[SubscriptionRecord]:
-            key = lookup_topic(conn, topic_hash).key
-            return [subscription_from_row(row) for row in conn.execute(_IN_TOPIC, (key,))]
-
-        return await self._read(query)
-
-    async def get_subscription(self, topic_hash: bytes, subscription_id: str) -> SubscriptionRecord:
-        def query(conn: sqlite3.Connection) -> SubscriptionRecord:
-            key = lookup_topic(conn, topic_hash).key
-            row = conn.execute(_ONE_IN_TOPIC, (key, subscription_id)).fetchone()
-            if row is None:
-                raise SubscriptionNotFound()
-            return subscription_from_row(row)
-
-        return await self._read(query)
-
-    async def unsubscribe(self, topic_hash: bytes, subscription_id: str) -> None:
-        def operation(txn: Txn) -> None:
-            conn = txn.conn
-            topic = topic_in(txn, topic_hash)
-            found = conn.execute(
-                Q["subscription_key_in_topic"], (topic.key, subscription_id)
-            ).fetchone()
-            self._remove_subscription(txn, found)
-
-        await self._write(operation)
-
-    async def update_subscription(
-        self,
-        topic_hash: bytes,
-        subscription_id: str,
-        *,
-        filter_policy: FilterPolicy | None,
-        policy: DeliveryPolicy | None,
-        dead_letter_hash: bytes | None,
-        sns: SnsSubscription | None,
-    ) -> SubscriptionRecord:
-        def operation(txn: Txn) -> SubscriptionRecord:
-            conn = txn.conn
-            topic = topic_in(txn, topic_hash)
-            found = conn.execute(
-                Q["subscription_key_in_topic"], (topic.key, subscription_id)
-            ).fetchone()
-            if found is None:
-                raise SubscriptionNotFound()
-            dead_letter_key = (
-                None if dead_letter_hash is None else queue_in(txn, dead_letter_hash).record.key
-            )
-            filter_text, policy_text, sns_text = update_values(filter_policy, policy, sns)
-            conn.execute(
-                Q["update_subscription"],
-                (filter_text, policy_text, dead_letter_key, sns_text, found[0]),
-            )
-            txn.memo.clear()
-            return subscription_from_row(conn.execute(_BY_KEY, (found[0],)).fetchone())
-
-        return await self._write(operation)
-
-    async def find_subscription(self, subscription_id: str) -> SubscriptionRecord | None:
-        def query(conn: sqlite3.Connection) -> SubscriptionRecord | None:
-            row = conn.execute(_BY_ID, (subscription_id,)).fetchone()
-            return None if row is None else subscription_from_row(row)
-
-        return await self._read(query)
-
-    async def remove_subscription(self, subscription_id: str) -> None:
-        def operation(txn: Txn) -> None:
-            found = txn.conn.execute(Q["subscription_key_by_id"], (subscription_id,)).fetchone()
-            self._remove_subscription(txn, found)
-
-        await self._write(operation)
-
-    @staticmethod
-    def _remove_subscription(txn: Txn, found: tuple[int] | None) -> None:
-        """Delete a subscription (``found``: its key, or None for SubscriptionNotFound), its
-        pushes not yet made, and the messages no other push needs."""
-        if found is None:
-            raise SubscriptionNotFound()
-        conn = txn.conn
-        messages = {
-            row[0] for row in conn.execute(Q["delete_subscription_deliveries"], (found[0],))
-        }
-        conn.execute(Q["delete_subscription"], (found[0],))
-        for message_key in messages - {None}:
-            conn.execute(Q["delete_message_if_done"], (message_key,))
-        txn.memo.clear()
-
-    async def confirm_subscription(self, challenge: str) -> SubscriptionRecord:
-        def operation(txn: Txn) -> SubscriptionRecord:
-            row = txn.conn.execute(Q["confirm_by_challenge"], (challenge,)).fetchone()
-            if row is None:
-                raise ConfirmationNotFound()
-            txn.conn.execute(Q["delete_confirmations"], (row[0],))
-            txn.memo.clear()
-            return subscription_from_row(txn.conn.execute(_BY_KEY, (row[0],)).fetchone())
-
-        return await self._write(operation)
 
     # publishing
 

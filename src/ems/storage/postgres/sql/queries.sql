@@ -335,6 +335,10 @@ INSERT INTO topic_messages (topic_key, message_id, body, content_type, correlati
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 RETURNING key
 
+-- name: insert_delivery
+INSERT INTO deliveries (subscription_key, message_key, kind, webhook_id, next_attempt_at)
+VALUES ($1, $2, $3, $4, $5)
+
 -- name: insert_deliveries
 INSERT INTO deliveries (subscription_key, message_key, kind, webhook_id, next_attempt_at)
 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[])

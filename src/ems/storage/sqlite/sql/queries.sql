@@ -229,6 +229,7 @@ SELECT key, public_id, max_message_bytes, created_at, fifo FROM topics WHERE id_
 -- name: insert_topic
 INSERT INTO topics (id_hash, public_id, max_message_bytes, created_at, owner, fifo)
 VALUES (?, ?, ?, ?, ?, ?)
+RETURNING key
 
 -- name: topic_stats
 SELECT
@@ -236,10 +237,10 @@ SELECT
     sum(protocol = 'http' AND status = 'confirmed'),
     sum(protocol = 'http' AND status <> 'confirmed'),
     (SELECT count(*) FROM deliveries d JOIN subscriptions s2 ON s2.key = d.subscription_key
-     WHERE s2.topic_key = ? AND d.kind = 'notification'),
+     WHERE s2.topic_key = ?1 AND d.kind = 'notification'),
     sum(protocol = 'email' AND status = 'confirmed'),
     sum(protocol = 'email' AND status <> 'confirmed')
-FROM subscriptions WHERE topic_key = ?
+FROM subscriptions WHERE topic_key = ?1
 
 -- name: delete_topic_deliveries
 DELETE FROM deliveries
@@ -301,6 +302,7 @@ INSERT INTO subscriptions (topic_key, subscription_id, protocol, status, filter_
                            queue_key, url, policy, signing_secret, challenge, confirm_url,
                            dead_letter_key, created_at, sns)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING key
 
 -- name: subscription_key_in_topic
 SELECT key FROM subscriptions WHERE topic_key = ? AND subscription_id = ?
