@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any, Final, TypeVar
 
 from ems.core.clock import Clock, SystemClock
-from ems.core.errors import QueueFull, QueueNotFound, TopicNotFound
+from ems.core.errors import QueueFull
 from ems.core.models import (
     NewMessage,
     QueueRecord,
@@ -33,7 +33,7 @@ from ems.storage.base import StoreUnusable
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Read, Write, run_now
 from ems.storage.health import DISK_FULL, StorageHealth
-from ems.storage.rows import QueueRow, message_rows, queue_from_row
+from ems.storage.rows import QueueRow, message_rows
 from ems.storage.sqlite.migrations import migrate
 from ems.storage.sqlite.opening import (
     Synchronous,
@@ -49,7 +49,6 @@ from ems.storage.sqlite.reserve import SpaceReserve
 from ems.storage.sqlite.sharing import HousekeepingLock, Sharing, WriteLock
 from ems.storage.sqlite.statements import SqliteStatements
 from ems.storage.sqlite.writer import GroupCommitWriter, Txn
-from ems.storage.topic_rows import topic_record
 
 T = TypeVar("T")
 log = logging.getLogger("ems.storage.sqlite")
@@ -60,48 +59,6 @@ ROOM_TO_RESUME: Final = 8 * 1024 * 1024
 SWEEP_BUDGET: Final = 1000
 RETENTION_QUEUES_PER_SWEEP: Final = 256
 READ_THREADS: Final = 2
-
-
-def queue_in(txn: Txn, queue_hash: bytes) -> QueueRow:
-    """A queue as this batch sees it, looked up once per batch (found queues only)."""
-    queue: QueueRow | None = txn.memo.get(queue_hash)
-    if queue is None:
-        queue = txn.memo[queue_hash] = lookup_queue(txn.conn, queue_hash)
-    return queue
-
-
-def queue_by_key(txn: Txn, queue_key: int) -> QueueRow | None:
-    """A queue by its internal key, as this batch sees it; None if it was deleted."""
-    memo_key = ("queue-key", queue_key)
-    queue: QueueRow | None = txn.memo.get(memo_key)
-    if queue is None:
-        row = txn.conn.execute(Q["queue_by_key"], (queue_key,)).fetchone()
-        if row is None:
-            return None
-        queue = txn.memo[memo_key] = queue_from_row(row)
-    return queue
-
-
-def lookup_topic(conn: sqlite3.Connection, topic_hash: bytes) -> TopicRecord:
-    row = conn.execute(Q["topic_by_hash"], (topic_hash,)).fetchone()
-    if row is None:
-        raise TopicNotFound()
-    return topic_record(row)
-
-
-def topic_in(txn: Txn, topic_hash: bytes) -> TopicRecord:
-    memo_key = ("topic", topic_hash)
-    topic: TopicRecord | None = txn.memo.get(memo_key)
-    if topic is None:
-        topic = txn.memo[memo_key] = lookup_topic(txn.conn, topic_hash)
-    return topic
-
-
-def lookup_queue(conn: sqlite3.Connection, queue_hash: bytes) -> QueueRow:
-    row = conn.execute(Q["queue_by_hash"], (queue_hash,)).fetchone()
-    if row is None:
-        raise QueueNotFound()
-    return queue_from_row(row)
 
 
 # queue key -> correlation ids of the messages that became receivable (one entry per message)

@@ -13,7 +13,7 @@ import sqlite3
 
 from ems.core.idempotency import KeyedSend, plan, repeated
 from ems.core.topic_models import PublishResult, TopicMessage
-from ems.storage.sqlite.base import queue_in, topic_in
+from ems.storage.sqlite.lookups import queue_in, topic_in
 from ems.storage.sqlite.messages import MessageOperations
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.topics import TopicOperations

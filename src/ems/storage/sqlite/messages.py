@@ -22,14 +22,9 @@ from ems.core.models import (
 from ems.core.outcomes import why_not
 from ems.core.queue_rules import too_large as refuse_size
 from ems.storage.rows import QueueRow, stored_message
-from ems.storage.sqlite.base import (
-    RETENTION_QUEUES_PER_SWEEP,
-    SWEEP_BUDGET,
-    Wake,
-    lookup_queue,
-    queue_in,
-)
+from ems.storage.sqlite.base import RETENTION_QUEUES_PER_SWEEP, SWEEP_BUDGET, Wake
 from ems.storage.sqlite.fifo import FifoReceives
+from ems.storage.sqlite.lookups import lookup_queue, queue_in
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import Txn
 

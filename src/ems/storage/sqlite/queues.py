@@ -4,7 +4,8 @@ queue lifecycle is :mod:`ems.storage.roles.queues`)."""
 from __future__ import annotations
 
 from ems.core.models import QueueRecord
-from ems.storage.sqlite.base import SqliteBase, lookup_queue
+from ems.storage.sqlite.base import SqliteBase
+from ems.storage.sqlite.lookups import lookup_queue
 
 
 class QueueOperations(SqliteBase):

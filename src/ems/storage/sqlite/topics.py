@@ -19,13 +19,9 @@ from ems.core.topic_models import (
     TopicRecord,
 )
 from ems.storage.rows import encode_attributes
-from ems.storage.sqlite.base import (
-    Wake,
-    lookup_topic,
-    queue_by_key,
-    topic_in,
-)
+from ems.storage.sqlite.base import Wake
 from ems.storage.sqlite.fifo_topics import FifoFanout
+from ems.storage.sqlite.lookups import lookup_topic, queue_by_key, topic_in
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import Txn
 from ems.storage.topic_rows import (
