@@ -58,3 +58,25 @@ def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
     child = [text[i : i + 36] for i in range(0, len(text), 36)]
     assert len(child) == 5
     assert not set(child) & set(parent)
+
+
+def test_threads_racing_for_a_fresh_pool_never_share_its_digits() -> None:
+    """Several threads make their first id at the same moment: one claims the pool, the others
+    read the OS; no two ever take the same digits."""
+    from ems.core.ids import _RandomHex
+
+    pool = _RandomHex()
+    start = threading.Barrier(8)
+    taken: list[list[str]] = [[] for _ in range(8)]
+
+    def draw(mine: list[str]) -> None:
+        start.wait()
+        mine.extend(pool.take32() for _ in range(300))
+
+    threads = [threading.Thread(target=draw, args=(mine,)) for mine in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [digits for mine in taken for digits in mine]
+    assert len(set(every)) == len(every) == 2400

@@ -38,22 +38,27 @@ class _RandomHex:
     """Random hex digits read from the OS a few KiB at a time: one system call per 128 ids
     instead of one per id. The pool serves the thread that first drew from it (the event loop,
     which makes nearly every id); any other thread reads the OS directly, so no two threads
-    can take the same digits. A forked child starts afresh (a copy of the parent's pool would
-    repeat the parent's ids)."""
+    can take the same digits. The first draw claims the pool under a lock: two threads that
+    both found it unclaimed would otherwise both draw from it. A forked child starts afresh (a
+    copy of the parent's pool would repeat the parent's ids)."""
 
-    __slots__ = ("_at", "_digits", "_owner")
+    __slots__ = ("_at", "_claim", "_digits", "_owner")
     CHUNK: Final = 2048  # random bytes per read
 
     def __init__(self) -> None:
         self._digits = ""
         self._at = 0
         self._owner = 0  # a thread's ident; 0 until one draws
+        self._claim = threading.Lock()
 
     def take32(self) -> str:
-        if threading.get_ident() != self._owner:
-            if self._owner:
+        me = threading.get_ident()
+        if me != self._owner:
+            with self._claim:
+                if not self._owner:
+                    self._owner = me
+            if me != self._owner:
                 return os.urandom(16).hex()
-            self._owner = threading.get_ident()
         at = self._at
         if at + 32 > len(self._digits):
             self._digits = os.urandom(self.CHUNK).hex()
@@ -65,6 +70,8 @@ class _RandomHex:
         self._digits = ""
         self._at = 0
         self._owner = 0
+        # another thread of the parent may have held the lock at the fork: never inherit it
+        self._claim = threading.Lock()
 
 
 _RANDOM: Final = _RandomHex()
