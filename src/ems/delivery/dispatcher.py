@@ -26,18 +26,20 @@ import json
 import logging
 import time
 from collections.abc import Iterable
+from typing import Protocol
 
 from ems.core import envelopes
 from ems.core.clock import Clock
 from ems.core.errors import ForbiddenWebhookUrl, InvalidWebhookUrl, StorageUnavailable
 from ems.core.metrics import Metrics
 from ems.core.topic_models import AttemptResult, DeliveryKind, DeliveryTask
+from ems.core.wakeups import DeliveriesReady
 from ems.delivery import signing, sns_push
 from ems.delivery.backoff import parse_retry_after, retry_delay
 from ems.delivery.client import OversizedAnswer, Response, WebhookClient
 from ems.delivery.email import Mailer
 from ems.delivery.ssrf import UnresolvableHost
-from ems.storage.base import Store
+from ems.storage.health import StorageHealth
 
 log = logging.getLogger("ems.delivery")
 
@@ -52,10 +54,26 @@ STOP_GRACE_SECONDS = 5.0
 MAILTO = "mailto:"
 
 
+class Outbox(Protocol):
+    """What the dispatcher needs of a store: the webhook outbox and its signal (declared here,
+    where it is used; any :class:`ems.storage.base.Store` is one)."""
+
+    deliveries_ready: DeliveriesReady
+    health: StorageHealth
+
+    async def due_subscriptions(self, limit: int) -> list[int]: ...
+
+    async def claim_deliveries(
+        self, subscription_key: int, limit: int, lease_margin_seconds: int
+    ) -> list[DeliveryTask]: ...
+
+    async def record_attempt(self, task: DeliveryTask, result: AttemptResult) -> None: ...
+
+
 class Dispatcher:
     def __init__(
         self,
-        store: Store,
+        store: Outbox,
         client: WebhookClient,
         *,
         clock: Clock,

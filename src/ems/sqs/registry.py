@@ -9,10 +9,11 @@ before queues were per region (migrated into us-east-1) still open.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import ClassVar, Final
+from collections.abc import AsyncIterator, Mapping
+from typing import ClassVar, Final, Protocol
 
 from ems.core import capabilities
+from ems.core.clock import Clock
 from ems.core.errors import QueueNotFound
 from ems.core.models import SqsQueue
 from ems.core.queues import QueueService
@@ -23,13 +24,40 @@ from ems.sqs.names import Caller
 MAX_REMEMBERED: Final = 65_536
 
 
+class SqsNameStore(Protocol):
+    """What the SQS API keeps in a store: each account's queue names (declared here, where it
+    is used; any :class:`ems.storage.base.Store` is one)."""
+
+    clock: Clock
+
+    async def add_sqs_queue(self, entry: SqsQueue) -> SqsQueue: ...
+
+    async def get_sqs_queue(self, account: str, name: str) -> SqsQueue | None: ...
+
+    async def list_sqs_queues(
+        self, account: str, *, prefix: str = "", after: str = "", limit: int = 1000
+    ) -> list[SqsQueue]: ...
+
+    async def update_sqs_queue(
+        self,
+        account: str,
+        name: str,
+        *,
+        modified_at_ms: int,
+        tags: Mapping[str, str] | None,
+        policy: str | None = None,
+    ) -> None: ...
+
+    async def delete_sqs_queue(self, account: str, name: str) -> None: ...
+
+
 class Registry:
     # names read from the store at a time
     page_size: ClassVar[int] = 1000
 
     def __init__(self, service: QueueService, secret: bytes) -> None:
         self.service = service
-        self.store = service.store
+        self.store: SqsNameStore = service.store
         self._secret = secret.hex()
         # (namespace, name) -> EMS queue id, for the message calls: a name is looked up in the
         # store and its id unsealed once, not on every send and receive. An entry can only go
