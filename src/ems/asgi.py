@@ -30,6 +30,10 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+# the named segments of the route a request matched: {"queue_id": ...} for /ems/queue/{queue_id}
+PathArgs = dict[str, str]
+# what a route resolves to: answers the request, returns the status it answered with
+Handler = Callable[[Scope, Receive, Send, PathArgs], Awaitable[int]]
 
 JSON: Final = [(b"content-type", b"application/json")]
 

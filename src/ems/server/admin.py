@@ -11,7 +11,7 @@ import binascii
 import re
 from typing import Any, Final
 
-from ems.asgi import Receive, Scope, Send, query, respond, respond_json
+from ems.asgi import Handler, PathArgs, Receive, Scope, Send, query, respond, respond_json
 from ems.core.encoding import rfc3339
 from ems.core.errors import (
     InvalidRequest,
@@ -51,6 +51,7 @@ from ems.server.admin_views import (
 )
 from ems.server.message_answers import peeked_document
 from ems.server.pages import load_assets, serve
+from ems.server.routing import Route, RouteTable
 from ems.server.topics import stats_document
 from ems.storage.base import Store
 
@@ -69,8 +70,7 @@ CONSOLE_FILES: Final = frozenset(
 _NONE: Final = frozenset[str]()
 
 
-def _template(parts: tuple[str, ...]) -> str:
-    return "/ems/admin/" + "/".join(parts)
+_ADMIN: Final = "/ems/admin/"
 
 
 class AdminHandlers:
@@ -82,61 +82,51 @@ class AdminHandlers:
         # dead-letter redrive; its Redrive is set when the app starts
         self.moves = AdminRedrive()
         self._assets = load_assets(CONSOLE_FILES | {"console.html"}) if token.enabled else {}
-        # route template parts ({...}: any one path segment) -> {method: handler}
-        self.routes: dict[tuple[str, ...], dict[str, problems.Handler]] = {
-            ("console",): {"GET": self.console},
-            ("console", "{name}"): {"GET": self.console_file},
-            ("overview",): {"GET": self.overview},
-            ("queue-table",): {"GET": self.queue_table},
-            ("queues",): {"GET": self.queues},
-            ("queues", "{hash}"): {"GET": self.queue, "DELETE": self.delete_queue},
-            ("queues", "{hash}", "messages"): {"GET": self.peek},
-            ("queues", "{hash}", "purge"): {"POST": self.purge},
-            ("queues", "{hash}", "redrive"): {
-                "GET": self.redrive_show,
-                "POST": self.redrive_start,
-                "DELETE": self.redrive_cancel,
-            },
-            ("topics",): {"GET": self.topics},
-            ("topics", "{hash}"): {"GET": self.topic, "DELETE": self.delete_topic},
-            ("topics", "{hash}", "subscriptions", "{subscription_id}"): {
-                "DELETE": self.unsubscribe
-            },
-            ("topics", "{hash}", "subscriptions", "{subscription_id}", "retry"): {
-                "POST": self.retry
-            },
-        }
+        served: list[tuple[str, dict[str, Handler]]] = [
+            ("console", {"GET": self.console}),
+            ("console/{name}", {"GET": self.console_file}),
+            ("overview", {"GET": self.overview}),
+            ("queue-table", {"GET": self.queue_table}),
+            ("queues", {"GET": self.queues}),
+            ("queues/{hash}", {"GET": self.queue, "DELETE": self.delete_queue}),
+            ("queues/{hash}/messages", {"GET": self.peek}),
+            ("queues/{hash}/purge", {"POST": self.purge}),
+            ("queues/{hash}/redrive",
+             {"GET": self.redrive_show, "POST": self.redrive_start,
+              "DELETE": self.redrive_cancel}),
+            ("topics", {"GET": self.topics}),
+            ("topics/{hash}", {"GET": self.topic, "DELETE": self.delete_topic}),
+            ("topics/{hash}/subscriptions/{subscription_id}", {"DELETE": self.unsubscribe}),
+            ("topics/{hash}/subscriptions/{subscription_id}/retry", {"POST": self.retry}),
+        ]  # fmt: skip
+        self.routes = [Route(_ADMIN + t, m, "this admin resource") for t, m in served]
+        self.table = RouteTable("/ems/admin", self.routes)
 
-    def templates(self) -> list[tuple[str, str]]:
-        """Every (method, route template) served here (when enabled)."""
-        return [(m, _template(parts)) for parts, ms in self.routes.items() for m in ms]
-
-    def route(self, method: str, parts: list[str]) -> tuple[problems.Handler, str]:
+    def route(self, method: str, parts: list[str]) -> tuple[Handler, str, PathArgs]:
+        """The handler for ``/ems/admin/...`` (``parts`` starts after ``admin``)."""
         if not self.token.enabled:
             raise problems.RouteNotFound("No such resource (the admin API is not enabled).")
-        for template, methods in self.routes.items():
-            if len(template) == len(parts) and all(
-                t.startswith("{") or t == p for t, p in zip(template, parts, strict=True)
-            ):
-                return problems.pick(methods, method, "this admin resource"), _template(template)
-        raise problems.RouteNotFound(
-            "The admin API has /ems/admin/overview, /queues, /queue-table, /topics and /console."
-        )
+        found = self.table.match(method, parts)
+        if found is None:
+            raise problems.RouteNotFound(
+                "The admin API has /ems/admin/overview, /queues, /queue-table, /topics and "
+                "/console."
+            )
+        return found
 
     # the console: a static page; everything it shows comes from the API with the token
 
-    async def console(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def console(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         return await serve(scope, send, self._assets["console.html"], page=True)
 
-    async def console_file(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> int:
-        asset = self._assets.get(parts[1]) if parts[1] in CONSOLE_FILES else None
+    async def console_file(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
+        name = path["name"]
+        asset = self._assets.get(name) if name in CONSOLE_FILES else None
         if asset is None:
-            raise problems.RouteNotFound(f"No such file: {quoted(parts[1], 64)}.")
+            raise problems.RouteNotFound(f"No such file: {quoted(name, 64)}.")
         return await serve(scope, send, asset, page=False)
 
-    async def overview(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def overview(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         self.token.check(scope)
         query(scope, _NONE)
         totals = await self.store.admin_totals()
@@ -152,7 +142,7 @@ class AdminHandlers:
 
     # queues
 
-    async def queue_table(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def queue_table(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         self.token.check(scope)
         page = _table_page(query(scope, TABLE_PARAMS))
         total, found = await self.store.admin_queue_page(page)
@@ -166,7 +156,7 @@ class AdminHandlers:
         answer = {"total": total, "offset": page.offset, "queues": rows}
         return await respond_json(send, 200, answer)
 
-    async def queues(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def queues(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         self.token.check(scope)
         after, limit = _page(query(scope, LIST_PARAMS))
         now = self.store.clock.now_ms()
@@ -195,22 +185,22 @@ class AdminHandlers:
             raise QueueNotFound()
         return queue_hash, record
 
-    async def queue(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def queue(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         self.token.check(scope)
         query(scope, _NONE)
-        queue_hash, record = await self._full_queue(parts[1])
+        queue_hash, record = await self._full_queue(path["hash"])
         stats = await self.store.queue_stats(queue_hash)
         now = self.store.clock.now_ms()
         return await respond_json(
             send, 200, queue_detail(queue_hash, record, stats, self.metrics, now)
         )
 
-    async def peek(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def peek(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         self.token.check(scope)
         params = query(scope, LIST_PARAMS)
         after = parse_cursor(params["after"], "peek") if "after" in params else None
         limit = PEEK.parse(params["limit"]) if "limit" in params else 20
-        queue_hash, _ = await self._full_queue(parts[1])
+        queue_hash, _ = await self._full_queue(path["hash"])
         page = await self.store.peek(queue_hash, after=after, limit=limit)
         now = self.store.clock.now_ms()
         return await respond_json(
@@ -222,42 +212,38 @@ class AdminHandlers:
             },
         )
 
-    async def purge(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def purge(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         self.token.check(scope)
         query(scope, _NONE)
-        await self.store.purge_queue((await self._full_queue(parts[1]))[0])
+        await self.store.purge_queue((await self._full_queue(path["hash"]))[0])
         return await respond(send, 204)
 
-    async def redrive_show(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> int:
+    async def redrive_show(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         self.token.check(scope)
-        return await self.moves.show(scope, send, (await self._full_queue(parts[1]))[0])
+        return await self.moves.show(scope, send, (await self._full_queue(path["hash"]))[0])
 
     async def redrive_start(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+        self, scope: Scope, receive: Receive, send: Send, path: PathArgs
     ) -> int:
         self.token.check(scope)
-        source_hash = (await self._full_queue(parts[1]))[0]
+        source_hash = (await self._full_queue(path["hash"]))[0]
         return await self.moves.start(scope, receive, send, source_hash)
 
     async def redrive_cancel(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+        self, scope: Scope, receive: Receive, send: Send, path: PathArgs
     ) -> int:
         self.token.check(scope)
-        return await self.moves.cancel(scope, send, (await self._full_queue(parts[1]))[0])
+        return await self.moves.cancel(scope, send, (await self._full_queue(path["hash"]))[0])
 
-    async def delete_queue(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> int:
+    async def delete_queue(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         self.token.check(scope)
         query(scope, _NONE)
-        await self.store.delete_queue((await self._full_queue(parts[1]))[0])
+        await self.store.delete_queue((await self._full_queue(path["hash"]))[0])
         return await respond(send, 204)
 
     # topics
 
-    async def topics(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def topics(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         self.token.check(scope)
         after, limit = _page(query(scope, LIST_PARAMS))
         found = await self.store.list_topics(after=after, limit=limit)
@@ -275,10 +261,10 @@ class AdminHandlers:
         next_page = str(found[-1].key) if len(found) == limit else None
         return await respond_json(send, 200, {"topics": items, "next": next_page})
 
-    async def topic(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def topic(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         self.token.check(scope)
         query(scope, _NONE)
-        topic_hash = _hash(parts[1], TopicNotFound)
+        topic_hash = _hash(path["hash"], TopicNotFound)
         record = await self.store.get_topic(topic_hash)
         stats = await self.store.topic_stats(topic_hash)
         subscriptions = await self.store.list_subscriptions(topic_hash)
@@ -292,26 +278,26 @@ class AdminHandlers:
         }
         return await respond_json(send, 200, document)
 
-    async def delete_topic(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> int:
+    async def delete_topic(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         self.token.check(scope)
         query(scope, _NONE)
-        await self.store.delete_topic(_hash(parts[1], TopicNotFound))
+        await self.store.delete_topic(_hash(path["hash"], TopicNotFound))
         return await respond(send, 204)
 
-    async def unsubscribe(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> int:
+    async def unsubscribe(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         self.token.check(scope)
         query(scope, _NONE)
-        await self.store.unsubscribe(_hash(parts[1], TopicNotFound), _subscription(parts[3]))
+        await self.store.unsubscribe(
+            _hash(path["hash"], TopicNotFound), _subscription(path["subscription_id"])
+        )
         return await respond(send, 204)
 
-    async def retry(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def retry(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         self.token.check(scope)
         query(scope, _NONE)
-        moved = await self.store.retry_now(_hash(parts[1], TopicNotFound), _subscription(parts[3]))
+        moved = await self.store.retry_now(
+            _hash(path["hash"], TopicNotFound), _subscription(path["subscription_id"])
+        )
         return await respond_json(send, 200, {"due_now": moved})
 
 
@@ -346,6 +332,10 @@ def _table_page(params: dict[str, str]) -> QueuePage:
         offset=OFFSET.parse(params["offset"]) if "offset" in params else 0,
         limit=TABLE_PAGE.parse(params["limit"]) if "limit" in params else 50,
     )
+
+
+def _subscription_of(path: PathArgs) -> tuple[bytes, str]:
+    return _hash(path["hash"], TopicNotFound), _subscription(path["subscription_id"])
 
 
 def _subscription(text: str) -> str:

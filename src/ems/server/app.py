@@ -11,9 +11,10 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Final
 
-from ems.asgi import Receive, Scope, Send, header, respond, respond_json
+from ems.asgi import Handler, PathArgs, Receive, Scope, Send, header, respond, respond_json
 from ems.config import Settings
 from ems.core.errors import EmsError, ForbiddenWebhookUrl, RateLimited, ShuttingDown, quoted
 from ems.core.metrics import Metrics
@@ -34,12 +35,16 @@ from ems.server.admin import AdminHandlers
 from ems.server.connections import ConnectionStats
 from ems.server.cors import Cors
 from ems.server.crypto import CryptoHandlers
+from ems.server.crypto import route_not_found as crypto_not_found
 from ems.server.observe import WORDS, access_log, render_metrics
 from ems.server.pages import PageHandlers
 from ems.server.queues import QueueHandlers
+from ems.server.queues import route_not_found as queue_not_found
 from ems.server.redrive import RedriveHandlers
+from ems.server.routing import Route, RouteTable
 from ems.server.streams import StreamHandlers
 from ems.server.topics import TopicHandlers
+from ems.server.topics import route_not_found as topic_not_found
 from ems.sns.handler import SnsApi
 from ems.sqs.accounts import Accounts
 from ems.sqs.handler import SqsApi
@@ -69,12 +74,13 @@ class EmsApp:
         self._housekeeping = housekeeping
         self.metrics = Metrics()
         self._service: QueueService | None = None
-        self._queues: QueueHandlers | None = None
         self._redrive: Redrive | None = None
-        self._redrive_handlers: RedriveHandlers | None = None
-        self._topics: TopicHandlers | None = None
         self._dispatcher: Dispatcher | None = None
-        self._crypto = CryptoHandlers()
+        # /ems/{section}/...: the routes of each section, and what its 404 says (the queue and
+        # topic sections are added on startup)
+        self._sections: dict[str, tuple[RouteTable, Callable[[list[str]], str]]] = {
+            "crypto": (RouteTable("/ems/crypto", CryptoHandlers().routes), crypto_not_found)
+        }
         self._pages = PageHandlers(enabled=settings.playground)
         self._admin = AdminHandlers(store, AdminToken(settings.admin_token), self.metrics)
         self.address_policy = AddressPolicy.from_settings(
@@ -102,11 +108,8 @@ class EmsApp:
         self.streams = StreamHub(settings.max_streams_per_client, settings.max_streams_per_queue)
         self._cors = Cors(settings.cors_origins)
         self.draining = False
-        self._own_routes: dict[str, dict[str, problems.Handler]] = {
-            "healthz": {"GET": self._health},
-            "readyz": {"GET": self._ready},
-            "metrics": {"GET": self._metrics},
-        }
+        own = [("/healthz", self._health), ("/readyz", self._ready), ("/metrics", self._metrics)]
+        self._own_routes = RouteTable("", [Route(t, {"GET": h}, t) for t, h in own])
         self.ready = False
 
     @property
@@ -146,7 +149,6 @@ class EmsApp:
             id_prefix=self.settings.id_prefix,
         )
         self._redrive = Redrive(self._service)
-        self._redrive_handlers = RedriveHandlers(self._redrive)
         self._admin.moves.redrive = self._redrive
         topics = SnsTopicService(
             self.store,
@@ -163,15 +165,18 @@ class EmsApp:
             self._client.of,
             heartbeat_seconds=self.settings.stream_heartbeat_seconds,
         )
-        self._queues = QueueHandlers(
+        queues = QueueHandlers(
             self._service,
             self._api_keys.authorize,
             max_response_bytes=self.settings.max_response_bytes,
             stream=streams.queue_stream,
         )
-        self._topics = TopicHandlers(
+        queue_routes = queues.routes + RedriveHandlers(self._redrive).routes
+        self._sections["queue"] = (RouteTable("/ems/queue", queue_routes), queue_not_found)
+        topic_routes = TopicHandlers(
             topics, self.settings.public_url, self._api_keys.authorize, streams.topic_stream
-        )
+        ).routes
+        self._sections["topic"] = (RouteTable("/ems/topic", topic_routes), topic_not_found)
         self._sqs = await SqsApi.create(
             self._service, self._redrive, self._sqs_accounts, self.settings.public_url
         )
@@ -321,51 +326,45 @@ class EmsApp:
 
     def _route(
         self, method: str, parts: list[str], path: str, query: bytes = b""
-    ) -> tuple[problems.Handler, str, list[str]]:
-        """The handler of a request, its route as a template, and the path parts it takes."""
+    ) -> tuple[Handler, str, PathArgs]:
+        """The handler of a request, its route as a template, and the path's named segments."""
         if len(parts) >= 2 and parts[0] == "ems":
             section, rest = parts[1], parts[2:]
-            if section == "queue" and self._queues is not None:
-                if self._redrive_handlers is not None and RedriveHandlers.claims(rest):
-                    return (*self._redrive_handlers.route(method, rest), rest)
-                return (*self._queues.route(method, rest), rest)
-            if section == "topic" and self._topics is not None:
-                return (*self._topics.route(method, rest), rest)
-            if section == "crypto":
-                return (*self._crypto.route(method, rest), rest)
+            routes = self._sections.get(section)
+            if routes is not None:
+                found = routes[0].match(method, rest)
+                if found is None:
+                    raise problems.RouteNotFound(routes[1](rest))
+                return found
             if section == "admin":
-                return (*self._admin.route(method, rest), rest)
+                return self._admin.route(method, rest)
             if section == "problems" and len(parts) == 3:
-                return self._describe_problem, PROBLEM_ROUTE, rest
+                return self._describe_problem, PROBLEM_ROUTE, {"type": parts[2]}
         elif self._sqs is not None and self._sqs.claims(method, parts):
-            return self._sqs.handle, self._sqs.route_of(parts), parts
+            return self._sqs.handle, self._sqs.route_of(parts), self._sqs.path_args(parts)
         if self._sns is not None and self._sns.claims_get(method, parts, query):
-            route = "/" if parts == [""] else self._sns.certificate_route()
-            return self._sns.handle_get, route, parts
-        if len(parts) == 1 and parts[0] in self._own_routes:
-            handler = problems.pick(self._own_routes[parts[0]], method, path)
-            return handler, "/" + parts[0], parts
-        page = self._pages.route(method, "/" + "/".join(parts))
-        if page is not None:
-            return (*page, parts)
+            if parts == [""]:
+                return self._sns.handle_get, "/", {}
+            return self._sns.handle_get, self._sns.certificate_route(), {"certificate": parts[2]}
+        found = self._own_routes.match(method, parts) or self._pages.route(method, parts)
+        if found is not None:
+            return found
         raise problems.RouteNotFound(f"No such resource: {_redacted(path)}.")
 
     def route_templates(self) -> set[tuple[str, str]]:
         """Every (method, route template) this app serves once started."""
-        if self._queues is None or self._topics is None:
+        if "queue" not in self._sections or "topic" not in self._sections:
             raise RuntimeError("the app has not started")
-        served = {(m, "/" + name) for name, ms in self._own_routes.items() for m in ms}
-        served.add(("GET", PROBLEM_ROUTE))
-        for handlers in (self._queues, self._topics, self._crypto, self._admin, self._pages):
-            served.update(handlers.templates())
-        if self._redrive_handlers is not None:
-            served.update(self._redrive_handlers.templates())
+        served = {("GET", PROBLEM_ROUTE)}
+        tables = [table for table, _ in self._sections.values()]
+        for table in (*tables, self._own_routes, self._admin.table, self._pages.table):
+            served.update(table.templates())
         return served
 
-    async def _health(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def _health(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         return await respond_json(send, 200, {"status": "ok", "version": __version__})
 
-    async def _ready(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def _ready(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         if self.draining:
             return await respond_json(send, 503, {"ready": False, "stopping": True})
         outage = None if self.settings.readiness_ignores_storage else self.store.health.outage
@@ -373,7 +372,7 @@ class EmsApp:
             return await respond_json(send, 200 if self.ready else 503, {"ready": self.ready})
         return await respond_json(send, 503, {"ready": False, "storage": outage.kind})
 
-    async def _metrics(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def _metrics(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         return await render_metrics(
             send,
             self.metrics,
@@ -401,10 +400,8 @@ class EmsApp:
             return problems.status_of(error)
 
     @staticmethod
-    async def _describe_problem(
-        scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> int:
-        slug = parts[0]
+    async def _describe_problem(scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
+        slug = path["type"]
         cls = problems.catalogue().get(slug)
         if cls is None:
             raise problems.RouteNotFound(f"No problem type is named {quoted(slug)}.")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from ems.asgi import Receive, Scope, Send, header, query, read_body, respond, respond_json
+from ems.asgi import PathArgs, Receive, Scope, Send, header, query, read_body, respond, respond_json
 from ems.core import crypto
-from ems.server import problems
+from ems.server.routing import Route
 
 # a plaintext as large as the largest message; a token of it is about 4/3 larger
 MAX_PLAINTEXT: Final = 1_048_576
@@ -19,28 +19,16 @@ NO_STORE: Final = [(b"cache-control", b"no-store")]
 
 class CryptoHandlers:
     def __init__(self) -> None:
-        self.routes: dict[str, dict[str, problems.Handler]] = {
-            "random-key": {"GET": self.random_key},
-            "encryption": {"POST": self.encryption},
-            "decryption": {"POST": self.decryption},
-        }
+        self.routes = [
+            Route(template, methods, template)
+            for template, methods in [
+                ("/ems/crypto/random-key", {"GET": self.random_key}),
+                ("/ems/crypto/encryption", {"POST": self.encryption}),
+                ("/ems/crypto/decryption", {"POST": self.decryption}),
+            ]
+        ]
 
-    def templates(self) -> list[tuple[str, str]]:
-        """Every (method, route template) served here: what the API description must cover."""
-        return [(m, f"/ems/crypto/{name}") for name, ms in self.routes.items() for m in ms]
-
-    def route(self, method: str, parts: list[str]) -> tuple[problems.Handler, str]:
-        """The handler for ``/ems/crypto/...`` (``parts`` starts after ``crypto``)."""
-        routes = self.routes
-        if len(parts) != 1 or parts[0] not in routes:
-            raise problems.RouteNotFound(
-                "The crypto service has /ems/crypto/random-key, /ems/crypto/encryption and "
-                "/ems/crypto/decryption."
-            )
-        label = f"/ems/crypto/{parts[0]}"
-        return problems.pick(routes[parts[0]], method, label), label
-
-    async def random_key(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def random_key(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         query(scope, NO_PARAMS)
         key = crypto.new_key()
         accept = header(scope, b"accept") or b""
@@ -48,13 +36,13 @@ class CryptoHandlers:
             return await respond_json(send, 200, {"key": key}, NO_STORE)
         return await respond(send, 200, key.encode(), TEXT + NO_STORE)
 
-    async def encryption(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def encryption(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         query(scope, NO_PARAMS)
         key = header(scope, b"crypto-key")
         plaintext = await read_body(scope, receive, MAX_PLAINTEXT)
         return await respond(send, 200, crypto.encrypt(key, plaintext), TEXT + NO_STORE)
 
-    async def decryption(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def decryption(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         query(scope, NO_PARAMS)
         key = header(scope, b"crypto-key")
         token = await read_body(scope, receive, MAX_TOKEN)
@@ -62,3 +50,11 @@ class CryptoHandlers:
         return await respond(
             send, 200, plaintext, [(b"content-type", b"application/octet-stream"), *NO_STORE]
         )
+
+
+def route_not_found(parts: list[str]) -> str:
+    """What a 404 under ``/ems/crypto`` says."""
+    return (
+        "The crypto service has /ems/crypto/random-key, /ems/crypto/encryption and "
+        "/ems/crypto/decryption."
+    )

@@ -15,10 +15,19 @@ show no id and no address: the link may be forwarded with the mail.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Final
 
-from ems.asgi import Receive, Scope, Send, header, read_body, respond, respond_json
+from ems.asgi import (
+    Handler,
+    PathArgs,
+    Receive,
+    Scope,
+    Send,
+    header,
+    read_body,
+    respond,
+    respond_json,
+)
 from ems.core.topics import TopicService
 
 UNSUBSCRIBE_ROUTE: Final = "/ems/topic/unsubscribe/{token}"
@@ -34,8 +43,6 @@ HTML: Final = [
     ),
     (b"referrer-policy", b"no-referrer"),  # the link is a credential: keep it out of Referer
 ]
-
-Handler = Callable[[Scope, Receive, Send, list[str]], Awaitable[int]]
 
 
 def wants_html(scope: Scope) -> bool:
@@ -68,7 +75,7 @@ class EmailLinks:
         self.service = service
         self.routes: dict[str, Handler] = {"GET": self.ask, "POST": self.unsubscribe}
 
-    async def ask(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def ask(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         """Nothing changes: a page with the button, or JSON saying what to POST."""
         if wants_html(scope):
             body = page(
@@ -81,11 +88,9 @@ class EmailLinks:
             send, 200, {"unsubscribe": "POST to this URL to unsubscribe (RFC 8058 one-click)."}
         )
 
-    async def unsubscribe(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> int:
+    async def unsubscribe(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         await read_body(scope, receive, MAX_LINK_BODY)
-        await self.service.unsubscribe_by_link(parts[1])
+        await self.service.unsubscribe_by_link(path["token"])
         if wants_html(scope):
             body = page("Unsubscribed", "You will receive no more mails from this subscription.")
             return await respond(send, 200, body, HTML)

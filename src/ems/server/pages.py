@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Final
 
-from ems.asgi import Receive, Scope, Send, header, query, respond
+from ems.asgi import Handler, PathArgs, Receive, Scope, Send, header, query, respond
 from ems.core.errors import quoted
 from ems.server import problems
 from ems.server.openapi import document_bytes
+from ems.server.routing import Route, RouteTable
 
 NO_PARAMS: Final = frozenset[str]()
 CONTENT_TYPES: Final = {
@@ -56,6 +57,9 @@ def _load_assets() -> dict[str, Asset]:
     return assets
 
 
+OPENAPI: Final = "/ems/openapi.json"
+
+
 class PageHandlers:
     """``/``, ``/ems/playground``, ``/ems/docs``, ``/ems/static/{name}``, ``/ems/openapi.json``.
 
@@ -65,39 +69,39 @@ class PageHandlers:
     def __init__(self, *, enabled: bool = True) -> None:
         self.enabled = enabled
         self._assets = _load_assets() if enabled else {}
+        pages = [
+            (OPENAPI, self.openapi),
+            ("/", self.playground),
+            ("/ems/playground", self.playground),
+            ("/ems/docs", self.docs),
+            ("/ems/static/{name}", self.asset),
+        ]
+        self.routes = [Route(template, {"GET": handler}, template) for template, handler in pages]
+        self.table = RouteTable("", self.routes)
 
-    def templates(self) -> list[tuple[str, str]]:
-        """Every (method, route template) served here."""
-        pages = ["/", "/ems/playground", "/ems/docs", "/ems/static/{name}"]
-        return [("GET", "/ems/openapi.json")] + [("GET", p) for p in pages]
+    def route(self, method: str, parts: list[str]) -> tuple[Handler, str, PathArgs] | None:
+        """The handler of a page path, or None when ``parts`` is not a page."""
+        found = self.table.find(parts)
+        if found is None:
+            return None
+        route, path = found
+        if not self.enabled and route.template != OPENAPI:
+            raise problems.RouteNotFound("The pages are turned off on this server.")
+        return problems.pick(route.methods, method, route.what), route.template, path
 
-    def route(self, method: str, path: str) -> tuple[problems.Handler, str] | None:
-        """The handler of a page path, or None when ``path`` is not a page."""
-        if path == "/ems/openapi.json":
-            return problems.pick({"GET": self.openapi}, method, path), path
-        asset = path.startswith("/ems/static/") and path.count("/") == 3
-        if asset or path in ("/", "/ems/playground", "/ems/docs"):
-            if not self.enabled:
-                raise problems.RouteNotFound("The pages are turned off on this server.")
-            if asset:
-                return problems.pick({"GET": self.asset}, method, path), "/ems/static/{name}"
-            handler = self.docs if path == "/ems/docs" else self.playground
-            return problems.pick({"GET": handler}, method, path), path
-        return None
-
-    async def openapi(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def openapi(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         query(scope, NO_PARAMS)
         headers = [(b"content-type", b"application/json"), (b"access-control-allow-origin", b"*")]
         return await respond(send, 200, document_bytes(), headers)
 
-    async def playground(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def playground(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         return await self._serve(scope, send, "playground.html")
 
-    async def docs(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def docs(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         return await self._serve(scope, send, "docs.html")
 
-    async def asset(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
-        name = parts[-1]
+    async def asset(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
+        name = path["name"]
         if name not in self._assets or name.endswith(".html"):
             raise problems.RouteNotFound(f"No such file: {quoted(name, 64)}.")
         return await self._serve(scope, send, name)

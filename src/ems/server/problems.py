@@ -6,7 +6,7 @@ problem. Clients should branch on ``type`` (or ``status``), never on ``detail`` 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
 from ems.asgi import dumps
@@ -125,10 +125,9 @@ STATUS.update(
 )
 
 H = TypeVar("H")
-Handler = Callable[[MutableMapping[str, Any], Any, Any, list[str]], Awaitable[int]]
 
 
-def pick(methods: dict[str, H], method: str, what: str) -> H:
+def pick(methods: Mapping[str, H], method: str, what: str) -> H:
     """The handler for ``method``, or a 405 that lists the methods ``what`` supports.
 
     HEAD is answered wherever GET is, by the GET handler (RFC 9110; the server sends the

@@ -10,11 +10,13 @@ import asyncio
 import base64
 import binascii
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, Final
 
 from ems.asgi import (
     JSON,
+    Handler,
+    PathArgs,
     Receive,
     Scope,
     Send,
@@ -44,6 +46,7 @@ from ems.core.queues import (
 )
 from ems.server import fifo_sends, idempotent_sends, problems
 from ems.server.message_answers import PEEK_FETCH, answer_deliveries, answer_peek
+from ems.server.routing import Route
 
 ATTRIBUTE_HEADER: Final = b"ems-attribute-"
 SEND_PARAMS: Final = frozenset({"correlation_id", "delay_seconds"})
@@ -65,14 +68,7 @@ BATCH_ENTRY_FIELDS: Final = frozenset(
     }
 )
 NO_PARAMS: Final = frozenset[str]()
-_QUEUE_ROUTES: Final = {
-    key: "/ems/queue/{id}" + "".join("/" + p for p in key)
-    for key in [(), ("message",), ("messages",), ("messages", "delete"),
-                ("messages", "visibility"), ("purge",), ("rotate",), ("peek",), ("stream",)]
-}  # fmt: skip
 MESSAGE_ROUTE: Final = "/ems/queue/{id}/message/{receipt_handle}"
-
-Handler = Callable[[Scope, Receive, Send, list[str]], Awaitable[int]]
 # who may create queues or topics: returns (owner, quota) or raises Unauthorized
 CreationCheck = Callable[[Scope, str], tuple[str | None, int | None]]
 
@@ -152,56 +148,28 @@ class QueueHandlers:
         self.service = service
         self.authorize_creation = authorize_creation
         self.max_response_bytes = max_response_bytes
-        # parts after /ems/queue/{queue_id}: (sub-resource path) -> {method: handler}
-        self.routes: dict[tuple[str, ...], dict[str, Handler]] = {
-            (): {"GET": self.describe, "PATCH": self.update, "DELETE": self.delete_queue},
+        self.routes = [
+            Route("/ems/queue", {"POST": self.create}, "/ems/queue"),
+            Route("/ems/queue/{id}", {"GET": self.describe, "PATCH": self.update,
+                                      "DELETE": self.delete_queue}),
             # HEAD must not receive: answering it would hide messages nobody gets to see
-            ("message",): {"POST": self.send, "GET": self.receive, "HEAD": self.receive_head},
-            ("messages",): {"POST": self.send_batch},
-            ("messages", "delete"): {"POST": self.delete_batch},
-            ("messages", "visibility"): {"POST": self.change_visibility_batch},
-            ("purge",): {"POST": self.purge},
-            ("rotate",): {"POST": self.rotate},
-            ("peek",): {"GET": self.peek},
-        }
+            Route("/ems/queue/{id}/message",
+                  {"POST": self.send, "GET": self.receive, "HEAD": self.receive_head}),
+            # declared (so tried) before the batch routes of its length: one message deleted
+            # is the more common request
+            Route(MESSAGE_ROUTE, {"DELETE": self.delete_message, "PATCH": self.change_visibility},
+                  "a message's receipt handle"),
+            Route("/ems/queue/{id}/messages", {"POST": self.send_batch}),
+            Route("/ems/queue/{id}/messages/delete", {"POST": self.delete_batch}),
+            Route("/ems/queue/{id}/messages/visibility", {"POST": self.change_visibility_batch}),
+            Route("/ems/queue/{id}/purge", {"POST": self.purge}),
+            Route("/ems/queue/{id}/rotate", {"POST": self.rotate}),
+            Route("/ems/queue/{id}/peek", {"GET": self.peek}),
+        ]  # fmt: skip
         if stream is not None:  # the live stream (server/streams.py)
-            self.routes[("stream",)] = {"GET": stream}
-        self.message_routes: dict[str, Handler] = {
-            "DELETE": self.delete_message,
-            "PATCH": self.change_visibility,
-        }
+            self.routes.append(Route("/ems/queue/{id}/stream", {"GET": stream}))
 
-    def templates(self) -> list[tuple[str, str]]:
-        """Every (method, route template) served here: what the API description must cover."""
-        served = [("POST", "/ems/queue")]
-        served += [
-            (m, _QUEUE_ROUTES[key])
-            for key, methods in self.routes.items()
-            for m in methods
-            if m != "HEAD"  # HEAD is implied by GET
-        ]
-        return served + [(m, MESSAGE_ROUTE) for m in self.message_routes]
-
-    def route(self, method: str, parts: list[str]) -> tuple[Handler, str]:
-        """The handler for ``/ems/queue/...`` (``parts`` starts after ``queue``), and its route
-        as a template (metrics and logs never see an id)."""
-        if not parts:
-            return problems.pick({"POST": self.create}, method, "/ems/queue"), "/ems/queue"
-        if len(parts) == 3 and parts[1] == "message":
-            handler = problems.pick(self.message_routes, method, "a message's receipt handle")
-            return handler, MESSAGE_ROUTE
-        key = tuple(parts[1:])
-        methods = self.routes.get(key)
-        if methods is None:
-            raise problems.RouteNotFound(
-                "No such resource under /ems/queue/{queue_id}: "
-                f"{quoted('/' + '/'.join(parts[1:]), 80)}."
-            )
-        return problems.pick(methods, method, "this resource"), _QUEUE_ROUTES[key]
-
-    # queues
-
-    async def create(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def create(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         query(scope, NO_PARAMS)
         document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES, optional=True)
         owner, quota = self.authorize_creation(scope, "queues")
@@ -209,45 +177,43 @@ class QueueHandlers:
         location = f"/ems/queue/{created.view.queue_id}".encode()
         return await respond_json(send, 201, new_queue_document(created), [(b"location", location)])
 
-    async def rotate(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def rotate(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
-        rotated = await self.service.rotate(parts[0])
+        rotated = await self.service.rotate(path["id"])
         return await respond_json(
             send,
             200,
-            {"queue_id": parts[0], "send_id": rotated.send_id, "receive_id": rotated.receive_id},
+            {"queue_id": path["id"], "send_id": rotated.send_id, "receive_id": rotated.receive_id},
         )
 
-    async def describe(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def describe(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
-        view, stats = await self.service.describe_queue(parts[0])
+        view, stats = await self.service.describe_queue(path["id"])
         document = queue_document(view)
         document.update(stats_document(stats, self.service.store.clock.now_ms()))
         return await respond_json(send, 200, document)
 
-    async def update(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def update(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
-        await self.service.queue_for_owner(parts[0])
+        await self.service.queue_for_owner(path["id"])
         document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES)
-        view = await self.service.update_queue(parts[0], document)
+        view = await self.service.update_queue(path["id"], document)
         return await respond_json(send, 200, queue_document(view))
 
-    async def delete_queue(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> int:
+    async def delete_queue(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
-        await self.service.delete_queue(parts[0])
+        await self.service.delete_queue(path["id"])
         return await respond(send, 204)
 
-    async def purge(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def purge(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
-        await self.service.purge_queue(parts[0])
+        await self.service.purge_queue(path["id"])
         return await respond(send, 204)
 
     # messages
 
-    async def send(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
-        queue_id = parts[0]
+    async def send(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
+        queue_id = path["id"]
         # look the queue up before reading the body: an unknown queue costs no upload, and
         # the body is refused as soon as it crosses this queue's limit
         target = await self.service.sending_target(queue_id)
@@ -281,9 +247,9 @@ class QueueHandlers:
         await self.service.send(target, [message])
         return await respond(send, 201, b'{"message_id":"' + message_id.encode() + b'"}\n', JSON)
 
-    async def send_batch(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def send_batch(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
-        queue_id = parts[0]
+        queue_id = path["id"]
         target = await self.service.sending_target(queue_id)
         entries = await read_batch(scope, receive, limits.MAX_BATCH_REQUEST_BYTES, "messages")
         max_bytes = target.record.config.max_message_bytes
@@ -299,8 +265,8 @@ class QueueHandlers:
         ids_text = '","'.join([m.message_id for m in messages]).encode()
         return await respond(send, 201, b'{"message_ids":["' + ids_text + b'"]}\n', JSON)
 
-    async def receive(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
-        queue_id = parts[0]
+    async def receive(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
+        queue_id = path["id"]
         params = query(scope, RECEIVE_PARAMS)
         request = ReceiveRequest(
             max_messages=_param(params, limits.MAX_MESSAGES) or 1,
@@ -328,25 +294,23 @@ class QueueHandlers:
                     await watcher
         return await answer_deliveries(send, deliveries)
 
-    async def receive_head(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> int:
+    async def receive_head(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         """HEAD of a receive: the same checks and headers, and no message leaves the queue."""
         query(scope, RECEIVE_PARAMS)
-        await self.service.queue_for_receiving(parts[0])
+        await self.service.queue_for_receiving(path["id"])
         await send({"type": "http.response.start", "status": 200, "headers": JSON})
         await send({"type": "http.response.body", "body": b""})
         return 200
 
     async def delete_message(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+        self, scope: Scope, receive: Receive, send: Send, path: PathArgs
     ) -> int:
         query(scope, NO_PARAMS)
-        await self.service.delete_message(parts[0], parts[2])
+        await self.service.delete_message(path["id"], path["receipt_handle"])
         return await respond(send, 204)
 
     async def change_visibility(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+        self, scope: Scope, receive: Receive, send: Send, path: PathArgs
     ) -> int:
         params = query(scope, VISIBILITY_PARAMS)
         timeout = _param(params, limits.VISIBILITY_TIMEOUT)
@@ -356,12 +320,10 @@ class QueueHandlers:
                 "0 makes the message visible at once).",
                 parameter="visibility_timeout",
             )
-        await self.service.change_visibility(parts[0], parts[2], timeout)
+        await self.service.change_visibility(path["id"], path["receipt_handle"], timeout)
         return await respond(send, 204)
 
-    async def delete_batch(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> int:
+    async def delete_batch(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
         handles = await read_batch(
             scope, receive, limits.MAX_JSON_REQUEST_BYTES * 16, "receipt_handles"
@@ -369,11 +331,11 @@ class QueueHandlers:
         for i, handle in enumerate(handles):
             if not isinstance(handle, str):
                 raise InvalidRequest(f"receipt_handles[{i}] must be a string.")
-        outcomes = await self.service.delete_messages(parts[0], handles)
+        outcomes = await self.service.delete_messages(path["id"], handles)
         return await respond_json(send, 200, {"results": _results(handles, outcomes)})
 
     async def change_visibility_batch(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+        self, scope: Scope, receive: Receive, send: Send, path: PathArgs
     ) -> int:
         query(scope, NO_PARAMS)
         batch = await read_batch(scope, receive, limits.MAX_JSON_REQUEST_BYTES * 16, "entries")
@@ -392,18 +354,18 @@ class QueueHandlers:
             except InvalidRequest as error:
                 raise InvalidRequest(f"entries[{i}]: {error.detail}") from None
             entries.append((entry["receipt_handle"], timeout))
-        outcomes = await self.service.change_visibilities(parts[0], entries)
+        outcomes = await self.service.change_visibilities(path["id"], entries)
         return await respond_json(
             send, 200, {"results": _results([h for h, _ in entries], outcomes)}
         )
 
-    async def peek(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def peek(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         """Up to max_messages messages, read PEEK_FETCH at a time and streamed; the answer
         stops early, with a ``next`` cursor, once it holds max_response_bytes of JSON."""
         params = query(scope, PEEK_PARAMS)
         limit = _param(params, limits.PEEK_MESSAGES) or 10
         after = limits.parse_cursor(params["after"], "peek") if "after" in params else None
-        queue_id = parts[0]
+        queue_id = path["id"]
         # the first read happens before the answer starts: a bad id is still a clean 4xx
         page = await self.service.peek(queue_id, after=after, limit=min(limit, PEEK_FETCH))
         return await answer_peek(
@@ -484,3 +446,10 @@ def _results(handles: list[str], outcomes: list[EmsError | None]) -> list[dict[s
                 }
             )
     return results
+
+
+def route_not_found(parts: list[str]) -> str:
+    """What a 404 under ``/ems/queue`` says (``parts``: the path after ``/ems/queue``)."""
+    return (
+        f"No such resource under /ems/queue/{{queue_id}}: {quoted('/' + '/'.join(parts[1:]), 80)}."
+    )

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ems.asgi import Receive, Scope, Send, query, read_json, respond_json
+from ems.asgi import PathArgs, Receive, Scope, Send, query, read_json, respond_json
 from ems.core import capabilities, limits
 from ems.core.encoding import rfc3339
 from ems.core.errors import InvalidRequest, MoveTaskNotFound, quoted
 from ems.core.move_models import MoveTask
 from ems.core.redrive import Redrive
-from ems.server import problems
-from ems.server.queues import Handler
+from ems.server.routing import Route
 
 ROUTE: Final = "/ems/queue/{queue_id}/redrive"
 NO_PARAMS: Final = frozenset[str]()
@@ -42,27 +41,13 @@ def task_document(task: MoveTask) -> dict[str, Any]:
 class RedriveHandlers:
     def __init__(self, redrive: Redrive) -> None:
         self.redrive = redrive
-        self.methods: dict[str, Handler] = {
-            "POST": self.start,
-            "GET": self.show,
-            "DELETE": self.cancel,
-        }
+        methods = {"POST": self.start, "GET": self.show, "DELETE": self.cancel}
+        self.routes = [Route(ROUTE, methods, "a queue's redrive")]
 
-    @staticmethod
-    def claims(parts: list[str]) -> bool:
-        """``parts`` after ``/ems/queue``: ``{queue_id}/redrive``."""
-        return len(parts) == 2 and parts[1] == "redrive"
-
-    def route(self, method: str, parts: list[str]) -> tuple[Handler, str]:
-        return problems.pick(self.methods, method, "a queue's redrive"), ROUTE
-
-    def templates(self) -> list[tuple[str, str]]:
-        return [(m, ROUTE) for m in self.methods]
-
-    async def start(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def start(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
         # the queue first: an unknown queue costs no upload
-        await self.redrive.service.queue_for_owner(parts[0])
+        await self.redrive.service.queue_for_owner(path["queue_id"])
         document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES, optional=True)
         document = {} if document is None else document
         if not isinstance(document, dict):
@@ -81,18 +66,20 @@ class RedriveHandlers:
                 parameter="destination_queue_id",
             )
         task = await self.redrive.start(
-            parts[0], destination_id=destination, rate=document.get("max_messages_per_second")
+            path["queue_id"],
+            destination_id=destination,
+            rate=document.get("max_messages_per_second"),
         )
         return await respond_json(send, 201, task_document(task))
 
-    async def show(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def show(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
-        tasks = await self.redrive.tasks(parts[0], limit=1)
+        tasks = await self.redrive.tasks(path["queue_id"], limit=1)
         if not tasks:
             raise MoveTaskNotFound("This queue has had no redrive; start one with POST.")
         return await respond_json(send, 200, task_document(tasks[0]))
 
-    async def cancel(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def cancel(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
-        task = await self.redrive.cancel(parts[0])
+        task = await self.redrive.cancel(path["queue_id"])
         return await respond_json(send, 200, task_document(task))

@@ -24,7 +24,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from ems.asgi import Receive, Scope, Send, dumps, query, watch_disconnect
+from ems.asgi import PathArgs, Receive, Scope, Send, dumps, query, watch_disconnect
 from ems.core import limits
 from ems.core.encoding import encode_body
 from ems.core.errors import EmsError, InvalidRequest, quoted
@@ -92,10 +92,8 @@ class StreamHandlers:
         self.client_of = client_of
         self.heartbeat_seconds = heartbeat_seconds
 
-    async def queue_stream(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> int:
-        queue_id = parts[0]
+    async def queue_stream(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
+        queue_id = path["id"]
         params = query(scope, QUEUE_STREAM_PARAMS)
         delete = _boolean(params.get("delete", "false"), "delete")
         correlation_id = params.get("correlation_id")
@@ -137,11 +135,9 @@ class StreamHandlers:
 
         return await self._serve(scope, slot, receive, send, run)
 
-    async def topic_stream(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> int:
+    async def topic_stream(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, TOPIC_STREAM_PARAMS)
-        h = await self.topics.topic_for_streaming(parts[0])
+        h = await self.topics.topic_for_streaming(path["id"])
         slot = self.hub.admit("topic", self.client_of(scope), h)
         listener = self.hub.listen(h)
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, Final
 
 from ems.asgi import (
     JSON,
+    Handler,
+    PathArgs,
     Receive,
     Scope,
     Send,
@@ -23,7 +24,7 @@ from ems.core.encoding import rfc3339
 from ems.core.errors import InvalidRequest, MessageTooLarge, quoted
 from ems.core.topic_models import Protocol, SubscriptionRecord, TopicStats
 from ems.core.topics import TopicService, TopicView, new_topic_message
-from ems.server import fifo_sends, idempotent_sends, problems
+from ems.server import fifo_sends, idempotent_sends
 from ems.server.email_links import (
     HTML,
     MAX_LINK_BODY,
@@ -34,8 +35,8 @@ from ems.server.email_links import (
     wants_html,
 )
 from ems.server.queues import CreationCheck, attributes_from_headers
+from ems.server.routing import Route
 
-Handler = Callable[[Scope, Receive, Send, list[str]], Awaitable[int]]
 NO_PARAMS: Final = frozenset[str]()
 SUBSCRIBE_PARAMS: Final = frozenset({"queue_id", "url", "email"})
 PUBLISH_PARAMS: Final = frozenset({"correlation_id"})
@@ -132,56 +133,24 @@ class TopicHandlers:
         self.service = service
         self.public_url = public_url
         self.authorize_creation = authorize_creation
-        self.routes: dict[tuple[str, ...], dict[str, Handler]] = {
-            (): {"GET": self.describe, "DELETE": self.delete},
-            ("subscription",): {"POST": self.subscribe, "GET": self.list_subscriptions},
-            ("message",): {"POST": self.publish},
-        }
-        if stream is not None:  # the live stream (server/streams.py)
-            self.routes[("stream",)] = {"GET": stream}
-        self.subscription_routes: dict[str, Handler] = {
-            "GET": self.subscription,
-            "DELETE": self.unsubscribe,
-        }
         self.email_links = EmailLinks(service)
+        self.routes = [
+            Route("/ems/topic", {"POST": self.create}, "/ems/topic"),
+            Route(CONFIRM_ROUTE,
+                  {"GET": self.confirm, "POST": self.confirm, "HEAD": self.confirm_head},
+                  "a confirmation link"),
+            Route(UNSUBSCRIBE_ROUTE, self.email_links.routes, "an unsubscribe link"),
+            Route("/ems/topic/{id}", {"GET": self.describe, "DELETE": self.delete}),
+            Route("/ems/topic/{id}/subscription",
+                  {"POST": self.subscribe, "GET": self.list_subscriptions}),
+            Route("/ems/topic/{id}/message", {"POST": self.publish}),
+            Route(SUBSCRIPTION_ROUTE, {"GET": self.subscription, "DELETE": self.unsubscribe},
+                  "a subscription"),
+        ]  # fmt: skip
+        if stream is not None:  # the live stream (server/streams.py)
+            self.routes.append(Route("/ems/topic/{id}/stream", {"GET": stream}))
 
-    def templates(self) -> list[tuple[str, str]]:
-        """Every (method, route template) served here: what the API description must cover."""
-        served = [("POST", "/ems/topic"), ("GET", CONFIRM_ROUTE), ("POST", CONFIRM_ROUTE)]
-        served += [(m, UNSUBSCRIBE_ROUTE) for m in self.email_links.routes]
-        for key, methods in self.routes.items():
-            served += [(m, "/ems/topic/{id}" + "".join("/" + p for p in key)) for m in methods]
-        return served + [(m, SUBSCRIPTION_ROUTE) for m in self.subscription_routes]
-
-    def route(self, method: str, parts: list[str]) -> tuple[Handler, str]:
-        """The handler for ``/ems/topic/...`` (``parts`` starts after ``topic``), and its route
-        as a template."""
-        if not parts:
-            return problems.pick({"POST": self.create}, method, "/ems/topic"), "/ems/topic"
-        if len(parts) == 2 and parts[0] == "confirm":
-            handler: Handler = problems.pick(
-                {"GET": self.confirm, "POST": self.confirm, "HEAD": self.confirm_head},
-                method,
-                "a confirmation link",
-            )
-            return handler, CONFIRM_ROUTE
-        if len(parts) == 2 and parts[0] == "unsubscribe":
-            handler = problems.pick(self.email_links.routes, method, "an unsubscribe link")
-            return handler, UNSUBSCRIBE_ROUTE
-        if len(parts) == 3 and parts[1] == "subscription":
-            handler = problems.pick(self.subscription_routes, method, "a subscription")
-            return handler, SUBSCRIPTION_ROUTE
-        key = tuple(parts[1:])
-        methods = self.routes.get(key)
-        if methods is None:
-            raise problems.RouteNotFound(
-                "No such resource under /ems/topic/{topic_id}: "
-                f"{quoted('/' + '/'.join(parts[1:]), 80)}."
-            )
-        label = "/ems/topic/{id}" + "".join("/" + p for p in key)
-        return problems.pick(methods, method, "this resource"), label
-
-    async def create(self, scope: Scope, receive: Receive, send: Send, _: list[str]) -> int:
+    async def create(self, scope: Scope, receive: Receive, send: Send, _: PathArgs) -> int:
         query(scope, NO_PARAMS)
         document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES, optional=True)
         owner, quota = self.authorize_creation(scope, "topics")
@@ -189,21 +158,21 @@ class TopicHandlers:
         location = f"/ems/topic/{view.topic_id}".encode()
         return await respond_json(send, 201, topic_document(view), [(b"location", location)])
 
-    async def describe(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def describe(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
-        record, stats = await self.service.describe_topic(parts[0])
-        document = topic_document(TopicView(parts[0], record))
+        record, stats = await self.service.describe_topic(path["id"])
+        document = topic_document(TopicView(path["id"], record))
         document.update(stats_document(stats))
         return await respond_json(send, 200, document)
 
-    async def delete(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def delete(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
-        await self.service.delete_topic(parts[0])
+        await self.service.delete_topic(path["id"])
         return await respond(send, 204)
 
-    async def subscribe(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def subscribe(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         params = query(scope, SUBSCRIBE_PARAMS)
-        topic_id = parts[0]
+        topic_id = path["id"]
         await self.service.get_topic(topic_id)
         if len(params) != 1:
             raise InvalidRequest(
@@ -238,31 +207,27 @@ class TopicHandlers:
         return f"{scope['scheme']}://{host}" + (f":{port}" if port is not None else "")
 
     async def list_subscriptions(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
+        self, scope: Scope, receive: Receive, send: Send, path: PathArgs
     ) -> int:
         query(scope, NO_PARAMS)
-        records = await self.service.subscriptions(parts[0])
+        records = await self.service.subscriptions(path["id"])
         return await respond_json(
             send,
             200,
             {"subscriptions": [subscription_document(r) for r in records]},
         )
 
-    async def subscription(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> int:
+    async def subscription(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
-        record = await self.service.subscription(parts[0], parts[2])
+        record = await self.service.subscription(path["id"], path["subscription_id"])
         return await respond_json(send, 200, subscription_document(record))
 
-    async def unsubscribe(
-        self, scope: Scope, receive: Receive, send: Send, parts: list[str]
-    ) -> int:
+    async def unsubscribe(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
-        await self.service.unsubscribe(parts[0], parts[2])
+        await self.service.unsubscribe(path["id"], path["subscription_id"])
         return await respond(send, 204)
 
-    async def confirm(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def confirm(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         """GET or POST confirms; but a browser's GET only gets a page with a button that POSTs.
 
         Mail security scanners and link previews open every link in a mail, as browsers: if
@@ -274,7 +239,7 @@ class TopicHandlers:
             return await respond(send, 200, confirm_page(), HTML)
         if scope["method"] == "POST":
             await read_body(scope, receive, MAX_LINK_BODY)
-        record = await self.service.confirm(parts[1])
+        record = await self.service.confirm(path["token"])
         if html:
             return await respond(send, 200, confirmed_page(), HTML)
         return await respond_json(
@@ -282,15 +247,15 @@ class TopicHandlers:
         )
 
     @staticmethod
-    async def confirm_head(scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    async def confirm_head(scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         """HEAD of a confirmation link confirms nothing: link checkers and mail scanners send
         it without the reader's consent."""
         await send({"type": "http.response.start", "status": 200, "headers": JSON})
         await send({"type": "http.response.body", "body": b""})
         return 200
 
-    async def publish(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
-        topic_id = parts[0]
+    async def publish(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
+        topic_id = path["id"]
         topic = await self.service.get_topic(topic_id)
         params = query(scope, PUBLISH_PARAMS)
         correlation_id = (
@@ -332,3 +297,10 @@ class TopicHandlers:
                 "emails": result.emails,
             },
         )
+
+
+def route_not_found(parts: list[str]) -> str:
+    """What a 404 under ``/ems/topic`` says (``parts``: the path after ``/ems/topic``)."""
+    return (
+        f"No such resource under /ems/topic/{{topic_id}}: {quoted('/' + '/'.join(parts[1:]), 80)}."
+    )

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from ems.asgi import Receive, Scope, Send, header, respond
+from ems.asgi import PathArgs, Receive, Scope, Send, header, respond
 from ems.core import errors as ems
 from ems.core.queues import QueueService
 from ems.core.sns_topics import SnsTopicService
@@ -147,9 +147,9 @@ class SnsApi:
             internal = wire.error("InternalError", "The request could not be completed; retry it.")
             return await self.error(send, internal, request_id)
 
-    async def handle_get(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
-        if parts != [""]:
-            if parts[2] != self.signer.certificate_file:
+    async def handle_get(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
+        if "certificate" in path:
+            if path["certificate"] != self.signer.certificate_file:
                 return await respond(send, 404, b"Not Found", [(b"content-type", b"text/plain")])
             headers = [(b"content-type", b"application/x-x509-ca-cert"),
                        (b"cache-control", b"public, max-age=86400")]  # fmt: skip

@@ -13,7 +13,17 @@ import typing
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from ems.asgi import Receive, Scope, Send, dumps, header, read_body, respond, watch_disconnect
+from ems.asgi import (
+    PathArgs,
+    Receive,
+    Scope,
+    Send,
+    dumps,
+    header,
+    read_body,
+    respond,
+    watch_disconnect,
+)
 from ems.core.errors import EmsError, QueueNotFound
 from ems.core.ids import new_message_id
 from ems.core.queues import QueueService
@@ -131,7 +141,13 @@ class SqsApi:
     def route_of(parts: list[str]) -> str:
         return "/" if parts == [""] else "/{account}/{queue_name}"
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, parts: list[str]) -> int:
+    @staticmethod
+    def path_args(parts: list[str]) -> PathArgs:
+        return {} if parts == [""] else {"account": parts[0], "queue_name": parts[1]}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
+        # the actions read a queue URL's path as its parts, as they read a QueueUrl's
+        parts = [path["account"], path["queue_name"]] if path else [""]
         request_id = new_message_id()  # a random UUID, as uuid.uuid4() makes but cheaper
         target = header(scope, b"x-amz-target")
         protocol = protocol_of(header(scope, b"content-type"), target)
