@@ -274,10 +274,8 @@ class QueueService:
 
     # messages
 
-    async def send(self, target: QueueTarget | str, messages: Sequence[NewMessage]) -> None:
-        """Send to a queue id, or to a target already resolved with :meth:`sending_target`."""
-        if isinstance(target, str):
-            target = await self.sending_target(target)
+    async def send(self, target: QueueTarget, messages: Sequence[NewMessage]) -> None:
+        """Send to a target resolved with :meth:`sending_target`."""
         await self.store.send(target.hash, messages)
         self.metrics.messages["sent"] += len(messages)
         self.metrics.queue_rates.count(target.record.key, SENT, len(messages))

@@ -35,10 +35,6 @@ NOT_XML: Final = re.compile(f"[^\x09\x0a\x0d{_PRINTABLE}]")
 # a custom type label: printable XML characters
 _TYPE: Final = re.compile(f"(String|Number|Binary)(\\.[{_PRINTABLE}]{{1,249}})?")
 _NUMBER: Final = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
-SYSTEM_NAMES: Final = frozenset({
-    "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp", "SenderId",
-    "AWSTraceHeader", "MessageGroupId", "MessageDeduplicationId", "SequenceNumber",
-})  # fmt: skip
 
 
 def check_body(body: object) -> str:
