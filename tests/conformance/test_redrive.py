@@ -21,6 +21,7 @@ from ems.core.errors import (
 from ems.core.ids import new_message_id
 from ems.core.models import NewMessage, ReceiveRequest
 from ems.core.move_models import NO_SOURCE, MoveStatus
+from ems.core.queue_access import Use
 from ems.core.queues import QueueService
 from ems.core.redrive import Redrive
 from ems.storage.base import Store
@@ -41,7 +42,7 @@ async def dead_lettered(
     )
     queue_id = source.view.queue_id
     await service.send(
-        await service.sending_target(queue_id),
+        await service.find_queue(queue_id, Use.SEND),
         [
             NewMessage(new_message_id(), body.encode(), f"corr-{body}", {"k": body})
             for body in bodies
@@ -98,7 +99,9 @@ async def test_a_destination_takes_every_message(store: Store) -> None:
     dlq = (await service.create_queue({})).view.queue_id
     await dead_lettered(service, dlq, ["x", "y"])
     # a message sent to the dead-letter queue directly has no source, but a destination takes it
-    await service.send(await service.sending_target(dlq), [NewMessage(new_message_id(), b"direct")])
+    await service.send(
+        await service.find_queue(dlq, Use.SEND), [NewMessage(new_message_id(), b"direct")]
+    )
     target = await service.create_queue({})
     await redrive.start(dlq, destination_id=target.send_id, rate=500)
     await run_to_end(redrive)
@@ -133,7 +136,9 @@ async def test_refusals(store: Store) -> None:
     (cancelled,) = await redrive.tasks(dlq)
     assert (cancelled.status, cancelled.moved) == (MoveStatus.CANCELLED, 0)
     # a message with nowhere to go fails the task, and stays where it is
-    await service.send(await service.sending_target(dlq), [NewMessage(new_message_id(), b"orphan")])
+    await service.send(
+        await service.find_queue(dlq, Use.SEND), [NewMessage(new_message_id(), b"orphan")]
+    )
     await redrive.start(dlq)
     await run_to_end(redrive)
     latest, previous = await redrive.tasks(dlq, limit=10)

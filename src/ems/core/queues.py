@@ -7,11 +7,10 @@ queue defaults, and implements long polling on top of a store's wakeups.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from ems.core import capabilities, fifo, limits
 from ems.core.errors import (
@@ -19,13 +18,10 @@ from ems.core.errors import (
     EmsError,
     InvalidAttribute,
     InvalidReceiptHandle,
-    MessageNotFound,
     QueueNotFound,
-    StaleReceiptHandle,
-    StorageUnavailable,
-    WrongCapability,
 )
 from ems.core.fifo import FifoSettings
+from ems.core.housekeeping import Housekeeping
 from ems.core.idempotency import KeyedSend
 from ems.core.ids import queue_hash
 from ems.core.metrics import Metrics
@@ -41,12 +37,12 @@ from ems.core.models import (
     QueueStats,
     Receipt,
     ReceiveRequest,
-    Scope,
     StorageLimits,
     StoredMessage,
 )
+from ems.core.queue_access import QueueTarget, Use, check_use
 from ems.core.rates import RECEIVED, SENT
-from ems.core.receipts import ReceiptSigner
+from ems.core.receipts import ReceiptSigner, outcome_error
 from ems.core.wakeups import SHUTDOWN
 from ems.storage.base import Store
 
@@ -70,23 +66,6 @@ class QueueView:
     dead_letter_queue_id: str | None
     max_stored_messages: int
     max_stored_bytes: int
-
-
-_SEND: Final = frozenset({Scope.FULL, Scope.SEND})
-_RECEIVE: Final = frozenset({Scope.FULL, Scope.RECEIVE})
-_FULL: Final = frozenset({Scope.FULL})
-_ALLOWED = {
-    Scope.SEND: "send messages (POST .../message and .../messages)",
-    Scope.RECEIVE: "receive, delete and change the visibility of messages",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class QueueTarget:
-    """A queue resolved for sending: checked once, then used for the whole request."""
-
-    hash: bytes
-    record: QueueRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +92,7 @@ class QueueService:
         self.receipts = receipts
         self.limits = limits or StorageLimits()
         self.metrics = metrics or Metrics()
-        self._housekeeping: asyncio.Task[None] | None = None
+        self.housekeeping = Housekeeping(store)
         # live streams at their max_in_flight wait here for a delete (core/streams.py)
         self.releases = store.releases
 
@@ -129,16 +108,12 @@ class QueueService:
         signer = ReceiptSigner(await store.server_secret("receipts"))
         return cls(store, signer, limits=limits, metrics=metrics, id_prefix=id_prefix)
 
-    async def _resolve(self, queue_id: str, allowed: frozenset[Scope]) -> tuple[bytes, QueueRecord]:
-        """The queue this id reaches, if the id's scope allows the operation."""
+    async def find_queue(self, queue_id: str, use: Use) -> QueueTarget:
+        """The queue this id reaches, if the id's scope allows ``use`` of it."""
         h = queue_hash(queue_id)
         record = await self.store.get_queue(h)
-        if record.scope not in allowed:
-            raise WrongCapability(
-                f"This id is the queue's {record.scope.value}_id: it may only "
-                f"{_ALLOWED[record.scope]}. Use the queue_id for anything else."
-            )
-        return h, record
+        check_use(record.scope, use)
+        return QueueTarget(h, record)
 
     # queues
 
@@ -192,7 +167,7 @@ class QueueService:
         return NewQueue(self._view(queue_id, record), send_id, receive_id)
 
     async def rotate(self, queue_id: str) -> NewQueue:
-        h, record = await self._resolve(queue_id, _FULL)
+        h, record = await self.find_queue(queue_id, Use.OWN)
         send_id, receive_id = (capabilities.new_id(self.id_prefix) for _ in range(2))
         await self.store.rotate_queue(
             h, capabilities.id_hash(send_id), capabilities.id_hash(receive_id)
@@ -225,23 +200,13 @@ class QueueService:
             max_stored_bytes=config.max_stored_bytes or self.limits.max_bytes,
         )
 
-    async def sending_target(self, queue_id: str) -> QueueTarget:
-        """The queue, if this id may send to it (its record has the limits a body must fit)."""
-        return QueueTarget(*await self._resolve(queue_id, _SEND))
-
-    async def queue_for_receiving(self, queue_id: str) -> QueueRecord:
-        return (await self._resolve(queue_id, _RECEIVE))[1]
-
-    async def queue_for_owner(self, queue_id: str) -> QueueRecord:
-        return (await self._resolve(queue_id, _FULL))[1]
-
     async def describe_queue(self, queue_id: str) -> tuple[QueueView, QueueStats]:
-        h, record = await self._resolve(queue_id, _FULL)
+        h, record = await self.find_queue(queue_id, Use.OWN)
         stats = await self.store.queue_stats(h)
         return self._view(queue_id, record), stats
 
     async def update_queue(self, queue_id: str, document: object) -> QueueView:
-        h, record = await self._resolve(queue_id, _FULL)
+        h, record = await self.find_queue(queue_id, Use.OWN)
         fifo.refuse_changes(document)
         attributes: dict[str, Any] = limits.check_queue_attributes(document)
         self._check_storage_limits(attributes)
@@ -265,17 +230,17 @@ class QueueService:
         return self._view(queue_id, record)
 
     async def delete_queue(self, queue_id: str) -> None:
-        h, _ = await self._resolve(queue_id, _FULL)
+        h, _ = await self.find_queue(queue_id, Use.OWN)
         await self.store.delete_queue(h)
 
     async def purge_queue(self, queue_id: str) -> None:
-        h, _ = await self._resolve(queue_id, _FULL)
+        h, _ = await self.find_queue(queue_id, Use.OWN)
         await self.store.purge_queue(h)
 
     # messages
 
     async def send(self, target: QueueTarget, messages: Sequence[NewMessage]) -> None:
-        """Send to a target resolved with :meth:`sending_target`."""
+        """Send to a target found with :meth:`find_queue` for :attr:`Use.SEND`."""
         await self.store.send(target.hash, messages)
         self.metrics.messages["sent"] += len(messages)
         self.metrics.queue_rates.count(target.record.key, SENT, len(messages))
@@ -300,7 +265,7 @@ class QueueService:
         Returns as soon as at least one message was claimed, or with none when the wait ends,
         the client disconnects, or the server shuts down.
         """
-        h, record = await self._resolve(queue_id, _RECEIVE)
+        h, record = await self.find_queue(queue_id, Use.RECEIVE)
         fifo.check_receive(record.config.fifo, request.correlation_id)
         if wait_seconds is None:
             wait_seconds = record.config.receive_wait_seconds
@@ -347,7 +312,7 @@ class QueueService:
         self, queue_id: str, receipt_handles: Sequence[str]
     ) -> list[EmsError | None]:
         """Per handle: None when deleted (or already gone), else the error for that handle."""
-        h, record = await self._resolve(queue_id, _RECEIVE)
+        h, record = await self.find_queue(queue_id, Use.RECEIVE)
         parsed = [self._verify(handle) for handle in receipt_handles]
         valid = [p for p in parsed if isinstance(p, Receipt)]
         results = await self.store.delete_messages(h, valid) if valid else []
@@ -356,7 +321,7 @@ class QueueService:
         self.metrics.count("deleted", results.count(Outcome.DONE))
         outcomes = iter(results)
         return [
-            p if isinstance(p, EmsError) else _outcome_error(next(outcomes), deleting=True)
+            p if isinstance(p, EmsError) else outcome_error(next(outcomes), deleting=True)
             for p in parsed
         ]
 
@@ -372,14 +337,14 @@ class QueueService:
     async def change_visibilities(
         self, queue_id: str, entries: Sequence[tuple[str, int]]
     ) -> list[EmsError | None]:
-        h, record = await self._resolve(queue_id, _RECEIVE)
+        h, record = await self.find_queue(queue_id, Use.RECEIVE)
         parsed = [(self._verify(handle), timeout) for handle, timeout in entries]
         valid = [(p, t) for p, t in parsed if isinstance(p, Receipt)]
         outcomes = iter(await self.store.change_visibility(h, valid) if valid else [])
         if valid:
             self.releases.notify(record.key)
         return [
-            p if isinstance(p, EmsError) else _outcome_error(next(outcomes), deleting=False)
+            p if isinstance(p, EmsError) else outcome_error(next(outcomes), deleting=False)
             for p, _ in parsed
         ]
 
@@ -390,44 +355,5 @@ class QueueService:
             return error
 
     async def peek(self, queue_id: str, *, after: int | None, limit: int) -> PeekResult:
-        h, _ = await self._resolve(queue_id, _FULL)
+        h, _ = await self.find_queue(queue_id, Use.OWN)
         return await self.store.peek(h, after=after, limit=limit)
-
-    # housekeeping
-
-    def start_housekeeping(self, interval: float = HOUSEKEEPING_INTERVAL) -> None:
-        self._housekeeping = asyncio.get_running_loop().create_task(
-            self._housekeep(interval), name="ems-housekeeping"
-        )
-
-    async def stop_housekeeping(self) -> None:
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeping
-            self._housekeeping = None
-
-    async def _housekeep(self, interval: float) -> None:
-        while True:
-            try:
-                report = await self.store.sweep()
-            except StorageUnavailable:
-                # an outage the store reported is logged once, by the store: not every second
-                level = logging.DEBUG if self.store.health.outage else logging.WARNING
-                log.log(level, "housekeeping sweep: storage unavailable; retrying")
-                report = None
-            except Exception:
-                log.exception("housekeeping sweep failed; retrying")
-                report = None
-            await asyncio.sleep(0 if report is not None and report.more else interval)
-
-
-def _outcome_error(outcome: Outcome, *, deleting: bool) -> EmsError | None:
-    if outcome is Outcome.DONE:
-        return None
-    if outcome is Outcome.STALE:
-        return StaleReceiptHandle()
-    if outcome is Outcome.FOREIGN:
-        return InvalidReceiptHandle("This receipt handle was issued by another queue.")
-    # deleting what is already gone succeeds: a retried delete must not fail
-    return None if deleting else MessageNotFound()

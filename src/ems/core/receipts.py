@@ -22,8 +22,8 @@ import hashlib
 import hmac
 import struct
 
-from ems.core.errors import InvalidReceiptHandle
-from ems.core.models import Receipt
+from ems.core.errors import EmsError, InvalidReceiptHandle, MessageNotFound, StaleReceiptHandle
+from ems.core.models import Outcome, Receipt
 
 _VERSION = 1
 _LAYOUT = struct.Struct(">BQQI")
@@ -103,3 +103,15 @@ class ReceiptSigner:
         if version != _VERSION:
             raise InvalidReceiptHandle("This receipt handle has an unknown version.")
         return Receipt(queue_key=queue_key, seq=seq, receive_count=receive_count)
+
+
+def outcome_error(outcome: Outcome, *, deleting: bool) -> EmsError | None:
+    """What a store's outcome for one receipt handle means to the client (None: success)."""
+    if outcome is Outcome.DONE:
+        return None
+    if outcome is Outcome.STALE:
+        return StaleReceiptHandle()
+    if outcome is Outcome.FOREIGN:
+        return InvalidReceiptHandle("This receipt handle was issued by another queue.")
+    # deleting what is already gone succeeds: a retried delete must not fail
+    return None if deleting else MessageNotFound()

@@ -21,6 +21,7 @@ from typing import Any
 from ems.core.attempt_rules import WINDOW_MS, attempt_hash
 from ems.core.ids import queue_hash
 from ems.core.models import ReceiveRequest
+from ems.core.queue_access import Use
 from ems.core.queues import Delivery, QueueService
 
 
@@ -44,7 +45,11 @@ class ReceiveAttempts:
         id answered if that still holds (see the module doc). Standard queues ignore the id,
         as SQS does."""
         # without an attempt id, no lookup more than a plain receive makes
-        record = None if attempt_id is None else await self.service.queue_for_receiving(queue_id)
+        record = (
+            None
+            if attempt_id is None
+            else (await self.service.find_queue(queue_id, Use.RECEIVE)).record
+        )
         if attempt_id is None or record is None or record.config.fifo is None:
             return await self.service.receive(
                 queue_id, request, wait_seconds=wait_seconds, disconnected=disconnected

@@ -26,6 +26,7 @@ from ems.core import capabilities, fifo, limits
 from ems.core.errors import InvalidRequest, QueueNotFound, StorageUnavailable
 from ems.core.ids import queue_hash
 from ems.core.move_models import MoveStatus, MoveTask, NewMoveTask
+from ems.core.queue_access import Use
 from ems.core.queues import QueueService
 from ems.storage.base import Store
 
@@ -79,11 +80,11 @@ class Redrive:
         ``fifo_allowed``: a FIFO dead-letter queue may be redriven, to FIFO queues only, its
         messages behind what their groups received since (SQS's redrive; the native API
         refuses it, see :func:`ems.core.fifo.check_redrive`)."""
-        await self.service.queue_for_owner(dead_letter_id)
+        await self.service.find_queue(dead_letter_id, Use.OWN)
         if destination_id is not None:
             # any id that may send there (its queue_id or its send_id) names the destination
             try:
-                await self.service.sending_target(destination_id)
+                await self.service.find_queue(destination_id, Use.SEND)
             except QueueNotFound:
                 raise QueueNotFound(
                     "No queue has the destination's id; it was deleted or never existed.",
@@ -99,13 +100,13 @@ class Redrive:
 
     async def tasks(self, dead_letter_id: str, *, limit: int = 1) -> list[MoveTask]:
         """The queue's most recent tasks, newest first."""
-        await self.service.queue_for_owner(dead_letter_id)
+        await self.service.find_queue(dead_letter_id, Use.OWN)
         return await self.store.list_move_tasks(queue_hash(dead_letter_id), limit)
 
     async def cancel(self, dead_letter_id: str, handle: str | None = None) -> MoveTask:
         """Ask the queue's running task (the one by ``handle``, if given) to stop; it is
         CANCELLING until its runner stops it. Messages already moved stay moved."""
-        await self.service.queue_for_owner(dead_letter_id)
+        await self.service.find_queue(dead_letter_id, Use.OWN)
         return await self.cancel_by_hash(queue_hash(dead_letter_id), handle)
 
     # what the operator asks (the admin console): queues by the hashes of their full ids, which

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from ems.asgi import Handler, PathArgs, Receive, Scope, Send, header, respond, respond_json
+from ems.asgi import Handler, PathArgs, Receive, Scope, Send, header, respond_json
 from ems.config import Settings
-from ems.core.errors import EmsError, ForbiddenWebhookUrl, RateLimited, ShuttingDown, quoted
+from ems.core.errors import EmsError, ForbiddenWebhookUrl, ShuttingDown
 from ems.core.metrics import Metrics
 from ems.core.queues import QueueService
 from ems.core.redrive import Redrive
@@ -56,7 +56,6 @@ log = logging.getLogger("ems.server")
 _SLASHES: Final = re.compile(r"/{2,}")
 # health probes come from load balancers and orchestrators: never refused, never rate-limited
 _PROBES: Final = frozenset({"healthz", "readyz"})
-PROBLEM_ROUTE: Final = "/ems/problems/{type}"
 
 
 class EmsApp:
@@ -196,7 +195,7 @@ class EmsApp:
         )
         self._dispatcher.start()
         if self._housekeeping:
-            self._service.start_housekeeping()
+            self._service.housekeeping.start()
             self._redrive.start_runner()
         self.ready = True
 
@@ -246,7 +245,7 @@ class EmsApp:
         if self._dispatcher is not None:
             await self._dispatcher.stop()
         if self._service is not None:
-            await self._service.stop_housekeeping()
+            await self._service.housekeeping.stop()
         if self._redrive is not None:
             await self._redrive.stop_runner()
         await self.store.close()
@@ -339,7 +338,7 @@ class EmsApp:
             if section == "admin":
                 return self._admin.route(method, rest)
             if section == "problems" and len(parts) == 3:
-                return self._describe_problem, PROBLEM_ROUTE, {"type": parts[2]}
+                return problems.describe, problems.ROUTE, {"type": parts[2]}
         elif self._sqs is not None and self._sqs.claims(method, parts):
             return self._sqs.handle, self._sqs.route_of(parts), self._sqs.path_args(parts)
         if self._sns is not None and self._sns.claims_get(method, parts, query):
@@ -355,7 +354,7 @@ class EmsApp:
         """Every (method, route template) this app serves once started."""
         if "queue" not in self._sections or "topic" not in self._sections:
             raise RuntimeError("the app has not started")
-        served = {("GET", PROBLEM_ROUTE)}
+        served = {("GET", problems.ROUTE)}
         tables = [table for table, _ in self._sections.values()]
         for table in (*tables, self._own_routes, self._admin.table, self._pages.table):
             served.update(table.templates())
@@ -385,36 +384,7 @@ class EmsApp:
 
     async def _problem(self, send: Send, error: EmsError) -> int:
         self.metrics.problems[error.slug] += 1
-        headers = [(b"content-type", problems.CONTENT_TYPE)]
-        if isinstance(error, problems.MethodNotAllowed):
-            headers.append((b"allow", ", ".join(error.allowed).encode()))
-        elif isinstance(error, RateLimited):
-            headers.append((b"retry-after", b"%d" % max(1, round(error.retry_after + 0.5))))
-        elif problems.status_of(error) == 401:
-            headers.append((b"www-authenticate", b"Bearer"))
-        try:
-            return await respond(send, problems.status_of(error), problems.render(error), headers)
-        except RuntimeError:
-            # the response had already started: nothing more can be said to this client
-            log.warning("error after the response started: %s", error.slug)
-            return problems.status_of(error)
-
-    @staticmethod
-    async def _describe_problem(scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
-        slug = path["type"]
-        cls = problems.catalogue().get(slug)
-        if cls is None:
-            raise problems.RouteNotFound(f"No problem type is named {quoted(slug)}.")
-        return await respond_json(
-            send,
-            200,
-            {
-                "type": problems.PROBLEM_BASE + slug,
-                "title": cls.title,
-                "status": problems.STATUS[cls],
-                "description": (cls.__doc__ or cls.title).strip(),
-            },
-        )
+        return await problems.answer(send, error)
 
 
 def _redacted(path: str) -> str:

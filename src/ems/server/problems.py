@@ -6,14 +6,18 @@ problem. Clients should branch on ``type`` (or ``status``), never on ``detail`` 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Final, TypeVar
 
-from ems.asgi import dumps
+from ems.asgi import PathArgs, Receive, Scope, Send, dumps, respond, respond_json
 from ems.core import crypto, errors
 
 PROBLEM_BASE: Final = "/ems/problems/"
+ROUTE: Final = "/ems/problems/{type}"
 CONTENT_TYPE: Final = b"application/problem+json"
+
+log = logging.getLogger("ems.server")
 
 STATUS: Final[dict[type[errors.EmsError], int]] = {
     errors.InvalidRequest: 400,
@@ -178,3 +182,38 @@ def render(error: errors.EmsError) -> bytes:
 def catalogue() -> dict[str, type[errors.EmsError]]:
     """Every problem type by slug, for the ``/ems/problems/<slug>`` pages."""
     return {cls.slug: cls for cls in STATUS}
+
+
+async def answer(send: Send, error: errors.EmsError) -> int:
+    """Answer with ``error`` as problem+json, with the headers its status calls for."""
+    headers = [(b"content-type", CONTENT_TYPE)]
+    if isinstance(error, MethodNotAllowed):
+        headers.append((b"allow", ", ".join(error.allowed).encode()))
+    elif isinstance(error, errors.RateLimited):
+        headers.append((b"retry-after", b"%d" % max(1, round(error.retry_after + 0.5))))
+    elif status_of(error) == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    try:
+        return await respond(send, status_of(error), render(error), headers)
+    except RuntimeError:
+        # the response had already started: nothing more can be said to this client
+        log.warning("error after the response started: %s", error.slug)
+        return status_of(error)
+
+
+async def describe(scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
+    """``GET /ems/problems/{type}``: what a problem type means."""
+    slug = path["type"]
+    cls = catalogue().get(slug)
+    if cls is None:
+        raise RouteNotFound(f"No problem type is named {errors.quoted(slug)}.")
+    return await respond_json(
+        send,
+        200,
+        {
+            "type": PROBLEM_BASE + slug,
+            "title": cls.title,
+            "status": STATUS[cls],
+            "description": (cls.__doc__ or cls.title).strip(),
+        },
+    )

@@ -7,11 +7,9 @@ receive and delete handlers are the hot path: they avoid every allocation they c
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
 from ems.asgi import (
     JSON,
@@ -28,112 +26,40 @@ from ems.asgi import (
     respond_json,
     watch_disconnect,
 )
-from ems.core import capabilities, limits
+from ems.core import limits
 from ems.core.errors import (
-    EmsError,
-    InvalidMessageAttribute,
     InvalidRequest,
     MessageTooLarge,
     quoted,
 )
 from ems.core.idempotency import KeyedSend
 from ems.core.ids import new_message_id, new_message_ids
-from ems.core.models import NewMessage, QueueStats, ReceiveRequest
+from ems.core.models import NewMessage, ReceiveRequest
+from ems.core.queue_access import Use
 from ems.core.queues import (
-    NewQueue,
     QueueService,
-    QueueView,
 )
-from ems.server import fifo_sends, idempotent_sends, problems
+from ems.server import fifo_sends, idempotent_sends
 from ems.server.message_answers import PEEK_FETCH, answer_deliveries, answer_peek
+from ems.server.message_input import attributes_from_headers, batch_message
+from ems.server.queue_documents import (
+    batch_results,
+    new_queue_document,
+    queue_document,
+    stats_document,
+)
 from ems.server.routing import Route
 
-ATTRIBUTE_HEADER: Final = b"ems-attribute-"
 SEND_PARAMS: Final = frozenset({"correlation_id", "delay_seconds"})
 RECEIVE_PARAMS: Final = frozenset(
     {"max_messages", "wait_seconds", "visibility_timeout", "correlation_id"}
 )
 VISIBILITY_PARAMS: Final = frozenset({"visibility_timeout"})
 PEEK_PARAMS: Final = frozenset({"max_messages", "after"})
-BATCH_ENTRY_FIELDS: Final = frozenset(
-    {
-        "body",
-        "body_encoding",
-        "correlation_id",
-        "delay_seconds",
-        "attributes",
-        "idempotency_key",
-        "group_id",
-        "deduplication_id",
-    }
-)
 NO_PARAMS: Final = frozenset[str]()
 MESSAGE_ROUTE: Final = "/ems/queue/{id}/message/{receipt_handle}"
 # who may create queues or topics: returns (owner, quota) or raises Unauthorized
 CreationCheck = Callable[[Scope, str], tuple[str | None, int | None]]
-
-
-def queue_document(view: QueueView) -> dict[str, Any]:
-    config = view.config
-    dead_letter = config.dead_letter
-    return {
-        "queue_id": view.queue_id,
-        # the name a topic's subscription listing shows for this queue
-        "queue_ref": capabilities.reference(capabilities.id_hash(view.queue_id)),
-        "visibility_timeout": config.visibility_timeout,
-        "retention_seconds": config.retention_seconds,
-        "max_message_bytes": config.max_message_bytes,
-        "delay_seconds": config.delay_seconds,
-        "receive_wait_seconds": config.receive_wait_seconds,
-        "deduplication_window_seconds": config.deduplication_window_seconds,
-        **fifo_sends.attributes_document(config.fifo),
-        "max_stored_messages": view.max_stored_messages,
-        "max_stored_bytes": view.max_stored_bytes,
-        "label": config.label,
-        "dead_letter": (
-            {"queue_id": view.dead_letter_queue_id, "max_receives": dead_letter.max_receives}
-            if dead_letter is not None
-            else None
-        ),
-    }
-
-
-def new_queue_document(created: NewQueue) -> dict[str, Any]:
-    return {
-        "queue_id": created.view.queue_id,
-        "send_id": created.send_id,
-        "receive_id": created.receive_id,
-        **{k: v for k, v in queue_document(created.view).items() if k != "queue_id"},
-    }
-
-
-def stats_document(stats: QueueStats, now_ms: int) -> dict[str, Any]:
-    oldest = stats.oldest_sent_at_ms
-    return {
-        "messages_visible": stats.visible,
-        "messages_in_flight": stats.in_flight,
-        "messages_delayed": stats.delayed,
-        "oldest_message_age_seconds": (
-            max(0, (now_ms - oldest) // 1000) if oldest is not None else None
-        ),
-        "stored_messages": stats.stored_messages,
-        "stored_bytes": stats.stored_bytes,
-    }
-
-
-def attributes_from_headers(scope: Scope) -> dict[str, str] | None:
-    found: dict[str, str] | None = None
-    for name, value in scope["headers"]:
-        if name.startswith(ATTRIBUTE_HEADER):
-            if found is None:
-                found = {}
-            try:
-                found[name[len(ATTRIBUTE_HEADER) :].decode("ascii")] = value.decode()
-            except UnicodeDecodeError:
-                raise InvalidMessageAttribute(
-                    f"Header {quoted(name.decode('latin-1'))} must carry a UTF-8 value."
-                ) from None
-    return limits.check_message_attributes(found) if found else None
 
 
 class QueueHandlers:
@@ -195,7 +121,7 @@ class QueueHandlers:
 
     async def update(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
-        await self.service.queue_for_owner(path["id"])
+        await self.service.find_queue(path["id"], Use.OWN)
         document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES)
         view = await self.service.update_queue(path["id"], document)
         return await respond_json(send, 200, queue_document(view))
@@ -216,7 +142,7 @@ class QueueHandlers:
         queue_id = path["id"]
         # look the queue up before reading the body: an unknown queue costs no upload, and
         # the body is refused as soon as it crosses this queue's limit
-        target = await self.service.sending_target(queue_id)
+        target = await self.service.find_queue(queue_id, Use.SEND)
         record = target.record
         correlation_id = None
         delay = None
@@ -250,11 +176,11 @@ class QueueHandlers:
     async def send_batch(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
         queue_id = path["id"]
-        target = await self.service.sending_target(queue_id)
+        target = await self.service.find_queue(queue_id, Use.SEND)
         entries = await read_batch(scope, receive, limits.MAX_BATCH_REQUEST_BYTES, "messages")
         max_bytes = target.record.config.max_message_bytes
         ids = new_message_ids(len(entries))
-        messages = [_batch_message(i, entry, max_bytes, ids[i]) for i, entry in enumerate(entries)]
+        messages = [batch_message(i, entry, max_bytes, ids[i]) for i, entry in enumerate(entries)]
         key_texts = idempotent_sends.batch_key_texts(entries, idempotent_sends.header_key(scope))
         messages, keys = fifo_sends.batch(target.record.config.fifo, entries, messages, key_texts)
         if keys is not None:
@@ -279,7 +205,9 @@ class QueueHandlers:
         )
         wait = _param(params, limits.WAIT)
         if wait is None:
-            wait = (await self.service.queue_for_receiving(queue_id)).config.receive_wait_seconds
+            wait = (
+                await self.service.find_queue(queue_id, Use.RECEIVE)
+            ).record.config.receive_wait_seconds
         watcher: asyncio.Task[None] | None = None
         if wait > 0:
             watcher = asyncio.get_running_loop().create_task(watch_disconnect(receive))
@@ -297,7 +225,7 @@ class QueueHandlers:
     async def receive_head(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         """HEAD of a receive: the same checks and headers, and no message leaves the queue."""
         query(scope, RECEIVE_PARAMS)
-        await self.service.queue_for_receiving(path["id"])
+        await self.service.find_queue(path["id"], Use.RECEIVE)
         await send({"type": "http.response.start", "status": 200, "headers": JSON})
         await send({"type": "http.response.body", "body": b""})
         return 200
@@ -332,7 +260,7 @@ class QueueHandlers:
             if not isinstance(handle, str):
                 raise InvalidRequest(f"receipt_handles[{i}] must be a string.")
         outcomes = await self.service.delete_messages(path["id"], handles)
-        return await respond_json(send, 200, {"results": _results(handles, outcomes)})
+        return await respond_json(send, 200, {"results": batch_results(handles, outcomes)})
 
     async def change_visibility_batch(
         self, scope: Scope, receive: Receive, send: Send, path: PathArgs
@@ -356,7 +284,7 @@ class QueueHandlers:
             entries.append((entry["receipt_handle"], timeout))
         outcomes = await self.service.change_visibilities(path["id"], entries)
         return await respond_json(
-            send, 200, {"results": _results([h for h, _ in entries], outcomes)}
+            send, 200, {"results": batch_results([h for h, _ in entries], outcomes)}
         )
 
     async def peek(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
@@ -376,76 +304,6 @@ class QueueHandlers:
 def _param(params: dict[str, str], bound: limits.Bound) -> int | None:
     text = params.get(bound.name)
     return None if text is None else bound.parse(text)
-
-
-def _batch_message(index: int, entry: object, max_bytes: int, message_id: str) -> NewMessage:
-    if isinstance(entry, dict) and len(entry) == 1:
-        # the common case, {"body": "text"}, without the general path's lookups
-        text = entry.get("body")
-        if isinstance(text, str):
-            body = text.encode()
-            if len(body) <= max_bytes:
-                return NewMessage(message_id, body)
-    where = f"messages[{index}]"
-    if not isinstance(entry, dict):
-        raise InvalidRequest(f'{where} must be an object with at least a "body".')
-    unknown = entry.keys() - BATCH_ENTRY_FIELDS
-    if unknown:
-        raise InvalidRequest(
-            f"{where} has unknown field(s) {', '.join(quoted(u) for u in sorted(unknown)[:5])}; "
-            "known: "
-            f"{', '.join(sorted(BATCH_ENTRY_FIELDS))}."
-        )
-    text = entry.get("body")
-    if not isinstance(text, str):
-        raise InvalidRequest(f"{where}.body must be a string (text, or base64 with body_encoding).")
-    encoding = entry.get("body_encoding", "utf-8")
-    if encoding == "utf-8":
-        body = text.encode()
-    elif encoding == "base64":
-        try:
-            body = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidRequest(f"{where}.body is not valid base64.") from None
-    else:
-        raise InvalidRequest(f'{where}.body_encoding must be "utf-8" or "base64".')
-    try:
-        correlation_id = entry.get("correlation_id")
-        if correlation_id is not None:
-            correlation_id = limits.check_correlation_id(correlation_id)
-        delay = entry.get("delay_seconds")
-        if delay is not None:
-            delay = limits.DELAY.check(delay)
-        attributes = entry.get("attributes")
-        if attributes is not None:
-            if not isinstance(attributes, dict):
-                raise InvalidMessageAttribute("attributes must be an object of strings.")
-            attributes = limits.check_message_attributes(attributes) or None
-    except InvalidRequest as error:
-        raise type(error)(f"{where}: {error.detail}", parameter=error.parameter) from None
-    message = NewMessage(message_id, body, correlation_id, attributes, delay)
-    if message.size > max_bytes:
-        raise MessageTooLarge(
-            f"{where} is {message.size} bytes (body plus attributes); this queue accepts at most "
-            f"{max_bytes}."
-        )
-    return message
-
-
-def _results(handles: list[str], outcomes: list[EmsError | None]) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
-    for handle, outcome in zip(handles, outcomes, strict=True):
-        if outcome is None:
-            results.append({"receipt_handle": handle, "status": 204})
-        else:
-            results.append(
-                {
-                    "receipt_handle": handle,
-                    "status": problems.status_of(outcome),
-                    "error": problems.problem(outcome),
-                }
-            )
-    return results
 
 
 def route_not_found(parts: list[str]) -> str:

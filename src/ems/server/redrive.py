@@ -15,6 +15,7 @@ from ems.core import capabilities, limits
 from ems.core.encoding import rfc3339
 from ems.core.errors import InvalidRequest, MoveTaskNotFound, quoted
 from ems.core.move_models import MoveTask
+from ems.core.queue_access import Use
 from ems.core.redrive import Redrive
 from ems.server.routing import Route
 
@@ -47,7 +48,7 @@ class RedriveHandlers:
     async def start(self, scope: Scope, receive: Receive, send: Send, path: PathArgs) -> int:
         query(scope, NO_PARAMS)
         # the queue first: an unknown queue costs no upload
-        await self.redrive.service.queue_for_owner(path["queue_id"])
+        await self.redrive.service.find_queue(path["queue_id"], Use.OWN)
         document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES, optional=True)
         document = {} if document is None else document
         if not isinstance(document, dict):

@@ -28,6 +28,7 @@ from ems.asgi import PathArgs, Receive, Scope, Send, dumps, query, watch_disconn
 from ems.core import limits
 from ems.core.encoding import encode_body
 from ems.core.errors import EmsError, InvalidRequest, quoted
+from ems.core.queue_access import Use
 from ems.core.queues import Delivery, QueueService
 from ems.core.stream_hub import Slot, StreamHub
 from ems.core.streams import DEFAULT_MAX_IN_FLIGHT, QueueStream
@@ -99,7 +100,7 @@ class StreamHandlers:
         correlation_id = params.get("correlation_id")
         if correlation_id is not None:
             correlation_id = limits.check_correlation_id(correlation_id)
-        record = await self.queues.queue_for_receiving(queue_id)
+        record = (await self.queues.find_queue(queue_id, Use.RECEIVE)).record
         timeout = _param(params, limits.STREAM_VISIBILITY_TIMEOUT)
         if timeout is None:
             timeout = record.config.visibility_timeout

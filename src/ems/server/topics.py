@@ -34,7 +34,8 @@ from ems.server.email_links import (
     confirmed_page,
     wants_html,
 )
-from ems.server.queues import CreationCheck, attributes_from_headers
+from ems.server.message_input import attributes_from_headers
+from ems.server.queues import CreationCheck
 from ems.server.routing import Route
 
 NO_PARAMS: Final = frozenset[str]()

@@ -12,7 +12,8 @@ from ems.core.errors import EmsError, StaleReceiptHandle
 from ems.core.idempotency import KeyedSend
 from ems.core.ids import new_message_id
 from ems.core.models import NewMessage, QueueConfig, ReceiveRequest, message_size
-from ems.core.queues import QueueService, QueueTarget
+from ems.core.queue_access import QueueTarget, Use
+from ems.core.queues import QueueService
 from ems.core.receive_attempts import ReceiveAttempts
 from ems.sqs import fifo_messages, messages
 from ems.sqs.checksums import md5_of_attributes, md5_of_body
@@ -152,7 +153,7 @@ class MessageActions:
 
     async def send_message(self, caller: Caller, params: dict[str, Any], path: list[str]) -> Any:
         queue_id = await self._queue_id(caller, params, path)
-        target = await self.service.sending_target(queue_id)
+        target = await self.service.find_queue(queue_id, Use.SEND)
         message, key, result = self._message(caller, params, target.record.config)
         (original,) = await self._send(target, [(message, key)])
         (sequence,) = await self._sequence_numbers(target, [(message, key)], [original])
@@ -170,7 +171,7 @@ class MessageActions:
                 f"Batch requests cannot be longer than {MAX_BATCH_BYTES} bytes. You have sent "
                 f"{total} bytes.",
             )
-        target = await self.service.sending_target(queue_id)
+        target = await self.service.find_queue(queue_id, Use.SEND)
         accepted: list[tuple[NewMessage, bytes | None]] = []
         successful: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []

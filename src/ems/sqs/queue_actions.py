@@ -10,6 +10,7 @@ from typing import Any, Final
 from ems.core import limits
 from ems.core.errors import EmsError
 from ems.core.ids import queue_hash
+from ems.core.queue_access import Use
 from ems.core.queues import QueueService
 from ems.sqs import attributes, fifo_queues, messages
 from ems.sqs.errors import SqsError, error, invalid
@@ -202,7 +203,7 @@ class QueueActions:
             raise error("MissingParameter", "The request must contain the parameter Attributes.")
         settings, fifo_given = await self._settings(caller, params)
         policy = attributes.policy_of(params.get("Attributes"))
-        record = await self.service.queue_for_owner(queue_id)
+        record = (await self.service.find_queue(queue_id, Use.OWN)).record
         fifo = fifo_queues.changed(record.config.fifo, fifo_given)
         await self._check_dead_letter_type(params, settings, record.config.fifo is not None)
         if settings:

@@ -16,6 +16,7 @@ from ems.core import capabilities
 from ems.core.clock import Clock
 from ems.core.errors import QueueNotFound
 from ems.core.models import SqsQueue
+from ems.core.queue_access import Use
 from ems.core.queues import QueueService
 from ems.sqs.errors import no_queue
 from ems.sqs.names import Caller
@@ -109,7 +110,7 @@ class Registry:
         """The name's entry and its EMS queue id; QueueDoesNotExist if either is gone."""
         entry, queue_id = await self.entry(namespace, name)
         try:
-            await self.service.queue_for_owner(queue_id)
+            await self.service.find_queue(queue_id, Use.OWN)
         except QueueNotFound:
             # deleted through the native API: the name is free again
             await self.remove(namespace, name)
