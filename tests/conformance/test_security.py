@@ -13,11 +13,11 @@ from ems.core.clock import ManualClock
 from ems.core.errors import QueueFull, QueueNotFound, QuotaExceeded, StorageUnavailable
 from ems.core.models import (
     DeadLetter,
+    IdScope,
     QueueCapabilities,
     QueueConfig,
     Receipt,
     ReceiveRequest,
-    Scope,
     StorageLimits,
 )
 from ems.core.topic_models import TopicConfig
@@ -30,7 +30,7 @@ from tests.conformance.conftest import NewQueue, message, sweep_all
 async def test_each_id_reaches_the_queue_with_its_scope(store: Store) -> None:
     full, send, receive = os.urandom(32), os.urandom(32), os.urandom(32)
     created = await store.create_queue(QueueCapabilities(full, send, receive), QueueConfig())
-    for hash_, scope in ((full, Scope.FULL), (send, Scope.SEND), (receive, Scope.RECEIVE)):
+    for hash_, scope in ((full, IdScope.FULL), (send, IdScope.SEND), (receive, IdScope.RECEIVE)):
         record = await store.get_queue(hash_)
         assert (record.key, record.scope) == (created.key, scope)
     # every operation accepts any of the ids: scopes are the service's to enforce
@@ -50,9 +50,9 @@ async def test_rotation_replaces_the_scoped_ids(store: Store) -> None:
             await store.get_queue(old)
         with pytest.raises(QueueNotFound):
             await store.send(old, [message()])
-    assert (await store.get_queue(new_send)).scope is Scope.SEND
-    assert (await store.get_queue(new_receive)).scope is Scope.RECEIVE
-    assert (await store.get_queue(full)).scope is Scope.FULL
+    assert (await store.get_queue(new_send)).scope is IdScope.SEND
+    assert (await store.get_queue(new_receive)).scope is IdScope.RECEIVE
+    assert (await store.get_queue(full)).scope is IdScope.FULL
 
 
 async def test_a_send_id_names_a_dead_letter_queue(store: Store) -> None:

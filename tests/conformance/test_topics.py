@@ -21,8 +21,8 @@ from ems.core.topic_models import (
     DeliveryKind,
     DeliveryPolicy,
     NewSubscription,
-    Protocol,
     Status,
+    SubscriptionProtocol,
     TopicConfig,
     TopicMessage,
 )
@@ -39,7 +39,7 @@ async def new_topic(store: Store, max_bytes: int = 262_144) -> bytes:
 def queue_subscription(queue_hash: bytes, **fields: object) -> NewSubscription:
     return NewSubscription(
         subscription_id=f"sub-{os.urandom(6).hex()}",
-        protocol=Protocol.QUEUE,
+        protocol=SubscriptionProtocol.QUEUE,
         queue_hash=queue_hash,
         **fields,  # type: ignore[arg-type]
     )
@@ -48,7 +48,7 @@ def queue_subscription(queue_hash: bytes, **fields: object) -> NewSubscription:
 def http_subscription(url: str = "https://hooks.example/x", **fields: object) -> NewSubscription:
     values: dict[str, object] = {
         "subscription_id": f"sub-{os.urandom(6).hex()}",
-        "protocol": Protocol.HTTP,
+        "protocol": SubscriptionProtocol.HTTP,
         "url": url,
         "signing_secret": "whsec_AAAA",
         "policy": DeliveryPolicy(max_attempts=3),

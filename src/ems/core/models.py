@@ -28,7 +28,7 @@ def message_size(body: bytes, attributes: Mapping[str, str] | None) -> int:
     )
 
 
-class Scope(enum.StrEnum):
+class IdScope(enum.StrEnum):
     """What a queue capability allows: everything, only sending, or only receiving."""
 
     FULL = "full"
@@ -93,7 +93,7 @@ class QueueRecord:
     key: int
     config: QueueConfig
     created_at_ms: int
-    scope: Scope = Scope.FULL
+    scope: IdScope = IdScope.FULL
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import enum
 from typing import Final, NamedTuple
 
 from ems.core.errors import WrongCapability
-from ems.core.models import QueueRecord, Scope
+from ems.core.models import IdScope, QueueRecord
 
 
 class Use(enum.Enum):
@@ -20,13 +20,13 @@ class Use(enum.Enum):
 
 
 _SCOPES: Final = {
-    Use.SEND: frozenset({Scope.FULL, Scope.SEND}),
-    Use.RECEIVE: frozenset({Scope.FULL, Scope.RECEIVE}),
-    Use.OWN: frozenset({Scope.FULL}),
+    Use.SEND: frozenset({IdScope.FULL, IdScope.SEND}),
+    Use.RECEIVE: frozenset({IdScope.FULL, IdScope.RECEIVE}),
+    Use.OWN: frozenset({IdScope.FULL}),
 }
 _ALLOWED: Final = {
-    Scope.SEND: "send messages (POST .../message and .../messages)",
-    Scope.RECEIVE: "receive, delete and change the visibility of messages",
+    IdScope.SEND: "send messages (POST .../message and .../messages)",
+    IdScope.RECEIVE: "receive, delete and change the visibility of messages",
 }
 
 
@@ -37,7 +37,7 @@ class QueueTarget(NamedTuple):
     record: QueueRecord
 
 
-def check_use(scope: Scope, use: Use) -> None:
+def check_use(scope: IdScope, use: Use) -> None:
     if scope not in _SCOPES[use]:
         raise WrongCapability(
             f"This id is the queue's {scope.value}_id: it may only "

@@ -52,7 +52,7 @@ HOUSEKEEPING_INTERVAL = 1.0
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class ReceivedMessage:
     message: StoredMessage
     receipt_handle: str
 
@@ -259,7 +259,7 @@ class QueueService:
         *,
         wait_seconds: float | None = None,
         disconnected: asyncio.Future[Any] | None = None,
-    ) -> list[Delivery]:
+    ) -> list[ReceivedMessage]:
         """Receive, long-polling up to ``wait_seconds`` (default: the queue's setting).
 
         Returns as soon as at least one message was claimed, or with none when the wait ends,
@@ -298,9 +298,9 @@ class QueueService:
             if outcome == SHUTDOWN:
                 return []
 
-    def _delivery(self, queue_key: int, message: StoredMessage) -> Delivery:
+    def _delivery(self, queue_key: int, message: StoredMessage) -> ReceivedMessage:
         handle = self.receipts.issue(queue_key, message.seq, message.receive_count)
-        return Delivery(message, handle)
+        return ReceivedMessage(message, handle)
 
     async def delete_message(self, queue_id: str, receipt_handle: str) -> None:
         """Idempotent: deleting a message that is already gone succeeds."""

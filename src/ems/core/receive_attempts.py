@@ -22,7 +22,7 @@ from ems.core.attempt_rules import WINDOW_MS, attempt_hash
 from ems.core.ids import queue_hash
 from ems.core.models import ReceiveRequest
 from ems.core.queue_access import Use
-from ems.core.queues import Delivery, QueueService
+from ems.core.queues import QueueService, ReceivedMessage
 
 
 class ReceiveAttempts:
@@ -40,7 +40,7 @@ class ReceiveAttempts:
         *,
         wait_seconds: float | None = None,
         disconnected: asyncio.Future[Any] | None = None,
-    ) -> list[Delivery]:
+    ) -> list[ReceivedMessage]:
         """Receive; with an attempt id on a FIFO queue, what an earlier attempt with the same
         id answered if that still holds (see the module doc). Standard queues ignore the id,
         as SQS does."""
@@ -58,7 +58,7 @@ class ReceiveAttempts:
         replayed = await self.store.replay_receive_attempt(h, attempt, request.visibility_timeout)
         if replayed is not None:
             issue = self.service.receipts.issue
-            return [Delivery(m, issue(record.key, m.seq, m.receive_count)) for m in replayed]
+            return [ReceivedMessage(m, issue(record.key, m.seq, m.receive_count)) for m in replayed]
         deliveries = await self.service.receive(
             queue_id, request, wait_seconds=wait_seconds, disconnected=disconnected
         )

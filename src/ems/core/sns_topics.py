@@ -13,7 +13,12 @@ from ems.core.filter_policy import FilterPolicy
 from ems.core.ids import queue_hash
 from ems.core.sns_models import SnsSubscription
 from ems.core.subscription_rules import check_webhook_url
-from ems.core.topic_models import DeliveryPolicy, NewSubscription, Protocol, SubscriptionRecord
+from ems.core.topic_models import (
+    DeliveryPolicy,
+    NewSubscription,
+    SubscriptionProtocol,
+    SubscriptionRecord,
+)
 from ems.core.topics import (
     CHALLENGE_BYTES,
     EMAIL_TIMEOUT_SECONDS,
@@ -64,7 +69,7 @@ class SnsTopicService(TopicService):
             fifo_topics.check_queue_subscription(topic.config.fifo, queue.config.fifo)
             subscription = NewSubscription(
                 subscription_id=subscription_id,
-                protocol=Protocol.QUEUE,
+                protocol=SubscriptionProtocol.QUEUE,
                 filter_policy=filter_policy,
                 queue_hash=target,
                 sns=settings(subscription_id, None),
@@ -81,7 +86,7 @@ class SnsTopicService(TopicService):
         sns = settings(subscription_id, challenge if confirming else None)
         subscription = NewSubscription(
             subscription_id=subscription_id,
-            protocol=Protocol.HTTP,
+            protocol=SubscriptionProtocol.HTTP,
             filter_policy=filter_policy,
             url=url,
             policy=policy,
@@ -112,7 +117,7 @@ class SnsTopicService(TopicService):
         challenge = capabilities.new_id(self._id_prefix, CHALLENGE_BYTES)
         subscription = NewSubscription(
             subscription_id=subscription_id,
-            protocol=Protocol.EMAIL,
+            protocol=SubscriptionProtocol.EMAIL,
             filter_policy=filter_policy,
             url="mailto:" + address,
             # one mail at a time, so they arrive in the order published (as native email)

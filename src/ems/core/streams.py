@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from ems.core.ids import queue_hash
 from ems.core.models import ReceiveRequest
-from ems.core.queues import Delivery, QueueService
+from ems.core.queues import QueueService, ReceivedMessage
 
 # messages one receive of a stream claims at most (a stream writes them as they come anyway)
 STREAM_BATCH: Final = 10
@@ -60,7 +60,7 @@ class QueueStream:
     def in_flight(self) -> int:
         return len(self._in_flight)
 
-    async def next(self, seconds: float, stop: asyncio.Future[Any]) -> list[Delivery]:
+    async def next(self, seconds: float, stop: asyncio.Future[Any]) -> list[ReceivedMessage]:
         """The next messages, or none when ``seconds`` pass, ``stop`` completes or the server
         stops (the caller tells those apart)."""
         loop = asyncio.get_running_loop()
@@ -89,7 +89,7 @@ class QueueStream:
                     self._in_flight[message.seq] = (message.receive_count, until)
             return deliveries
 
-    async def written(self, deliveries: list[Delivery]) -> None:
+    async def written(self, deliveries: list[ReceivedMessage]) -> None:
         """The client was sent these: with ``delete=true``, they are deleted now."""
         if self.delete and deliveries:
             await self.service.delete_messages(

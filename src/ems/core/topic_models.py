@@ -14,7 +14,7 @@ from ems.core.sns_models import SnsMessage, SnsSubscription
 __all__ = ["FilterPolicy"]
 
 
-class Protocol(enum.StrEnum):
+class SubscriptionProtocol(enum.StrEnum):
     QUEUE = "queue"
     HTTP = "http"
     EMAIL = "email"
@@ -75,7 +75,7 @@ class DeliveryPolicy:
 @dataclass(frozen=True, slots=True)
 class NewSubscription:
     subscription_id: str
-    protocol: Protocol
+    protocol: SubscriptionProtocol
     filter_policy: FilterPolicy | None = None
     # protocol QUEUE: the queue, by the hash of the id it was subscribed with
     queue_hash: bytes | None = None
@@ -113,7 +113,7 @@ class SubscriptionRecord:
 
     key: int
     subscription_id: str
-    protocol: Protocol
+    protocol: SubscriptionProtocol
     status: Status
     filter_policy: FilterPolicy | None
     created_at_ms: int

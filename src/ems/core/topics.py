@@ -31,7 +31,7 @@ from ems.core.errors import (
     redacted,
 )
 from ems.core.ids import new_message_id, queue_hash
-from ems.core.models import Scope
+from ems.core.models import IdScope
 from ems.core.subscription_rules import (
     check_webhook_url,
     delivery_policy,
@@ -40,8 +40,8 @@ from ems.core.subscription_rules import (
 )
 from ems.core.topic_models import (
     NewSubscription,
-    Protocol,
     PublishResult,
+    SubscriptionProtocol,
     SubscriptionRecord,
     TopicConfig,
     TopicMessage,
@@ -166,7 +166,7 @@ class TopicService:
         fifo_topics.check_queue_subscription(topic.config.fifo, queue.config.fifo)
         subscription = NewSubscription(
             subscription_id=_new_subscription_id(),
-            protocol=Protocol.QUEUE,
+            protocol=SubscriptionProtocol.QUEUE,
             filter_policy=parse_filter_policy(
                 options.get("filter_policy"), options.get("filter_policy_scope")
             ),
@@ -195,7 +195,7 @@ class TopicService:
         confirming = not self._skip_confirmation
         subscription = NewSubscription(
             subscription_id=_new_subscription_id(),
-            protocol=Protocol.HTTP,
+            protocol=SubscriptionProtocol.HTTP,
             filter_policy=parse_filter_policy(
                 options.get("filter_policy"), options.get("filter_policy_scope")
             ),
@@ -238,7 +238,7 @@ class TopicService:
         challenge = capabilities.new_id(self._id_prefix, CHALLENGE_BYTES)
         subscription = NewSubscription(
             subscription_id=_new_subscription_id(),
-            protocol=Protocol.EMAIL,
+            protocol=SubscriptionProtocol.EMAIL,
             filter_policy=parse_filter_policy(options.get("filter_policy")),
             url="mailto:" + address,
             policy=policy,
@@ -259,7 +259,7 @@ class TopicService:
         record = await self.store.find_subscription(subscription_id)
         if (
             record is None
-            or record.protocol is not Protocol.EMAIL
+            or record.protocol is not SubscriptionProtocol.EMAIL
             or record.signing_secret is None
             or not unsubscribe.verify(token, subscription_id, record.signing_secret)
         ):
@@ -292,7 +292,7 @@ class TopicService:
             if what == "dead_letter_queue_id":
                 raise DeadLetterQueueNotFound(detail, parameter=what) from None
             raise QueueNotFound(detail, parameter=what) from None
-        if record.scope is Scope.RECEIVE:
+        if record.scope is IdScope.RECEIVE:
             raise WrongCapability(
                 f"{what} is a receive_id, which may only receive; a topic sends into the "
                 "queue: use its queue_id or send_id."

@@ -37,8 +37,7 @@ from ems.core.limits import (
     parse_cursor,
 )
 from ems.core.metrics import Metrics
-from ems.core.models import QueueOrder, QueuePage, QueueRecord
-from ems.core.models import Scope as IdScope
+from ems.core.models import IdScope, QueueOrder, QueuePage, QueueRecord
 from ems.server import problems
 from ems.server.access import AdminToken
 from ems.server.admin_redrive import AdminRedrive

@@ -18,7 +18,7 @@ from ems.asgi import JSON, STREAM_AT, BodyWriter, Send, dumps, respond
 from ems.core.encoding import encode_body, rfc3339
 from ems.core.errors import EmsError
 from ems.core.models import PeekResult, StoredMessage
-from ems.core.queues import Delivery, QueueService
+from ems.core.queues import QueueService, ReceivedMessage
 
 # messages a peek reads from the store at a time: at most this many MiB in memory at once
 PEEK_FETCH: Final = 8
@@ -44,11 +44,11 @@ def message_document(message: StoredMessage) -> dict[str, Any]:
     }
 
 
-def delivery_document(delivery: Delivery) -> dict[str, Any]:
+def delivery_document(delivery: ReceivedMessage) -> dict[str, Any]:
     return {"receipt_handle": delivery.receipt_handle, **message_document(delivery.message)}
 
 
-async def answer_deliveries(send: Send, deliveries: list[Delivery]) -> int:
+async def answer_deliveries(send: Send, deliveries: list[ReceivedMessage]) -> int:
     """The answer to a receive."""
     if sum(len(d.message.body) for d in deliveries) < STREAM_AT:
         return await respond(

@@ -29,7 +29,7 @@ from ems.core import limits
 from ems.core.encoding import encode_body
 from ems.core.errors import EmsError, InvalidRequest, quoted
 from ems.core.queue_access import Use
-from ems.core.queues import Delivery, QueueService
+from ems.core.queues import QueueService, ReceivedMessage
 from ems.core.stream_hub import Slot, StreamHub
 from ems.core.streams import DEFAULT_MAX_IN_FLIGHT, QueueStream
 from ems.core.topic_models import TopicMessage
@@ -206,7 +206,7 @@ class StreamHandlers:
                 await watcher
 
 
-def _delivery_event(delivery: Delivery) -> bytes:
+def _delivery_event(delivery: ReceivedMessage) -> bytes:
     return _event("message", delivery_document(delivery), delivery.message.message_id)
 
 

@@ -22,7 +22,7 @@ from ems.asgi import (
 from ems.core import fifo_topics, idempotency, limits
 from ems.core.encoding import rfc3339
 from ems.core.errors import InvalidRequest, MessageTooLarge, quoted
-from ems.core.topic_models import Protocol, SubscriptionRecord, TopicStats
+from ems.core.topic_models import SubscriptionProtocol, SubscriptionRecord, TopicStats
 from ems.core.topics import TopicService, TopicView, new_topic_message
 from ems.server import fifo_sends, idempotent_sends
 from ems.server.email_links import (
@@ -83,7 +83,7 @@ def subscription_document(record: SubscriptionRecord) -> dict[str, Any]:
     }
     if record.filter_policy is not None:
         document["filter_policy_scope"] = record.filter_policy.scope.value
-    if record.protocol is Protocol.QUEUE:
+    if record.protocol is SubscriptionProtocol.QUEUE:
         # queue subscriptions only fail when the queue cannot take a message (size, full)
         stats = record.stats
         document["deliveries"] = {
@@ -91,17 +91,17 @@ def subscription_document(record: SubscriptionRecord) -> dict[str, Any]:
             "last_attempt_at": rfc3339(stats.last_attempt_at_ms),
             "last_error": stats.last_error,
         }
-    if record.protocol is Protocol.EMAIL:
+    if record.protocol is SubscriptionProtocol.EMAIL:
         # no signing_secret: for email it is the key of the unsubscribe links, and stays here
         document["display_name"] = record.policy.display_name
-    elif record.protocol is Protocol.HTTP:
+    elif record.protocol is SubscriptionProtocol.HTTP:
         document.update(
             signing_secret=record.signing_secret,
             envelope=record.policy.envelope,
             timeout_seconds=record.policy.timeout_seconds,
             max_concurrency=record.policy.max_concurrency,
         )
-    if record.protocol is not Protocol.QUEUE:
+    if record.protocol is not SubscriptionProtocol.QUEUE:
         policy = record.policy
         stats = record.stats
         document.update(

@@ -16,11 +16,11 @@ from typing import Any, Final, NamedTuple
 from ems.core.fifo import DeduplicationScope, FifoSettings, ThroughputLimit
 from ems.core.models import (
     DeadLetter,
+    IdScope,
     NewMessage,
     QueueConfig,
     QueueRecord,
     ReceiveRequest,
-    Scope,
     StoredMessage,
 )
 from ems.storage.cipher import BodyCipher, open_body
@@ -87,7 +87,7 @@ def queue_from_row(row: Sequence[Any]) -> QueueRow:
         fifo=None if q.fifo is None else fifo_settings(q.fifo),
         label=q.label,
     )
-    record = QueueRecord(q.key, config, q.created_at, Scope(q.scope))
+    record = QueueRecord(q.key, config, q.created_at, IdScope(q.scope))
     return QueueRow(record, q.partition, q.dead_letter_key, q.dead_letter_partition)
 
 

@@ -16,8 +16,8 @@ from ems.core.topic_models import (
     DeliveryTask,
     FilterPolicy,
     NewSubscription,
-    Protocol,
     Status,
+    SubscriptionProtocol,
     SubscriptionRecord,
     SubscriptionStats,
     TopicConfig,
@@ -54,7 +54,9 @@ def topic_message(row: Sequence[Any], cipher: BodyCipher | None) -> tuple[TopicM
 
 def subscription_values(sub: NewSubscription) -> tuple[str | None, str | None, str | None]:
     """How a new subscription's filter, delivery policy and SNS settings are stored."""
-    policy = json.dumps(asdict(sub.policy)) if sub.protocol is not Protocol.QUEUE else None
+    policy = (
+        json.dumps(asdict(sub.policy)) if sub.protocol is not SubscriptionProtocol.QUEUE else None
+    )
     sns = sub.sns.to_json() if sub.sns is not None else None
     return (sub.filter_policy.stored() if sub.filter_policy else None), policy, sns
 
@@ -108,7 +110,7 @@ def subscription_from_row(row: Sequence[Any], *, created: bool = True) -> Subscr
     return SubscriptionRecord(
         key=s.key,
         subscription_id=s.subscription_id,
-        protocol=Protocol(s.protocol),
+        protocol=SubscriptionProtocol(s.protocol),
         status=Status(s.status),
         filter_policy=parse_filter(s.filter_policy),
         created_at_ms=s.created_at,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ems.core import limits
 from ems.core.subscription_rules import MAX_DISPLAY_NAME_CHARS, MAX_FILTER_KEYS, POLICY_BOUNDS
-from ems.core.topic_models import Protocol, Status
+from ems.core.topic_models import Status, SubscriptionProtocol
 from ems.server.openapi.schemas import (
     COUNT,
     NULLABLE_STRING,
@@ -55,7 +55,7 @@ def subscription() -> Schema:
     }
     properties: dict[str, Schema] = {
         "subscription_id": STRING,
-        "protocol": {"type": "string", "enum": [p.value for p in Protocol]},
+        "protocol": {"type": "string", "enum": [p.value for p in SubscriptionProtocol]},
         "endpoint": {
             "type": ["string", "null"],
             "description": "The webhook URL, mailto: and the email address, or the queue's "

@@ -12,9 +12,9 @@ from ems.core.subscription_rules import matches
 from ems.core.topic_models import (
     DeliveryKind,
     FilterPolicy,
-    Protocol,
     PublishResult,
     Status,
+    SubscriptionProtocol,
     TopicMessage,
     TopicRecord,
 )
@@ -29,8 +29,8 @@ from ems.storage.topic_rows import (
     parse_filter,
 )
 
-_QUEUE = Protocol.QUEUE.value
-_EMAIL = Protocol.EMAIL.value
+_QUEUE = SubscriptionProtocol.QUEUE.value
+_EMAIL = SubscriptionProtocol.EMAIL.value
 
 # (subscription key, protocol, confirmed, filter policy, queue key, SNS settings)
 _Fanout = tuple[int, str, bool, FilterPolicy | None, int | None, SnsSubscription | None]

@@ -19,8 +19,8 @@ from ems.core.topic_models import (
     DeliveryPolicy,
     FilterPolicy,
     NewSubscription,
-    Protocol,
     Status,
+    SubscriptionProtocol,
     SubscriptionRecord,
     TopicConfig,
     TopicRecord,
@@ -110,7 +110,7 @@ class Topics(Driver):
         topic = await topic_in(txn, topic_hash)
         queue_key = dead_letter_key = None
         existing: tuple[str, int, int | str | None]
-        if sub.protocol is Protocol.QUEUE:
+        if sub.protocol is SubscriptionProtocol.QUEUE:
             assert sub.queue_hash is not None
             queue_key = (await queue_in(txn, sub.queue_hash)).record.key
             existing = ("existing_queue_subscription", topic.key, queue_key)
