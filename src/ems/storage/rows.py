@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from types import MappingProxyType
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, Protocol
 
 from ems.core.fifo import DeduplicationScope, FifoSettings, ThroughputLimit
 from ems.core.models import (
@@ -121,30 +121,122 @@ def message_rows(
     return stored, receivable
 
 
+class MessageFields(Protocol):
+    """The columns every message read starts with (seq, message_id, body, correlation_id,
+    attributes, receive_count, sent_at, first_received_at, cipher): what
+    :func:`stored_message` reads, from any of the message row shapes below."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def message_id(self) -> str: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def correlation_id(self) -> str | None: ...
+    @property
+    def attributes(self) -> str | None: ...
+    @property
+    def receive_count(self) -> int: ...
+    @property
+    def sent_at(self) -> int: ...
+    @property
+    def first_received_at(self) -> int | None: ...
+    @property
+    def cipher(self) -> int | None: ...
+
+
+class MessageColumns(NamedTuple):
+    """A message row as a standard receive reads it (SQLite ``receivable``,
+    ``receivable_correlated``)."""
+
+    seq: int
+    message_id: str
+    body: bytes
+    correlation_id: str | None
+    attributes: str | None
+    receive_count: int
+    sent_at: int
+    first_received_at: int | None
+    cipher: int | None
+
+
+class PlacedMessageColumns(NamedTuple):
+    """A message row with its group (null in a standard queue) and when it is visible
+    (``peek``)."""
+
+    seq: int
+    message_id: str
+    body: bytes
+    correlation_id: str | None
+    attributes: str | None
+    receive_count: int
+    sent_at: int
+    first_received_at: int | None
+    cipher: int | None
+    group_id: str | None
+    visible_at: int
+
+
+class FifoMessageColumns(NamedTuple):
+    """A FIFO queue's message row, with its group and when it is visible (``fifo_receivable``,
+    ``fifo_group_head``, ``fifo_group_receivable``, ``sqs_fifo_attempt_messages``)."""
+
+    seq: int
+    message_id: str
+    body: bytes
+    correlation_id: str | None
+    attributes: str | None
+    receive_count: int
+    sent_at: int
+    first_received_at: int | None
+    cipher: int | None
+    group_id: str
+    visible_at: int
+
+
+class ClaimedColumns(NamedTuple):
+    """A row of PostgreSQL's claiming ``receive``: a claimed message as it is now, with when it
+    was visible; or (``moved_size`` set, the rest but ``seq`` and ``correlation_id`` null) a
+    message moved to the dead-letter queue instead."""
+
+    seq: int
+    message_id: str
+    body: bytes
+    correlation_id: str | None
+    attributes: str | None
+    receive_count: int
+    sent_at: int
+    first_received_at: int | None
+    cipher: int | None
+    was_visible_at: int | None
+    moved_size: int | None
+
+
 def stored_message(
-    row: Sequence[Any],
+    row: MessageFields,
     visible_at: int,
     cipher: BodyCipher | None,
     *,
     received_at: int | None = None,
     group_id: str | None = None,
 ) -> StoredMessage:
-    """A message row (seq, message_id, body, correlation_id, attributes, receive_count,
-    sent_at, first_received_at, cipher); with ``received_at``, as its receiver sees it after
-    this receive."""
-    (seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
-     first_received, key_id) = row[:9]  # fmt: skip
+    """A message row as a record; with ``received_at``, as its receiver sees it after this
+    receive."""
+    receive_count = row.receive_count
+    first_received = row.first_received_at
     if received_at is not None:
         receive_count += 1
         first_received = first_received or received_at
+    attributes = row.attributes
     return StoredMessage(
-        seq=seq,
-        message_id=message_id,
-        body=open_body(cipher, bytes(body), key_id),
-        correlation_id=correlation_id,
+        seq=row.seq,
+        message_id=row.message_id,
+        body=open_body(cipher, bytes(row.body), row.cipher),
+        correlation_id=row.correlation_id,
         attributes=json.loads(attributes) if attributes else _EMPTY,
         receive_count=receive_count,
-        sent_at_ms=sent_at,
+        sent_at_ms=row.sent_at,
         first_received_at_ms=first_received,
         visible_at_ms=visible_at,
         group_id=group_id,

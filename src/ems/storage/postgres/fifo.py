@@ -11,14 +11,13 @@ withholds the rest.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from ems.core.fifo import SCAN_LIMIT, Waiting, plan_receive
 from ems.core.models import ReceiveRequest, ReceiveResult, StoredMessage
 from ems.storage.postgres.base import PostgresBase
 from ems.storage.postgres.batcher import Txn
 from ems.storage.postgres.queries import QUERIES as Q
-from ems.storage.rows import QueueRow, receive_times, stored_message
+from ems.storage.rows import FifoMessageColumns, QueueRow, receive_times, stored_message
 
 
 class FifoReceives(PostgresBase):
@@ -38,7 +37,7 @@ class FifoReceives(PostgresBase):
         group_of = {r[0]: r[1] for r in candidates}
         groups = list(dict.fromkeys(group_of[seq] for seq in planned))
         claimed: list[StoredMessage] = []
-        moved: list[Any] = []
+        moved: list[FifoMessageColumns] = []
         for group in groups:
             if len(claimed) >= request.max_messages:
                 break
@@ -46,11 +45,18 @@ class FifoReceives(PostgresBase):
                 continue  # another receive is deciding this group
             while len(claimed) < request.max_messages:
                 wanted = request.max_messages - len(claimed)
-                rows = await conn.fetch(Q["fifo_group_receivable"], key, group, now, cutoff, wanted)
+                rows = [
+                    FifoMessageColumns._make(row)
+                    for row in await conn.fetch(
+                        Q["fifo_group_receivable"], key, group, now, cutoff, wanted
+                    )
+                ]
                 over = [
                     row
                     for row in rows
-                    if dl_key is not None and max_receives is not None and row[5] >= max_receives
+                    if dl_key is not None
+                    and max_receives is not None
+                    and row.receive_count >= max_receives
                 ]
                 taken = [
                     stored_message(row, visible_at, self._cipher, received_at=now, group_id=group)
@@ -64,12 +70,12 @@ class FifoReceives(PostgresBase):
                     break
                 # to the (FIFO) dead-letter queue: the group moves on to its next message
                 await conn.execute(
-                    Q["fifo_dead_letter_move"], dl_key, now, key, [row[0] for row in over]
+                    Q["fifo_dead_letter_move"], dl_key, now, key, [row.seq for row in over]
                 )
                 moved += over
         if moved and dl_key is not None:
-            count, size = len(moved), sum(len(row[2]) for row in moved)
-            correlations = [row[3] for row in moved]
+            count, size = len(moved), sum(len(row.body) for row in moved)
+            correlations = [row.correlation_id for row in moved]
             txn.adjust(key, -count, -size)
             txn.adjust(dl_key, count, size)
             txn.after_commit(lambda: self._wake({dl_key: correlations}))

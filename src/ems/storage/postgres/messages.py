@@ -27,7 +27,7 @@ from ems.storage.postgres.base import Conn, Wake, lookup_queue
 from ems.storage.postgres.batcher import Txn
 from ems.storage.postgres.fifo import FifoReceives
 from ems.storage.postgres.queries import QUERIES as Q
-from ems.storage.rows import QueueRow, stored_message
+from ems.storage.rows import ClaimedColumns, PlacedMessageColumns, QueueRow, stored_message
 
 # the order grouped operations run in, after all others (see batcher.py): receives and deletes
 # lock message rows, sends then lock queue rows in key order
@@ -182,14 +182,15 @@ class MessageOperations(FifoReceives):
             else:
                 rows = await conn.fetch(Q["receive_correlated"], *args, correlation_id)
             moved = 0
-            for row in rows:
-                if row["moved_size"] is not None:
+            for row in map(ClaimedColumns._make, rows):
+                if row.moved_size is not None:
                     moved += 1
-                    moved_bytes += row["moved_size"]
-                    moved_correlations.append(row["correlation_id"])
+                    moved_bytes += row.moved_size
+                    moved_correlations.append(row.correlation_id)
                 else:
                     message = stored_message(row, visible_at, self._cipher)
-                    claimed.append((row["was_visible_at"], message))
+                    assert row.was_visible_at is not None  # set on every claimed row
+                    claimed.append((row.was_visible_at, message))
             if not moved:
                 break
         if moved_correlations and dl_key is not None:
@@ -275,7 +276,10 @@ class MessageOperations(FifoReceives):
             queue = await lookup_queue(conn, queue_hash)
             cutoff = self.clock.now_ms() - queue.record.config.retention_seconds * 1000
             rows = await conn.fetch(Q["peek"], queue.partition, after or 0, cutoff, limit)
-            messages = [stored_message(row, row[9], self._cipher, group_id=row[10]) for row in rows]
+            messages = [
+                stored_message(row, row.visible_at, self._cipher, group_id=row.group_id)
+                for row in map(PlacedMessageColumns._make, rows)
+            ]
             next_after = messages[-1].seq if len(messages) == limit else None
             return PeekResult(messages, next_after)
 

@@ -22,7 +22,7 @@ from ems.core.models import ReceiveRequest, StoredMessage
 from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Statements, Transaction
 from ems.storage.roles.lookups import lookup_queue, queue_in
-from ems.storage.rows import fifo_value, receive_times, stored_message
+from ems.storage.rows import FifoMessageColumns, fifo_value, receive_times, stored_message
 
 
 class SqsFifo(Driver):
@@ -62,15 +62,18 @@ class SqsFifo(Driver):
             recorded = decode(found)
             seqs = json.dumps([m.seq for m in recorded])
             rows = await db.rows("sqs_fifo_attempt_messages", queue.partition, seqs)
-            current = {row[0]: row for row in rows}
-            if not unchanged(recorded, {s: (r[5], r[10]) for s, r in current.items()}, now):
+            current = {row.seq: row for row in map(FifoMessageColumns._make, rows)}
+            states = {seq: (r.receive_count, r.visible_at) for seq, r in current.items()}
+            if not unchanged(recorded, states, now):
                 await db.run("sqs_fifo_forget_attempt", key, attempt_hash)
                 return None
             request = ReceiveRequest(visibility_timeout=visibility_timeout)
             visible_at, _ = receive_times(queue.record.config, request, now)
             await db.run("sqs_fifo_reset_visibility", visible_at, seqs)
             replayed = [
-                stored_message(current[m.seq], visible_at, self._cipher, group_id=current[m.seq][9])
+                stored_message(
+                    current[m.seq], visible_at, self._cipher, group_id=current[m.seq].group_id
+                )
                 for m in recorded
             ]
             await db.run("sqs_fifo_update_attempt", encode(replayed), key, attempt_hash)

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from ems.core.fifo import SCAN_LIMIT, Waiting, plan_receive
 from ems.core.models import ReceiveRequest, ReceiveResult, StoredMessage
-from ems.storage.rows import QueueRow, receive_times, stored_message
+from ems.storage.rows import FifoMessageColumns, QueueRow, receive_times, stored_message
 from ems.storage.sqlite.base import SqliteBase
 from ems.storage.sqlite.queries import QUERIES as Q
 from ems.storage.sqlite.writer import Txn
@@ -33,7 +33,7 @@ MANY_GROUPS_REMEMBERED: Final = 10_000
 
 def _receivable(
     conn: sqlite3.Connection, partition: int, now: int, cutoff: int, wanted: int, *, many: bool
-) -> tuple[list[Any], bool]:
+) -> tuple[list[FifoMessageColumns], bool]:
     """Rows that a receive of ``wanted`` messages may take, in send order: each visible,
     unexpired, and with nothing before it in its group in flight or delayed; enough of them for
     :func:`ems.core.fifo.plan_receive` to choose from. And whether the queue was walked as one
@@ -44,20 +44,21 @@ def _receivable(
             return _by_group(conn, partition, groups, now, cutoff, wanted), False
     # one message is the first receivable one: the plan needs no others to choose it
     limit = 1 if wanted == 1 else SCAN_LIMIT
-    rows = conn.execute(Q["fifo_receivable"], (partition, now, cutoff, limit)).fetchall()
-    return rows, True
+    rows = conn.execute(Q["fifo_receivable"], (partition, now, cutoff, limit))
+    return list(map(FifoMessageColumns._make, rows)), True
 
 
 def _by_group(  # noqa: PLR0917 (the receive's parts)
     conn: sqlite3.Connection, partition: int, groups: list[str], now: int, cutoff: int, wanted: int
-) -> list[Any]:
-    rows: list[Any] = []
+) -> list[FifoMessageColumns]:
+    rows: list[FifoMessageColumns] = []
     for group in groups:  # no plan takes more than ``wanted`` of one group
-        for row in conn.execute(Q["fifo_group_head"], (partition, group, cutoff, wanted)):
-            if row[10] > now:
+        head = conn.execute(Q["fifo_group_head"], (partition, group, cutoff, wanted))
+        for row in map(FifoMessageColumns._make, head):
+            if row.visible_at > now:
                 break  # in flight or delayed: the rest of the group waits for it
             rows.append(row)
-    rows.sort(key=lambda row: row[0])
+    rows.sort(key=lambda row: row.seq)
     return rows
 
 
@@ -86,21 +87,23 @@ class FifoReceives(SqliteBase):
             found, many = _receivable(conn, queue.partition, now, cutoff, wanted, many=known)
             if many and not known:  # counted just now: not again for a while
                 self._remember_many(queue, now)
-            rows: dict[int, Any] = {row[0]: row for row in found}
+            rows = {row.seq: row for row in found}
             planned = plan_receive(
-                [Waiting(seq, row[9], True) for seq, row in rows.items()], wanted
+                [Waiting(seq, row.group_id, True) for seq, row in rows.items()], wanted
             )
             taken: list[StoredMessage] = []
             over: list[tuple[Any, ...]] = []
             for seq in planned:
                 row = rows[seq]
-                if max_receives is not None and row[5] >= max_receives:
+                if max_receives is not None and row.receive_count >= max_receives:
                     over.append((queue.dead_letter_partition, now, queue.record.key, seq))
-                    moved_bytes += len(row[2])
-                    moved_correlations.append(row[3])
+                    moved_bytes += len(row.body)
+                    moved_correlations.append(row.correlation_id)
                     continue
                 taken.append(
-                    stored_message(row, visible_at, self._cipher, received_at=now, group_id=row[9])
+                    stored_message(
+                        row, visible_at, self._cipher, received_at=now, group_id=row.group_id
+                    )
                 )
             conn.executemany(Q["claim"], [(visible_at, now, m.seq) for m in taken])
             claimed += taken

@@ -21,7 +21,7 @@ from ems.core.models import (
 )
 from ems.core.outcomes import why_not
 from ems.core.queue_rules import too_large as refuse_size
-from ems.storage.rows import QueueRow, stored_message
+from ems.storage.rows import MessageColumns, PlacedMessageColumns, QueueRow, stored_message
 from ems.storage.sqlite.base import RETENTION_QUEUES_PER_SWEEP, SWEEP_BUDGET, Wake
 from ems.storage.sqlite.fifo import FifoReceives
 from ems.storage.sqlite.lookups import lookup_queue, queue_in
@@ -123,14 +123,14 @@ class MessageOperations(FifoReceives):
                 )
             claims = []
             moves = []
-            for row in rows.fetchall():
-                seq, receive_count = row[0], row[5]
+            for row in map(MessageColumns._make, rows.fetchall()):
+                seq = row.seq
                 if seq in claimed_seqs:
                     continue
-                if max_receives is not None and receive_count >= max_receives:
+                if max_receives is not None and row.receive_count >= max_receives:
                     moves.append((queue.dead_letter_partition, now, queue.record.key, seq))
-                    moved_bytes += len(row[2])
-                    moved_correlations.append(row[3])
+                    moved_bytes += len(row.body)
+                    moved_correlations.append(row.correlation_id)
                     continue
                 claims.append((visible_at, now, seq))
                 claimed_seqs.add(seq)
@@ -214,8 +214,11 @@ class MessageOperations(FifoReceives):
         def query(conn: sqlite3.Connection) -> PeekResult:
             queue = lookup_queue(conn, queue_hash)
             cutoff = self.clock.now_ms() - queue.record.config.retention_seconds * 1000
-            rows = conn.execute(Q["peek"], (queue.partition, after or 0, cutoff, limit)).fetchall()
-            messages = [stored_message(row, row[9], self._cipher, group_id=row[10]) for row in rows]
+            rows = conn.execute(Q["peek"], (queue.partition, after or 0, cutoff, limit))
+            messages = [
+                stored_message(row, row.visible_at, self._cipher, group_id=row.group_id)
+                for row in map(PlacedMessageColumns._make, rows)
+            ]
             next_after = messages[-1].seq if len(messages) == limit else None
             return PeekResult(messages, next_after)
 

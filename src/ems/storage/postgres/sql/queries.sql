@@ -217,7 +217,7 @@ SELECT sent_at FROM messages WHERE partition = $1 ORDER BY seq LIMIT 1
 
 -- name: peek
 SELECT seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
-       first_received_at, cipher, visible_at, group_id
+       first_received_at, cipher, group_id, visible_at
 FROM messages
 WHERE partition = $1 AND seq > $2 AND sent_at > $3
 ORDER BY seq
@@ -695,7 +695,7 @@ LIMIT $4
 -- name: fifo_group_receivable
 -- fifo_receivable for one group, read again once this transaction holds the group's lock
 SELECT m.seq, m.message_id, m.body, m.correlation_id, m.attributes, m.receive_count, m.sent_at,
-       m.first_received_at, m.cipher, m.group_id
+       m.first_received_at, m.cipher, m.group_id, m.visible_at
 FROM messages m
 WHERE m.partition = (SELECT partition FROM queues WHERE key = $1) AND m.group_id = $2
   AND m.visible_at <= $3 AND m.sent_at > $4

@@ -165,7 +165,7 @@ LIMIT 1
 
 -- name: peek
 SELECT seq, message_id, body, correlation_id, attributes, receive_count, sent_at,
-       first_received_at, cipher, visible_at, group_id
+       first_received_at, cipher, group_id, visible_at
 FROM messages INDEXED BY messages_by_partition
 WHERE partition = ? AND seq > ? AND sent_at > ?
 ORDER BY seq
@@ -630,7 +630,7 @@ WITH held AS MATERIALIZED (
     GROUP BY group_id
 )
 SELECT m.seq, m.message_id, m.body, m.correlation_id, m.attributes, m.receive_count, m.sent_at,
-       m.first_received_at, m.cipher, m.group_id
+       m.first_received_at, m.cipher, m.group_id, m.visible_at
 FROM messages m INDEXED BY messages_by_partition
 LEFT JOIN held h ON h.group_id = m.group_id
 WHERE m.partition = ?1 AND m.visible_at <= ?2 AND m.sent_at > ?3
