@@ -28,28 +28,50 @@ from ems.storage.cipher import BodyCipher, open_body
 from ems.storage.rows import fifo_settings
 
 
+class TopicColumns(NamedTuple):
+    """A topic row by name, in the drivers' column order."""
+
+    key: int
+    public_id: str
+    max_message_bytes: int
+    created_at: int
+    fifo: str | None
+
+
 def topic_record(row: Sequence[Any]) -> TopicRecord:
-    """A topic row (key, public_id, max_message_bytes, created_at, fifo) as a record."""
-    key, public_id, max_bytes, created_at, fifo = row
+    t = TopicColumns._make(row)
     config = TopicConfig(
-        max_message_bytes=max_bytes, fifo=None if fifo is None else fifo_settings(fifo)
+        max_message_bytes=t.max_message_bytes,
+        fifo=None if t.fifo is None else fifo_settings(t.fifo),
     )
-    return TopicRecord(key, public_id, config, created_at)
+    return TopicRecord(t.key, t.public_id, config, t.created_at)
+
+
+class TopicMessageColumns(NamedTuple):
+    """A topic message row (``topic_message``) by name."""
+
+    message_id: str
+    body: bytes
+    content_type: str | None
+    correlation_id: str | None
+    attributes: str | None
+    published_at: int
+    cipher: int | None
+    sns: str | None
 
 
 def topic_message(row: Sequence[Any], cipher: BodyCipher | None) -> tuple[TopicMessage, int]:
-    """A topic message row (message_id, body, content_type, correlation_id, attributes,
-    published_at, cipher, sns) and its publication time."""
-    message_id, body, content_type, correlation_id, attributes, published_at, key_id, sns = row
+    """A topic message row as a message, and its publication time."""
+    m = TopicMessageColumns._make(row)
     message = TopicMessage(
-        message_id=message_id,
-        body=open_body(cipher, bytes(body), key_id),
-        content_type=content_type,
-        correlation_id=correlation_id,
-        attributes=json.loads(attributes) if attributes else None,
-        sns=SnsMessage.from_json(sns),
+        message_id=m.message_id,
+        body=open_body(cipher, bytes(m.body), m.cipher),
+        content_type=m.content_type,
+        correlation_id=m.correlation_id,
+        attributes=json.loads(m.attributes) if m.attributes else None,
+        sns=SnsMessage.from_json(m.sns),
     )
-    return message, published_at
+    return message, m.published_at
 
 
 def subscription_values(sub: NewSubscription) -> tuple[str | None, str | None, str | None]:
@@ -136,6 +158,30 @@ def subscription_from_row(row: Sequence[Any], *, created: bool = True) -> Subscr
     )
 
 
+class DeliveryTargetColumns(NamedTuple):
+    """A ``delivery_target`` row by name: a subscription's push settings and its topic's id."""
+
+    subscription_id: str
+    url: str
+    signing_secret: str
+    policy: str
+    challenge: str | None
+    confirm_url: str | None
+    status: str
+    topic_public_id: str
+    sns: str | None
+
+
+class DueDeliveryColumns(NamedTuple):
+    """A delivery ``claim_deliveries`` leased, by name (``message_key`` null: a confirmation)."""
+
+    key: int
+    kind: str
+    webhook_id: str
+    attempts: int
+    message_key: int | None
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryTarget:
     """Where a subscription's pushes go: the ``delivery_target`` query's row, decoded."""
@@ -153,13 +199,19 @@ class DeliveryTarget:
 
     @classmethod
     def from_row(cls, subscription_key: int, row: Sequence[Any]) -> DeliveryTarget:
-        (subscription_id, url, secret, policy, challenge, confirm_url, status, public_id,
-         sns) = row  # fmt: skip
+        t = DeliveryTargetColumns._make(row)
         return cls(
-            subscription_key, subscription_id, url, secret,
-            DeliveryPolicy(**json.loads(policy)), challenge, confirm_url, status, public_id,
-            SnsSubscription.from_json(sns),
-        )  # fmt: skip
+            subscription_key=subscription_key,
+            subscription_id=t.subscription_id,
+            url=t.url,
+            signing_secret=t.signing_secret,
+            policy=DeliveryPolicy(**json.loads(t.policy)),
+            challenge=t.challenge,
+            confirm_url=t.confirm_url,
+            status=t.status,
+            topic_public_id=t.topic_public_id,
+            sns=SnsSubscription.from_json(t.sns),
+        )
 
     def lease_until(self, now_ms: int, margin_seconds: int) -> int:
         """The end of a claim: the push's own timeout, plus a margin for recording its outcome."""
@@ -170,19 +222,21 @@ class DeliveryTarget:
         return kind == DeliveryKind.CONFIRMATION and self.status == Status.CONFIRMED
 
     def task(
-        self, due: Sequence[Any], message_row: Sequence[Any] | None, cipher: BodyCipher | None
+        self,
+        due: DueDeliveryColumns,
+        message_row: Sequence[Any] | None,
+        cipher: BodyCipher | None,
     ) -> DeliveryTask | None:
-        """The push for one claimed delivery row; None for a notification whose message is gone
+        """The push for one claimed delivery; None for a notification whose message is gone
         (cannot happen: a message lives while it has deliveries)."""
-        key, kind, webhook_id, attempts = due[:4]
         message, published_at = topic_message(message_row, cipher) if message_row else (None, None)
-        if kind == DeliveryKind.NOTIFICATION and message is None:
+        if due.kind == DeliveryKind.NOTIFICATION and message is None:
             return None
         return DeliveryTask(
-            delivery_key=key,
-            kind=DeliveryKind(kind),
-            webhook_id=webhook_id,
-            attempt=attempts + 1,
+            delivery_key=due.key,
+            kind=DeliveryKind(due.kind),
+            webhook_id=due.webhook_id,
+            attempt=due.attempts + 1,
             subscription_key=self.subscription_key,
             subscription_id=self.subscription_id,
             topic_public_id=self.topic_public_id,

@@ -32,7 +32,12 @@ from ems.core.move_models import (
     destination_of,
 )
 from ems.storage.engine.statements import Driver, Statements, Transaction
-from ems.storage.name_rows import move_task_from_row
+from ems.storage.name_rows import (
+    MovableColumns,
+    MoveSourceColumns,
+    MoveStepColumns,
+    move_task_from_row,
+)
 
 
 @dataclass(slots=True)
@@ -60,11 +65,11 @@ class MoveTasks(Driver):
     async def start_move_task(self, task: NewMoveTask, *, keep_finished: int) -> MoveTask:
         async def operation(txn: Transaction) -> MoveTask:
             db = txn.db
-            source = await db.row("move_source", task.source_hash)
-            if source is None:
+            found_source = await db.row("move_source", task.source_hash)
+            if found_source is None:
                 raise QueueNotFound()
-            source_key, partition, is_dead_letter = source
-            if not is_dead_letter:
+            source = MoveSourceColumns._make(found_source)
+            if not source.is_dead_letter:
                 raise NotADeadLetterQueue()
             destination = None
             if task.destination_hash is not None:
@@ -75,11 +80,11 @@ class MoveTasks(Driver):
                 verdict = destination_of(destination, None, task.source_hash)
                 if isinstance(verdict, str):
                     raise InvalidRequest(verdict, parameter="destination")
-            to_move = await db.value("count_partition", partition)
-            await db.run("forget_move_tasks", source_key, keep_finished)
+            to_move = await db.value("count_partition", source.partition)
+            await db.run("forget_move_tasks", source.key, keep_finished)
             row = await db.row(
                 "insert_move_task",
-                task.handle, source_key, destination, task.rate, task.source_label,
+                task.handle, source.key, destination, task.rate, task.source_label,
                 task.destination_label, to_move, txn.now_ms,
             )  # fmt: skip
             if row is None:  # move_tasks_active: the source has a task running
@@ -127,19 +132,23 @@ class MoveTasks(Driver):
         self, txn: Transaction, task_key: int, owner: str, limit: int, lease_ms: int
     ) -> MoveStep:
         db, now = txn.db, txn.now_ms
-        task = await db.row("move_task_for_step", task_key)
-        if task is None:
+        found = await db.row("move_task_for_step", task_key)
+        if found is None:
             return MoveStep(0, MoveStatus.CANCELLED, lost=True)
-        (state, lease_owner, lease_until, destination, source_key, partition, own_hash,
-         retention) = task  # fmt: skip
-        status = MoveStatus(state)
-        if lease_owner != owner or lease_until < now or not status.active:
+        task = MoveStepColumns._make(found)
+        status = MoveStatus(task.status)
+        if task.lease_owner != owner or task.lease_until < now or not status.active:
             return MoveStep(0, status, lost=True)
         if status is MoveStatus.CANCELLING:
             return await _finish(db, task_key, MoveStatus.CANCELLED, None, now)
-        if source_key is None:
+        source_key, own_hash, retention = task.source_key, task.source_hash, task.retention_seconds
+        if source_key is None or own_hash is None or retention is None:
             return await _finish(db, task_key, MoveStatus.FAILED, SOURCE_DELETED, now)
-        rows = await db.rows("movable", partition, now, now - retention * 1000, limit)
+        destination = task.destination_hash
+        rows = [
+            MovableColumns._make(row)
+            for row in await db.rows("movable", task.partition, now, now - retention * 1000, limit)
+        ]
         if not rows:
             return await _finish(db, task_key, MoveStatus.COMPLETED, None, now)
         # first where each message goes, then the moves; destination full-id hash -> (queue
@@ -149,33 +158,33 @@ class MoveTasks(Driver):
         for row in rows:
             verdict = destination_of(
                 None if destination is None else bytes(destination),
-                None if row[1] is None else bytes(row[1]),
+                None if row.source_hash is None else bytes(row.source_hash),
                 bytes(own_hash),
             )
             if isinstance(verdict, str):
                 return await _finish(db, task_key, MoveStatus.FAILED, verdict, now)
             target = targets.get(verdict)
             if target is None:
-                found = await db.row("queue_for_move", verdict)
-                if found is None:
+                queue = await db.row("queue_for_move", verdict)
+                if queue is None:
                     reason = NO_DESTINATION if destination is not None else NO_SOURCE
                     return await _finish(db, task_key, MoveStatus.FAILED, reason, now)
-                target = targets[verdict] = (found[0], found[1])
+                key, partition = queue
+                target = targets[verdict] = (key, partition)
             planned.append(target)
         moves = Relocation(source_key)
         for row, (key, target_partition) in zip(rows, planned, strict=True):
-            seq, _, size, message_id, correlation_id, attributes, body, cipher, group_id = row
-            moves.seqs.append(seq)
+            moves.seqs.append(row.seq)
             # a FIFO message keeps its group: redrives go from FIFO to FIFO queues only
             moves.inserts.append(
-                (target_partition, now, now, message_id, correlation_id, attributes, body,
-                 cipher, group_id)
+                (target_partition, now, now, row.message_id, row.correlation_id, row.attributes,
+                 row.body, row.cipher, row.group_id)
             )  # fmt: skip
-            moves.wake.setdefault(key, []).append(correlation_id)
+            moves.wake.setdefault(key, []).append(row.correlation_id)
             counted = moves.added.setdefault(key, [0, 0])
             counted[0] += 1
-            counted[1] += size
-            moves.removed_bytes += size
+            counted[1] += row.size
+            moves.removed_bytes += row.size
         await self._relocate(txn, moves)
         await db.run("step_move_task", len(rows), now + lease_ms, task_key)
         return MoveStep(len(rows), MoveStatus.RUNNING)

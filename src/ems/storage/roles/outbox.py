@@ -22,7 +22,7 @@ from ems.storage.cipher import BodyCipher
 from ems.storage.engine.statements import Driver, Statements, Transaction
 from ems.storage.roles.lookups import queue_by_key
 from ems.storage.rows import QueueRow
-from ems.storage.topic_rows import DeliveryTarget
+from ems.storage.topic_rows import DeliveryTarget, DueDeliveryColumns
 
 
 class DeliveryOutbox(Driver):
@@ -53,11 +53,12 @@ class DeliveryOutbox(Driver):
             lease = delivery.lease_until(now, lease_margin_seconds)
             due = await db.rows("claim_deliveries", subscription_key, now, limit, lease)
             tasks = []
-            for row in sorted(due, key=lambda r: r[0]):  # oldest first
-                if delivery.already_confirmed(row[1]):
-                    await db.run("finish_delivery", row[0])  # confirmed through its link
+            # oldest first
+            for row in sorted(map(DueDeliveryColumns._make, due), key=lambda d: d.key):
+                if delivery.already_confirmed(row.kind):
+                    await db.run("finish_delivery", row.key)  # confirmed through its link
                     continue
-                message_key = row[4]
+                message_key = row.message_key
                 found = (
                     await db.row("topic_message", message_key) if message_key is not None else None
                 )
