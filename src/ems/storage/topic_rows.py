@@ -182,6 +182,41 @@ class DueDeliveryColumns(NamedTuple):
     message_key: int | None
 
 
+class FanoutColumns(NamedTuple):
+    """A ``topic_fanout`` row by name: a subscription as a publish reads it."""
+
+    key: int
+    protocol: str
+    status: str
+    filter_policy: str | None
+    queue_key: int | None
+    sns: str | None
+
+
+class FanoutTarget(NamedTuple):
+    """A subscription as a publish fans out to it: a ``topic_fanout`` row, decoded (once per
+    batch: the drivers keep a topic's targets for the rest of it)."""
+
+    key: int
+    protocol: str
+    confirmed: bool
+    filter_policy: FilterPolicy | None
+    queue_key: int | None
+    sns: SnsSubscription | None
+
+
+def fanout_target(row: Sequence[Any]) -> FanoutTarget:
+    s = FanoutColumns._make(row)
+    return FanoutTarget(
+        key=s.key,
+        protocol=s.protocol,
+        confirmed=s.status == Status.CONFIRMED.value,
+        filter_policy=parse_filter(s.filter_policy),
+        queue_key=s.queue_key,
+        sns=SnsSubscription.from_json(s.sns),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryTarget:
     """Where a subscription's pushes go: the ``delivery_target`` query's row, decoded."""

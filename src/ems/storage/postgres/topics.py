@@ -7,13 +7,10 @@ from typing import Any
 
 from ems.core import sns_envelopes
 from ems.core.models import NewMessage
-from ems.core.sns_models import SnsSubscription
 from ems.core.subscription_rules import matches
 from ems.core.topic_models import (
     DeliveryKind,
-    FilterPolicy,
     PublishResult,
-    Status,
     SubscriptionProtocol,
     TopicMessage,
     TopicRecord,
@@ -24,16 +21,10 @@ from ems.storage.postgres.fifo_topics import FifoFanout
 from ems.storage.postgres.queries import QUERIES as Q
 from ems.storage.roles.lookups import queue_by_key, topic_in
 from ems.storage.rows import encode_attributes
-from ems.storage.topic_rows import (
-    new_webhook_id,
-    parse_filter,
-)
+from ems.storage.topic_rows import FanoutTarget, fanout_target, new_webhook_id
 
 _QUEUE = SubscriptionProtocol.QUEUE.value
 _EMAIL = SubscriptionProtocol.EMAIL.value
-
-# (subscription key, protocol, confirmed, filter policy, queue key, SNS settings)
-_Fanout = tuple[int, str, bool, FilterPolicy | None, int | None, SnsSubscription | None]
 
 
 class TopicOperations(FifoFanout):
@@ -60,22 +51,12 @@ class TopicOperations(FifoFanout):
             lambda txn: self._publish(txn, topic_hash, message), savepoint=False
         )
 
-    async def _fanout(self, txn: Txn, topic_key: int) -> list[_Fanout]:
+    async def _fanout(self, txn: Txn, topic_key: int) -> list[FanoutTarget]:
         memo_key = ("fanout", topic_key)
-        fanout: list[_Fanout] | None = txn.memo.get(memo_key)
+        fanout: list[FanoutTarget] | None = txn.memo.get(memo_key)
         if fanout is None:
             fanout = txn.memo[memo_key] = [
-                (
-                    key,
-                    protocol,
-                    status == Status.CONFIRMED.value,
-                    parse_filter(policy),
-                    queue_key,
-                    SnsSubscription.from_json(sns),
-                )
-                for key, protocol, status, policy, queue_key, sns in await txn.conn.fetch(
-                    Q["topic_fanout"], topic_key
-                )
+                fanout_target(row) for row in await txn.conn.fetch(Q["topic_fanout"], topic_key)
             ]
         return fanout
 
@@ -92,13 +73,14 @@ class TopicOperations(FifoFanout):
         webhooks = []
         emails = 0
         # queue subscriptions in queue-key order: queue rows are locked in that order
-        for key, protocol, confirmed, policy, queue_key, sns in await self._fanout(txn, topic.key):
-            if not confirmed or not matches(policy, message):
+        for target in await self._fanout(txn, topic.key):
+            if not target.confirmed or not matches(target.filter_policy, message):
                 continue
-            if protocol != _QUEUE:
-                webhooks.append(key)
-                emails += protocol == _EMAIL
+            if target.protocol != _QUEUE:
+                webhooks.append(target.key)
+                emails += target.protocol == _EMAIL
                 continue
+            key, queue_key, sns = target.key, target.queue_key, target.sns
             assert queue_key is not None
             queue = await queue_by_key(txn, queue_key)
             if queue is None:

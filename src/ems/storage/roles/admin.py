@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterable
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, NamedTuple
 
 from ems.core.errors import SubscriptionNotFound
 from ems.core.models import QueueOrder, QueuePage, QueueSummary, StoreTotals, TopicSummary
@@ -70,29 +70,34 @@ class AdminViews(Driver):
             matching = (page.text, page.hash_prefix)
             total = (await db.query(count_sql, *matching))[0][0]
             rows = await db.query(page_sql, *matching, page.limit, page.offset)
+            pages = map(QueuePageColumns._make, rows)
             return total, [
-                await _summary(db, *row[:7], label=row[7], dead_letter_hash=row[8]) for row in rows
-            ]
+                await _summary(
+                    db, q.key, q.id_hash, q.created_at, q.owner, q.stored_messages,
+                    q.stored_bytes, q.partition, label=q.label, dead_letter_hash=q.dead_letter_hash,
+                )
+                for q in pages
+            ]  # fmt: skip
 
         return await self._query(query)
 
     async def admin_totals(self) -> StoreTotals:
         async def query(db: Statements) -> StoreTotals:
-            totals: Any = await db.row("admin_totals")
-            (queues, messages, stored_bytes, topics, subscriptions, pending, backlog,
-             failing) = totals  # fmt: skip
+            found = await db.row("admin_totals")
+            assert found is not None  # an aggregate: always one row
+            totals = TotalsColumns._make(found)
             oldest = await db.value("admin_oldest_sent_at")
             size, location = await self._whereabouts(db)
             return StoreTotals(
-                queues=queues,
-                topics=topics,
-                subscriptions=subscriptions,
-                pending_confirmations=pending,
-                stored_messages=int(messages),
-                stored_bytes=int(stored_bytes),
+                queues=totals.queues,
+                topics=totals.topics,
+                subscriptions=totals.subscriptions,
+                pending_confirmations=totals.pending_confirmations,
+                stored_messages=int(totals.stored_messages),
+                stored_bytes=int(totals.stored_bytes),
                 oldest_sent_at_ms=oldest,
-                webhook_backlog=backlog,
-                failing_subscriptions=failing,
+                webhook_backlog=totals.webhook_backlog,
+                failing_subscriptions=totals.failing_subscriptions,
                 storage_bytes=size,
                 location=location,
             )
@@ -123,6 +128,33 @@ class AdminViews(Driver):
             return [TopicSummary(*row) for row in await db.rows("admin_topics", after, limit)]
 
         return await self._query(query)
+
+
+class QueuePageColumns(NamedTuple):
+    """A row of an admin queue page (:meth:`AdminViews._page_sql`) by name."""
+
+    key: int
+    id_hash: bytes
+    created_at: int | None
+    owner: str | None
+    stored_messages: int
+    stored_bytes: int
+    partition: int
+    label: str | None
+    dead_letter_hash: bytes | None
+
+
+class TotalsColumns(NamedTuple):
+    """The ``admin_totals`` row by name (the sums are numeric on PostgreSQL)."""
+
+    queues: int
+    stored_messages: Any
+    stored_bytes: Any
+    topics: int
+    subscriptions: int
+    pending_confirmations: int
+    webhook_backlog: int
+    failing_subscriptions: int
 
 
 async def _summary(  # noqa: PLR0917 - one row's columns, in order
