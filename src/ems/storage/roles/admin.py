@@ -50,16 +50,27 @@ class AdminViews(Driver):
 
     async def list_queues(self, *, after: int, limit: int) -> list[QueueSummary]:
         async def query(db: Statements) -> list[QueueSummary]:
-            return [await _summary(db, *row) for row in await db.rows("admin_queues", after, limit)]
+            rows = await db.rows("admin_queues", after, limit)
+            return [
+                await _summary(
+                    db, key=q.key, id_hash=q.id_hash, created_at=q.created_at, owner=q.owner,
+                    stored=q.stored_messages, size=q.stored_bytes, partition=q.partition,
+                )
+                for q in map(QueueListColumns._make, rows)
+            ]  # fmt: skip
 
         return await self._query(query)
 
     async def deepest_queues(self, limit: int) -> list[QueueSummary]:
         async def query(db: Statements) -> list[QueueSummary]:
+            rows = await db.rows("deepest_queues", limit)
             return [
-                await _summary(db, key, id_hash, None, None, stored, size, partition)
-                for key, id_hash, stored, size, partition in await db.rows("deepest_queues", limit)
-            ]
+                await _summary(
+                    db, key=q.key, id_hash=q.id_hash, created_at=None, owner=None,
+                    stored=q.stored_messages, size=q.stored_bytes, partition=q.partition,
+                )
+                for q in map(DeepQueueColumns._make, rows)
+            ]  # fmt: skip
 
         return await self._query(query)
 
@@ -73,8 +84,9 @@ class AdminViews(Driver):
             pages = map(QueuePageColumns._make, rows)
             return total, [
                 await _summary(
-                    db, q.key, q.id_hash, q.created_at, q.owner, q.stored_messages,
-                    q.stored_bytes, q.partition, label=q.label, dead_letter_hash=q.dead_letter_hash,
+                    db, key=q.key, id_hash=q.id_hash, created_at=q.created_at, owner=q.owner,
+                    stored=q.stored_messages, size=q.stored_bytes, partition=q.partition,
+                    label=q.label, dead_letter_hash=q.dead_letter_hash,
                 )
                 for q in pages
             ]  # fmt: skip
@@ -125,9 +137,51 @@ class AdminViews(Driver):
 
     async def list_topics(self, *, after: int, limit: int) -> list[TopicSummary]:
         async def query(db: Statements) -> list[TopicSummary]:
-            return [TopicSummary(*row) for row in await db.rows("admin_topics", after, limit)]
+            rows = await db.rows("admin_topics", after, limit)
+            return [
+                TopicSummary(
+                    key=t.key, id_hash=t.id_hash, created_at_ms=t.created_at, owner=t.owner,
+                    subscriptions=t.subscriptions, webhook_backlog=t.webhook_backlog,
+                    failing_subscriptions=t.failing_subscriptions,
+                )
+                for t in map(TopicListColumns._make, rows)
+            ]  # fmt: skip
 
         return await self._query(query)
+
+
+class QueueListColumns(NamedTuple):
+    """An ``admin_queues`` row by name."""
+
+    key: int
+    id_hash: bytes
+    created_at: int | None
+    owner: str | None
+    stored_messages: int
+    stored_bytes: int
+    partition: int
+
+
+class DeepQueueColumns(NamedTuple):
+    """A ``deepest_queues`` row by name."""
+
+    key: int
+    id_hash: bytes
+    stored_messages: int
+    stored_bytes: int
+    partition: int
+
+
+class TopicListColumns(NamedTuple):
+    """An ``admin_topics`` row by name."""
+
+    key: int
+    id_hash: bytes
+    created_at: int
+    owner: str | None
+    subscriptions: int
+    webhook_backlog: int
+    failing_subscriptions: int
 
 
 class QueuePageColumns(NamedTuple):
@@ -157,8 +211,9 @@ class TotalsColumns(NamedTuple):
     failing_subscriptions: int
 
 
-async def _summary(  # noqa: PLR0917 - one row's columns, in order
+async def _summary(
     db: Statements,
+    *,
     key: int,
     id_hash: bytes,
     created_at: int | None,
@@ -166,7 +221,6 @@ async def _summary(  # noqa: PLR0917 - one row's columns, in order
     stored: int,
     size: int,
     partition: int,
-    *,
     label: str | None = None,
     dead_letter_hash: bytes | None = None,
 ) -> QueueSummary:
