@@ -8,8 +8,6 @@ with each message stored exactly once.
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import httpx
 import pytest
 
 from tests import pg
+from tests.e2e.crash import crash_and_retry
 from tests.e2e.server import EmsServer
 
 
@@ -64,10 +63,8 @@ def test_a_producer_retrying_after_kill_9_stores_each_message_once(
     batches = [[f"m{b:03d}-{i}" for i in range(10)] for b in range(200)]
     url = f"/ems/queue/{queue_id}/messages"
 
-    def send_all(client: httpx.Client, stop: threading.Event | None = None) -> None:
+    def send_all(client: httpx.Client) -> None:
         for batch in batches:
-            if stop is not None and stop.is_set():
-                return
             entries: list[dict[str, str]] = [
                 {"body": body, "idempotency_key": body} for body in batch
             ]
@@ -76,22 +73,9 @@ def test_a_producer_retrying_after_kill_9_stores_each_message_once(
                     entry["group_id"] = f"g{int(entry['body'][-1]) % 3}"
             client.post(url, json={"messages": entries}).raise_for_status()
 
-    def producer() -> None:
-        with httpx.Client(base_url=server.url, timeout=5) as client:
-            try:
-                send_all(client)
-            except httpx.HTTPError:
-                return  # the server died under it
-
-    thread = threading.Thread(target=producer)
-    thread.start()
-    time.sleep(0.3)  # some batches acknowledged, one likely in flight
-    server.kill9()
-    thread.join(timeout=30)
-    server.start()
     try:
+        crash_and_retry(server, send_all)  # mid-way, asserted; then everything again, keys and all
         with httpx.Client(base_url=server.url, timeout=15) as client:
-            send_all(client)  # the producer retries everything, keys and all
             bodies: list[str] = []
             for _ in range(400):  # bounded: 2000 messages, 10 per receive
                 got = client.get(

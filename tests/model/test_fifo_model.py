@@ -9,25 +9,20 @@ first and as far as it goes; and that a deduplication id is honoured exactly onc
 
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, multiple, rule
+from hypothesis.stateful import Bundle, initialize, multiple, rule
 
-from ems.core.clock import ManualClock
 from ems.core.fifo import FifoSettings, deduplication_key
 from ems.core.idempotency import KeyedSend
 from ems.core.models import Outcome, QueueConfig, Receipt, ReceiveRequest
-from ems.storage.base import Store
 from tests.backends import BACKENDS
 from tests.conformance.conftest import ids, message
+from tests.model.machine import StoreMachine
 
 VISIBILITY = 4
 WINDOW = 6
@@ -64,20 +59,13 @@ class Model:
         return taken
 
 
-class FifoMachine(RuleBasedStateMachine):
+class FifoMachine(StoreMachine):
     handles = Bundle("handles")
 
     def __init__(self) -> None:
         super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.directory = Path(tempfile.mkdtemp(prefix="ems-fifo-model-"))
-        self.clock = ManualClock()
         self.model = Model()
-        self.store: Store | None = None
         self.seqs: dict[int, Entry] = {}
-
-    def run(self, coroutine: Any) -> Any:
-        return self.loop.run_until_complete(coroutine)
 
     @initialize(backend=st.sampled_from(sorted(BACKENDS)))
     def open_store(self, backend: str) -> None:
@@ -88,16 +76,6 @@ class FifoMachine(RuleBasedStateMachine):
             visibility_timeout=VISIBILITY, deduplication_window_seconds=WINDOW, fifo=FIFO
         )
         self.queue_key = self.run(self.store.create_queue(ids(self.queue), config)).key
-
-    def teardown(self) -> None:
-        if self.store is not None:
-            self.run(self.store.close())
-        self.loop.close()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    @property
-    def now(self) -> int:
-        return self.clock.now_ms()
 
     @rule(
         sends=st.lists(

@@ -10,19 +10,14 @@ Sends with idempotency keys check exactly-once within the window: a key seen wit
 
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
-    RuleBasedStateMachine,
     initialize,
     invariant,
     multiple,
@@ -30,13 +25,12 @@ from hypothesis.stateful import (
     rule,
 )
 
-from ems.core.clock import ManualClock
 from ems.core.idempotency import KeyedSend, key_hash
 from ems.core.ids import new_message_id
 from ems.core.models import DeadLetter, Outcome, QueueConfig, Receipt, ReceiveRequest
-from ems.storage.base import Store
 from tests.backends import BACKENDS
 from tests.conformance.conftest import ids, message
+from tests.model.machine import StoreMachine
 
 MAX_RECEIVES = 2
 VISIBILITY = 4  # the queue's default, seconds
@@ -65,19 +59,12 @@ class Model:
         return [m for m in self.messages.values() if m.visible_at <= now]
 
 
-class QueueMachine(RuleBasedStateMachine):
+class QueueMachine(StoreMachine):
     handles = Bundle("handles")
 
     def __init__(self) -> None:
         super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.directory = Path(tempfile.mkdtemp(prefix="ems-model-"))
-        self.clock = ManualClock()
         self.model = Model()
-        self.store: Store | None = None
-
-    def run(self, coroutine: Any) -> Any:
-        return self.loop.run_until_complete(coroutine)
 
     @initialize(backend=st.sampled_from(sorted(BACKENDS)))
     def open_store(self, backend: str) -> None:
@@ -92,16 +79,6 @@ class QueueMachine(RuleBasedStateMachine):
             dead_letter=DeadLetter(self.dlq, MAX_RECEIVES, b"sealed"),
         )
         self.queue_key = self.run(self.store.create_queue(ids(self.queue), config)).key
-
-    def teardown(self) -> None:
-        if self.store is not None:
-            self.run(self.store.close())
-        self.loop.close()
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    @property
-    def now(self) -> int:
-        return self.clock.now_ms()
 
     @rule(count=st.integers(1, 3), delay=st.sampled_from([None, 0, 1, 3]))
     def send(self, count: int, delay: int | None) -> None:
