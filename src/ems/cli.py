@@ -113,10 +113,11 @@ def serve_workers(
             if settings.database_url
             else lock_and_prepare(settings.sqlite_path, settings.quick_check)
         )
-        sockets = workers.listen(settings.host, settings.port, settings.workers)
     except (StoreUnusable, ApiKeysError) as error:
         print(f"ems: {error}", file=sys.stderr)
         return 2
+    try:  # apart from the lock's: an OSError there would leave ``lock`` unbound here
+        sockets = workers.listen(settings.host, settings.port, settings.workers)
     except OSError as error:
         if lock is not None:
             lock.close()

@@ -108,6 +108,14 @@ async def test_the_async_client_streams_too(server: EmsServer) -> None:
         assert info["stored_messages"] == 0
 
 
+async def test_the_async_stream_raises_a_refusal_too(server: EmsServer) -> None:
+    async with AsyncClient(server.url) as client:
+        queue = await client.create_queue()
+        with pytest.raises(errors.WrongCapability):
+            async for _ in client.stream(queue.send_id):
+                pass
+
+
 def test_receive_follow_prints_messages_as_they_arrive(server: EmsServer) -> None:
     with Client(server.url) as client:
         queue = client.create_queue().queue_id

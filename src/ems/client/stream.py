@@ -58,10 +58,15 @@ class _Again(Exception):
 class _Events:
     """What both streams do with an event: a message, a problem, the server's stop."""
 
-    def __init__(self, reconnect: bool) -> None:
+    def __init__(
+        self, request: tuple[str, dict[str, str]], *, connect_timeout: float, reconnect: bool
+    ) -> None:
         self.reconnect = reconnect
         self.parser = EventParser()
         self.closed = False
+        self._path, self._params = request
+        self._timeout = httpx.Timeout(connect_timeout, read=READ_TIMEOUT)
+        self._response: httpx.Response | None = None
 
     def message(self, event: Event) -> Message | None:
         if event.event == "message":
@@ -77,6 +82,12 @@ class _Events:
         if status >= 500 and self.reconnect:
             raise _Again()
         raise errors.from_response(status, problem, None)
+
+    def refused_answer(self, response: httpx.Response) -> None:
+        """The same for an answer that is not 2xx (read in full): 5xx reconnects, 4xx raises."""
+        if response.status_code >= 500 and self.reconnect:
+            raise _Again()
+        raise_for_problem(response)
 
     @property
     def retry_seconds(self) -> float:
@@ -100,12 +111,9 @@ class MessageStream(_Events):
         connect_timeout: float,
         reconnect: bool,
     ) -> None:
-        super().__init__(reconnect)
+        super().__init__(request, connect_timeout=connect_timeout, reconnect=reconnect)
         self._http = http
-        self._path, self._params = request
         self._delete = delete
-        self._timeout = httpx.Timeout(connect_timeout, read=READ_TIMEOUT)
-        self._response: httpx.Response | None = None
 
     def __iter__(self) -> Iterator[Message]:
         while not self.closed:
@@ -128,9 +136,7 @@ class MessageStream(_Events):
         try:
             if not response.is_success:
                 response.read()
-                if response.status_code >= 500 and self.reconnect:
-                    raise _Again()
-                raise_for_problem(response)
+                self.refused_answer(response)
             for line in response.iter_lines():
                 event = self.parser.feed(line)
                 if event is not None and (message := self.message(event)) is not None:
@@ -172,12 +178,9 @@ class AsyncMessageStream(_Events):
         connect_timeout: float,
         reconnect: bool,
     ) -> None:
-        super().__init__(reconnect)
+        super().__init__(request, connect_timeout=connect_timeout, reconnect=reconnect)
         self._http = http
-        self._path, self._params = request
         self._delete = delete
-        self._timeout = httpx.Timeout(connect_timeout, read=READ_TIMEOUT)
-        self._response: httpx.Response | None = None
 
     async def __aiter__(self) -> AsyncIterator[Message]:
         while not self.closed:
@@ -201,9 +204,7 @@ class AsyncMessageStream(_Events):
         try:
             if not response.is_success:
                 await response.aread()
-                if response.status_code >= 500 and self.reconnect:
-                    raise _Again()
-                raise_for_problem(response)
+                self.refused_answer(response)
             async for line in response.aiter_lines():
                 event = self.parser.feed(line)
                 if event is not None and (message := self.message(event)) is not None:
