@@ -146,3 +146,21 @@ async def test_a_full_queue_forgets_the_copy_it_could_not_store(
     await client.delete(f"/ems/queue/{queue_id}/message/{head['receipt_handle']}")
     # the queue did not keep d1 from the failed copy: sent directly now, it is stored
     assert (await send(client, queue_id, "x", "g", dedup="d1")).status_code == 201
+
+
+async def test_huge_or_non_ascii_group_and_deduplication_headers_are_refused_briefly(
+    client: httpx.AsyncClient,
+) -> None:
+    topic_id = await create_topic(client, fifo=True, content_based_deduplication=True)
+    queue_id = await fifo_queue(client)
+    assert (await subscribe(client, topic_id, queue_id)).status_code == 201
+    url = f"/ems/topic/{topic_id}/message"
+    for name in (b"EMS-Group-Id", b"EMS-Deduplication-Id"):
+        others = {b"EMS-Group-Id": b"g", b"EMS-Deduplication-Id": b"d"}
+        for value in (b"g" * 129, b"x" * 16_000, "gr\u00fcn".encode(), b"\xff\xfe", b"a\x7fb"):
+            headers = {**others, name: value}
+            refused = await client.post(url, content=b"x", headers=headers)
+            problem = assert_problem(refused, 400, "invalid-request")
+            assert problem["parameter"] == name.decode()
+            assert len(refused.content) < 1_000  # the value is not echoed back whole
+    assert await receive(client, queue_id) == []

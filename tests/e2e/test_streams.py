@@ -365,3 +365,47 @@ def test_a_thousand_concurrent_streams_on_one_node(tmp_path: Path) -> None:
     assert 'ems_streams_open{kind="queue"} 1000' in metrics
     # every message reached exactly one of the thousand streams
     assert sorted(received) == sorted(sent)
+
+
+async def test_a_stream_takes_only_its_own_kind_of_id(server: EmsServer) -> None:
+    async with connect(server) as client:
+        queue = await new_queue(client)
+        topic_id = (await client.post("/ems/topic")).json()["topic_id"]
+        for queue_side in ("queue_id", "send_id", "receive_id"):
+            refused = await client.get(f"/ems/topic/{queue[queue_side]}/stream")
+            assert refused.status_code == 404, (queue_side, refused.text)
+            assert queue[queue_side] not in refused.text
+        refused = await client.get(f"/ems/queue/{topic_id}/stream")
+        assert refused.status_code == 404
+        assert topic_id not in refused.text
+
+
+async def test_clients_hanging_up_halfway_give_their_places_back(server: EmsServer) -> None:
+    """More raw connections than the client may hold streams, each closed right after the
+    answer starts: each place comes back soon, and a stream after them is admitted."""
+    async with connect(server) as client:
+        queue = await new_queue(client)
+        topic_id = (await client.post("/ems/topic")).json()["topic_id"]
+        host, port = server.url.removeprefix("http://").rsplit(":", 1)
+        for path in [f"/ems/queue/{queue['queue_id']}/stream", f"/ems/topic/{topic_id}/stream"] * 4:
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            await writer.drain()
+            assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+            writer.close()
+            await writer.wait_closed()
+            await no_streams_open(client)
+        sent = await send(client, queue["queue_id"], "after")
+        async with streaming(client, f"/ems/queue/{queue['queue_id']}/stream") as events:
+            assert (await events.message())["message_id"] == sent
+
+
+async def no_streams_open(client: httpx.AsyncClient) -> None:
+    for _ in range(50):
+        metrics = (await client.get("/metrics")).text
+        if 'ems_streams_open{kind="queue"} 0' in metrics and (
+            'ems_streams_open{kind="topic"} 0' in metrics
+        ):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("a stream whose client hung up still holds its place")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from ems.asgi import Receive, Scope, Send, query, read_json, respond_json
-from ems.core import limits
+from ems.asgi import Receive, Scope, Send, query, respond_json
 from ems.core.encoding import rfc3339
-from ems.core.errors import InvalidRequest, QueueNotFound, quoted
+from ems.core.errors import QueueNotFound
 from ems.core.move_models import MoveTask
 from ems.core.redrive import Redrive
+from ems.server.redrive import read_task_fields
 
 FIELDS: Final = frozenset({"destination_id_hash", "max_messages_per_second"})
 # the tasks a GET shows, newest first (the store keeps a few finished ones per queue)
@@ -58,16 +58,7 @@ class AdminRedrive:
 
     async def start(self, scope: Scope, receive: Receive, send: Send, source_hash: bytes) -> int:
         query(scope, frozenset())
-        document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES, optional=True)
-        document = {} if document is None else document
-        if not isinstance(document, dict):
-            raise InvalidRequest("The body must be a JSON object (or empty).")
-        unknown = sorted(set(document) - FIELDS)
-        if unknown:
-            raise InvalidRequest(
-                f"Unknown field {quoted(unknown[0])}; known: {', '.join(sorted(FIELDS))}.",
-                parameter=unknown[0],
-            )
+        document = await read_task_fields(scope, receive, FIELDS)
         destination = document.get("destination_id_hash")
         if destination is not None and (
             not isinstance(destination, str) or _HASH.fullmatch(destination) is None

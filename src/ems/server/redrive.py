@@ -39,6 +39,23 @@ def task_document(task: MoveTask) -> dict[str, Any]:
     }
 
 
+async def read_task_fields(
+    scope: Scope, receive: Receive, fields: frozenset[str]
+) -> dict[str, Any]:
+    """The body that starts a task: a JSON object of only ``fields`` (or empty, as ``{}``)."""
+    document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES, optional=True)
+    document = {} if document is None else document
+    if not isinstance(document, dict):
+        raise InvalidRequest("The body must be a JSON object (or empty).")
+    unknown = sorted(set(document) - fields)
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown field {quoted(unknown[0])}; known: {', '.join(sorted(fields))}.",
+            parameter=unknown[0],
+        )
+    return document
+
+
 class RedriveHandlers:
     def __init__(self, redrive: Redrive) -> None:
         self.redrive = redrive
@@ -49,16 +66,7 @@ class RedriveHandlers:
         query(scope, NO_PARAMS)
         # the queue first: an unknown queue costs no upload
         await self.redrive.service.find_queue(path["queue_id"], Use.OWN)
-        document = await read_json(scope, receive, limits.MAX_JSON_REQUEST_BYTES, optional=True)
-        document = {} if document is None else document
-        if not isinstance(document, dict):
-            raise InvalidRequest("The body must be a JSON object (or empty).")
-        unknown = sorted(set(document) - FIELDS)
-        if unknown:
-            raise InvalidRequest(
-                f"Unknown field {quoted(unknown[0])}; known: {', '.join(sorted(FIELDS))}.",
-                parameter=unknown[0],
-            )
+        document = await read_task_fields(scope, receive, FIELDS)
         destination = document.get("destination_queue_id")
         if destination is not None and not isinstance(destination, str):
             raise InvalidRequest(

@@ -60,13 +60,11 @@ class RouteTable:
         """The handler for ``method`` on ``parts`` (after the prefix), the route's template and
         its named segments; None when no route has this path (a 405 when the route has no
         handler for the method)."""
-        for shape in self._by_length.get(len(parts), ()):
-            found = shape.routes.get(shape.key_of(parts))
-            if found is not None:
-                route, names = found
-                handler = pick(route.methods, method, route.what)
-                return handler, route.template, {name: parts[i] for name, i in names}
-        return None
+        found = self.find(parts)
+        if found is None:
+            return None
+        route, args = found
+        return pick(route.methods, method, route.what), route.template, args
 
     def find(self, parts: Sequence[str]) -> tuple[Route, PathArgs] | None:
         """The route of ``parts`` and its named segments, whatever the method."""
