@@ -86,3 +86,32 @@ def test_the_unauthenticated_gets(server: EmsServer, query: str) -> None:
     assert answer.headers["content-type"] == "text/xml"
     assert httpx.get(f"{server.url}/").headers["content-type"].startswith("text/html")
     assert httpx.get(f"{server.url}/ems/sns/other.pem").status_code == 404
+
+
+def test_fifo_publish_ids_with_lone_surrogates_or_odd_values(server: EmsServer, sns: Any) -> None:
+    topic = sns.create_topic(Name="odd-ids.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    start = f"Action=Publish&Version=2010-03-31&Message=m&TopicArn={topic}".encode()
+    batch = (f"Action=PublishBatch&Version=2010-03-31&TopicArn={topic}"
+             "&PublishBatchRequestEntries.member.1.Id=a"
+             "&PublishBatchRequestEntries.member.1.Message=m").encode()  # fmt: skip
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    # a percent-encoded lone surrogate or stray byte, a non-ASCII letter, too long, too long by far
+    for raw in (b"%ED%A0%80", b"%FF", b"%C3%A9", b"x" * 129, b"x" * 100_000):
+        for name, other in ((b"MessageGroupId", b"MessageDeduplicationId=d"),
+                            (b"MessageDeduplicationId", b"MessageGroupId=g")):  # fmt: skip
+            answer = httpx.post(server.url, content=start + b"&" + other + b"&" + name + b"=" + raw,
+                                headers=form)  # fmt: skip
+            assert answer.status_code == 400, answer.text
+            assert b"<Code>InvalidParameter</Code>" in answer.content
+            entry = b"&PublishBatchRequestEntries.member.1."
+            answer = httpx.post(server.url, headers=form,
+                                content=batch + entry + other + entry + name + b"=" + raw)  # fmt: skip
+            assert answer.status_code in (200, 400), answer.text
+            assert b"<Successful><member>" not in answer.content
+            assert b"<SequenceNumber>" not in answer.content
+    # the same requests with good ids are taken, so the refusals above are the ids'
+    good = httpx.post(server.url, headers=form, content=batch + b"&PublishBatchRequestEntries"
+                      b".member.1.MessageGroupId=g&PublishBatchRequestEntries.member.1."
+                      b"MessageDeduplicationId=d")  # fmt: skip
+    assert good.status_code == 200, good.text
+    assert b"<SequenceNumber>" in good.content

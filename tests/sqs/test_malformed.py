@@ -19,6 +19,7 @@ from tests.api.conftest import serving
 from tests.sqs.conftest import NS
 
 JSON = {"content-type": "application/x-amz-json-1.0"}
+FORM = {"content-type": "application/x-www-form-urlencoded"}
 
 
 async def js(
@@ -215,3 +216,36 @@ def test_fuzzed_requests_never_fail_the_server(tmp_path: Path) -> None:
     finally:
         loop.run_until_complete(context.__aexit__(None, None, None))
         loop.close()
+
+
+async def test_fifo_ids_with_lone_surrogates_or_odd_values_are_refused(
+    http: httpx.AsyncClient,
+) -> None:
+    url = str((await js(http, "CreateQueue", {"QueueName": "ids.fifo",
+                                              "Attributes": {"FifoQueue": "true"}})).json()["QueueUrl"])  # fmt: skip
+    odd: list[Any] = ["\ud800", "a\udfffb", "", "x" * 129, "x" * 100_000, "é", " ", {"a": 1}, 7]
+    for value in odd:
+        for name in ("MessageGroupId", "MessageDeduplicationId"):
+            send = {"QueueUrl": url, "MessageBody": "b", "MessageGroupId": "g",
+                    "MessageDeduplicationId": "d", name: value}  # fmt: skip
+            refused(await js(http, "SendMessage", send), "InvalidParameterValue")
+            batch = await js(http, "SendMessageBatch", {"QueueUrl": url, "Entries": [
+                {"Id": "a", **{k: v for k, v in send.items() if k != "QueueUrl"}}]})  # fmt: skip
+            assert batch.status_code in (200, 400), batch.text
+            assert "Successful" not in batch.json() or batch.json()["Successful"] == []
+        receive = {"QueueUrl": url, "ReceiveRequestAttemptId": value}
+        refused(await js(http, "ReceiveMessage", receive), "InvalidParameterValue")
+    # the Query protocol: percent-encoded lone surrogates or stray bytes decode to U+FFFD (parse_qsl's
+    # errors="replace"), which the id check refuses like any other non-ASCII character
+    for raw in (b"%ED%A0%80", b"%FF", b"x" * 129, b"%C3%A9", b""):
+        for field, other in ((b"MessageGroupId", b"MessageDeduplicationId=d"),
+                             (b"MessageDeduplicationId", b"MessageGroupId=g")):  # fmt: skip
+            form = b"&".join([b"Action=SendMessage&MessageBody=b", other,
+                              b"QueueUrl=" + url.encode(), field + b"=" + raw])  # fmt: skip
+            xml_refused(await http.post("/", content=form, headers=FORM), "InvalidParameterValue")
+        receiving = b"Action=ReceiveMessage&QueueUrl=" + url.encode() + b"&ReceiveRequestAttemptId="
+        xml_refused(await http.post("/", content=receiving + raw, headers=FORM),
+                    "InvalidParameterValue")  # fmt: skip
+    # nothing was sent
+    got = await js(http, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 0})
+    assert got.json().get("Messages", []) == []

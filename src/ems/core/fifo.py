@@ -21,7 +21,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, TypeGuard
 
 from ems.core.errors import (
     InvalidAttribute,
@@ -60,9 +60,15 @@ class FifoSettings:
     throughput_limit: ThroughputLimit = ThroughputLimit.QUEUE
 
 
+def valid_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a group or deduplication id SQS and SNS would take (the one rule;
+    each protocol words its own refusal)."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
 def check_id(value: object, name: str) -> str:
     """A group or deduplication id as given, if SQS would take it."""
-    if not isinstance(value, str) or _ID.fullmatch(value) is None:
+    if not valid_id(value):
         raise InvalidRequest(
             f"{name} must be 1 to {MAX_ID_CHARS} letters, digits or punctuation; "
             f"got {quoted(value)}.",

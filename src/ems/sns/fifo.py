@@ -10,17 +10,15 @@ creation (SetTopicAttributes), so a publish is keyed here, from the topic's curr
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ems.core.fifo import DeduplicationScope, FifoSettings, scoped_key
+from ems.core.fifo import DeduplicationScope, FifoSettings, scoped_key, valid_id
 from ems.sns.wire import invalid
 
 SUFFIX: Final = ".fifo"
-_ID: Final = re.compile(r"[!-~]{1,128}")
 FIFO_NAME_ERROR: Final = (
     "Fifo Topic names must end with .fifo and must be made up of only uppercase and lowercase "
     "ASCII letters, numbers, underscores, and hyphens, and must be between 1 and 256 characters "
@@ -76,7 +74,7 @@ def publish_ids(attributes: Mapping[str, str], params: Mapping[str, Any]) -> tup
 
 
 def _check_id(value: object, name: str) -> str:
-    if not isinstance(value, str) or _ID.fullmatch(value) is None:
+    if not valid_id(value):
         raise invalid(
             name,
             f"{name} can only include alphanumeric and punctuation characters. 1 to 128 in length.",

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 from typing import Any, Final
-from xml.sax.saxutils import escape
 
 from ems.sqs.errors import SqsError
-from ems.sqs.messages import NOT_XML
+from ems.sqs.render import xml_text
 
 NAMESPACE: Final = "http://sns.amazonaws.com/doc/2010-03-31/"
 VERSION: Final = "2010-03-31"
@@ -95,7 +94,7 @@ def xml_error(failure: SqsError, request_id: str) -> bytes:
     kind = "Sender" if failure.sender else "Receiver"
     return (
         f'<?xml version="1.0"?><ErrorResponse xmlns="{NAMESPACE}"><Error><Type>{kind}</Type>'
-        f"<Code>{_text(failure.code)}</Code><Message>{_text(failure.message)}</Message>"
+        f"<Code>{xml_text(failure.code)}</Code><Message>{xml_text(failure.message)}</Message>"
         f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
     ).encode()
 
@@ -107,15 +106,11 @@ def _element(name: str, value: Any) -> str:
     if isinstance(value, dict):
         if name in _MAPS:
             entries = "".join(
-                f"<entry><key>{_text(k)}</key><value>{_text(str(v))}</value></entry>"
+                f"<entry><key>{xml_text(k)}</key><value>{xml_text(str(v))}</value></entry>"
                 for k, v in value.items()
             )
             return f"<{name}>{entries}</{name}>"
         return f"<{name}>{''.join(_element(k, v) for k, v in value.items())}</{name}>"
     if isinstance(value, bool):
         return f"<{name}>{'true' if value else 'false'}</{name}>"
-    return f"<{name}>{_text(str(value))}</{name}>"
-
-
-def _text(value: str) -> str:
-    return escape(NOT_XML.sub("\ufffd", value), {"\r": "&#xD;"})
+    return f"<{name}>{xml_text(str(value))}</{name}>"

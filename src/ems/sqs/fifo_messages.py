@@ -15,7 +15,6 @@ as the ``MessageGroupId`` system attribute; it neither orders nor schedules by i
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any, Final, NamedTuple
 
 from ems.core import fifo
@@ -32,8 +31,6 @@ DEDUPLICATION_ATTRIBUTE: Final = "sqs:deduplication_id"
 # SQS's sequence numbers are large decimal numbers; EMS's (the message's seq, which only grows)
 # are written with 20 digits, so that they also compare as strings
 SEQUENCE_DIGITS: Final = 20
-# SQS: up to 128 letters, digits and punctuation
-_ID: Final = re.compile(r"[!-~]{1,128}")
 
 
 class FifoSend(NamedTuple):
@@ -48,7 +45,7 @@ def check_id(params: dict[str, Any], name: str) -> str | None:
     value = params.get(name)
     if value is None:
         return None
-    if not isinstance(value, str) or _ID.fullmatch(value) is None:
+    if not fifo.valid_id(value):
         raise invalid(
             f"Value {shown(value)} for parameter {name} is invalid. Reason: {name} can only "
             "include alphanumeric and punctuation characters. 1 to 128 in length."

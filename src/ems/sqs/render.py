@@ -46,7 +46,7 @@ def xml_error(failure: SqsError, request_id: str) -> bytes:
     kind = "Sender" if failure.sender else "Receiver"
     return (
         f'<?xml version="1.0"?><ErrorResponse xmlns="{NAMESPACE}"><Error><Type>{kind}</Type>'
-        f"<Code>{_text(failure.code)}</Code><Message>{_text(failure.message)}</Message>"
+        f"<Code>{xml_text(failure.code)}</Code><Message>{xml_text(failure.message)}</Message>"
         f"<Detail/></Error><RequestId>{request_id}</RequestId></ErrorResponse>"
     ).encode()
 
@@ -59,7 +59,7 @@ def _element(name: str, value: Any, members: dict[str, str]) -> str:
         if name in _MAP_MEMBERS:
             element, key_name, value_name = _MAP_MEMBERS[name]
             return "".join(
-                f"<{element}><{key_name}>{_text(k)}</{key_name}>"
+                f"<{element}><{key_name}>{xml_text(k)}</{key_name}>"
                 f"{_element(value_name, v, members)}</{element}>"
                 for k, v in value.items()
             )
@@ -67,10 +67,12 @@ def _element(name: str, value: Any, members: dict[str, str]) -> str:
         return f"<{name}>{inner}</{name}>"
     if isinstance(value, bool):
         return f"<{name}>{'true' if value else 'false'}</{name}>"
-    return f"<{name}>{_text(str(value))}</{name}>"
+    return f"<{name}>{xml_text(str(value))}</{name}>"
 
 
-def _text(value: str) -> str:
+def xml_text(value: str) -> str:
+    """Character data for XML 1.0: escaped, and what XML cannot carry written as U+FFFD (SNS's
+    documents use it too)."""
     return escape(NOT_XML.sub("\ufffd", value), {"\r": "&#xD;"})
 
 
