@@ -97,12 +97,14 @@ def test_fifo_publish_ids_with_lone_surrogates_or_odd_values(server: EmsServer, 
     form = {"content-type": "application/x-www-form-urlencoded"}
     # a percent-encoded lone surrogate or stray byte, a non-ASCII letter, too long, too long by far
     for raw in (b"%ED%A0%80", b"%FF", b"%C3%A9", b"x" * 129, b"x" * 100_000):
+        # bytes that are not UTF-8 make the whole form malformed; the rest are refused ids
+        code = b"MalformedQueryString" if raw in (b"%ED%A0%80", b"%FF") else b"InvalidParameter"
         for name, other in ((b"MessageGroupId", b"MessageDeduplicationId=d"),
                             (b"MessageDeduplicationId", b"MessageGroupId=g")):  # fmt: skip
             answer = httpx.post(server.url, content=start + b"&" + other + b"&" + name + b"=" + raw,
                                 headers=form)  # fmt: skip
             assert answer.status_code == 400, answer.text
-            assert b"<Code>InvalidParameter</Code>" in answer.content
+            assert b"<Code>" + code + b"</Code>" in answer.content
             entry = b"&PublishBatchRequestEntries.member.1."
             answer = httpx.post(server.url, headers=form,
                                 content=batch + entry + other + entry + name + b"=" + raw)  # fmt: skip

@@ -235,17 +235,17 @@ async def test_fifo_ids_with_lone_surrogates_or_odd_values_are_refused(
             assert "Successful" not in batch.json() or batch.json()["Successful"] == []
         receive = {"QueueUrl": url, "ReceiveRequestAttemptId": value}
         refused(await js(http, "ReceiveMessage", receive), "InvalidParameterValue")
-    # the Query protocol: percent-encoded lone surrogates or stray bytes decode to U+FFFD (parse_qsl's
-    # errors="replace"), which the id check refuses like any other non-ASCII character
+    # the Query protocol: percent-encoded lone surrogates or stray bytes are not UTF-8, so the
+    # whole form is malformed; the rest are ids the id check refuses
     for raw in (b"%ED%A0%80", b"%FF", b"x" * 129, b"%C3%A9", b""):
+        code = "MalformedQueryString" if raw in (b"%ED%A0%80", b"%FF") else "InvalidParameterValue"
         for field, other in ((b"MessageGroupId", b"MessageDeduplicationId=d"),
                              (b"MessageDeduplicationId", b"MessageGroupId=g")):  # fmt: skip
             form = b"&".join([b"Action=SendMessage&MessageBody=b", other,
                               b"QueueUrl=" + url.encode(), field + b"=" + raw])  # fmt: skip
-            xml_refused(await http.post("/", content=form, headers=FORM), "InvalidParameterValue")
+            xml_refused(await http.post("/", content=form, headers=FORM), code)
         receiving = b"Action=ReceiveMessage&QueueUrl=" + url.encode() + b"&ReceiveRequestAttemptId="
-        xml_refused(await http.post("/", content=receiving + raw, headers=FORM),
-                    "InvalidParameterValue")  # fmt: skip
+        xml_refused(await http.post("/", content=receiving + raw, headers=FORM), code)
     # nothing was sent
     got = await js(http, "ReceiveMessage", {"QueueUrl": url, "WaitTimeSeconds": 0})
     assert got.json().get("Messages", []) == []

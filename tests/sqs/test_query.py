@@ -144,3 +144,23 @@ async def test_move_tasks_in_the_query_protocol(http: httpx.AsyncClient) -> None
     assert entry.findtext("sqs:MaxNumberOfMessagesPerSecond", namespaces=NS) == "7"
     assert entry.findtext("sqs:ApproximateNumberOfMessagesToMove", namespaces=NS) == "1"
     assert entry.findtext("sqs:Status", namespaces=NS) in ("RUNNING", "COMPLETED")
+
+
+async def test_percent_encoded_bytes_that_are_not_utf8_are_refused_and_store_nothing(
+    http: httpx.AsyncClient,
+) -> None:
+    """``%FF`` or an encoded lone surrogate (``%ED%A0%80``) in a form was decoded to U+FFFD and
+    stored; it is a malformed form, as a body that is not UTF-8 is."""
+    created = await call(http, {"Action": "CreateQueue", "QueueName": "garbled"})
+    url = created.findtext("sqs:CreateQueueResult/sqs:QueueUrl", namespaces=NS)
+    assert url is not None
+    for garbled in ("%FF", "%ED%A0%80", "ok%C3"):
+        form = f"Action=SendMessage&QueueUrl={url}&MessageBody={garbled}".encode()
+        response = await http.post(
+            "/", content=form, headers={"content-type": "application/x-www-form-urlencoded"}
+        )
+        assert response.status_code == 400, response.text
+        root = ET.fromstring(response.content)
+        assert root.findtext("sqs:Error/sqs:Code", namespaces=NS) == "MalformedQueryString"
+    got = await call(http, {"Action": "ReceiveMessage", "QueueUrl": url})
+    assert got.find("sqs:ReceiveMessageResult/sqs:Message", NS) is None

@@ -101,8 +101,8 @@ def _parse_json(target: bytes | None, body: bytes) -> Call:
 
 def _parse_query(body: bytes, query: bytes) -> Call:
     try:
-        pairs = parse_qsl(query.decode(), keep_blank_values=True)
-        pairs += parse_qsl(body.decode(), keep_blank_values=True)
+        pairs = parse_qsl(query.decode(), keep_blank_values=True, errors="strict")
+        pairs += parse_qsl(body.decode(), keep_blank_values=True, errors="strict")
     except (UnicodeDecodeError, ValueError):
         raise error("MalformedQueryString", "The form is not valid URL-encoded UTF-8.") from None
     form: dict[str, str] = {}
