@@ -378,3 +378,36 @@ async def test_retention_change_applies_to_waiting_messages(
     clock.advance(120)
     await store.update_queue(queue, QueueChanges(retention_seconds=60))
     assert (await store.receive(queue, ReceiveRequest())).messages == []
+
+
+async def test_a_client_hanging_up_mid_batch_costs_its_neighbours_nothing(
+    store: Store, new_queue: NewQueue, caplog: pytest.LogCaptureFixture
+) -> None:
+    # three requests share a group commit; the middle one's client goes away before the batch
+    # answers (its handler task is cancelled), which must neither fail the others nor leave
+    # the writer unable to answer the next request
+    queue = await new_queue()
+    sends = [asyncio.create_task(store.send(queue, [message(body)])) for body in (b"a", b"b", b"c")]
+    await asyncio.sleep(0)  # every send has submitted its operation
+    sends[1].cancel()
+    await sends[0]
+    await sends[2]
+    with pytest.raises(asyncio.CancelledError):
+        await sends[1]
+    await store.send(queue, [message(b"d")])
+    # visible again at once, so that the receive below sees them unless the delete happened
+    got = await store.receive(queue, ReceiveRequest(max_messages=10, visibility_timeout=0))
+    bodies = sorted(m.body for m in got.messages)
+    # whether the abandoned send was stored is the driver's choice; its neighbours' are not
+    assert [b for b in bodies if b != b"b"] == [b"a", b"c", b"d"]
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    queue_key = got.queue_key
+    deletes = asyncio.create_task(
+        store.delete_messages(queue, [receipt(queue_key, m) for m in got.messages])
+    )
+    await asyncio.sleep(0)
+    deletes.cancel()  # a delete whose client hung up still happens or not, whole
+    with pytest.raises(asyncio.CancelledError):
+        await deletes
+    again = await store.receive(queue, ReceiveRequest(max_messages=10))
+    assert len(again.messages) in (0, len(got.messages))

@@ -99,7 +99,7 @@ def message_rows(
     cipher: BodyCipher | None,
 ) -> tuple[int, list[str | None]]:
     """Append the rows to insert for ``messages`` into ``queue`` (partition, visible_at,
-    sent_at, message_id, correlation_id, attributes, body, cipher).
+    sent_at, message_id, correlation_id, attributes, body, cipher, group_id).
 
     Returns the bytes the bodies take as stored (sealed, with at-rest encryption on) and the
     correlation ids of the messages receivable at once (for waking long polls).

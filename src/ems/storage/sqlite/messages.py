@@ -21,7 +21,13 @@ from ems.core.models import (
 )
 from ems.core.outcomes import why_not
 from ems.core.queue_rules import too_large as refuse_size
-from ems.storage.rows import MessageColumns, PlacedMessageColumns, QueueRow, stored_message
+from ems.storage.rows import (
+    MessageColumns,
+    PlacedMessageColumns,
+    QueueRow,
+    receive_times,
+    stored_message,
+)
 from ems.storage.sqlite.base import RETENTION_QUEUES_PER_SWEEP, SWEEP_BUDGET, Wake
 from ems.storage.sqlite.fifo import FifoReceives
 from ems.storage.sqlite.lookups import lookup_queue, queue_in
@@ -95,13 +101,7 @@ class MessageOperations(FifoReceives):
         config = queue.record.config
         if config.fifo is not None:
             return self._receive_fifo(txn, queue, request)
-        timeout = (
-            config.visibility_timeout
-            if request.visibility_timeout is None
-            else request.visibility_timeout
-        )
-        visible_at = now + timeout * 1000
-        cutoff = now - config.retention_seconds * 1000
+        visible_at, cutoff = receive_times(config, request, now)
         correlation_id = request.correlation_id
         max_receives = (
             config.dead_letter.max_receives
